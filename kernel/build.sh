@@ -1,0 +1,107 @@
+#!/bin/bash
+# Build a test-guest kernel from Debian's linux-source-6.12.
+#
+#   kernel/build.sh gigapool|stock [debug]
+#
+# The source tree is extracted afresh whenever the project's kernel/ changes
+# and is patched in a scratch directory that is only renamed into place once
+# every patch applied, so a failed patch never leaves a half-patched tree.
+# Object files live in a separate O= directory and the compiler runs under
+# ccache, so rebuilding after a small change takes a minute, not three.
+set -euo pipefail
+
+variant=${1:?usage: kernel/build.sh gigapool|stock [debug]}
+flavour=${2:-}
+top=$(cd "$(dirname "$0")/.." && pwd)
+tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
+want_version=6.12
+build=$top/build
+jobs=${JOBS:-$(nproc)}
+
+case $variant in
+gigapool|stock) ;;
+*) echo "kernel/build.sh: unknown variant '$variant' (gigapool or stock)" >&2; exit 2 ;;
+esac
+name=$variant${flavour:+-$flavour}
+
+if [ ! -r "$tarball" ]; then
+	echo "kernel/build.sh: $tarball is missing: apt-get install linux-source-6.12" >&2
+	exit 1
+fi
+
+mkdir -p "$build"
+# Two kernel builds at once on a two-core machine only slow each other down.
+exec 9>"$build/.kernel-build.lock"
+flock 9
+
+# What the tree depends on: the tarball and, for gigapool, every file the
+# project puts into it.
+if [ "$variant" = gigapool ]; then
+	key=$( { stat -c '%n %s %Y' "$tarball"; cd "$top"; find kernel/tree kernel/patches include/uapi -type f | sort | xargs sha256sum; } | sha256sum | cut -c1-16)
+else
+	key=$(stat -c '%n %s %Y' "$tarball" | sha256sum | cut -c1-16)
+fi
+src=$build/kernel-src/$variant
+if [ "$(cat "$src/.gigapool-key" 2>/dev/null)" != "$key" ]; then
+	echo "== extracting $tarball for $variant"
+	scratch=$build/kernel-src/.$variant.new
+	rm -rf "$scratch"
+	mkdir -p "$scratch"
+	tar -xf "$tarball" -C "$scratch" --strip-components=1
+	version=$(make -s -C "$scratch" kernelversion)
+	case $version in
+	"$want_version".*) ;;
+	*) echo "kernel/build.sh: $tarball holds Linux $version, gigapool is written for $want_version" >&2
+	   rm -rf "$scratch"; exit 1 ;;
+	esac
+	if [ "$variant" = gigapool ]; then
+		for p in "$top"/kernel/patches/*.patch; do
+			[ -e "$p" ] || continue
+			if ! patch -d "$scratch" -p1 -s --dry-run < "$p" >/dev/null; then
+				echo "kernel/build.sh: $(basename "$p") does not apply to Linux $version" >&2
+				rm -rf "$scratch"; exit 1
+			fi
+			patch -d "$scratch" -p1 -s --no-backup-if-mismatch < "$p"
+		done
+		cp -r "$top/kernel/tree/." "$scratch/"
+		cp "$top/include/uapi/linux/unmapped_pool.h" "$scratch/include/uapi/linux/"
+	fi
+	echo "$key" > "$scratch/.gigapool-key"
+	rm -rf "$src"
+	mv "$scratch" "$src"
+fi
+
+obj=$build/kernel-obj/$name
+mkdir -p "$obj"
+cc="gcc"
+command -v ccache >/dev/null && cc="ccache gcc"
+export CCACHE_DIR=${CCACHE_DIR:-$build/ccache}
+# The whole tree is rebuilt from fresh timestamps after an extraction;
+# ccache keys on content and compiler flags, so those rebuilds hit.
+export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+
+frags=("$top/kernel/config/gigapool.config")
+[ "$flavour" = debug ] && frags+=("$top/kernel/config/debug.config")
+make -s -C "$src" O="$obj" CC="$cc" tinyconfig >/dev/null
+"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "${frags[@]}" >/dev/null
+make -s -C "$src" O="$obj" CC="$cc" olddefconfig >/dev/null
+# Fail early and clearly when an option the tests rely on did not stick
+# (merge_config only warns).
+for opt in $(grep -h '^CONFIG_.*=y' "${frags[@]}" | cut -d= -f1); do
+	case $variant:$opt in
+	stock:CONFIG_UNMAPPED_POOL*) continue ;;
+	esac
+	if ! grep -q "^$opt=y" "$obj/.config"; then
+		echo "kernel/build.sh: $opt is not set in the $name configuration" >&2
+		exit 1
+	fi
+done
+echo "== building $name kernel (-j$jobs)"
+make -s -C "$src" O="$obj" CC="$cc" -j"$jobs" bzImage
+out=$build/kernel${variant/gigapool/}
+[ "$variant" = stock ] && out=$build/kernel-stock
+[ -n "$flavour" ] && out=$out-$flavour
+mkdir -p "$out"
+cp "$obj/arch/x86/boot/bzImage" "$out/bzImage"
+cp "$obj/.config" "$out/config"
+echo "== $out/bzImage"

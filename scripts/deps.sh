@@ -1,0 +1,34 @@
+#!/bin/bash
+# Make sure the Debian packages gigapool builds and tests with are present.
+# As root, missing packages are installed with apt-get from Debian's archive;
+# otherwise the exact apt-get command is printed and the script fails.
+set -euo pipefail
+
+pkgs=(
+	# kernel build and in-guest tests
+	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
+	cpio xz-utils kmod ccache qemu-system-x86 busybox-static
+	# daemon, its tests and fuzzers
+	pkg-config libsystemd-dev libcjson-dev libnuma-dev libcmocka-dev clang
+	systemd
+	# benchmarks
+	python3 python3-matplotlib
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "gigapool: missing Debian packages: ${missing[*]}" >&2
+	echo "gigapool: run as root: apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "gigapool: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
