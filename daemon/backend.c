@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel I/O: 1 GiB hugetlb through sysfs, the unmapped pool through the
+ * ioctls of <linux/unmapped_pool.h>, topology through libnuma.  Paths are
+ * relative to a configurable root so that tests can run the real daemon
+ * against a fake sysfs tree and a test double of the device.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/unmapped_pool.h>
+#include <numa.h>
+
+#include "backend.h"
+#include "util.h"
+
+#define NODE_DIR "sys/devices/system/node"
+#define HUGETLB_1G "hugepages/hugepages-1048576kB"
+
+static int read_u64(const struct backend *b, uint64_t *ret, const char *fmt, unsigned node)
+{
+	char rel[256], path[4096], *text, *end;
+	int r;
+
+	snprintf(rel, sizeof(rel), fmt, node);
+	snprintf(path, sizeof(path), "%s/%s", b->root, rel);
+	r = read_file_str(path, &text, 64);
+	if (r < 0)
+		return r;
+	errno = 0;
+	*ret = strtoull(text, &end, 10);
+	r = (end == text || (*end && *end != '\n') || errno) ? -EINVAL : 0;
+	free(text);
+	return r;
+}
+
+static int add_node(struct system_state *s, unsigned node)
+{
+	struct node_state *ns = reallocarray(s->nodes, s->n_nodes + 1, sizeof(*ns));
+
+	if (!ns)
+		return -ENOMEM;
+	s->nodes = ns;
+	memset(&ns[s->n_nodes], 0, sizeof(*ns));
+	ns[s->n_nodes].node = node;
+	ns[s->n_nodes].online = true;
+	s->n_nodes++;
+	return 0;
+}
+
+/* Parse a node list such as "0-3,8" (the format of .../node/online). */
+static int parse_node_list(const char *text, struct system_state *s)
+{
+	const char *p = text;
+
+	while (*p && *p != '\n') {
+		char *end;
+		unsigned long lo = strtoul(p, &end, 10), hi = lo;
+
+		if (end == p)
+			return -EINVAL;
+		if (*end == '-') {
+			p = end + 1;
+			hi = strtoul(p, &end, 10);
+			if (end == p)
+				return -EINVAL;
+		}
+		if (hi < lo || hi >= UNMAPPED_POOL_MAX_NODES)
+			return -ERANGE;
+		for (unsigned long n = lo; n <= hi; n++)
+			if (add_node(s, n) < 0)
+				return -ENOMEM;
+		p = *end == ',' ? end + 1 : end;
+	}
+	return 0;
+}
+
+/*
+ * The node list comes from libnuma on the real root.  libnuma always reads
+ * the host's /sys, so under a test root the same list is parsed from the
+ * fake tree instead.
+ */
+static int read_topology(const struct backend *b, struct system_state *s)
+{
+	char path[4096], *text;
+	int r;
+
+	if (strcmp(b->root, "/") == 0 && numa_available() >= 0) {
+		for (int n = 0; n <= numa_max_node(); n++)
+			if (numa_bitmask_isbitset(numa_nodes_ptr, n) && add_node(s, n) < 0)
+				return -ENOMEM;
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s/" NODE_DIR "/online", b->root);
+	r = read_file_str(path, &text, 4096);
+	if (r < 0)
+		return r;
+	r = parse_node_list(text, s);
+	free(text);
+	return r;
+}
+
+static int hugetlb_snapshot(struct backend *b, struct system_state *ret)
+{
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->chunk_size = b->chunk_size;
+	ret->page_size = b->page_size;
+	r = read_topology(b, ret);
+	for (size_t i = 0; r >= 0 && i < ret->n_nodes; i++) {
+		struct node_state *n = &ret->nodes[i];
+
+		/* A node without 1 GiB hugetlb support simply has none. */
+		if (read_u64(b, &n->hugetlb_total, NODE_DIR "/node%u/" HUGETLB_1G "/nr_hugepages", n->node) < 0 ||
+		    read_u64(b, &n->hugetlb_free, NODE_DIR "/node%u/" HUGETLB_1G "/free_hugepages", n->node) < 0)
+			n->hugetlb_total = n->hugetlb_free = 0;
+	}
+	if (r < 0)
+		system_state_done(ret);
+	return r;
+}
+
+static int hugetlb_move(struct backend *b, enum move_dir dir, bool cma_only,
+			struct move *moves, size_t n)
+{
+	(void)b, (void)dir, (void)cma_only, (void)moves, (void)n;
+	return -EOPNOTSUPP;
+}
+
+static int hugetlb_set_watermark(struct backend *b, unsigned node, uint64_t low_pages)
+{
+	(void)b, (void)node, (void)low_pages;
+	return -EOPNOTSUPP;
+}
+
+static const struct backend_ops hugetlb_ops = {
+	.mode = "hugetlb-only",
+	.snapshot = hugetlb_snapshot,
+	.move = hugetlb_move,
+	.set_watermark = hugetlb_set_watermark,
+};
+
+/* One STATS ioctl gives an atomic view of every node, hugetlb included. */
+static int pool_snapshot(struct backend *b, struct system_state *ret)
+{
+	struct unmapped_pool_node_stats *st;
+	struct unmapped_pool_stats req = { .nr_nodes = b->nr_node_ids };
+	int r;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->pool_available = true;
+	ret->chunk_size = b->chunk_size;
+	ret->page_size = b->page_size;
+	st = calloc(b->nr_node_ids, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	req.nodes_ptr = (uintptr_t)st;
+	r = ioctl(b->fd, UNMAPPED_POOL_IOC_STATS, &req) < 0 ? -errno : 0;
+	if (r >= 0)
+		r = read_topology(b, ret);
+	for (size_t i = 0; r >= 0 && i < ret->n_nodes; i++) {
+		struct node_state *n = &ret->nodes[i];
+		const struct unmapped_pool_node_stats *k;
+
+		if (n->node >= req.nr_nodes) {
+			n->online = false;
+			continue;
+		}
+		k = &st[n->node];
+		n->online = k->flags & UNMAPPED_POOL_NODE_ONLINE;
+		n->has_cma = k->flags & UNMAPPED_POOL_NODE_HAS_CMA;
+		n->hugetlb_total = k->hugetlb_total;
+		n->hugetlb_free = k->hugetlb_free;
+		n->pool_chunks = k->nr_chunks;
+		n->pool_free_pages = k->free_pages;
+		n->pool_used_pages = k->used_pages;
+	}
+	free(st);
+	if (r < 0)
+		system_state_done(ret);
+	return r;
+}
+
+static int pool_move(struct backend *b, enum move_dir dir, bool cma_only,
+		     struct move *moves, size_t n)
+{
+	struct unmapped_pool_node_req *reqs;
+	struct unmapped_pool_move m = { .nr_reqs = n };
+	int r;
+
+	if (n == 0 || n > UNMAPPED_POOL_MAX_NODES)
+		return -EINVAL;
+	reqs = calloc(n, sizeof(*reqs));
+	if (!reqs)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		reqs[i].node = moves[i].node;
+		reqs[i].count = moves[i].count;
+	}
+	m.reqs_ptr = (uintptr_t)reqs;
+	if (dir == MOVE_LEND && cma_only)
+		m.flags = UNMAPPED_POOL_LEND_NO_HUGETLB;
+	r = ioctl(b->fd, dir == MOVE_LEND ? UNMAPPED_POOL_IOC_LEND : UNMAPPED_POOL_IOC_RECLAIM, &m);
+	r = r < 0 ? -errno : 0;
+	/* -EAGAIN means some node fell short; done and error say which. */
+	for (size_t i = 0; (r == 0 || r == -EAGAIN) && i < n; i++) {
+		moves[i].done = reqs[i].done;
+		moves[i].error = reqs[i].error;
+	}
+	free(reqs);
+	return r;
+}
+
+static int pool_set_watermark(struct backend *b, unsigned node, uint64_t low_pages)
+{
+	struct unmapped_pool_watermark w = { .node = node, .low_pages = low_pages };
+
+	return ioctl(b->fd, UNMAPPED_POOL_IOC_SET_WATERMARK, &w) < 0 ? -errno : 0;
+}
+
+static const struct backend_ops pool_ops = {
+	.mode = "pool",
+	.snapshot = pool_snapshot,
+	.move = pool_move,
+	.set_watermark = pool_set_watermark,
+};
+
+/*
+ * Open the pool device under root.  Without it (a stock kernel) the
+ * backend runs in hugetlb-only mode instead of failing: the daemon can
+ * still report hugetlb and serve its socket.
+ */
+int backend_open(const char *root, struct backend **ret)
+{
+	struct unmapped_pool_info info = { 0 };
+	char path[4096];
+	struct backend *b;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->root = strdup(root);
+	if (!b->root) {
+		free(b);
+		return -ENOMEM;
+	}
+	b->ops = &hugetlb_ops;
+	b->chunk_size = GIB;
+	b->page_size = 4096;
+	snprintf(path, sizeof(path), "%s/%s", strcmp(root, "/") ? root : "",
+		 UNMAPPED_POOL_DEVICE + 1);
+	b->fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+	if (b->fd >= 0 && ioctl(b->fd, UNMAPPED_POOL_IOC_INFO, &info) == 0 &&
+	    info.api_version == UNMAPPED_POOL_API_VERSION && info.nr_node_ids > 0 &&
+	    info.nr_node_ids <= UNMAPPED_POOL_MAX_NODES && info.page_size &&
+	    info.chunk_size >= info.page_size) {
+		b->ops = &pool_ops;
+		b->nr_node_ids = info.nr_node_ids;
+		b->chunk_size = info.chunk_size;
+		b->page_size = info.page_size;
+		b->features = info.features;
+	} else if (b->fd >= 0) {
+		close(b->fd);
+		b->fd = -1;
+	}
+	*ret = b;
+	return 0;
+}
+
+void backend_close(struct backend *b)
+{
+	if (!b)
+		return;
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b->root);
+	free(b);
+}
+
+void system_state_done(struct system_state *s)
+{
+	free(s->nodes);
+	s->nodes = NULL;
+	s->n_nodes = 0;
+}

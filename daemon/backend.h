@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef GIGAPOOL_BACKEND_H
+#define GIGAPOOL_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "planner.h"
+
+enum move_dir { MOVE_LEND, MOVE_RECLAIM };
+
+/* One node's part of a move: what was asked and what the kernel did. */
+struct move {
+	unsigned node;
+	uint64_t count;
+	uint64_t done;
+	int error;		/* 0 or negative errno why done < count */
+};
+
+struct backend;
+
+/*
+ * Everything gigapoold does to the kernel goes through these operations,
+ * so that the pool and the hugetlb-only mode are two tables of the same
+ * interface, and tests can point the backend at a fake root.
+ */
+struct backend_ops {
+	const char *mode;
+	int (*snapshot)(struct backend *b, struct system_state *ret);
+	int (*move)(struct backend *b, enum move_dir dir, bool cma_only,
+		    struct move *moves, size_t n);
+	int (*set_watermark)(struct backend *b, unsigned node, uint64_t low_pages);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	char *root;		/* "/" on a real host */
+	int fd;			/* /dev/unmapped_pool, or -1 */
+	uint32_t nr_node_ids;
+	uint64_t chunk_size;
+	uint64_t page_size;
+	uint64_t features;
+};
+
+int backend_open(const char *root, struct backend **ret);
+void backend_close(struct backend *b);
+void system_state_done(struct system_state *s);
+
+#endif

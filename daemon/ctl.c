@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gigapoolctl: the command line client of gigapoold's varlink socket.
+ * Tables for people, --json for scripts, and exit codes a provisioning
+ * script can branch on (see gigapoolctl(1)).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "metrics.h"
+#include "policy.h"
+#include "protocol.h"
+#include "util.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+	EXIT_UNREACHABLE = 3,
+	EXIT_DENIED = 4,
+	EXIT_BAD_POLICY = 5,
+	EXIT_NO_POOL = 6,
+	EXIT_REFUSED = 7,
+};
+
+#define MAX_REPLY (64U << 20)
+
+static const char *socket_path = POOL_SOCKET;
+static bool json_output;
+
+static double num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : "-";
+}
+
+static int exit_code_of(const char *error)
+{
+	static const struct { const char *suffix; int code; } map[] = {
+		{ ".PermissionDenied", EXIT_DENIED },
+		{ ".PoolUnavailable", EXIT_NO_POOL },
+		{ ".InvalidParameter", EXIT_REFUSED },
+		{ ".ReservationExists", EXIT_REFUSED },
+		{ ".NoSuchReservation", EXIT_REFUSED },
+		{ ".TooManyReservations", EXIT_REFUSED },
+		{ ".NoCapacity", EXIT_REFUSED },
+	};
+	const char *dot = strrchr(error, '.');
+
+	for (size_t i = 0; dot && i < ARRAY_SIZE(map); i++)
+		if (strcmp(dot, map[i].suffix) == 0)
+			return map[i].code;
+	return EXIT_FAIL;
+}
+
+/* Call a method; on success *ret_params holds the reply parameters. */
+static int call(const char *method, cJSON *params, cJSON **ret_reply, const cJSON **ret_params)
+{
+	const cJSON *err;
+	char *text;
+	int fd, r;
+
+	fd = varlink_connect(socket_path);
+	if (fd < 0) {
+		cJSON_Delete(params);
+		fprintf(stderr, "gigapoolctl: cannot connect to %s: %s\n", socket_path, strerror(-fd));
+		return EXIT_UNREACHABLE;
+	}
+	r = varlink_call(fd, method, params, MAX_REPLY, ret_reply);
+	close(fd);
+	if (r < 0) {
+		fprintf(stderr, "gigapoolctl: %s: %s\n", method, strerror(-r));
+		return EXIT_UNREACHABLE;
+	}
+	*ret_params = cJSON_GetObjectItemCaseSensitive(*ret_reply, "parameters");
+	err = cJSON_GetObjectItemCaseSensitive(*ret_reply, "error");
+	if (!cJSON_IsString(err))
+		return EXIT_OK;
+	text = *ret_params ? cJSON_PrintUnformatted(*ret_params) : NULL;
+	fprintf(stderr, "gigapoolctl: %s: %s %s\n", method, err->valuestring, text ? text : "");
+	free(text);
+	r = exit_code_of(err->valuestring);
+	cJSON_Delete(*ret_reply);
+	*ret_reply = NULL;
+	return r;
+}
+
+static void print_json(const cJSON *params)
+{
+	char *text = cJSON_Print(params);
+
+	if (text)
+		puts(text);
+	free(text);
+}
+
+static double gib(double pages, double page_size)
+{
+	return pages * page_size / GIB;
+}
+
+static void print_status(const cJSON *p)
+{
+	const cJSON *n;
+	double ps = num(p, "page_size");
+
+	printf("mode: %s%s%s%s\n", str(p, "mode"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "dry_run")) ?
+	       " (dry run)" : "", cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? ": " : "",
+	       cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? str(p, "mode_reason") : "");
+	printf("reservations: %.0f   cycles: %.0f   %s\n\n", num(p, "reservations"), num(p, "cycles"),
+	       str(p, "last_cycle"));
+	printf("%-4s %-7s %8s %8s %7s %9s %9s %9s  %s\n", "NODE", "MANAGED", "HUGE_1G", "FREE_1G",
+	       "CHUNKS", "POOL_FREE", "POOL_USED", "RESERVED", "LAST ACTION / FAILURE");
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes")) {
+		const cJSON *a = cJSON_GetObjectItemCaseSensitive(n, "last_action");
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(n, "last_failure");
+
+		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %8.1fG %8.1fG %8.1fG  %s%s%s\n",
+		       num(n, "node"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "managed")) ? "yes" : "no",
+		       num(n, "hugetlb_total"), num(n, "hugetlb_free"), num(n, "pool_chunks"),
+		       gib(num(n, "pool_free_pages"), ps), gib(num(n, "pool_used_pages"), ps),
+		       num(n, "reserved_bytes") / GIB, cJSON_IsObject(a) ? str(a, "text") : "-",
+		       cJSON_IsObject(f) ? " / FAILED " : "", cJSON_IsObject(f) ? str(f, "text") : "");
+	}
+}
+
+static void print_plan(const cJSON *p)
+{
+	const cJSON *n;
+
+	printf("%-4s %-12s %6s %9s %8s %10s %9s\n", "NODE", "REASON", "LEND", "LEND_CMA",
+	       "RECLAIM", "SHORTFALL", "RESERVED");
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes"))
+		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %10.0f %9.0f\n", num(n, "node"),
+		       str(n, "reason"), num(n, "lend"), num(n, "lend_cma"), num(n, "reclaim"),
+		       num(n, "shortfall"), num(n, "reserved_chunks"));
+}
+
+static void print_reservation_row(const cJSON *r)
+{
+	char when[32] = "-";
+	time_t t = (time_t)num(r, "created");
+	struct tm tm;
+
+	if (localtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+	printf("%-24s %4.0f %10.2fG %-4s %-9s %s\n", str(r, "owner"), num(r, "node"),
+	       num(r, "bytes") / GIB, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "any")) ? "yes" : "no",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "satisfied")) ? "yes" : "no", when);
+}
+
+static void print_reservations(const cJSON *p)
+{
+	const cJSON *r, *list = cJSON_GetObjectItemCaseSensitive(p, "reservations");
+
+	printf("%-24s %4s %11s %-4s %-9s %s\n", "OWNER", "NODE", "SIZE", "ANY", "SATISFIED", "CREATED");
+	if (cJSON_IsObject(p) && !list) {
+		print_reservation_row(p);
+		return;
+	}
+	cJSON_ArrayForEach(r, list)
+		print_reservation_row(r);
+}
+
+static void print_rebalance(const cJSON *p)
+{
+	const cJSON *n;
+
+	printf("%s%s\n", str(p, "result"),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "dry_run")) ? " (dry run)" : "");
+	printf("%-4s %12s %6s %15s %10s\n", "NODE", "LEND_WANTED", "LENT", "RECLAIM_WANTED",
+	       "RECLAIMED");
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes"))
+		printf("%-4.0f %12.0f %6.0f %15.0f %10.0f\n", num(n, "node"),
+		       num(n, "lend_requested"), num(n, "lent"), num(n, "reclaim_requested"),
+		       num(n, "reclaimed"));
+}
+
+static void print_metrics(const cJSON *p)
+{
+	char *text = metrics_format(p);
+
+	if (text)
+		fputs(text, stdout);
+	free(text);
+}
+
+static void print_nothing(const cJSON *p)
+{
+	(void)p;
+}
+
+/* Sizes accept binary suffixes: 4G is 4 GiB. */
+static int parse_size(const char *s, uint64_t *ret)
+{
+	static const char suffixes[] = "KMGT";
+	unsigned long long v;
+	const char *sfx;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (end == s || errno || s[0] == '-')
+		return -EINVAL;
+	if (*end) {
+		sfx = strchr(suffixes, *end);
+		if (!sfx || !*sfx || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
+			return -EINVAL;
+		for (int i = 0; i <= sfx - suffixes; i++) {
+			if (v > UINT64_MAX / 1024)
+				return -ERANGE;
+			v *= 1024;
+		}
+	}
+	*ret = v;
+	return 0;
+}
+
+static int run(const char *method, cJSON *params, void (*print)(const cJSON *))
+{
+	const cJSON *p;
+	cJSON *reply;
+	int r = call(method, params, &reply, &p);
+
+	if (r != EXIT_OK)
+		return r;
+	if (json_output && print != print_metrics)
+		print_json(p);
+	else
+		print(p);
+	cJSON_Delete(reply);
+	return EXIT_OK;
+}
+
+static int cmd_check_policy(const char *path)
+{
+	struct policy *p;
+	char *err;
+
+	if (policy_load(path, &p, &err) < 0) {
+		fprintf(stderr, "%s\n", err ? err : "out of memory");
+		free(err);
+		return EXIT_BAD_POLICY;
+	}
+	policy_free(p);
+	printf("%s: valid\n", path);
+	return EXIT_OK;
+}
+
+static int cmd_reserve(int argc, char **argv, long node)
+{
+	cJSON *params;
+	uint64_t bytes;
+
+	if (argc != 3 || parse_size(argv[2], &bytes) < 0) {
+		fprintf(stderr, "usage: gigapoolctl reserve OWNER SIZE [--node N]\n");
+		return EXIT_USAGE;
+	}
+	params = cJSON_CreateObject();
+	cJSON_AddStringToObject(params, "owner", argv[1]);
+	cJSON_AddNumberToObject(params, "bytes", (double)bytes);
+	if (node >= 0)
+		cJSON_AddNumberToObject(params, "node", node);
+	return run(POOL_INTERFACE ".Reserve", params, print_reservations);
+}
+
+static int cmd_call(int argc, char **argv)
+{
+	cJSON *params = argc > 2 ? cJSON_Parse(argv[2]) : NULL;
+
+	if (argc < 2 || argc > 3 || (argc == 3 && !cJSON_IsObject(params))) {
+		cJSON_Delete(params);
+		fprintf(stderr, "usage: gigapoolctl call METHOD [JSON-PARAMETERS]\n");
+		return EXIT_USAGE;
+	}
+	json_output = true;
+	return run(argv[1], params, print_nothing);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: gigapoolctl [--socket PATH] [--json] COMMAND\n"
+		"  status                     nodes, pool and reservations\n"
+		"  plan                       moves the planner would make now\n"
+		"  reserve OWNER SIZE [--node N]  hold pool capacity (SIZE like 4G)\n"
+		"  release OWNER              drop a reservation\n"
+		"  list                       reservations\n"
+		"  rebalance                  run a planning cycle now\n"
+		"  metrics                    Prometheus text format\n"
+		"  check-policy FILE          validate a policy file\n"
+		"  call METHOD [JSON]         raw varlink call\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "node", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL }
+	};
+	static const struct { const char *name, *method; void (*print)(const cJSON *); } simple[] = {
+		{ "status", POOL_INTERFACE ".Status", print_status },
+		{ "plan", POOL_INTERFACE ".Plan", print_plan },
+		{ "list", POOL_INTERFACE ".ListReservations", print_reservations },
+		{ "rebalance", POOL_INTERFACE ".Rebalance", print_rebalance },
+		{ "metrics", POOL_INTERFACE ".Status", print_metrics },
+	};
+	long node = -1;
+	char *end;
+	int c;
+
+	/* GNU getopt permutes, so options may follow the command too. */
+	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': socket_path = optarg; break;
+		case 'j': json_output = true; break;
+		case 'n':
+			node = strtol(optarg, &end, 10);
+			if (*end || node < 0) {
+				fprintf(stderr, "gigapoolctl: bad node '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(simple); i++)
+		if (strcmp(argv[0], simple[i].name) == 0 && argc == 1)
+			return run(simple[i].method, NULL, simple[i].print);
+	if (strcmp(argv[0], "reserve") == 0)
+		return cmd_reserve(argc, argv, node);
+	if (strcmp(argv[0], "release") == 0 && argc == 2) {
+		cJSON *params = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(params, "owner", argv[1]);
+		return run(POOL_INTERFACE ".Release", params, print_nothing);
+	}
+	if (strcmp(argv[0], "check-policy") == 0 && argc == 2)
+		return cmd_check_policy(argv[1]);
+	if (strcmp(argv[0], "call") == 0)
+		return cmd_call(argc, argv);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,1169 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The event loop of gigapoold.  A cycle takes a snapshot of the kernel,
+ * asks the planner for moves, carries them out through the backend, reads
+ * the result back and reports requested against achieved per node.
+ * Cycles run when the pool device signals (free pages below the low
+ * watermark, a failed allocation), on a safety timer, after a retry
+ * backoff, on SIGHUP and on mutating calls; between them the daemon sleeps
+ * in sd-event.  The same loop serves the varlink control socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/unmapped_pool.h>
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "backend.h"
+#include "log.h"
+#include "manager.h"
+#include "metrics.h"
+#include "planner.h"
+#include "protocol.h"
+#include "state.h"
+#include "util.h"
+
+#ifndef GIGAPOOL_VERSION
+#define GIGAPOOL_VERSION "0"
+#endif
+
+/* A client that does not read its replies is dropped beyond this. */
+#define MAX_OUTPUT_BYTES (16U << 20)
+/* Connections accepted per wakeup, so that a flood cannot starve cycles. */
+#define ACCEPT_BATCH 64
+/* How long systemd should wait for each slow step of the initial apply. */
+#define EXTEND_TIMEOUT_USEC (30 * USEC_PER_SEC)
+
+/* What the daemon remembers about a node between cycles. */
+struct node_hist {
+	uint64_t last_lend_usec;
+	uint64_t last_reclaim_usec;
+	uint64_t watermark;
+	bool watermark_set;
+	uint64_t lent, reclaimed, failures;
+	char action[160];
+	uint64_t action_time;
+	char failure[160];
+	uint64_t failure_time;
+	uint64_t fail_requested, fail_achieved;
+	int fail_error;
+	/* The last cycle: requested and achieved per direction. */
+	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
+};
+
+struct client {
+	struct manager *m;
+	int fd;
+	struct peer peer;
+	sd_event_source *io;
+	sd_event_source *idle;
+	struct framer in;
+	char *out;
+	size_t out_len, out_off;
+	struct client *next, *prev;
+};
+
+struct manager {
+	struct manager_options opt;
+	struct policy *policy;
+	struct backend *backend;
+	sd_event *event;
+	sd_event_source *pool_io, *timer, *retry, *listen_io;
+	int listen_fd;
+	bool bound;		/* we created the socket file (not socket-activated) */
+	bool ready;
+	struct resv_set resv;
+	struct system_state state;
+	bool have_state;
+	struct node_hist *hist;	/* indexed by node id */
+	unsigned retry_count;
+	uint64_t cycles;
+	char last_cycle[160];
+	struct client *clients;
+	size_t n_clients;
+	struct service service;
+};
+
+static int64_t node_index(const struct system_state *s, unsigned node)
+{
+	for (size_t i = 0; i < s->n_nodes; i++)
+		if (s->nodes[i].node == node)
+			return i;
+	return -1;
+}
+
+static bool node_managed(const struct manager *m, unsigned node)
+{
+	int64_t i = node_index(&m->state, node);
+
+	return i >= 0 && m->state.pool_available && m->state.nodes[i].online &&
+	       !policy_node(m->policy, node)->excluded;
+}
+
+static uint64_t ppc(const struct system_state *s)
+{
+	return s->chunk_size / s->page_size;
+}
+
+static uint64_t now_usec(const struct manager *m)
+{
+	uint64_t t = 0;
+
+	sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+	return t;
+}
+
+static uint64_t node_reserved_bytes(const struct manager *m, unsigned node)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < m->resv.n; i++)
+		if (m->resv.items[i].node == (int)node)
+			sum += m->resv.items[i].bytes;
+	return sum;
+}
+
+static bool node_satisfied(const struct manager *m, unsigned node)
+{
+	int64_t i = node_index(&m->state, node);
+
+	return i >= 0 && m->state.nodes[i].pool_free_pages / ppc(&m->state) >=
+		div_round_up(node_reserved_bytes(m, node), m->state.chunk_size);
+}
+
+/* Take a snapshot and fold in the move history the planner needs. */
+static int take_snapshot(struct manager *m, struct system_state *ret)
+{
+	int r = m->backend->ops->snapshot(m->backend, ret);
+
+	if (r < 0)
+		return r;
+	ret->now_usec = now_usec(m);
+	for (size_t i = 0; i < ret->n_nodes; i++) {
+		struct node_state *n = &ret->nodes[i];
+
+		n->last_lend_usec = m->hist[n->node].last_lend_usec;
+		n->last_reclaim_usec = m->hist[n->node].last_reclaim_usec;
+	}
+	return 0;
+}
+
+static void replace_state(struct manager *m, struct system_state *s)
+{
+	system_state_done(&m->state);
+	m->state = *s;
+	m->have_state = true;
+	memset(s, 0, sizeof(*s));
+}
+
+enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_RECLAIM };
+
+static uint64_t plan_count(const struct node_plan *np, enum move_kind k)
+{
+	return k == KIND_LEND ? np->lend : k == KIND_LEND_CMA ? np->lend_cma : np->reclaim;
+}
+
+static void record_move(struct manager *m, const struct move *mv, enum move_kind k,
+			enum plan_reason reason)
+{
+	struct node_hist *h = &m->hist[mv->node];
+	const char *verb = k == KIND_RECLAIM ? "reclaim" : k == KIND_LEND ? "lend" : "lend from CMA";
+	uint64_t pages = mv->done * ppc(&m->state);
+
+	if (k == KIND_RECLAIM) {
+		h->reclaim_req += mv->count;
+		h->reclaim_done += mv->done;
+		h->reclaimed += mv->done;
+		if (mv->done)
+			h->last_reclaim_usec = now_usec(m);
+	} else {
+		h->lend_req += mv->count;
+		h->lend_done += mv->done;
+		h->lent += mv->done;
+		if (mv->done)
+			h->last_lend_usec = now_usec(m);
+	}
+	h->action_time = time(NULL);
+	snprintf(h->action, sizeof(h->action), "%s %" PRIu64 " of %" PRIu64 " chunks (%s)",
+		 verb, mv->done, mv->count, plan_reason_name(reason));
+	if (mv->done == mv->count) {
+		log_node(LOG_INFO, mv->node, pages, "node %u: %s", mv->node, h->action);
+		return;
+	}
+	h->failures++;
+	h->failure_time = h->action_time;
+	h->fail_requested = mv->count;
+	h->fail_achieved = mv->done;
+	h->fail_error = mv->error;
+	snprintf(h->failure, sizeof(h->failure), "%s: requested %" PRIu64 ", achieved %" PRIu64 ": %s",
+		 verb, mv->count, mv->done, strerror(mv->error ? -mv->error : EIO));
+	log_node(LOG_WARNING, mv->node, pages, "node %u: %s", mv->node, h->failure);
+}
+
+/* Carry out one kind of move for every node of the plan in one ioctl. */
+static bool execute_kind(struct manager *m, const struct plan *plan, enum move_kind k)
+{
+	struct move *moves = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*moves));
+	bool shortfall = false;
+	size_t n = 0;
+	int r;
+
+	if (!moves)
+		return true;
+	for (size_t i = 0; i < plan->n_nodes; i++)
+		if (plan_count(&plan->nodes[i], k) > 0) {
+			moves[n].node = plan->nodes[i].node;
+			moves[n++].count = plan_count(&plan->nodes[i], k);
+		}
+	if (n == 0) {
+		free(moves);
+		return false;
+	}
+	if (!m->ready)
+		sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)EXTEND_TIMEOUT_USEC);
+	r = m->backend->ops->move(m->backend, k == KIND_RECLAIM ? MOVE_RECLAIM : MOVE_LEND,
+				  k == KIND_LEND_CMA, moves, n);
+	for (size_t i = 0; i < n; i++) {
+		int64_t pi = -1;
+
+		if (r < 0 && r != -EAGAIN) {
+			moves[i].done = 0;
+			moves[i].error = r;
+		}
+		for (size_t j = 0; j < plan->n_nodes && pi < 0; j++)
+			if (plan->nodes[j].node == moves[i].node)
+				pi = j;
+		record_move(m, &moves[i], k, plan->nodes[pi].reason);
+		shortfall |= moves[i].done < moves[i].count;
+	}
+	free(moves);
+	return shortfall;
+}
+
+/*
+ * Every move is read back: the chunks of each node must have changed by
+ * exactly what the kernel said it did.  A difference means someone else
+ * moved chunks too, which is worth a warning but not a failure.
+ */
+static void read_back(struct manager *m, const struct system_state *before,
+		      const struct system_state *after)
+{
+	for (size_t i = 0; i < before->n_nodes; i++) {
+		const struct node_state *b = &before->nodes[i];
+		const struct node_hist *h = &m->hist[b->node];
+		int64_t j = node_index(after, b->node);
+		uint64_t expect = b->pool_chunks + h->lend_done - h->reclaim_done;
+
+		if (j >= 0 && after->nodes[j].pool_chunks != expect)
+			log_node(LOG_WARNING, b->node, after->nodes[j].pool_chunks,
+				 "node %u: read back %" PRIu64 " chunks, expected %" PRIu64,
+				 b->node, after->nodes[j].pool_chunks, expect);
+	}
+}
+
+static void update_watermarks(struct manager *m, const struct plan *plan)
+{
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct node_plan *np = &plan->nodes[i];
+		struct node_hist *h = &m->hist[np->node];
+		int r;
+
+		if (!m->state.pool_available || m->opt.dry_run ||
+		    (h->watermark_set && h->watermark == np->low_watermark_pages))
+			continue;
+		r = m->backend->ops->set_watermark(m->backend, np->node, np->low_watermark_pages);
+		if (r < 0) {
+			log_node(LOG_WARNING, np->node, np->low_watermark_pages,
+				 "node %u: cannot set low watermark: %s", np->node, strerror(-r));
+			continue;
+		}
+		h->watermark = np->low_watermark_pages;
+		h->watermark_set = true;
+	}
+}
+
+static cJSON *status_json(const struct manager *m);
+
+static void publish(struct manager *m)
+{
+	uint64_t chunks = 0, free_pages = 0, hfree = 0;
+	cJSON *status;
+	char *text;
+	int r;
+
+	for (size_t i = 0; i < m->state.n_nodes; i++) {
+		chunks += m->state.nodes[i].pool_chunks;
+		free_pages += m->state.nodes[i].pool_free_pages;
+		hfree += m->state.nodes[i].hugetlb_free;
+	}
+	if (m->state.pool_available)
+		sd_notifyf(0, "STATUS=%s%zu nodes, %" PRIu64 " chunks lent (%" PRIu64 " GiB free), "
+			   "%" PRIu64 " free 1 GiB pages, %zu reservations; %s",
+			   m->opt.dry_run ? "dry run: " : "", m->state.n_nodes, chunks,
+			   free_pages / ppc(&m->state), hfree, m->resv.n, m->last_cycle);
+	else
+		sd_notifyf(0, "STATUS=hugetlb-only mode (no " UNMAPPED_POOL_DEVICE "): %zu nodes, "
+			   "%" PRIu64 " free 1 GiB pages", m->state.n_nodes, hfree);
+	if (!m->policy->textfile)
+		return;
+	status = status_json(m);
+	text = status ? metrics_format(status) : NULL;
+	cJSON_Delete(status);
+	r = text ? write_file_atomic(m->policy->textfile, text, strlen(text), 0644) : -ENOMEM;
+	if (r < 0)
+		log_warning("cannot write textfile %s: %s", m->policy->textfile, strerror(-r));
+	free(text);
+}
+
+static void log_plan(const struct plan *plan)
+{
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct node_plan *np = &plan->nodes[i];
+
+		if (np->lend + np->lend_cma + np->reclaim == 0)
+			continue;
+		log_node(LOG_INFO, np->node, np->lend + np->lend_cma + np->reclaim,
+			 "node %u: dry run: would lend %" PRIu64 " (+%" PRIu64 " from CMA), "
+			 "reclaim %" PRIu64 " chunks (%s)", np->node, np->lend, np->lend_cma,
+			 np->reclaim, plan_reason_name(np->reason));
+	}
+}
+
+static void schedule_retry(struct manager *m, bool shortfall)
+{
+	uint64_t delay_ms;
+
+	if (!shortfall) {
+		m->retry_count = 0;
+		return;
+	}
+	if (m->retry_count >= m->policy->retry_attempts) {
+		log_warning("moves still short after %u retries; waiting for the next event",
+			    m->retry_count);
+		m->retry_count = 0;
+		return;
+	}
+	delay_ms = m->policy->retry_backoff_ms << min_u64(m->retry_count, 32);
+	delay_ms = min_u64(delay_ms, m->policy->retry_backoff_max_ms);
+	m->retry_count++;
+	sd_event_source_set_time(m->retry, now_usec(m) + delay_ms * USEC_PER_MSEC);
+	sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
+}
+
+static void run_cycle(struct manager *m, const char *why)
+{
+	struct system_state before = { 0 }, after = { 0 };
+	struct plan plan = { 0 };
+	bool shortfall = false;
+	int r;
+
+	m->cycles++;
+	r = take_snapshot(m, &before);
+	if (r < 0) {
+		snprintf(m->last_cycle, sizeof(m->last_cycle), "snapshot failed: %s", strerror(-r));
+		log_error("cycle (%s): %s", why, m->last_cycle);
+		schedule_retry(m, true);
+		publish(m);
+		return;
+	}
+	r = planner_plan(&before, m->policy, m->resv.items, m->resv.n, &plan);
+	if (r < 0) {
+		system_state_done(&before);
+		log_error("cycle (%s): planner: %s", why, strerror(-r));
+		return;
+	}
+	for (size_t i = 0; i < before.n_nodes; i++) {
+		struct node_hist *h = &m->hist[before.nodes[i].node];
+
+		h->lend_req = h->lend_done = h->reclaim_req = h->reclaim_done = 0;
+	}
+	if (m->opt.dry_run) {
+		log_plan(&plan);
+	} else {
+		shortfall |= execute_kind(m, &plan, KIND_LEND);
+		shortfall |= execute_kind(m, &plan, KIND_LEND_CMA);
+		shortfall |= execute_kind(m, &plan, KIND_RECLAIM);
+	}
+	r = take_snapshot(m, &after);
+	if (r >= 0) {
+		read_back(m, &before, &after);
+		replace_state(m, &after);
+		system_state_done(&before);
+	} else {
+		replace_state(m, &before);
+	}
+	update_watermarks(m, &plan);
+	plan_done(&plan);
+	snprintf(m->last_cycle, sizeof(m->last_cycle), "last cycle (%s) %s", why,
+		 shortfall ? "fell short" : "ok");
+	schedule_retry(m, shortfall);
+	publish(m);
+}
+
+/* ---- reservations ---- */
+
+/*
+ * After a restart the reservations are checked against the nodes the
+ * kernel reports: one that may go anywhere moves off a node that is gone
+ * or excluded; one pinned to such a node is kept (the operator asked for
+ * that node) but reported.
+ */
+static int reconcile(struct manager *m)
+{
+	bool changed = false;
+
+	for (size_t i = 0; i < m->resv.n; i++) {
+		struct reservation *r = &m->resv.items[i];
+		int node;
+
+		if (!m->state.pool_available || node_managed(m, r->node))
+			continue;
+		if (!r->any) {
+			log_node(LOG_WARNING, r->node, r->bytes / m->state.page_size,
+				 "reservation %s: node %d is not managed; kept", r->owner, r->node);
+			continue;
+		}
+		node = planner_place(&m->state, m->policy, m->resv.items, m->resv.n);
+		if (node < 0)
+			continue;
+		log_node(LOG_NOTICE, node, r->bytes / m->state.page_size,
+			 "reservation %s: moved from node %d to node %d", r->owner, r->node, node);
+		r->node = node;
+		changed = true;
+	}
+	for (size_t i = 0; i < m->state.n_nodes; i++) {
+		unsigned node = m->state.nodes[i].node;
+		uint64_t bytes = node_reserved_bytes(m, node);
+
+		if (bytes)
+			log_node(LOG_INFO, node, bytes / m->state.page_size,
+				 "node %u: %" PRIu64 " bytes reserved, kernel reports %" PRIu64
+				 " free pool pages", node, bytes, m->state.nodes[i].pool_free_pages);
+	}
+	return changed ? state_save(m->opt.state_dir, &m->resv) : 0;
+}
+
+static cJSON *reservation_json(const struct manager *m, const struct reservation *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "owner", r->owner);
+	cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+	cJSON_AddNumberToObject(o, "node", r->node);
+	cJSON_AddBoolToObject(o, "any", r->any);
+	cJSON_AddNumberToObject(o, "created", (double)r->created);
+	cJSON_AddBoolToObject(o, "satisfied", node_satisfied(m, r->node));
+	return o;
+}
+
+/* ---- io.gigapool.Pool methods ---- */
+
+static cJSON *hist_json(const char *text, uint64_t when)
+{
+	cJSON *o;
+
+	if (!text[0])
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "time", (double)when);
+	cJSON_AddStringToObject(o, "text", text);
+	return o;
+}
+
+static cJSON *node_json(const struct manager *m, const struct node_state *n)
+{
+	const struct node_hist *h = &m->hist[n->node];
+	cJSON *o = cJSON_CreateObject(), *f;
+	uint64_t reserved = node_reserved_bytes(m, n->node);
+
+	if (!o)
+		return NULL;
+	cJSON_AddNumberToObject(o, "node", n->node);
+	cJSON_AddBoolToObject(o, "managed", node_managed(m, n->node));
+	cJSON_AddNumberToObject(o, "hugetlb_total", (double)n->hugetlb_total);
+	cJSON_AddNumberToObject(o, "hugetlb_free", (double)n->hugetlb_free);
+	cJSON_AddNumberToObject(o, "pool_chunks", (double)n->pool_chunks);
+	cJSON_AddNumberToObject(o, "pool_free_pages", (double)n->pool_free_pages);
+	cJSON_AddNumberToObject(o, "pool_used_pages", (double)n->pool_used_pages);
+	cJSON_AddNumberToObject(o, "reserved_bytes", (double)reserved);
+	cJSON_AddNumberToObject(o, "reserved_chunks",
+				(double)div_round_up(reserved, m->state.chunk_size));
+	cJSON_AddNumberToObject(o, "lent_chunks", (double)h->lent);
+	cJSON_AddNumberToObject(o, "reclaimed_chunks", (double)h->reclaimed);
+	cJSON_AddNumberToObject(o, "failures", (double)h->failures);
+	cJSON_AddItemToObject(o, "last_action", hist_json(h->action, h->action_time));
+	f = hist_json(h->failure, h->failure_time);
+	if (cJSON_IsObject(f)) {
+		cJSON_AddNumberToObject(f, "requested", (double)h->fail_requested);
+		cJSON_AddNumberToObject(f, "achieved", (double)h->fail_achieved);
+		cJSON_AddStringToObject(f, "error", strerror(h->fail_error ? -h->fail_error : EIO));
+	}
+	cJSON_AddItemToObject(o, "last_failure", f);
+	return o;
+}
+
+static cJSON *status_json(const struct manager *m)
+{
+	cJSON *o = cJSON_CreateObject(), *nodes;
+
+	if (!o)
+		return NULL;
+	cJSON_AddStringToObject(o, "mode", m->backend->ops->mode);
+	if (!m->state.pool_available)
+		cJSON_AddStringToObject(o, "mode_reason", "kernel has no " UNMAPPED_POOL_DEVICE);
+	cJSON_AddBoolToObject(o, "dry_run", m->opt.dry_run);
+	cJSON_AddStringToObject(o, "version", GIGAPOOL_VERSION);
+	cJSON_AddNumberToObject(o, "chunk_size", (double)m->state.chunk_size);
+	cJSON_AddNumberToObject(o, "page_size", (double)m->state.page_size);
+	cJSON_AddNumberToObject(o, "cycles", (double)m->cycles);
+	cJSON_AddStringToObject(o, "last_cycle", m->last_cycle);
+	cJSON_AddNumberToObject(o, "reservations", (double)m->resv.n);
+	nodes = cJSON_AddArrayToObject(o, "nodes");
+	for (size_t i = 0; nodes && i < m->state.n_nodes; i++)
+		cJSON_AddItemToArray(nodes, node_json(m, &m->state.nodes[i]));
+	return o;
+}
+
+/*
+ * Status answers from the last snapshot instead of taking a new one: a
+ * STATS ioctl acknowledges the pool's events, and a client asking for
+ * status must not swallow a wakeup meant for the planner.
+ */
+static int method_status(void *userdata, const cJSON *params, const struct peer *peer,
+			 struct reply *ret)
+{
+	(void)params, (void)peer;
+	ret->params = status_json(userdata);
+	return ret->params ? 0 : -ENOMEM;
+}
+
+static int method_plan(void *userdata, const cJSON *params, const struct peer *peer,
+		       struct reply *ret)
+{
+	struct manager *m = userdata;
+	struct plan plan;
+	cJSON *nodes;
+	int r;
+
+	(void)params, (void)peer;
+	m->state.now_usec = now_usec(m);
+	r = planner_plan(&m->state, m->policy, m->resv.items, m->resv.n, &plan);
+	if (r < 0)
+		return r;
+	ret->params = cJSON_CreateObject();
+	nodes = cJSON_AddArrayToObject(ret->params, "nodes");
+	for (size_t i = 0; nodes && i < plan.n_nodes; i++) {
+		const struct node_plan *np = &plan.nodes[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(nodes, o);
+		cJSON_AddNumberToObject(o, "node", np->node);
+		cJSON_AddStringToObject(o, "reason", plan_reason_name(np->reason));
+		cJSON_AddNumberToObject(o, "lend", (double)np->lend);
+		cJSON_AddNumberToObject(o, "lend_cma", (double)np->lend_cma);
+		cJSON_AddNumberToObject(o, "reclaim", (double)np->reclaim);
+		cJSON_AddNumberToObject(o, "shortfall", (double)np->shortfall);
+		cJSON_AddNumberToObject(o, "reserved_chunks", (double)np->reserved_chunks);
+	}
+	plan_done(&plan);
+	return ret->params ? 0 : -ENOMEM;
+}
+
+static int method_reserve(void *userdata, const cJSON *params, const struct peer *peer,
+			  struct reply *ret)
+{
+	struct manager *m = userdata;
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
+	const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(params, "bytes");
+	const cJSON *node = cJSON_GetObjectItemCaseSensitive(params, "node");
+	struct reservation r = { .any = !node || cJSON_IsNull(node) };
+	int e;
+
+	if (!m->state.pool_available)
+		return reply_error(ret, POOL_INTERFACE ".PoolUnavailable", "reason",
+				   "kernel has no " UNMAPPED_POOL_DEVICE "; running in hugetlb-only mode");
+	if (!cJSON_IsString(owner) || !owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
+		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
+	if (!cJSON_IsNumber(bytes) || bytes->valuedouble < 1 ||
+	    bytes->valuedouble > (double)RESV_MAX_BYTES)
+		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "bytes");
+	if (!r.any && (!cJSON_IsNumber(node) || node->valuedouble < 0 ||
+		       node->valuedouble >= UNMAPPED_POOL_MAX_NODES ||
+		       !node_managed(m, (unsigned)node->valuedouble)))
+		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "node");
+	if (resv_find(&m->resv, owner->valuestring))
+		return reply_error(ret, POOL_INTERFACE ".ReservationExists", "owner", owner->valuestring);
+	if (m->resv.n >= m->policy->limits.max_reservations)
+		return reply_error(ret, POOL_INTERFACE ".TooManyReservations", NULL, NULL);
+	r.node = r.any ? planner_place(&m->state, m->policy, m->resv.items, m->resv.n)
+		       : (int)node->valuedouble;
+	if (r.node < 0)
+		return reply_error(ret, POOL_INTERFACE ".NoCapacity", NULL, NULL);
+	r.owner = owner->valuestring;
+	r.bytes = (uint64_t)bytes->valuedouble;
+	r.created = time(NULL);
+	e = resv_add(&m->resv, &r);
+	if (e < 0)
+		return e;
+	e = state_save(m->opt.state_dir, &m->resv);
+	if (e < 0) {
+		resv_remove(&m->resv, r.owner);
+		return e;
+	}
+	log_node(LOG_INFO, r.node, r.bytes / m->state.page_size, "uid %u reserved %" PRIu64
+		 " bytes on node %d for %s", peer->uid, r.bytes, r.node, r.owner);
+	run_cycle(m, "reserve");
+	ret->params = reservation_json(m, resv_find(&m->resv, r.owner));
+	return ret->params ? 0 : -ENOMEM;
+}
+
+static int method_release(void *userdata, const cJSON *params, const struct peer *peer,
+			  struct reply *ret)
+{
+	struct manager *m = userdata;
+	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
+	struct reservation *r;
+	struct reservation copy;
+	int e;
+
+	if (!cJSON_IsString(owner))
+		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
+	r = resv_find(&m->resv, owner->valuestring);
+	if (!r)
+		return reply_error(ret, POOL_INTERFACE ".NoSuchReservation", "owner", owner->valuestring);
+	copy = *r;
+	copy.owner = strdup(r->owner);
+	if (!copy.owner)
+		return -ENOMEM;
+	resv_remove(&m->resv, owner->valuestring);
+	e = state_save(m->opt.state_dir, &m->resv);
+	if (e < 0) {
+		/* Keep memory and disk in agreement: the release did not happen. */
+		resv_add(&m->resv, &copy);
+		free(copy.owner);
+		return e;
+	}
+	log_node(LOG_INFO, copy.node, copy.bytes / m->state.page_size,
+		 "uid %u released %" PRIu64 " bytes on node %d of %s", peer->uid, copy.bytes,
+		 copy.node, copy.owner);
+	free(copy.owner);
+	run_cycle(m, "release");
+	ret->params = cJSON_CreateObject();
+	return ret->params ? 0 : -ENOMEM;
+}
+
+static int method_list(void *userdata, const cJSON *params, const struct peer *peer,
+		       struct reply *ret)
+{
+	struct manager *m = userdata;
+	cJSON *list;
+
+	(void)params, (void)peer;
+	ret->params = cJSON_CreateObject();
+	list = cJSON_AddArrayToObject(ret->params, "reservations");
+	for (size_t i = 0; list && i < m->resv.n; i++)
+		cJSON_AddItemToArray(list, reservation_json(m, &m->resv.items[i]));
+	return ret->params ? 0 : -ENOMEM;
+}
+
+static int method_rebalance(void *userdata, const cJSON *params, const struct peer *peer,
+			    struct reply *ret)
+{
+	struct manager *m = userdata;
+	cJSON *nodes;
+
+	(void)params;
+	log_info("rebalance requested by uid %u", peer->uid);
+	run_cycle(m, "rebalance");
+	ret->params = cJSON_CreateObject();
+	cJSON_AddBoolToObject(ret->params, "dry_run", m->opt.dry_run);
+	cJSON_AddStringToObject(ret->params, "result", m->last_cycle);
+	nodes = cJSON_AddArrayToObject(ret->params, "nodes");
+	for (size_t i = 0; nodes && i < m->state.n_nodes; i++) {
+		const struct node_hist *h = &m->hist[m->state.nodes[i].node];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddItemToArray(nodes, o);
+		cJSON_AddNumberToObject(o, "node", m->state.nodes[i].node);
+		cJSON_AddNumberToObject(o, "lend_requested", (double)h->lend_req);
+		cJSON_AddNumberToObject(o, "lent", (double)h->lend_done);
+		cJSON_AddNumberToObject(o, "reclaim_requested", (double)h->reclaim_req);
+		cJSON_AddNumberToObject(o, "reclaimed", (double)h->reclaim_done);
+	}
+	return ret->params ? 0 : -ENOMEM;
+}
+
+static const struct method pool_methods[] = {
+	{ "Status", false, method_status },
+	{ "Plan", false, method_plan },
+	{ "ListReservations", false, method_list },
+	{ "Reserve", true, method_reserve },
+	{ "Release", true, method_release },
+	{ "Rebalance", true, method_rebalance },
+	{ NULL }
+};
+
+static const char pool_description[] =
+	"# Sizes the unmapped pool of 1 GiB chunks against 1 GiB hugetlb pages per NUMA node.\n"
+	"interface io.gigapool.Pool\n\n"
+	"type Event (time: int, text: string)\n\n"
+	"type Failure (time: int, text: string, requested: int, achieved: int, error: string)\n\n"
+	"type Node (node: int, managed: bool, hugetlb_total: int, hugetlb_free: int,\n"
+	"  pool_chunks: int, pool_free_pages: int, pool_used_pages: int,\n"
+	"  reserved_bytes: int, reserved_chunks: int, lent_chunks: int,\n"
+	"  reclaimed_chunks: int, failures: int, last_action: ?Event, last_failure: ?Failure)\n\n"
+	"type Reservation (owner: string, bytes: int, node: int, any: bool, created: int,\n"
+	"  satisfied: bool)\n\n"
+	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
+	"  shortfall: int, reserved_chunks: int)\n\n"
+	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
+	"  reclaimed: int)\n\n"
+	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
+	"  chunk_size: int, page_size: int, cycles: int, last_cycle: string,\n"
+	"  reservations: int, nodes: []Node)\n\n"
+	"method Plan() -> (nodes: []NodePlan)\n\n"
+	"method ListReservations() -> (reservations: []Reservation)\n\n"
+	"# node omitted or null: the daemon chooses.\n"
+	"method Reserve(owner: string, bytes: int, node: ?int) -> (owner: string, bytes: int,\n"
+	"  node: int, any: bool, created: int, satisfied: bool)\n\n"
+	"method Release(owner: string) -> ()\n\n"
+	"method Rebalance() -> (dry_run: bool, result: string, nodes: []NodeResult)\n\n"
+	"error PermissionDenied ()\n"
+	"error PoolUnavailable (reason: string)\n"
+	"error ReservationExists (owner: string)\n"
+	"error NoSuchReservation (owner: string)\n"
+	"error TooManyReservations ()\n"
+	"error NoCapacity ()\n"
+	"error InternalError (errno: string)\n";
+
+static const struct service pool_service_template = {
+	.vendor = "gigapool",
+	.product = "gigapoold",
+	.version = GIGAPOOL_VERSION,
+	.url = "https://github.com/gigapool/gigapool",
+	.description = pool_description,
+	.methods = pool_methods,
+};
+
+/* ---- control socket ---- */
+
+static void client_free(struct client *c)
+{
+	struct manager *m = c->m;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		m->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	m->n_clients--;
+	sd_event_source_unref(c->io);
+	sd_event_source_unref(c->idle);
+	close(c->fd);
+	framer_done(&c->in);
+	free(c->out);
+	free(c);
+}
+
+/* Returns false when the client is gone. */
+static bool client_flush(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			client_free(c);
+			return false;
+		}
+		c->out_off += n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	sd_event_source_set_io_events(c->io, c->out_len ? EPOLLIN | EPOLLOUT : EPOLLIN);
+	return true;
+}
+
+static int client_queue(struct client *c, const char *reply)
+{
+	size_t len = strlen(reply) + 1;
+	char *out;
+
+	if (c->out_len + len > MAX_OUTPUT_BYTES)
+		return -ENOBUFS;
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+	}
+	out = realloc(c->out, c->out_len + len);
+	if (!out)
+		return -ENOMEM;
+	memcpy(out + c->out_len, reply, len);
+	c->out = out;
+	c->out_len += len;
+	return 0;
+}
+
+/* Handle all complete messages; false when the client was dropped. */
+static bool client_process(struct client *c)
+{
+	const char *msg;
+	size_t len;
+	int r;
+
+	while ((r = framer_next(&c->in, &msg, &len)) > 0) {
+		char *reply;
+
+		r = protocol_dispatch(&c->m->service, &c->peer, msg, len, &reply);
+		if (r < 0)
+			break;
+		if (reply) {
+			r = client_queue(c, reply);
+			free(reply);
+			if (r < 0)
+				break;
+		}
+	}
+	if (r < 0) {
+		client_free(c);
+		return false;
+	}
+	return client_flush(c);
+}
+
+static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct client *c = userdata;
+	char buf[65536];
+	ssize_t n;
+
+	(void)s;
+	if ((revents & EPOLLOUT) && !client_flush(c))
+		return 0;
+	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return 0;
+	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n <= 0 || framer_feed(&c->in, buf, n) < 0) {
+		client_free(c);
+		return 0;
+	}
+	sd_event_source_set_time(c->idle, now_usec(c->m) +
+				 c->m->policy->limits.idle_timeout_sec * USEC_PER_SEC);
+	client_process(c);
+	return 0;
+}
+
+static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s, (void)usec;
+	client_free(userdata);
+	return 0;
+}
+
+static bool peer_privileged(const struct manager *m, int fd, const struct ucred *cred)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cred->uid == 0)
+		return true;
+	if (!m->policy->has_control_group)
+		return false;
+	if (cred->gid == m->policy->control_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+		return false;
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == m->policy->control_gid)
+			return true;
+	return false;
+}
+
+static size_t clients_of_uid(const struct manager *m, uid_t uid)
+{
+	size_t n = 0;
+
+	for (const struct client *c = m->clients; c; c = c->next)
+		n += c->peer.uid == uid;
+	return n;
+}
+
+static void accept_one(struct manager *m, int fd)
+{
+	const struct policy_limits *lim = &m->policy->limits;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
+	    m->n_clients >= lim->max_connections ||
+	    clients_of_uid(m, cred.uid) >= lim->max_connections_per_uid) {
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->m = m;
+	c->fd = fd;
+	c->peer.uid = cred.uid;
+	c->peer.privileged = peer_privileged(m, fd, &cred);
+	framer_init(&c->in, lim->max_message_bytes);
+	c->next = m->clients;
+	if (m->clients)
+		m->clients->prev = c;
+	m->clients = c;
+	m->n_clients++;
+	if (sd_event_add_io(m->event, &c->io, fd, EPOLLIN, on_client_io, c) < 0 ||
+	    sd_event_add_time(m->event, &c->idle, CLOCK_MONOTONIC,
+			      now_usec(m) + lim->idle_timeout_sec * USEC_PER_SEC, 0,
+			      on_client_idle, c) < 0)
+		client_free(c);
+}
+
+static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	(void)s, (void)revents;
+	for (int i = 0; i < ACCEPT_BATCH; i++) {
+		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0)
+			break;
+		accept_one(userdata, cfd);
+	}
+	return 0;
+}
+
+static int bind_socket(struct manager *m)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = m->opt.socket_path;
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	int fd;
+
+	if (sd_listen_fds(1) == 1) {
+		m->listen_fd = SD_LISTEN_FDS_START;
+		return fcntl(m->listen_fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
+	}
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path);
+	/* Everyone may connect and read; SO_PEERCRED guards the mutations. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	m->listen_fd = fd;
+	m->bound = true;
+	return 0;
+}
+
+/* ---- events ---- */
+
+static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	(void)s, (void)fd, (void)revents;
+	run_cycle(userdata, "pool event");
+	return 0;
+}
+
+static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct manager *m = userdata;
+
+	run_cycle(m, "timer");
+	sd_event_source_set_time(s, usec + m->policy->interval_sec * USEC_PER_SEC);
+	return sd_event_source_set_enabled(s, SD_EVENT_ON);
+}
+
+static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s, (void)usec;
+	run_cycle(userdata, "retry");
+	return 0;
+}
+
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+
+	(void)s, (void)si;
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(m->event, 0);
+}
+
+/* A broken policy on reload keeps the old one: better stale than none. */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct manager *m = userdata;
+	struct policy *p;
+	char *err;
+
+	(void)s, (void)si;
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_usec(m));
+	if (policy_load(m->opt.policy_path, &p, &err) < 0) {
+		log_error("reload: keeping the old policy: %s", err ? err : "out of memory");
+		free(err);
+	} else {
+		policy_free(m->policy);
+		m->policy = p;
+		log_info("reload: policy %s applied", m->opt.policy_path);
+		sd_event_source_set_time(m->timer, now_usec(m) + p->interval_sec * USEC_PER_SEC);
+		run_cycle(m, "reload");
+	}
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret)
+{
+	struct manager *m = calloc(1, sizeof(*m));
+	int r;
+
+	if (!m) {
+		policy_free(policy);
+		return -ENOMEM;
+	}
+	m->opt = *o;
+	m->policy = policy;
+	m->service = pool_service_template;
+	m->service.userdata = m;
+	m->listen_fd = -1;
+	m->hist = calloc(UNMAPPED_POOL_MAX_NODES, sizeof(*m->hist));
+	r = m->hist ? 0 : -ENOMEM;
+	if (r >= 0)
+		r = sd_event_default(&m->event);
+	if (r >= 0)
+		r = backend_open(o->sysfs_root, &m->backend);
+	if (r >= 0)
+		r = state_load(o->state_dir, &m->resv);
+	if (r < 0) {
+		manager_free(m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+static int setup_events(struct manager *m)
+{
+	sigset_t ss;
+	int r;
+
+	sigemptyset(&ss);
+	sigaddset(&ss, SIGTERM);
+	sigaddset(&ss, SIGINT);
+	sigaddset(&ss, SIGHUP);
+	sigprocmask(SIG_BLOCK, &ss, NULL);
+	r = sd_event_add_signal(m->event, NULL, SIGTERM, on_sigterm, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGINT, on_sigterm, m);
+	if (r >= 0)
+		r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+	if (r >= 0)
+		r = sd_event_set_watchdog(m->event, true);
+	if (r >= 0)
+		r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC,
+				      now_usec(m) + m->policy->interval_sec * USEC_PER_SEC, 0,
+				      on_timer, m);
+	if (r >= 0)
+		r = sd_event_add_time(m->event, &m->retry, CLOCK_MONOTONIC, 0, 0, on_retry, m);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(m->retry, SD_EVENT_OFF);
+	if (r >= 0 && m->backend->fd >= 0)
+		r = sd_event_add_io(m->event, &m->pool_io, m->backend->fd, EPOLLIN,
+				    on_pool_event, m);
+	return r;
+}
+
+int manager_run(struct manager *m)
+{
+	struct system_state s;
+	int r;
+
+	r = setup_events(m);
+	if (r < 0)
+		return r;
+	log_info("starting in %s mode%s, policy %s, state %s", m->backend->ops->mode,
+		 m->opt.dry_run ? " (dry run)" : "", m->opt.policy_path, m->opt.state_dir);
+	r = take_snapshot(m, &s);
+	if (r < 0)
+		return r;
+	replace_state(m, &s);
+	r = reconcile(m);
+	if (r < 0)
+		return r;
+	run_cycle(m, "start");
+	r = bind_socket(m);
+	if (r < 0)
+		return r;
+	r = sd_event_add_io(m->event, &m->listen_io, m->listen_fd, EPOLLIN, on_listen, m);
+	if (r < 0)
+		return r;
+	m->ready = true;
+	sd_notify(0, "READY=1");
+	return sd_event_loop(m->event);
+}
+
+void manager_free(struct manager *m)
+{
+	if (!m)
+		return;
+	while (m->clients)
+		client_free(m->clients);
+	sd_event_source_unref(m->listen_io);
+	sd_event_source_unref(m->pool_io);
+	sd_event_source_unref(m->timer);
+	sd_event_source_unref(m->retry);
+	if (m->listen_fd >= 0)
+		close(m->listen_fd);
+	if (m->bound)
+		unlink(m->opt.socket_path);
+	sd_event_unref(m->event);
+	backend_close(m->backend);
+	system_state_done(&m->state);
+	resv_set_done(&m->resv);
+	policy_free(m->policy);
+	free(m->hist);
+	free(m);
+}

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Prometheus text exposition of a Status reply.  Both `gigapoolctl
+ * metrics` and the daemon's node_exporter textfile start from the same
+ * Status object, so the two can never disagree.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "metrics.h"
+
+struct metric {
+	const char *name, *key, *type, *help;
+};
+
+static const struct metric node_metrics[] = {
+	{ "gigapool_hugetlb_1g_pages", "hugetlb_total", "gauge", "1 GiB hugetlb pages of the node" },
+	{ "gigapool_hugetlb_1g_free_pages", "hugetlb_free", "gauge", "Free 1 GiB hugetlb pages of the node" },
+	{ "gigapool_pool_chunks", "pool_chunks", "gauge", "Chunks lent to the unmapped pool" },
+	{ "gigapool_pool_free_pages", "pool_free_pages", "gauge", "Unmapped pool pages not in use" },
+	{ "gigapool_pool_used_pages", "pool_used_pages", "gauge", "Unmapped pool pages in use" },
+	{ "gigapool_reserved_bytes", "reserved_bytes", "gauge", "Bytes held by reservations" },
+	{ "gigapool_lent_chunks_total", "lent_chunks", "counter", "Chunks this daemon lent to the pool" },
+	{ "gigapool_reclaimed_chunks_total", "reclaimed_chunks", "counter", "Chunks this daemon reclaimed" },
+	{ "gigapool_move_failures_total", "failures", "counter", "Moves that fell short of the request" },
+};
+
+static int emit_header(FILE *f, const char *name, const char *type, const char *help)
+{
+	return fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+char *metrics_format(const cJSON *status)
+{
+	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(status, "nodes");
+	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(status, "mode");
+	const cJSON *resv = cJSON_GetObjectItemCaseSensitive(status, "reservations");
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	emit_header(f, "gigapool_pool_available", "gauge", "1 when the kernel has the unmapped pool");
+	fprintf(f, "gigapool_pool_available %d\n",
+		cJSON_IsString(mode) && mode->valuestring[0] == 'p');
+	emit_header(f, "gigapool_reservations", "gauge", "Reservations held");
+	fprintf(f, "gigapool_reservations %.0f\n", cJSON_IsNumber(resv) ? resv->valuedouble : 0);
+	for (size_t i = 0; i < sizeof(node_metrics) / sizeof(node_metrics[0]); i++) {
+		const struct metric *m = &node_metrics[i];
+		const cJSON *n;
+
+		emit_header(f, m->name, m->type, m->help);
+		cJSON_ArrayForEach(n, nodes) {
+			const cJSON *id = cJSON_GetObjectItemCaseSensitive(n, "node");
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(n, m->key);
+
+			if (cJSON_IsNumber(id) && cJSON_IsNumber(v))
+				fprintf(f, "%s{node=\"%.0f\"} %.0f\n", m->name, id->valuedouble,
+					v->valuedouble);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The planner turns a snapshot of the kernel, the policy and the
+ * reservations into chunk moves per node.  It is pure: no I/O, no globals,
+ * no clock (the caller passes the time), so the daemon, gigapoolctl plan,
+ * the unit tests and a simulator all run this very code.
+ *
+ * Reservations come first: their deficits are planned for every node
+ * before any headroom, they may use free 1 GiB pages that keep_free_hugetlb
+ * would otherwise hold back, and they ignore the cooldown.  Headroom is
+ * kept in a band [headroom_low, headroom_high] of free chunks above the
+ * reserved ones; lending stops at high and reclaiming starts above high,
+ * so a pool inside the band is left alone (hysteresis).
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "planner.h"
+#include "util.h"
+
+const char *plan_reason_name(enum plan_reason r)
+{
+	static const char *const names[] = {
+		[REASON_NONE] = "none",
+		[REASON_RESERVATION] = "reservation",
+		[REASON_HEADROOM] = "headroom",
+		[REASON_SURPLUS] = "surplus",
+		[REASON_HUGETLB] = "hugetlb",
+		[REASON_CAP] = "cap",
+	};
+
+	return r < ARRAY_SIZE(names) ? names[r] : "unknown";
+}
+
+static bool node_managed(const struct system_state *s, const struct node_state *n,
+			 const struct policy *p)
+{
+	return s->pool_available && n->online && !policy_node(p, n->node)->excluded;
+}
+
+static uint64_t pages_per_chunk(const struct system_state *s)
+{
+	return s->page_size && s->chunk_size >= s->page_size ? s->chunk_size / s->page_size : 1;
+}
+
+static uint64_t reserved_chunks(const struct system_state *s, const struct reservation *res,
+				size_t n_res, unsigned node)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < n_res; i++)
+		if (res[i].node == (int)node)
+			sum += div_round_up(res[i].bytes, s->chunk_size);
+	return sum;
+}
+
+static bool cooled_down(const struct system_state *s, uint64_t last, uint64_t cooldown_sec)
+{
+	return last == 0 || s->now_usec >= last + cooldown_sec * USEC_PER_SEC;
+}
+
+struct budget {
+	uint64_t global;
+	uint64_t *node;
+};
+
+static uint64_t take_budget(struct budget *b, size_t i, uint64_t want)
+{
+	uint64_t n = min_u64(want, min_u64(b->global, b->node[i]));
+
+	b->global -= n;
+	b->node[i] -= n;
+	return n;
+}
+
+/*
+ * Lend count chunks: free hugetlb pages above keep first (keep is 0 for
+ * reservations), then CMA if the node has an area; the rest is shortfall.
+ */
+static void plan_lend(const struct node_state *n, struct node_plan *np, uint64_t count,
+		      uint64_t keep, enum plan_reason reason)
+{
+	uint64_t from_hugetlb = min_u64(count, sub_sat(sub_sat(n->hugetlb_free, np->lend), keep));
+	uint64_t rest = count - from_hugetlb;
+
+	if (count == 0)
+		return;
+	np->lend += from_hugetlb;
+	if (n->has_cma)
+		np->lend_cma += rest;
+	else
+		np->shortfall += rest;
+	if (np->reason == REASON_NONE)
+		np->reason = reason;
+}
+
+static void plan_node_reclaim(const struct system_state *s, const struct node_state *n,
+			      const struct node_policy *pol, struct node_plan *np,
+			      struct budget *b, size_t i)
+{
+	uint64_t free_chunks = n->pool_free_pages / pages_per_chunk(s);
+	uint64_t floor = np->reserved_chunks + pol->headroom_low;
+	uint64_t want = 0, r;
+	enum plan_reason reason = REASON_NONE;
+
+	if (cooled_down(s, n->last_lend_usec, pol->cooldown_sec)) {
+		uint64_t surplus = sub_sat(free_chunks, np->reserved_chunks + pol->headroom_high);
+		uint64_t hugetlb = min_u64(sub_sat(pol->keep_free_hugetlb, n->hugetlb_free),
+					   sub_sat(free_chunks, floor));
+
+		if (surplus > 0) {
+			want = surplus;
+			reason = REASON_SURPLUS;
+		}
+		if (hugetlb > want) {
+			want = hugetlb;
+			reason = REASON_HUGETLB;
+		}
+	}
+	/* The cap is a hard limit: it applies even during the cooldown. */
+	if (sub_sat(n->pool_chunks, pol->max_pool_chunks) > want) {
+		want = sub_sat(n->pool_chunks, pol->max_pool_chunks);
+		reason = REASON_CAP;
+	}
+	/* Only empty chunks can go back; free pages bound how many there are. */
+	r = take_budget(b, i, min_u64(want, free_chunks));
+	if (r > 0) {
+		np->reclaim = r;
+		np->reason = reason;
+	}
+}
+
+int planner_plan(const struct system_state *s, const struct policy *p,
+		 const struct reservation *res, size_t n_res, struct plan *ret)
+{
+	struct budget b = { .global = p->max_moves_per_cycle };
+	uint64_t ppc = pages_per_chunk(s);
+
+	ret->n_nodes = s->n_nodes;
+	ret->nodes = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(*ret->nodes));
+	b.node = calloc(s->n_nodes ? s->n_nodes : 1, sizeof(*b.node));
+	if (!ret->nodes || !b.node) {
+		free(b.node);
+		plan_done(ret);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		const struct node_state *n = &s->nodes[i];
+		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_plan *np = &ret->nodes[i];
+
+		np->node = n->node;
+		np->reserved_chunks = reserved_chunks(s, res, n_res, n->node);
+		b.node[i] = pol->max_moves;
+		if (node_managed(s, n, p))
+			np->low_watermark_pages = (np->reserved_chunks + pol->headroom_low) * ppc;
+	}
+
+	/* Pass 1: reservation deficits on every node, within the cap. */
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		const struct node_state *n = &s->nodes[i];
+		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_plan *np = &ret->nodes[i];
+		uint64_t deficit;
+
+		if (!node_managed(s, n, p))
+			continue;
+		deficit = min_u64(sub_sat(np->reserved_chunks, n->pool_free_pages / ppc),
+				  sub_sat(pol->max_pool_chunks, n->pool_chunks));
+		plan_lend(n, np, take_budget(&b, i, deficit), 0, REASON_RESERVATION);
+	}
+
+	/* Pass 2: headroom below the band, otherwise reclaim above it. */
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		const struct node_state *n = &s->nodes[i];
+		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_plan *np = &ret->nodes[i];
+		uint64_t have = n->pool_free_pages / ppc + np->lend + np->lend_cma;
+		uint64_t lent = n->pool_chunks + np->lend + np->lend_cma;
+
+		if (!node_managed(s, n, p))
+			continue;
+		if (have < np->reserved_chunks + pol->headroom_low) {
+			uint64_t want = min_u64(np->reserved_chunks + pol->headroom_high - have,
+						sub_sat(pol->max_pool_chunks, lent));
+
+			if (cooled_down(s, n->last_reclaim_usec, pol->cooldown_sec))
+				plan_lend(n, np, take_budget(&b, i, want),
+					  pol->keep_free_hugetlb, REASON_HEADROOM);
+		} else if (np->lend + np->lend_cma == 0) {
+			plan_node_reclaim(s, n, pol, np, &b, i);
+		}
+	}
+	free(b.node);
+	return 0;
+}
+
+/*
+ * Choose the node for a reservation that may go anywhere: the managed node
+ * with the most capacity not yet promised to other reservations.
+ */
+int planner_place(const struct system_state *s, const struct policy *p,
+		  const struct reservation *res, size_t n_res)
+{
+	int64_t best_spare = INT64_MIN;
+	int best = -ENODEV;
+
+	for (size_t i = 0; i < s->n_nodes; i++) {
+		const struct node_state *n = &s->nodes[i];
+		const struct node_policy *pol = policy_node(p, n->node);
+		uint64_t free_chunks = n->pool_free_pages / pages_per_chunk(s);
+		uint64_t reserved = reserved_chunks(s, res, n_res, n->node);
+		int64_t spare;
+
+		if (!node_managed(s, n, p))
+			continue;
+		spare = (int64_t)min_u64(free_chunks + n->hugetlb_free,
+					 free_chunks + sub_sat(pol->max_pool_chunks, n->pool_chunks)) -
+			(int64_t)reserved;
+		if (spare > best_spare) {
+			best_spare = spare;
+			best = n->node;
+		}
+	}
+	return best;
+}
+
+void plan_done(struct plan *plan)
+{
+	free(plan->nodes);
+	plan->nodes = NULL;
+	plan->n_nodes = 0;
+}

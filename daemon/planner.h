@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef GIGAPOOL_PLANNER_H
+#define GIGAPOOL_PLANNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy.h"
+
+#define NODE_ANY (-1)
+
+/* What the kernel reported for one node, plus the daemon's move history. */
+struct node_state {
+	unsigned node;
+	bool online;
+	bool has_cma;
+	uint64_t hugetlb_total;
+	uint64_t hugetlb_free;
+	uint64_t pool_chunks;
+	uint64_t pool_free_pages;
+	uint64_t pool_used_pages;
+	uint64_t last_lend_usec;	/* 0: never */
+	uint64_t last_reclaim_usec;
+};
+
+struct system_state {
+	bool pool_available;		/* false: hugetlb-only mode */
+	uint64_t chunk_size;		/* bytes */
+	uint64_t page_size;		/* bytes */
+	uint64_t now_usec;		/* CLOCK_MONOTONIC */
+	size_t n_nodes;
+	struct node_state *nodes;
+};
+
+struct reservation {
+	char *owner;
+	uint64_t bytes;
+	int node;			/* where the capacity is held */
+	bool any;			/* the owner let the daemon choose node */
+	uint64_t created;		/* CLOCK_REALTIME seconds */
+};
+
+/* Why the planner moves chunks on a node; the daemon logs it. */
+enum plan_reason {
+	REASON_NONE,
+	REASON_RESERVATION,	/* lend: reservations need more free chunks */
+	REASON_HEADROOM,	/* lend: free chunks below headroom_low */
+	REASON_SURPLUS,		/* reclaim: free chunks above headroom_high */
+	REASON_HUGETLB,		/* reclaim: ordinary VMs lack free 1 GiB pages */
+	REASON_CAP,		/* reclaim: more chunks than max_pool_chunks */
+};
+
+struct node_plan {
+	unsigned node;
+	uint64_t reserved_chunks;	/* chunks reservations hold on the node */
+	uint64_t lend;			/* chunks to lend taking free hugetlb pages first */
+	uint64_t lend_cma;		/* chunks to lend from CMA only */
+	uint64_t reclaim;		/* chunks to give back to hugetlb */
+	uint64_t shortfall;		/* chunks wanted that no source can give */
+	uint64_t low_watermark_pages;	/* poll() wakes us below this */
+	enum plan_reason reason;
+};
+
+struct plan {
+	size_t n_nodes;
+	struct node_plan *nodes;	/* same order as system_state.nodes */
+};
+
+const char *plan_reason_name(enum plan_reason r);
+int planner_plan(const struct system_state *s, const struct policy *p,
+		 const struct reservation *res, size_t n_res, struct plan *ret);
+int planner_place(const struct system_state *s, const struct policy *p,
+		  const struct reservation *res, size_t n_res);
+void plan_done(struct plan *plan);
+
+#endif

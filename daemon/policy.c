@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Policy parsing and validation.  The policy is strict on purpose: a typo
+ * in a key would otherwise silently fall back to a default and move
+ * gigabytes of memory the operator did not mean to move, so unknown keys,
+ * wrong types and out-of-range values are refused with their JSON path.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <linux/unmapped_pool.h>
+
+#include "policy.h"
+#include "util.h"
+
+/* Bounds that keep every count far below anything that could overflow. */
+#define MAX_CHUNKS	(1ULL << 20)
+#define MAX_POLICY_BYTES (1U << 20)
+
+enum field_type { F_U64, F_BOOL, F_STRING, F_STRUCT };
+
+struct field {
+	const char *key;
+	enum field_type type;
+	size_t offset;
+	uint64_t min, max;
+	const struct field *sub;	/* F_STRUCT: fields of the sub-object */
+};
+
+#define U64(s, k, lo, hi) { #k, F_U64, offsetof(s, k), lo, hi, NULL }
+
+static const struct field node_fields[] = {
+	{ "excluded", F_BOOL, offsetof(struct node_policy, excluded), 0, 0, NULL },
+	U64(struct node_policy, keep_free_hugetlb, 0, MAX_CHUNKS),
+	U64(struct node_policy, headroom_low, 0, MAX_CHUNKS),
+	U64(struct node_policy, headroom_high, 0, MAX_CHUNKS),
+	U64(struct node_policy, max_pool_chunks, 0, MAX_CHUNKS),
+	U64(struct node_policy, max_moves, 1, MAX_CHUNKS),
+	U64(struct node_policy, cooldown_sec, 0, 86400),
+	{ NULL }
+};
+
+static const struct field limit_fields[] = {
+	U64(struct policy_limits, max_message_bytes, 1024, 16 << 20),
+	U64(struct policy_limits, max_connections, 1, 65536),
+	U64(struct policy_limits, max_connections_per_uid, 1, 65536),
+	U64(struct policy_limits, idle_timeout_sec, 1, 86400),
+	U64(struct policy_limits, max_reservations, 1, 1 << 20),
+	U64(struct policy_limits, max_owner_length, 1, 1024),
+	{ NULL }
+};
+
+static const struct field retry_fields[] = {
+	{ "attempts", F_U64, offsetof(struct policy, retry_attempts), 0, 100, NULL },
+	{ "backoff_ms", F_U64, offsetof(struct policy, retry_backoff_ms), 1, 3600000, NULL },
+	{ "backoff_max_ms", F_U64, offsetof(struct policy, retry_backoff_max_ms), 1, 3600000, NULL },
+	{ NULL }
+};
+
+/* Offsets in retry_fields are relative to struct policy, so base is 0. */
+static const struct field top_fields[] = {
+	{ "defaults", F_STRUCT, offsetof(struct policy, defaults), 0, 0, node_fields },
+	U64(struct policy, interval_sec, 1, 86400),
+	U64(struct policy, max_moves_per_cycle, 1, MAX_CHUNKS),
+	{ "retry", F_STRUCT, 0, 0, 0, retry_fields },
+	{ "limits", F_STRUCT, offsetof(struct policy, limits), 0, 0, limit_fields },
+	{ "control_group", F_STRING, offsetof(struct policy, control_group), 1, 64, NULL },
+	{ "textfile", F_STRING, offsetof(struct policy, textfile), 1, PATH_MAX - 8, NULL },
+	{ NULL }
+};
+
+static const struct policy policy_builtin = {
+	.defaults = {
+		.keep_free_hugetlb = 0,
+		.headroom_low = 1,
+		.headroom_high = 2,
+		.max_pool_chunks = 64,
+		.max_moves = 4,
+		.cooldown_sec = 30,
+	},
+	.interval_sec = 60,
+	.max_moves_per_cycle = 16,
+	.retry_attempts = 5,
+	.retry_backoff_ms = 200,
+	.retry_backoff_max_ms = 10000,
+	.limits = {
+		.max_message_bytes = 65536,
+		.max_connections = 256,
+		.max_connections_per_uid = 128,
+		.idle_timeout_sec = 60,
+		.max_reservations = 1024,
+		.max_owner_length = 64,
+	},
+};
+
+static int fail(char **ret_error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(ret_error, fmt, ap) < 0)
+		*ret_error = NULL;
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int parse_object(const cJSON *obj, const struct field *fields, void *base,
+			const char *path, char **ret_error);
+
+static int parse_field(const cJSON *item, const struct field *f, void *base,
+		       const char *path, char **ret_error)
+{
+	void *dst = (char *)base + f->offset;
+	double d;
+
+	switch (f->type) {
+	case F_BOOL:
+		if (!cJSON_IsBool(item))
+			return fail(ret_error, "%s: must be true or false", path);
+		*(bool *)dst = cJSON_IsTrue(item);
+		return 0;
+	case F_U64:
+		d = cJSON_IsNumber(item) ? item->valuedouble : -1;
+		if (!cJSON_IsNumber(item) || d != floor(d) || d < (double)f->min || d > (double)f->max)
+			return fail(ret_error, "%s: must be an integer from %llu to %llu", path,
+				    (unsigned long long)f->min, (unsigned long long)f->max);
+		*(uint64_t *)dst = (uint64_t)d;
+		return 0;
+	case F_STRING:
+		if (cJSON_IsNull(item)) {
+			free(*(char **)dst);
+			*(char **)dst = NULL;
+			return 0;
+		}
+		if (!cJSON_IsString(item) || strlen(item->valuestring) < f->min ||
+		    strlen(item->valuestring) > f->max)
+			return fail(ret_error, "%s: must be null or a string of %llu to %llu bytes",
+				    path, (unsigned long long)f->min, (unsigned long long)f->max);
+		free(*(char **)dst);
+		*(char **)dst = strdup(item->valuestring);
+		return *(char **)dst ? 0 : -ENOMEM;
+	case F_STRUCT:
+		return parse_object(item, f->sub, dst, path, ret_error);
+	}
+	return -EINVAL;
+}
+
+static int check_object(const cJSON *obj, const char *path, char **ret_error)
+{
+	if (!cJSON_IsObject(obj))
+		return fail(ret_error, "%s: must be an object", path);
+	for (const cJSON *c = obj->child; c; c = c->next)
+		if (cJSON_GetObjectItemCaseSensitive(obj, c->string) != c)
+			return fail(ret_error, "%s.%s: duplicate key", path, c->string);
+	return 0;
+}
+
+/* Fill base from obj through a field table; every key must be known. */
+static int parse_object(const cJSON *obj, const struct field *fields, void *base,
+			const char *path, char **ret_error)
+{
+	int r = check_object(obj, path, ret_error);
+
+	if (r < 0)
+		return r;
+	for (const cJSON *c = obj->child; c; c = c->next) {
+		const struct field *f;
+		char sub[512];
+
+		snprintf(sub, sizeof(sub), "%s.%s", path, c->string);
+		for (f = fields; f->key; f++)
+			if (strcmp(f->key, c->string) == 0)
+				break;
+		if (!f->key)
+			return fail(ret_error, "%s: unknown key", sub);
+		r = parse_field(c, f, base, sub, ret_error);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int check_node_policy(const struct node_policy *n, const char *path, char **ret_error)
+{
+	if (n->headroom_low > n->headroom_high)
+		return fail(ret_error, "%s.headroom_low: must not exceed headroom_high (%llu)",
+			    path, (unsigned long long)n->headroom_high);
+	if (n->headroom_high > n->max_pool_chunks)
+		return fail(ret_error, "%s.headroom_high: must not exceed max_pool_chunks (%llu)",
+			    path, (unsigned long long)n->max_pool_chunks);
+	return 0;
+}
+
+/* Node overrides start from the (already parsed) defaults. */
+static int parse_nodes(const cJSON *nodes, struct policy *p, char **ret_error)
+{
+	size_t n = 0;
+	int r = check_object(nodes, "$.nodes", ret_error);
+
+	if (r < 0)
+		return r;
+	p->overrides = calloc(cJSON_GetArraySize(nodes) + 1, sizeof(*p->overrides));
+	if (!p->overrides)
+		return -ENOMEM;
+	for (const cJSON *c = nodes->child; c; c = c->next, n++) {
+		struct node_override *o = &p->overrides[n];
+		char path[512], *end;
+		unsigned long id;
+
+		snprintf(path, sizeof(path), "$.nodes.%s", c->string);
+		errno = 0;
+		id = strtoul(c->string, &end, 10);
+		if (!c->string[0] || *end || errno || id >= UNMAPPED_POOL_MAX_NODES ||
+		    (c->string[0] == '0' && c->string[1]) || c->string[0] == '-' || c->string[0] == '+')
+			return fail(ret_error, "%s: node key must be a decimal node id below %d",
+				    path, UNMAPPED_POOL_MAX_NODES);
+		o->node = id;
+		o->p = p->defaults;
+		r = parse_object(c, node_fields, &o->p, path, ret_error);
+		if (r < 0)
+			return r;
+		r = check_node_policy(&o->p, path, ret_error);
+		if (r < 0)
+			return r;
+		p->n_overrides = n + 1;
+	}
+	return 0;
+}
+
+static int check_policy(struct policy *p, char **ret_error)
+{
+	int r = check_node_policy(&p->defaults, "$.defaults", ret_error);
+
+	if (r < 0)
+		return r;
+	if (p->retry_backoff_ms > p->retry_backoff_max_ms)
+		return fail(ret_error, "$.retry.backoff_ms: must not exceed backoff_max_ms (%llu)",
+			    (unsigned long long)p->retry_backoff_max_ms);
+	if (p->limits.max_connections_per_uid > p->limits.max_connections)
+		return fail(ret_error, "$.limits.max_connections_per_uid: must not exceed max_connections (%llu)",
+			    (unsigned long long)p->limits.max_connections);
+	if (p->textfile && p->textfile[0] != '/')
+		return fail(ret_error, "$.textfile: must be an absolute path");
+	if (p->control_group) {
+		struct group *g = getgrnam(p->control_group);
+
+		if (!g)
+			return fail(ret_error, "$.control_group: no such group \"%s\"", p->control_group);
+		p->has_control_group = true;
+		p->control_gid = g->gr_gid;
+	}
+	return 0;
+}
+
+static void position_of(const char *text, const char *at, unsigned *ret_line, unsigned *ret_col)
+{
+	unsigned line = 1, col = 1;
+
+	for (const char *s = text; s < at; s++) {
+		if (*s == '\n') {
+			line++;
+			col = 1;
+		} else {
+			col++;
+		}
+	}
+	*ret_line = line;
+	*ret_col = col;
+}
+
+int policy_parse(const char *text, size_t len, const char *filename,
+		 struct policy **ret, char **ret_error)
+{
+	const char *end = NULL;
+	const cJSON *nodes;
+	struct policy *p;
+	cJSON *root;
+	int r;
+
+	*ret_error = NULL;
+	if (text[len] != '\0' || memchr(text, '\0', len))
+		return fail(ret_error, "%s: policy contains a NUL byte", filename);
+	/* cJSON counts the terminating NUL in the length when asked to require it. */
+	root = cJSON_ParseWithLengthOpts(text, len + 1, &end, true);
+	if (!root) {
+		unsigned line, col;
+
+		if (!end || end < text || end > text + len)
+			end = text + len;
+		position_of(text, end, &line, &col);
+		return fail(ret_error, "%s:%u:%u: JSON syntax error", filename, line, col);
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		cJSON_Delete(root);
+		return -ENOMEM;
+	}
+	*p = policy_builtin;
+	r = check_object(root, "$", ret_error);
+	/* nodes is parsed last so that overrides start from the final defaults. */
+	for (const cJSON *c = r < 0 ? NULL : root->child; c && r >= 0; c = c->next) {
+		const struct field *f;
+		char path[512];
+
+		if (strcmp(c->string, "nodes") == 0)
+			continue;
+		snprintf(path, sizeof(path), "$.%s", c->string);
+		for (f = top_fields; f->key; f++)
+			if (strcmp(f->key, c->string) == 0)
+				break;
+		r = f->key ? parse_field(c, f, p, path, ret_error) :
+			     fail(ret_error, "%s: unknown key", path);
+	}
+	nodes = r < 0 ? NULL : cJSON_GetObjectItemCaseSensitive(root, "nodes");
+	if (nodes)
+		r = parse_nodes(nodes, p, ret_error);
+	if (r >= 0)
+		r = check_policy(p, ret_error);
+	cJSON_Delete(root);
+	if (r < 0) {
+		policy_free(p);
+		return r;
+	}
+	*ret = p;
+	return 0;
+}
+
+int policy_load(const char *path, struct policy **ret, char **ret_error)
+{
+	char *text;
+	int r;
+
+	*ret_error = NULL;
+	r = read_file_str(path, &text, MAX_POLICY_BYTES);
+	if (r < 0)
+		return fail(ret_error, "%s: %s", path, strerror(-r));
+	r = policy_parse(text, r, path, ret, ret_error);
+	free(text);
+	return r;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	free(p->overrides);
+	free(p->control_group);
+	free(p->textfile);
+	free(p);
+}

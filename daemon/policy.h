@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef GIGAPOOL_POLICY_H
+#define GIGAPOOL_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* What the policy asks of one NUMA node; counts are 1 GiB pages/chunks. */
+struct node_policy {
+	bool excluded;
+	uint64_t keep_free_hugetlb;	/* free 1 GiB hugetlb pages kept for ordinary VMs */
+	uint64_t headroom_low;		/* lend when free pool chunks fall below this */
+	uint64_t headroom_high;		/* ... up to this; reclaim above it */
+	uint64_t max_pool_chunks;	/* cap on chunks lent to the pool */
+	uint64_t max_moves;		/* chunks moved per cycle on this node */
+	uint64_t cooldown_sec;		/* no reverse move this soon after a move */
+};
+
+struct node_override {
+	unsigned node;
+	struct node_policy p;		/* defaults merged with the override */
+};
+
+struct policy_limits {
+	uint64_t max_message_bytes;
+	uint64_t max_connections;
+	uint64_t max_connections_per_uid;
+	uint64_t idle_timeout_sec;
+	uint64_t max_reservations;
+	uint64_t max_owner_length;
+};
+
+struct policy {
+	struct node_policy defaults;
+	struct node_override *overrides;
+	size_t n_overrides;
+	uint64_t interval_sec;		/* safety timer between cycles */
+	uint64_t max_moves_per_cycle;	/* all nodes together */
+	uint64_t retry_attempts;
+	uint64_t retry_backoff_ms;
+	uint64_t retry_backoff_max_ms;
+	bool has_control_group;
+	gid_t control_gid;
+	char *control_group;
+	char *textfile;			/* node_exporter textfile, or NULL */
+	struct policy_limits limits;
+};
+
+/*
+ * Resolve the policy of one node.  Inline and free of I/O so that the
+ * planner does not depend on the parser.
+ */
+static inline const struct node_policy *policy_node(const struct policy *p, unsigned node)
+{
+	for (size_t i = 0; i < p->n_overrides; i++)
+		if (p->overrides[i].node == node)
+			return &p->overrides[i].p;
+	return &p->defaults;
+}
+
+/*
+ * Parse and validate a policy.  On failure *ret_error holds a malloc'ed
+ * message naming the JSON path or the file:line:column of a syntax error.
+ * text[len] must be the NUL that terminates text.
+ */
+int policy_parse(const char *text, size_t len, const char *filename,
+		 struct policy **ret, char **ret_error);
+int policy_load(const char *path, struct policy **ret, char **ret_error);
+void policy_free(struct policy *p);
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef GIGAPOOL_PROTOCOL_H
+#define GIGAPOOL_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#define POOL_INTERFACE "io.gigapool.Pool"
+#define POOL_SOCKET "/run/gigapool/" POOL_INTERFACE
+
+#define ERR_PERMISSION_DENIED	POOL_INTERFACE ".PermissionDenied"
+#define ERR_INVALID_PARAMETER	"org.varlink.service.InvalidParameter"
+#define ERR_METHOD_NOT_FOUND	"org.varlink.service.MethodNotFound"
+#define ERR_INTERFACE_NOT_FOUND	"org.varlink.service.InterfaceNotFound"
+
+/* Accumulates a byte stream and cuts it into NUL-terminated messages. */
+struct framer {
+	char *buf;
+	size_t start;		/* first byte not yet returned */
+	size_t len;		/* bytes in buf */
+	size_t cap;
+	size_t max;		/* largest message, without its NUL */
+};
+
+void framer_init(struct framer *f, size_t max);
+void framer_done(struct framer *f);
+int framer_feed(struct framer *f, const void *data, size_t n);
+int framer_next(struct framer *f, const char **ret_msg, size_t *ret_len);
+
+struct peer {
+	uint32_t uid;
+	bool privileged;	/* may call mutating methods */
+};
+
+/* A method's answer: parameters on success, or an error name and its parameters. */
+struct reply {
+	const char *error;
+	cJSON *params;
+};
+
+struct method {
+	const char *name;	/* without the interface prefix */
+	bool mutating;
+	int (*fn)(void *userdata, const cJSON *params, const struct peer *peer,
+		  struct reply *ret);
+};
+
+struct service {
+	const char *vendor, *product, *version, *url;
+	const char *description;	/* varlink IDL of POOL_INTERFACE */
+	const struct method *methods;
+	void *userdata;
+};
+
+struct request {
+	cJSON *root;
+	const char *method;
+	const cJSON *params;
+	bool oneway;
+};
+
+int protocol_parse_request(const char *msg, size_t len, struct request *ret);
+int protocol_dispatch(const struct service *svc, const struct peer *peer,
+		      const char *msg, size_t len, char **ret_reply);
+int reply_error(struct reply *ret, const char *error, const char *key, const char *value);
+
+int varlink_connect(const char *path);
+int varlink_call(int fd, const char *method, cJSON *params, size_t max_reply,
+		 cJSON **ret_reply);
+
+#endif

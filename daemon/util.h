@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers shared by gigapoold, gigapoolctl and the tests. */
+#ifndef GIGAPOOL_UTIL_H
+#define GIGAPOOL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define GIB (1024ULL * 1024 * 1024)
+#define USEC_PER_SEC 1000000ULL
+#define USEC_PER_MSEC 1000ULL
+
+static inline uint64_t div_round_up(uint64_t a, uint64_t b)
+{
+	return (a + b - 1) / b;
+}
+
+static inline uint64_t min_u64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+static inline uint64_t sub_sat(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+int read_file_str(const char *path, char **ret, size_t max);
+int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);
+
+#endif
