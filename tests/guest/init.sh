@@ -1,0 +1,35 @@
+#!/bin/sh
+# /init of the test guest.  Runs the suites named by gptests=a,b,... on the
+# kernel command line, each framed by "# suite NAME" and "# exit NAME STATUS"
+# lines that run.sh checks, then powers the guest off.
+#
+# No `set -e`: init must never exit early (the kernel would panic), and a
+# failing suite must not stop the others.  Failures are reported, not fatal.
+export PATH=/bin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t debugfs debugfs /sys/kernel/debug
+
+suites=
+for word in $(cat /proc/cmdline); do
+	case $word in
+	gptests=*) suites=$(echo "${word#gptests=}" | tr , ' ') ;;
+	esac
+done
+
+echo "# guest kernel=$(uname -r) cpus=$(nproc) nodes=$(cat /sys/devices/system/node/online)"
+for suite in $suites; do
+	echo "# suite $suite"
+	case $suite in
+	secretfault)      secretfault ;;
+	secretfault-pool) secretfault --lend 2 --expect-no-splits ;;
+	pooltest)         pooltest ;;
+	pooltest-numa)    pooltest --require-nodes 2 ;;
+	*)                echo "Bail out! unknown suite $suite"; false ;;
+	esac
+	echo "# exit $suite $?"
+done
+echo "# guest done"
+reboot -f

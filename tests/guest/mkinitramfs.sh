@@ -1,0 +1,50 @@
+#!/bin/bash
+# Build build/guest/initramfs.cpio.gz for the test guest: busybox-static
+# with a symlink per applet, tests/guest/init.sh as /init, and every test
+# program (tests/guest/*.c but util.c) linked statically with util.c.
+#
+# The image is rebuilt only when one of its inputs changed: the sources
+# here, the uAPI header the programs compile against, busybox, the compiler.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+src=$top/tests/guest
+out=$top/build/guest
+busybox=${BUSYBOX:-/bin/busybox}
+image=$out/initramfs.cpio.gz
+cflags=(-static -O2 -Wall -Werror -I "$top/include/uapi" -pthread)
+
+mkdir -p "$out"
+key=$( {
+	sha256sum "$src"/*.c "$src"/*.h "$src/init.sh" "$src/mkinitramfs.sh" \
+		"$top/include/uapi/linux/unmapped_pool.h" "$busybox"
+	gcc --version | head -n 1
+} | sha256sum | cut -c1-16)
+if [ -e "$image" ] && [ "$(cat "$out/initramfs.key" 2>/dev/null)" = "$key" ]; then
+	exit 0
+fi
+
+root=$out/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp}
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+	[ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+# The kernel opens /dev/console for init before init can mount devtmpfs.
+mknod -m 600 "$root/dev/console" c 5 1
+
+for prog in "$src"/*.c; do
+	name=$(basename "$prog" .c)
+	[ "$name" = util ] && continue
+	echo "== cc $name"
+	gcc "${cflags[@]}" -o "$root/bin/$name" "$prog" "$src/util.c"
+done
+install -m 755 "$src/init.sh" "$root/init"
+
+# Sorted and owned by root so that the same inputs give the same image.
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	gzip -9n > "$image.tmp"
+mv "$image.tmp" "$image"
+echo "$key" > "$out/initramfs.key"
+echo "== $image"

@@ -1,0 +1,188 @@
+#!/bin/bash
+# Boot test kernels in QEMU and check what the guest reports.
+#
+#   run.sh                      everything: the gigapool kernel (one node and
+#                               numa=fake=2) and the stock comparison
+#   run.sh [--kernel PATH] [--append "..."] [--smp N] [--name NAME] [suite...]
+#                               one boot of PATH (default build/kernel/bzImage)
+#                               running the named suites of tests/guest/init.sh
+#
+# The serial console of each boot goes to build/guest/NAME.log.  A boot fails
+# on a "not ok" line of a test program or of KUnit, a missing result (a suite
+# without its plan, its exit line or all its results, a guest that did not
+# finish), a non-zero exit of a test program, a kernel oops/BUG/WARNING/KASAN
+# line, or a timeout.  KUnit suite unmapped_pool must be present whenever the
+# kernel's config (next to its bzImage) enables it.  The last line printed is
+# "N passed, N failed, N skipped"; the exit status is non-zero on any failure.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+out=$top/build/guest
+initrd=$out/initramfs.cpio.gz
+# TCG is slow: faulting 1 GiB twice takes about a minute, a boot 3 s.
+boot_timeout=${BOOT_TIMEOUT:-600}
+
+usage() {
+	echo "usage: run.sh [--kernel PATH] [--append \"...\"] [--smp N] [--name NAME] [suite...]" >&2
+	exit 2
+}
+
+passed=0 failed=0 skipped=0
+
+# parse_log LOG "SUITES" REQUIRE_KUNIT: one line per result on stdout,
+# "ok|fail|skip NAME" or "fail <what is missing or wrong>", then the
+# guest's "# figure" lines as "figure ...".
+parse_log() {
+	awk -v suites="$2" -v require_kunit="$3" '
+	{ sub(/\r$/, "") }
+
+	# Kernel trouble anywhere, also inside a line a test program wrote.
+	/(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)/ {
+		print "fail kernel console: " $0
+	}
+
+	# Kernel lines: KTAP from KUnit, which runs before /init.
+	match($0, /^\[ *[0-9]+\.[0-9]+\] /) {
+		msg = substr($0, RLENGTH + 1)
+		if (msg ~ /^    # Subtest: /) {
+			ksuite = substr(msg, 15)
+		} else if (msg ~ /^(not )?ok [0-9]+ /) {
+			# A suite result; its cases were counted one by one.
+			name = msg; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ # .*/, "", name)
+			seen_kunit[name] = 1
+			if (msg ~ /^not ok/)
+				print "fail kunit suite " name
+		} else if (msg ~ /^    (not )?ok [0-9]+ /) {
+			name = msg; sub(/^    (not )?ok [0-9]+ /, "", name)
+			tap_result(msg ~ /^    not ok/, "kunit " ksuite ": " name)
+		}
+		next
+	}
+
+	/^# suite / { cur = $3; started[cur] = 1; count[cur] = 0; next }
+	/^(not )?ok [0-9]+ - / {
+		name = $0; sub(/^(not )?ok [0-9]+ - /, "", name)
+		tap_result($0 ~ /^not ok/, cur ": " name)
+		count[cur]++
+		next
+	}
+	/^1\.\.[0-9]+$/ { plan[cur] = substr($0, 4); next }
+	/^Bail out!/ { print "fail " cur ": " $0; next }
+	/^# exit / { status[$3] = $4; next }
+	/^# figure / { sub(/^# figure /, ""); figures[++nfig] = $0; next }
+	/^# guest done$/ { done = 1 }
+
+	function tap_result(not_ok, name) {
+		if (not_ok)
+			print "fail " name
+		else if (name ~ / # SKIP/)
+			print "skip " name
+		else
+			print "ok " name
+	}
+
+	END {
+		n = split(suites, want, " ")
+		for (i = 1; i <= n; i++) {
+			s = want[i]
+			if (!(s in started))
+				print "fail " s ": suite did not start"
+			else if (!(s in status))
+				print "fail " s ": suite did not finish"
+			else if (status[s] != 0)
+				print "fail " s ": exited with status " status[s]
+			if (s in started && plan[s] != count[s])
+				print "fail " s ": plan 1.." plan[s] " but " count[s] " results"
+		}
+		if (require_kunit && !("unmapped_pool" in seen_kunit))
+			print "fail kunit suite unmapped_pool: absent"
+		if (!done)
+			print "fail guest did not finish (see the log)"
+		for (i = 1; i <= nfig; i++)
+			print "figure " figures[i]
+	}' "$1"
+}
+
+# boot NAME KERNEL APPEND SMP [SUITE...]: one guest run, counted into the
+# totals; its figure lines are appended to $out/NAME.figures.
+boot() {
+	local name=$1 kernel=$2 append=$3 smp=$4
+	shift 4
+	local suites="$*" log=$out/$name.log require_kunit=0 rc=0 kind rest
+
+	if [ ! -r "$kernel" ]; then
+		echo "[$name] not ok - $kernel does not exist"
+		failed=$((failed + 1))
+		return
+	fi
+	grep -qs '^CONFIG_UNMAPPED_POOL_KUNIT_TEST=y' "$(dirname "$kernel")/config" && require_kunit=1
+	echo "== $name: $kernel${append:+ ($append)}, suites: ${suites:-none}"
+	# One core per socket: without ACPI the kernel finds CPUs in SeaBIOS's
+	# MP table, which lists only the first CPU of each socket, so plain
+	# "-smp 2" (one socket of two cores) would boot a single CPU.
+	timeout "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max \
+		-smp "$smp,sockets=$smp,cores=1,threads=1" -m 8G \
+		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
+		-append "console=ttyS0 hugetlb_cma=4G panic=-1 gptests=${suites// /,} $append" \
+		</dev/null >"$log" 2>&1 || rc=$?
+	if [ "$rc" -eq 124 ]; then
+		echo "[$name] not ok - timed out after ${boot_timeout}s"
+		failed=$((failed + 1))
+	fi
+	: >"$out/$name.figures"
+	while read -r kind rest; do
+		case $kind in
+		ok)     passed=$((passed + 1)); echo "[$name] ok - $rest" ;;
+		skip)   skipped=$((skipped + 1)); echo "[$name] skip - $rest" ;;
+		fail)   failed=$((failed + 1)); echo "[$name] not ok - $rest" ;;
+		figure) echo "$name $rest" >>"$out/$name.figures" ;;
+		esac
+	done < <(parse_log "$log" "$suites" "$require_kunit")
+	echo "== $name: console in $log"
+}
+
+# figures NAME...: the side-by-side table of the boots' secretfault figures.
+figures() {
+	local name
+	for name in "$@"; do
+		cat "$out/$name.figures" 2>/dev/null || true
+	done | awk '
+	BEGIN { printf "%-14s %-6s %5s %8s %8s %8s %10s %12s %12s\n", "run", "MiB",
+		"lent", "splits2", "splits3", "CAL-IPIs", "tlb-remote", "ns/page", "memfd-ns/pg" }
+	$2 == "secretfault" {
+		for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+		printf "%-14s %-6s %5s %8s %8s %8s %10s %12s %12s\n", $1, f["mib"], f["lent"],
+			f["splits2"], f["splits3"], f["ipis"], f["tlb_remote"],
+			f["ns_per_page"], f["memfd_ns_per_page"]
+	}' >"$out/figures.txt"
+	echo "== direct-map cost of memfd_secret (also in $out/figures.txt)"
+	cat "$out/figures.txt"
+}
+
+kernel= append= smp=2 name= suites=()
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=${2:?}; shift 2 ;;
+	--append) append=${2?}; shift 2 ;;
+	--smp)    smp=${2:?}; shift 2 ;;
+	--name)   name=${2:?}; shift 2 ;;
+	-*)       usage ;;
+	*)        suites+=("$1"); shift ;;
+	esac
+done
+
+"$top/tests/guest/mkinitramfs.sh"
+mkdir -p "$out"
+if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
+	boot gigapool "$top/build/kernel/bzImage" "" "$smp" secretfault-pool pooltest
+	boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2" "$smp" pooltest-numa
+	boot stock "$top/build/kernel-stock/bzImage" "" "$smp" secretfault
+	figures stock gigapool
+else
+	kernel=${kernel:-$top/build/kernel/bzImage}
+	name=${name:-$(basename "$(dirname "$kernel")")}
+	boot "$name" "$kernel" "$append" "$smp" "${suites[@]}"
+	figures "$name"
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
