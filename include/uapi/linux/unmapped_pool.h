@@ -63,7 +63,8 @@ struct unmapped_pool_node_stats {
 
 /*
  * UNMAPPED_POOL_IOC_STATS: an atomic snapshot of every node's pool.
- * In: nodes_ptr points to an array of nr_nodes entries.  Out: nr_nodes is
+ * In: nodes_ptr points to an array of nr_nodes entries, at least
+ * unmapped_pool_info.nr_node_ids of them (-EINVAL otherwise).  Out: nr_nodes is
  * the number of entries written (one per possible node id below
  * nr_node_ids, in order), seq the event sequence number the snapshot
  * covers.  Taking a snapshot acknowledges the events poll() reported.

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Allocator of pages that are absent from the kernel direct map.
+ *
+ * Whole PUD-sized pages of the hugetlb CMA reservation are lent, per NUMA
+ * node, to this allocator.  Each leaves the direct map as one PUD, so that
+ * serving memfd_secret or guest_memfd does not split the direct map, and
+ * returns to hugetlb once its pages are free again.
+ */
+#ifndef _LINUX_UNMAPPED_ALLOC_H
+#define _LINUX_UNMAPPED_ALLOC_H
+
+#include <linux/gfp_types.h>
+#include <linux/jump_label.h>
+#include <linux/mm_types.h>
+
+#ifdef CONFIG_UNMAPPED_POOL
+
+DECLARE_STATIC_KEY_FALSE(unmapped_pool_lent);
+
+struct page *unmapped_alloc(int nid, unsigned int order, gfp_t gfp,
+			    unsigned long owner);
+void unmapped_free(struct page *page, unsigned int order);
+struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner);
+bool __unmapped_page(const struct page *page);
+bool __unmapped_free_page(struct page *page, unsigned int order);
+
+/**
+ * unmapped_page - tell whether a page belongs to the unmapped pool
+ * @page: any page
+ *
+ * Costs a patched-out branch while no chunk is lent.
+ *
+ * Return: true if @page lies in a chunk lent to the unmapped pool.
+ */
+static inline bool unmapped_page(const struct page *page)
+{
+	if (!static_branch_unlikely(&unmapped_pool_lent))
+		return false;
+	return __unmapped_page(page);
+}
+
+/**
+ * unmapped_free_page - hand a freed pool page back to its pool
+ * @page: first page of a block whose last reference is gone
+ * @order: order of the block
+ *
+ * Called by the page allocator's free path once the page has been reset,
+ * so that pool pages never reach the buddy allocator.
+ *
+ * Return: true if the pool took the page, false if it is not a pool page.
+ */
+static inline bool unmapped_free_page(struct page *page, unsigned int order)
+{
+	if (!static_branch_unlikely(&unmapped_pool_lent))
+		return false;
+	return __unmapped_free_page(page, order);
+}
+
+#else /* !CONFIG_UNMAPPED_POOL */
+
+static inline struct page *unmapped_alloc(int nid, unsigned int order,
+					  gfp_t gfp, unsigned long owner)
+{
+	return NULL;
+}
+
+static inline struct folio *unmapped_folio_alloc(gfp_t gfp,
+						 unsigned long owner)
+{
+	return NULL;
+}
+
+static inline bool unmapped_page(const struct page *page)
+{
+	return false;
+}
+
+static inline bool unmapped_free_page(struct page *page, unsigned int order)
+{
+	return false;
+}
+
+#endif /* CONFIG_UNMAPPED_POOL */
+#endif /* _LINUX_UNMAPPED_ALLOC_H */

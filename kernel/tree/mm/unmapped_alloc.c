@@ -1,0 +1,627 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Allocator of pages that are absent from the kernel direct map.
+ *
+ * memfd_secret and guest_memfd need memory that the kernel itself cannot
+ * reach.  Removing such pages from the direct map one at a time splits its
+ * 1 GiB mappings down to 4 KiB ones for good and costs a cross-CPU TLB
+ * flush per page.  Instead, whole PUD-sized pages of a node's hugetlb CMA
+ * reservation are lent to a per-node pool: each leaves the direct map as
+ * one PUD with one TLB flush, is served in pages of up to PMD size, and
+ * returns to hugetlb as a free gigantic page once its pages are free.
+ *
+ * Free pool pages keep a reference count of zero, like free buddy pages,
+ * so that speculative references fail on them.  Their last put lands in
+ * free_pages_prepare(), which hands them back here instead of to the buddy
+ * allocator.  Pages freed by a consumer are wiped before the chunk is
+ * mapped again, through a per-CPU temporary mapping that only ever needs a
+ * local TLB invalidation.
+ */
+#include <linux/cma.h>
+#include <linux/hugetlb.h>
+#include <linux/mempolicy.h>
+#include <linux/mm.h>
+#include <linux/nodemask.h>
+#include <linux/page_table_check.h>
+#include <linux/sched/signal.h>
+#include <linux/set_memory.h>
+#include <linux/slab.h>
+#include <linux/unmapped_alloc.h>
+#include <linux/vmalloc.h>
+#include <linux/wait.h>
+#include <linux/xarray.h>
+#include <asm/tlbflush.h>
+
+#include "internal.h"
+#include "unmapped_alloc.h"
+
+DEFINE_STATIC_KEY_FALSE(unmapped_pool_lent);
+DEFINE_MUTEX(unmapped_resize_lock);
+DECLARE_WAIT_QUEUE_HEAD(unmapped_event_wait);
+
+static struct unmapped_pool *unmapped_pools[MAX_NUMNODES];
+
+/* Chunks by pfn >> UNMAPPED_CHUNK_ORDER, for the free path. */
+static DEFINE_XARRAY(unmapped_chunks);
+
+/* Bumped whenever user space should look at the pools again. */
+static atomic64_t unmapped_events;
+
+struct unmapped_wipe_slot {
+	unsigned long addr;
+	pte_t *pte;
+};
+
+static DEFINE_PER_CPU(struct unmapped_wipe_slot, unmapped_wipe_slot);
+
+/**
+ * unmapped_node_pool - the pool of a node
+ * @nid: node id
+ *
+ * Return: the pool, or NULL for a node id without one.
+ */
+struct unmapped_pool *unmapped_node_pool(int nid)
+{
+	if (nid < 0 || nid >= nr_node_ids)
+		return NULL;
+	return unmapped_pools[nid];
+}
+
+/**
+ * unmapped_event_seq - sequence number of pool events
+ *
+ * Return: a number that changes whenever a pool fell below its low
+ * watermark or failed a request.
+ */
+u64 unmapped_event_seq(void)
+{
+	return atomic64_read(&unmapped_events);
+}
+
+static void unmapped_raise_event(void)
+{
+	atomic64_inc(&unmapped_events);
+	wake_up_interruptible_all(&unmapped_event_wait);
+}
+
+/* Called with pool->lock held; true if an event is due. */
+static bool unmapped_note_level(struct unmapped_pool *pool, bool failed)
+{
+	bool low = pool->low_watermark &&
+		   unmapped_pool_free_pages(pool) < pool->low_watermark;
+	bool raise = failed || (low && !pool->below_watermark);
+
+	pool->below_watermark = low;
+	return raise;
+}
+
+/**
+ * unmapped_set_watermark - set the free-page level that raises an event
+ * @nid: node of the pool
+ * @low_pages: free pages under which an event is raised, 0 for none
+ */
+void unmapped_set_watermark(int nid, unsigned long low_pages)
+{
+	struct unmapped_pool *pool = unmapped_node_pool(nid);
+	bool raise;
+
+	spin_lock_irq(&pool->lock);
+	pool->low_watermark = low_pages;
+	pool->below_watermark = false;
+	raise = unmapped_note_level(pool, false);
+	spin_unlock_irq(&pool->lock);
+	if (raise)
+		unmapped_raise_event();
+}
+
+static int unmapped_wipe_slot_pte(pte_t *pte, unsigned long addr, void *data)
+{
+	*(pte_t **)data = pte;
+	return 0;
+}
+
+static int __init unmapped_wipe_init(void)
+{
+	struct unmapped_wipe_slot *slot;
+	struct vm_struct *area;
+	int cpu, err;
+
+	for_each_possible_cpu(cpu) {
+		slot = per_cpu_ptr(&unmapped_wipe_slot, cpu);
+		area = get_vm_area(PAGE_SIZE, VM_ALLOC);
+		if (!area)
+			return -ENOMEM;
+		slot->addr = (unsigned long)area->addr;
+		err = apply_to_page_range(&init_mm, slot->addr, PAGE_SIZE,
+					  unmapped_wipe_slot_pte, &slot->pte);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/*
+ * Zero a page that is not in the direct map.  The temporary mapping is
+ * private to this CPU and torn down before interrupts are enabled again,
+ * so no other CPU can have cached it and a local invalidation suffices.
+ */
+static void unmapped_wipe_page(struct page *page)
+{
+	struct unmapped_wipe_slot *slot;
+	unsigned long flags;
+
+	local_irq_save(flags);
+	slot = this_cpu_ptr(&unmapped_wipe_slot);
+	set_pte_at(&init_mm, slot->addr, slot->pte, mk_pte(page, PAGE_KERNEL));
+	clear_page((void *)slot->addr);
+	pte_clear(&init_mm, slot->addr, slot->pte);
+	flush_tlb_one_kernel(slot->addr);
+	local_irq_restore(flags);
+}
+
+static struct unmapped_chunk *unmapped_chunk_alloc(int nid)
+{
+	struct unmapped_chunk *chunk;
+	size_t map = BITS_TO_LONGS(UNMAPPED_CHUNK_PAGES) * sizeof(long);
+
+	chunk = kzalloc_node(sizeof(*chunk), GFP_KERNEL, nid);
+	if (!chunk)
+		return NULL;
+	chunk->used_map = kvzalloc_node(map, GFP_KERNEL, nid);
+	chunk->dirty_map = kvzalloc_node(map, GFP_KERNEL, nid);
+	chunk->zeroed_map = kvzalloc_node(map, GFP_KERNEL, nid);
+	if (!chunk->used_map || !chunk->dirty_map || !chunk->zeroed_map) {
+		kvfree(chunk->used_map);
+		kvfree(chunk->dirty_map);
+		kvfree(chunk->zeroed_map);
+		kfree(chunk);
+		return NULL;
+	}
+	chunk->nid = nid;
+	unmapped_chunk_init(chunk);
+	return chunk;
+}
+
+static void unmapped_chunk_free(struct unmapped_chunk *chunk)
+{
+	kvfree(chunk->used_map);
+	kvfree(chunk->dirty_map);
+	kvfree(chunk->zeroed_map);
+	kfree(chunk);
+}
+
+static void unmapped_set_refs(struct page *page, int count)
+{
+	unsigned long i;
+
+	for (i = 0; i < UNMAPPED_CHUNK_PAGES; i++) {
+		set_page_count(page + i, count);
+		if (!(i % UNMAPPED_BLOCK_PAGES))
+			cond_resched();
+	}
+}
+
+/**
+ * unmapped_node_has_cma - tell whether a node can lend chunks
+ * @nid: node id
+ *
+ * Return: true if @nid has a hugetlb CMA area to lend chunks from.
+ */
+bool unmapped_node_has_cma(int nid)
+{
+	return unmapped_node_pool(nid) && hugetlb_cma_area(nid);
+}
+
+/**
+ * unmapped_lend - lend one chunk of a node to its pool
+ * @nid: node id
+ * @allow_hugetlb: take a free gigantic hugetlb page of the node first
+ *
+ * The chunk is a free gigantic hugetlb page of the node, handed back to
+ * the node's hugetlb CMA area and allocated from it again as loose pages,
+ * or, when hugetlb has none free, any suitable range of that CMA area.
+ * The caller holds unmapped_resize_lock.
+ *
+ * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
+ * neither hugetlb nor CMA could provide a chunk, or the error of
+ * unmapping it.
+ */
+int unmapped_lend(int nid, bool allow_hugetlb)
+{
+	struct unmapped_pool *pool = unmapped_node_pool(nid);
+	struct unmapped_chunk *chunk;
+	bool released = false;
+	struct page *page;
+	bool raise;
+	int err;
+
+	lockdep_assert_held(&unmapped_resize_lock);
+	if (!unmapped_node_has_cma(nid))
+		return -ENODEV;
+	chunk = unmapped_chunk_alloc(nid);
+	if (!chunk)
+		return -ENOMEM;
+	if (allow_hugetlb)
+		released = !hugetlb_release_free_gigantic(nid);
+	page = cma_alloc(hugetlb_cma_area(nid), UNMAPPED_CHUNK_PAGES,
+			 UNMAPPED_CHUNK_ORDER, true);
+	if (!page) {
+		err = -ENOMEM;
+		goto out_hugetlb;
+	}
+	chunk->pfn = page_to_pfn(page);
+	err = xa_insert(&unmapped_chunks, chunk->pfn >> UNMAPPED_CHUNK_ORDER,
+			chunk, GFP_KERNEL);
+	if (err)
+		goto out_cma;
+	/*
+	 * One call for the whole chunk keeps a PUD mapping whole and costs
+	 * one TLB flush; page by page would split it down to 4 KiB.
+	 */
+	err = set_memory_np((unsigned long)page_address(page),
+			    UNMAPPED_CHUNK_PAGES);
+	if (err)
+		goto out_xa;
+	unmapped_set_refs(page, 0);
+	static_branch_inc(&unmapped_pool_lent);
+
+	spin_lock_irq(&pool->lock);
+	list_add(&chunk->list, &pool->chunks);
+	pool->nr_chunks++;
+	pool->lends++;
+	pool->tlb_flushes++;
+	raise = unmapped_note_level(pool, false);
+	spin_unlock_irq(&pool->lock);
+	if (raise)
+		unmapped_raise_event();
+	return 0;
+
+out_xa:
+	xa_erase(&unmapped_chunks, chunk->pfn >> UNMAPPED_CHUNK_ORDER);
+out_cma:
+	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_CHUNK_PAGES);
+out_hugetlb:
+	if (released && hugetlb_add_fresh_gigantic(nid))
+		pr_warn("unmapped_pool: node %d lost a gigantic page to CMA\n",
+			nid);
+	unmapped_chunk_free(chunk);
+	return err;
+}
+
+/**
+ * unmapped_reclaim - give one empty chunk of a node back to hugetlb
+ * @nid: node id
+ *
+ * Pages that held a consumer's data are wiped while still unmapped, then
+ * the chunk is mapped again as one PUD and becomes a free gigantic hugetlb
+ * page of the node.  The caller holds unmapped_resize_lock.
+ *
+ * Return: 0 once the chunk has left the pool, -EBUSY when every chunk of
+ * the node has pages in use, or the error of mapping the chunk again (the
+ * chunk then stays in the pool).  If hugetlb cannot take the page back,
+ * the memory stays free in the node's CMA area and a warning says so.
+ */
+int unmapped_reclaim(int nid)
+{
+	struct unmapped_pool *pool = unmapped_node_pool(nid);
+	struct unmapped_chunk *chunk = NULL, *iter;
+	struct page *page;
+	unsigned long i;
+	bool raise;
+	int err;
+
+	lockdep_assert_held(&unmapped_resize_lock);
+	if (!pool)
+		return -ENODEV;
+
+	spin_lock_irq(&pool->lock);
+	list_for_each_entry(iter, &pool->chunks, list) {
+		if (!iter->used) {
+			chunk = iter;
+			break;
+		}
+	}
+	if (chunk) {
+		chunk->draining = true;
+		list_del(&chunk->list);
+		unmapped_place_forget(pool, chunk);
+		pool->nr_chunks--;
+	}
+	spin_unlock_irq(&pool->lock);
+	if (!chunk)
+		return -EBUSY;
+
+	/* No page of the chunk is in use, so no free can look it up now. */
+	xa_erase(&unmapped_chunks, chunk->pfn >> UNMAPPED_CHUNK_ORDER);
+	page = pfn_to_page(chunk->pfn);
+	for_each_set_bit(i, chunk->dirty_map, UNMAPPED_CHUNK_PAGES) {
+		unmapped_wipe_page(page + i);
+		cond_resched();
+	}
+	bitmap_zero(chunk->dirty_map, UNMAPPED_CHUNK_PAGES);
+
+	err = set_memory_p((unsigned long)page_address(page),
+			   UNMAPPED_CHUNK_PAGES);
+	if (err) {
+		/* Still unmapped: keep serving it rather than lose it. */
+		WARN_ON(xa_insert(&unmapped_chunks,
+				  chunk->pfn >> UNMAPPED_CHUNK_ORDER, chunk,
+				  GFP_KERNEL));
+		spin_lock_irq(&pool->lock);
+		chunk->draining = false;
+		list_add_tail(&chunk->list, &pool->chunks);
+		pool->nr_chunks++;
+		spin_unlock_irq(&pool->lock);
+		return err;
+	}
+	unmapped_set_refs(page, 1);
+	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_CHUNK_PAGES);
+	static_branch_dec(&unmapped_pool_lent);
+
+	spin_lock_irq(&pool->lock);
+	pool->reclaims++;
+	pool->tlb_flushes++;
+	raise = unmapped_note_level(pool, false);
+	spin_unlock_irq(&pool->lock);
+	if (raise)
+		unmapped_raise_event();
+	unmapped_chunk_free(chunk);
+
+	err = hugetlb_add_fresh_gigantic(nid);
+	if (err)
+		pr_warn("unmapped_pool: node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
+			nid, err);
+	return 0;
+}
+
+/**
+ * unmapped_set_node_chunks - lend or reclaim until a node has @target chunks
+ * @nid: node id
+ * @target: chunks the node's pool should have
+ * @ret_chunks: chunks it has afterwards
+ *
+ * Return: 0 if @target was reached, else the error that stopped it.
+ */
+int unmapped_set_node_chunks(int nid, unsigned long target,
+			     unsigned long *ret_chunks)
+{
+	struct unmapped_pool *pool = unmapped_node_pool(nid);
+	int err = 0;
+
+	if (!pool)
+		return -ENODEV;
+	mutex_lock(&unmapped_resize_lock);
+	while (!err && pool->nr_chunks != target) {
+		if (fatal_signal_pending(current))
+			err = -EINTR;
+		else if (pool->nr_chunks < target)
+			err = unmapped_lend(nid, true);
+		else
+			err = unmapped_reclaim(nid);
+	}
+	*ret_chunks = pool->nr_chunks;
+	mutex_unlock(&unmapped_resize_lock);
+	return err;
+}
+
+/**
+ * unmapped_total_chunks - chunks lent over all nodes
+ *
+ * Return: the sum of every pool's chunks.
+ */
+unsigned long unmapped_total_chunks(void)
+{
+	unsigned long total = 0;
+	int nid;
+
+	for_each_node(nid)
+		if (unmapped_pools[nid])
+			total += READ_ONCE(unmapped_pools[nid]->nr_chunks);
+	return total;
+}
+
+/**
+ * unmapped_set_total_chunks - lend or reclaim until @target chunks are lent
+ * @target: chunks all pools together should have
+ * @ret_chunks: chunks they have afterwards
+ *
+ * Like writing nr_hugepages, chunks are lent from and reclaimed to the
+ * nodes in turn, so that the pools stay balanced.
+ *
+ * Return: 0 if @target was reached, else the last error that stopped it.
+ */
+int unmapped_set_total_chunks(unsigned long target, unsigned long *ret_chunks)
+{
+	unsigned long total;
+	bool progress = true;
+	int nid, step, err = 0;
+
+	mutex_lock(&unmapped_resize_lock);
+	total = unmapped_total_chunks();
+	while (total != target && progress) {
+		progress = false;
+		for_each_node(nid) {
+			if (total == target)
+				break;
+			if (!unmapped_pools[nid])
+				continue;
+			if (fatal_signal_pending(current)) {
+				err = -EINTR;
+				goto out;
+			}
+			step = total < target ? unmapped_lend(nid, true) :
+						unmapped_reclaim(nid);
+			if (!step)
+				progress = true;
+			else if (step != -ENODEV)
+				err = step;
+			total = unmapped_total_chunks();
+		}
+	}
+	if (total == target)
+		err = 0;
+	else if (!err)
+		err = -ENODEV;
+out:
+	*ret_chunks = unmapped_total_chunks();
+	mutex_unlock(&unmapped_resize_lock);
+	return err;
+}
+
+static int unmapped_policy_node(void)
+{
+#ifdef CONFIG_NUMA
+	return mempolicy_slab_node();
+#else
+	return numa_mem_id();
+#endif
+}
+
+/**
+ * unmapped_alloc - allocate pages that are not in the direct map
+ * @nid: node to allocate from, NUMA_NO_NODE for the local one
+ * @order: order of the allocation, at most PMD order
+ * @gfp: allocation flags; __GFP_ZERO and __GFP_COMP are honoured.  A
+ *	consumer whose memory is initialised by a trusted party leaves
+ *	out __GFP_ZERO and skips the wipe.
+ * @owner: cookie of the object the pages belong to (a file, say), so
+ *	that one owner's pages are placed together; 0 for none
+ *
+ * The pages come with a reference count of one and are freed like any
+ * other page, with put_page() or unmapped_free(); their final put returns
+ * them to the pool.
+ *
+ * Return: the first page, or NULL if the node's pool has no room.
+ */
+struct page *unmapped_alloc(int nid, unsigned int order, gfp_t gfp,
+			    unsigned long owner)
+{
+	struct unmapped_pool *pool;
+	struct unmapped_chunk *chunk;
+	unsigned long index, i, nr = 1UL << order;
+	unsigned long flags;
+	struct page *page;
+	bool wipe = false;
+	bool raise;
+
+	if (!static_branch_unlikely(&unmapped_pool_lent) ||
+	    order > UNMAPPED_MAX_ORDER)
+		return NULL;
+	if (nid == NUMA_NO_NODE)
+		nid = numa_mem_id();
+	pool = unmapped_node_pool(nid);
+	if (!pool)
+		return NULL;
+	if (!owner)
+		owner = UNMAPPED_OWNER_SHARED;
+
+	spin_lock_irqsave(&pool->lock, flags);
+	chunk = unmapped_place(pool, owner, order, &index);
+	if (chunk) {
+		unmapped_chunk_take(pool, chunk, index, order, owner);
+		if (gfp & __GFP_ZERO)
+			wipe = find_next_zero_bit(chunk->zeroed_map, index + nr,
+						  index) < index + nr;
+		bitmap_clear(chunk->zeroed_map, index, nr);
+		bitmap_clear(chunk->dirty_map, index, nr);
+	} else if (pool->nr_chunks) {
+		pool->alloc_failures++;
+	}
+	raise = unmapped_note_level(pool, !chunk && pool->nr_chunks);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (raise)
+		unmapped_raise_event();
+	if (!chunk)
+		return NULL;
+
+	page = pfn_to_page(chunk->pfn + index);
+	if (wipe)
+		for (i = 0; i < nr; i++)
+			unmapped_wipe_page(page + i);
+	set_page_refcounted(page);
+	page_table_check_alloc(page, order);
+	if (order && (gfp & __GFP_COMP))
+		prep_compound_page(page, order);
+	return page;
+}
+EXPORT_SYMBOL_GPL(unmapped_alloc);
+
+/**
+ * unmapped_free - free pages from unmapped_alloc()
+ * @page: first page
+ * @order: order they were allocated with
+ *
+ * Equivalent to __free_pages(): the pages return to their pool when the
+ * last reference is gone.
+ */
+void unmapped_free(struct page *page, unsigned int order)
+{
+	__free_pages(page, order);
+}
+EXPORT_SYMBOL_GPL(unmapped_free);
+
+/**
+ * unmapped_folio_alloc - allocate an order-0 folio for a consumer
+ * @gfp: allocation flags, as for unmapped_alloc()
+ * @owner: cookie of the object the folio belongs to
+ *
+ * Allocates on the node the current task's memory policy picks.  The
+ * caller falls back to its own allocation when this fails, which is
+ * counted as a fallback of that node.
+ *
+ * Return: the folio, or NULL if the pool has no room.
+ */
+struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner)
+{
+	int nid = unmapped_policy_node();
+	struct page *page;
+
+	page = unmapped_alloc(nid, 0, gfp, owner);
+	if (page)
+		return page_folio(page);
+	if (unmapped_node_pool(nid))
+		atomic64_inc(&unmapped_pools[nid]->fallbacks);
+	return NULL;
+}
+
+bool __unmapped_page(const struct page *page)
+{
+	return xa_load(&unmapped_chunks,
+		       page_to_pfn(page) >> UNMAPPED_CHUNK_ORDER);
+}
+
+bool __unmapped_free_page(struct page *page, unsigned int order)
+{
+	unsigned long pfn = page_to_pfn(page);
+	struct unmapped_chunk *chunk;
+	struct unmapped_pool *pool;
+	unsigned long flags, index;
+
+	chunk = xa_load(&unmapped_chunks, pfn >> UNMAPPED_CHUNK_ORDER);
+	if (!chunk)
+		return false;
+	pool = unmapped_pools[chunk->nid];
+	index = pfn - chunk->pfn;
+	spin_lock_irqsave(&pool->lock, flags);
+	unmapped_chunk_put(pool, chunk, index, order);
+	bitmap_set(chunk->dirty_map, index, 1UL << order);
+	spin_unlock_irqrestore(&pool->lock, flags);
+	return true;
+}
+
+static int __init unmapped_alloc_init(void)
+{
+	struct unmapped_pool *pool;
+	int nid;
+
+	for_each_online_node(nid) {
+		pool = kzalloc(sizeof(*pool), GFP_KERNEL);
+		if (!pool)
+			return -ENOMEM;
+		spin_lock_init(&pool->lock);
+		INIT_LIST_HEAD(&pool->chunks);
+		unmapped_pools[nid] = pool;
+	}
+	return unmapped_wipe_init();
+}
+subsys_initcall(unmapped_alloc_init);

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Placement policy of the unmapped page pool.
+ *
+ * A chunk goes back to hugetlb only once every one of its pages is free,
+ * so where pages are placed decides how many chunks stay stranded by a few
+ * long-lived pages.  Two rules keep chunks reclaimable:
+ *
+ *  - owner affinity: pages of one owner (a memfd_secret or guest_memfd
+ *    file) are packed into blocks of their own, so that the owner going
+ *    away frees whole blocks rather than holes in everybody's blocks;
+ *  - fullest first: a new block is taken from the fullest chunk, so that
+ *    allocations concentrate and the emptiest chunks drain.
+ *
+ * This file is pure bookkeeping over struct unmapped_chunk: no locking and
+ * no calls into memory management, so that it can be compiled unchanged
+ * into a user-space simulator.  Callers hold the pool lock.
+ */
+#include <linux/bitmap.h>
+#include <linux/list.h>
+#include <linux/string.h>
+
+#include "unmapped_alloc.h"
+
+/**
+ * unmapped_chunk_init - reset the placement state of a fresh chunk
+ * @chunk: chunk whose bitmaps are allocated
+ */
+void unmapped_chunk_init(struct unmapped_chunk *chunk)
+{
+	bitmap_zero(chunk->used_map, UNMAPPED_CHUNK_PAGES);
+	memset(chunk->block_owner, 0, sizeof(chunk->block_owner));
+	memset(chunk->block_used, 0, sizeof(chunk->block_used));
+	chunk->used = 0;
+	chunk->free_blocks = UNMAPPED_CHUNK_BLOCKS;
+	chunk->draining = false;
+}
+
+/* First free, naturally aligned range of 2^order pages in a block, or -1. */
+static long block_find(struct unmapped_chunk *chunk, unsigned int block,
+		       unsigned int order)
+{
+	unsigned long start = (unsigned long)block * UNMAPPED_BLOCK_PAGES;
+	unsigned long end = start + UNMAPPED_BLOCK_PAGES;
+	unsigned long nr = 1UL << order;
+	unsigned long index;
+
+	if (chunk->block_used[block] + nr > UNMAPPED_BLOCK_PAGES)
+		return -1;
+	index = bitmap_find_next_zero_area(chunk->used_map, end, start, nr,
+					   nr - 1);
+	return index < end ? index : -1;
+}
+
+static struct unmapped_owner_hint *hint_find(struct unmapped_pool *pool,
+					     unsigned long owner)
+{
+	unsigned int i;
+
+	for (i = 0; i < UNMAPPED_OWNER_HINTS; i++)
+		if (pool->hints[i].owner == owner && pool->hints[i].chunk)
+			return &pool->hints[i];
+	return NULL;
+}
+
+static void hint_update(struct unmapped_pool *pool, unsigned long owner,
+			struct unmapped_chunk *chunk, unsigned int block)
+{
+	struct unmapped_owner_hint *hint = hint_find(pool, owner);
+
+	if (!hint) {
+		hint = &pool->hints[pool->next_hint];
+		pool->next_hint = (pool->next_hint + 1) % UNMAPPED_OWNER_HINTS;
+		hint->owner = owner;
+	}
+	hint->chunk = chunk;
+	hint->block = block;
+}
+
+/**
+ * unmapped_place_forget - drop what placement remembers of a chunk
+ * @pool: pool the chunk leaves
+ * @chunk: chunk that is being given back
+ */
+void unmapped_place_forget(struct unmapped_pool *pool,
+			   struct unmapped_chunk *chunk)
+{
+	unsigned int i;
+
+	for (i = 0; i < UNMAPPED_OWNER_HINTS; i++)
+		if (pool->hints[i].chunk == chunk)
+			pool->hints[i].chunk = NULL;
+}
+
+static struct unmapped_chunk *fullest_with_free_block(struct unmapped_pool *pool)
+{
+	struct unmapped_chunk *chunk, *best = NULL;
+
+	list_for_each_entry(chunk, &pool->chunks, list)
+		if (!chunk->draining && chunk->free_blocks &&
+		    (!best || chunk->used > best->used))
+			best = chunk;
+	return best;
+}
+
+static unsigned int first_free_block(const struct unmapped_chunk *chunk)
+{
+	unsigned int block;
+
+	for (block = 0; block < UNMAPPED_CHUNK_BLOCKS; block++)
+		if (!chunk->block_used[block])
+			break;
+	return block;
+}
+
+/* Every block is in use: share a block of the fullest chunk with room. */
+static struct unmapped_chunk *share_block(struct unmapped_pool *pool,
+					  unsigned int order,
+					  unsigned long *ret_index)
+{
+	struct unmapped_chunk *chunk, *best = NULL;
+	unsigned int block;
+	long index;
+
+	list_for_each_entry(chunk, &pool->chunks, list) {
+		if (chunk->draining ||
+		    chunk->used + (1UL << order) > UNMAPPED_CHUNK_PAGES ||
+		    (best && chunk->used <= best->used))
+			continue;
+		for (block = 0; block < UNMAPPED_CHUNK_BLOCKS; block++) {
+			index = block_find(chunk, block, order);
+			if (index >= 0) {
+				best = chunk;
+				*ret_index = index;
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/**
+ * unmapped_place - choose where a request of the pool is served
+ * @pool: pool of the node
+ * @owner: owner cookie of the request (never 0)
+ * @order: order of the request, at most UNMAPPED_MAX_ORDER
+ * @ret_index: page index inside the returned chunk
+ *
+ * In order of preference: the block the owner allocated from last, a free
+ * block of the chunk that block is in, a free block of the fullest chunk,
+ * and only then room in a block some other owner uses.
+ *
+ * Return: the chunk, or NULL if the pool has no room for the request.
+ */
+struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
+				      unsigned long owner, unsigned int order,
+				      unsigned long *ret_index)
+{
+	struct unmapped_owner_hint *hint = hint_find(pool, owner);
+	struct unmapped_chunk *chunk = NULL;
+	long index;
+
+	if (hint && !hint->chunk->draining) {
+		if (hint->chunk->block_owner[hint->block] == owner) {
+			index = block_find(hint->chunk, hint->block, order);
+			if (index >= 0) {
+				*ret_index = index;
+				return hint->chunk;
+			}
+		}
+		if (hint->chunk->free_blocks)
+			chunk = hint->chunk;
+	}
+	if (!chunk)
+		chunk = fullest_with_free_block(pool);
+	if (chunk) {
+		*ret_index = (unsigned long)first_free_block(chunk) *
+			     UNMAPPED_BLOCK_PAGES;
+		return chunk;
+	}
+	return share_block(pool, order, ret_index);
+}
+
+/**
+ * unmapped_chunk_take - account pages handed out
+ * @pool: pool of the chunk
+ * @chunk: chunk chosen by unmapped_place()
+ * @index: first page, as returned by unmapped_place()
+ * @order: order of the request
+ * @owner: owner cookie of the request
+ */
+void unmapped_chunk_take(struct unmapped_pool *pool, struct unmapped_chunk *chunk,
+			 unsigned long index, unsigned int order,
+			 unsigned long owner)
+{
+	unsigned int block = index / UNMAPPED_BLOCK_PAGES;
+	unsigned long nr = 1UL << order;
+
+	bitmap_set(chunk->used_map, index, nr);
+	if (!chunk->block_used[block]) {
+		chunk->free_blocks--;
+		chunk->block_owner[block] = owner;
+	} else if (chunk->block_owner[block] != owner) {
+		chunk->block_owner[block] = UNMAPPED_OWNER_SHARED;
+	}
+	chunk->block_used[block] += nr;
+	chunk->used += nr;
+	pool->used_pages += nr;
+	hint_update(pool, owner, chunk, block);
+}
+
+/**
+ * unmapped_chunk_put - account pages given back
+ * @pool: pool of the chunk
+ * @chunk: chunk the pages belong to
+ * @index: first page inside the chunk
+ * @order: order of the block of pages
+ */
+void unmapped_chunk_put(struct unmapped_pool *pool, struct unmapped_chunk *chunk,
+			unsigned long index, unsigned int order)
+{
+	unsigned int block = index / UNMAPPED_BLOCK_PAGES;
+	unsigned long nr = 1UL << order;
+
+	bitmap_clear(chunk->used_map, index, nr);
+	chunk->block_used[block] -= nr;
+	if (!chunk->block_used[block]) {
+		chunk->block_owner[block] = 0;
+		chunk->free_blocks++;
+	}
+	chunk->used -= nr;
+	pool->used_pages -= nr;
+}
