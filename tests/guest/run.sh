@@ -45,7 +45,7 @@ parse_log() {
 	match($0, /^\[ *[0-9]+\.[0-9]+\] /) {
 		msg = substr($0, RLENGTH + 1)
 		if (msg ~ /^    # Subtest: /) {
-			ksuite = substr(msg, 15)
+			ksuite = substr(msg, 16)
 		} else if (msg ~ /^(not )?ok [0-9]+ /) {
 			# A suite result; its cases were counted one by one.
 			name = msg; sub(/^(not )?ok [0-9]+ /, "", name); sub(/ # .*/, "", name)
@@ -91,7 +91,9 @@ parse_log() {
 				print "fail " s ": suite did not finish"
 			else if (status[s] != 0)
 				print "fail " s ": exited with status " status[s]
-			if (s in started && plan[s] != count[s])
+			if (s in started && !(s in plan))
+				print "fail " s ": no plan line"
+			else if (s in started && plan[s] != count[s])
 				print "fail " s ": plan 1.." plan[s] " but " count[s] " results"
 		}
 		if (require_kunit && !("unmapped_pool" in seen_kunit))
@@ -146,7 +148,10 @@ figures() {
 	local name
 	for name in "$@"; do
 		cat "$out/$name.figures" 2>/dev/null || true
-	done | awk '
+	done >"$out/figures.all"
+	# A boot that printed no figure (no secretfault) leaves the table alone.
+	[ -s "$out/figures.all" ] || return 0
+	awk '
 	BEGIN { printf "%-14s %-6s %5s %8s %8s %8s %10s %12s %12s\n", "run", "MiB",
 		"lent", "splits2", "splits3", "CAL-IPIs", "tlb-remote", "ns/page", "memfd-ns/pg" }
 	$2 == "secretfault" {
@@ -154,7 +159,7 @@ figures() {
 		printf "%-14s %-6s %5s %8s %8s %8s %10s %12s %12s\n", $1, f["mib"], f["lent"],
 			f["splits2"], f["splits3"], f["ipis"], f["tlb_remote"],
 			f["ns_per_page"], f["memfd_ns_per_page"]
-	}' >"$out/figures.txt"
+	}' "$out/figures.all" >"$out/figures.txt"
 	echo "== direct-map cost of memfd_secret (also in $out/figures.txt)"
 	cat "$out/figures.txt"
 }

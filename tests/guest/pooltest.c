@@ -1,0 +1,541 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * pooltest - the unmapped pool seen from user space: sysfs, the ioctls of
+ * /dev/unmapped_pool and memfd_secret drawing from the pool.
+ *
+ *   pooltest             lend, use and reclaim on the whole system
+ *   pooltest --node N    lend on node N only and check that memfd_secret
+ *                        faulted by a thread bound to node N uses N's pool
+ *                        (boot with numa=fake=2 for N = 1)
+ *
+ * Every step checks the direct map: lending, using and reclaiming the pool
+ * must never split it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/unmapped_pool.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define NOBODY		65534
+#define LENT		2	/* chunks lent through sysfs */
+
+/* The sysfs files of a pool and the STATS fields they mirror. */
+static const struct {
+	const char *file;
+	size_t off;
+} stat_files[] = {
+#define STAT_FILE(f) { #f, offsetof(struct unmapped_pool_node_stats, f) }
+	STAT_FILE(nr_chunks), STAT_FILE(free_pages), STAT_FILE(used_pages),
+	STAT_FILE(lends), STAT_FILE(reclaims), STAT_FILE(alloc_failures),
+	STAT_FILE(fallbacks), STAT_FILE(tlb_flushes),
+};
+#define NR_STAT_FILES	(sizeof(stat_files) / sizeof(stat_files[0]))
+
+static int fd;
+static unsigned int nr_node_ids;
+static uint64_t online;			/* nodes with a sysfs directory */
+static struct unmapped_pool_node_stats *stats;	/* nr_node_ids entries */
+static struct mm_counters start;	/* before anything was lent */
+
+static int pool_ioctl(unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static int move(unsigned long cmd, struct unmapped_pool_node_req *reqs,
+		unsigned int nr_reqs, unsigned int flags)
+{
+	struct unmapped_pool_move m = {
+		.nr_reqs = nr_reqs,
+		.flags = flags,
+		.reqs_ptr = (uintptr_t)reqs,
+	};
+
+	return pool_ioctl(cmd, &m);
+}
+
+/* LEND or RECLAIM count chunks on one node; *req tells what happened. */
+static int move_one(unsigned long cmd, unsigned int node, long long count,
+		    struct unmapped_pool_node_req *req)
+{
+	*req = (struct unmapped_pool_node_req){ .node = node, .count = count };
+	return move(cmd, req, 1, 0);
+}
+
+static int snapshot(__u64 *seq)
+{
+	struct unmapped_pool_stats s = {
+		.nr_nodes = nr_node_ids,
+		.nodes_ptr = (uintptr_t)stats,
+	};
+	int err = pool_ioctl(UNMAPPED_POOL_IOC_STATS, &s);
+
+	if (seq)
+		*seq = s.seq;
+	return err ? err : (int)s.nr_nodes;
+}
+
+static __u64 stat_field(const struct unmapped_pool_node_stats *s, unsigned int i)
+{
+	return *(const __u64 *)((const char *)s + stat_files[i].off);
+}
+
+static bool is_online(int node)
+{
+	return node < 64 && (online & (1ULL << node));
+}
+
+static long long since_start_splits(void)
+{
+	struct mm_counters now;
+
+	if (!mm_counters_read(&now))
+		return -1;
+	return now.splits2 - start.splits2 + now.splits3 - start.splits3;
+}
+
+/* The direct map is as it was before the test lent anything. */
+static void check_direct_map(const char *when)
+{
+	struct mm_counters now;
+
+	mm_counters_read(&now);
+	tap_eq(since_start_splits(), 0, "%s: no direct-map split since the start", when);
+	tap_eq(now.dm1g, start.dm1g, "%s: DirectMap1G unchanged since the start", when);
+}
+
+struct fault_job {
+	int node;		/* bind the faulting thread to it; -1: don't */
+	size_t size;
+	struct region r;
+	bool ok;
+};
+
+static void *fault_thread(void *arg)
+{
+	struct fault_job *job = arg;
+
+	job->ok = (job->node < 0 || bind_to_node(job->node)) &&
+		  region_map(&job->r, secret_create(), job->size) &&
+		  region_fault(&job->r) >= 0;
+	return NULL;
+}
+
+/*
+ * Faults size bytes of memfd_secret in a thread of its own, so that the
+ * node binding does not stick to the main thread.  The mapping outlives
+ * the thread; *r is it.
+ */
+static bool fault_secret(int node, size_t size, struct region *r)
+{
+	struct fault_job job = { .node = node, .size = size };
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, fault_thread, &job))
+		return false;
+	pthread_join(t, NULL);
+	*r = job.r;
+	return job.ok;
+}
+
+static void test_info(void)
+{
+	struct unmapped_pool_info info;
+	int i, nonzero = 0;
+
+	memset(&info, 0xff, sizeof(info));
+	if (pool_ioctl(UNMAPPED_POOL_IOC_INFO, &info))
+		tap_bail("UNMAPPED_POOL_IOC_INFO failed: %s", strerror(errno));
+	tap_eq(info.api_version, UNMAPPED_POOL_API_VERSION, "INFO api_version");
+	tap_eq(info.chunk_size, 1LL << 30, "INFO chunk_size is 1 GiB");
+	tap_eq(info.page_size, PAGE_SIZE_4K, "INFO page_size is 4 KiB");
+	tap_ok(info.nr_node_ids >= 1 && info.nr_node_ids <= UNMAPPED_POOL_MAX_NODES,
+	       "INFO nr_node_ids %u within 1..%d", info.nr_node_ids, UNMAPPED_POOL_MAX_NODES);
+	tap_ok(info.features & UNMAPPED_POOL_FEAT_MEMFD_SECRET,
+	       "INFO features include MEMFD_SECRET (0x%llx)", (unsigned long long)info.features);
+	for (i = 0; i < 4; i++)
+		nonzero += info.reserved[i] != 0;
+	tap_eq(nonzero, 0, "INFO reserved fields are zero");
+	if (info.nr_node_ids < 1 || info.nr_node_ids > UNMAPPED_POOL_MAX_NODES)
+		tap_bail("cannot size STATS with nr_node_ids %u", info.nr_node_ids);
+	nr_node_ids = info.nr_node_ids;
+	stats = calloc(nr_node_ids, sizeof(*stats));
+}
+
+static void test_sysfs_files(void)
+{
+	unsigned int i;
+	int node;
+
+	for (i = 0; i < NR_STAT_FILES; i++) {
+		bool ok = pool_read(-1, stat_files[i].file) >= 0;
+
+		for (node = 0; node < 64; node++)
+			if (is_online(node))
+				ok = ok && pool_read(node, stat_files[i].file) >= 0;
+		tap_ok(ok, "sysfs %s readable globally and on every node", stat_files[i].file);
+	}
+}
+
+/* The first node holding chunks, which the per-node checks work on. */
+static int sysfs_lend(long long *hp_nr, long long *hp_free)
+{
+	long long lends = pool_read(-1, "lends"), sum = 0;
+	int node, first = -1;
+
+	tap_ok(pool_set_chunks(-1, LENT), "echo %d > nr_chunks reads back %d", LENT, LENT);
+	for (node = 0; node < 64; node++) {
+		long long n = is_online(node) ? pool_read(node, "nr_chunks") : 0;
+
+		sum += n;
+		if (n > 0 && first < 0)
+			first = node;
+	}
+	tap_eq(sum, LENT, "per-node nr_chunks add up to %d", LENT);
+	tap_eq(pool_read(-1, "free_pages"), LENT * CHUNK_PAGES, "free_pages after lending");
+	tap_eq(pool_read(-1, "used_pages"), 0, "used_pages after lending");
+	tap_eq(pool_read(-1, "lends"), lends + LENT, "lends counts the lent chunks");
+	tap_eq(hugetlb_read(-1, "nr_hugepages"), *hp_nr - LENT,
+	       "nr_hugepages went down by what was lent");
+	tap_eq(hugetlb_read(-1, "free_hugepages"), *hp_free - LENT,
+	       "free_hugepages went down by what was lent");
+	check_direct_map("after lending");
+	if (first < 0)
+		tap_bail("no node holds the lent chunks");
+	return first;
+}
+
+static void test_stats(void)
+{
+	__u64 seq1, seq2, sum[NR_STAT_FILES] = { 0 }, hp_total = 0, hp_free = 0;
+	unsigned int i, node, bad_node = 0;
+	int n = snapshot(&seq1);
+
+	if (!tap_eq(n, nr_node_ids, "STATS returns one entry per node id"))
+		return;
+	for (node = 0; node < nr_node_ids; node++) {
+		bad_node += stats[node].node != node;
+		hp_total += stats[node].hugetlb_total;
+		hp_free += stats[node].hugetlb_free;
+	}
+	tap_eq(bad_node, 0, "STATS entries are in node order");
+	for (i = 0; i < NR_STAT_FILES; i++) {
+		bool match = true;
+
+		for (node = 0; node < nr_node_ids; node++) {
+			sum[i] += stat_field(&stats[node], i);
+			if (is_online(node))
+				match = match && stat_field(&stats[node], i) ==
+						 (__u64)pool_read(node, stat_files[i].file);
+		}
+		tap_ok(match && sum[i] == (__u64)pool_read(-1, stat_files[i].file),
+		       "STATS %s matches sysfs per node and in total", stat_files[i].file);
+	}
+	tap_eq(hp_total, hugetlb_read(-1, "nr_hugepages"), "STATS hugetlb_total adds up to nr_hugepages");
+	tap_eq(hp_free, hugetlb_read(-1, "free_hugepages"), "STATS hugetlb_free adds up to free_hugepages");
+	tap_ok(snapshot(&seq2) == (int)nr_node_ids && seq2 >= seq1,
+	       "STATS seq does not go backwards (%llu, %llu)",
+	       (unsigned long long)seq1, (unsigned long long)seq2);
+}
+
+/* While the pool's pages are in use, reclaiming all of its chunks falls short. */
+static void test_reclaim_busy(int node)
+{
+	long long chunks = pool_read(node, "nr_chunks"), used = pool_read(-1, "used_pages");
+	struct unmapped_pool_node_req req;
+	int err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, chunks, &req);
+
+	tap_ok(err == -EAGAIN && req.error == -EBUSY && req.done < (__u64)chunks,
+	       "RECLAIM of chunks in use: -EAGAIN, error -EBUSY, done < %lld (got %d, %d, %llu)",
+	       chunks, err, req.error, (unsigned long long)req.done);
+	tap_eq(pool_read(-1, "used_pages"), used, "RECLAIM left the pages in use alone");
+	if (req.done)
+		move_one(UNMAPPED_POOL_IOC_LEND, node, req.done, &req);
+	tap_eq(pool_read(node, "nr_chunks"), chunks, "chunks reclaimed while busy lent again");
+}
+
+static void test_fault(int node)
+{
+	long long fallbacks = pool_read(-1, "fallbacks"), failures = pool_read(-1, "alloc_failures");
+	struct region r;
+
+	tap_ok(fault_secret(-1, 1024 * MIB, &r), "fault 1 GiB of memfd_secret");
+	tap_eq(pool_read(-1, "used_pages"), CHUNK_PAGES, "used_pages is 1 GiB worth");
+	tap_eq(pool_read(-1, "free_pages"), (LENT - 1) * CHUNK_PAGES, "free_pages went down by as much");
+	tap_eq(pool_read(-1, "fallbacks"), fallbacks, "no allocation fell back outside the pool");
+	tap_eq(pool_read(-1, "alloc_failures"), failures, "no allocation failed");
+	check_direct_map("1 GiB of memfd_secret faulted");
+	test_reclaim_busy(node);
+	region_unmap(&r);
+	tap_eq(pool_read(-1, "used_pages"), 0, "used_pages back to 0 after munmap and close");
+	tap_eq(pool_read(-1, "free_pages"), LENT * CHUNK_PAGES, "free_pages back after munmap and close");
+}
+
+struct poller {
+	int ret;
+	short revents;
+};
+
+static void *poll_thread(void *arg)
+{
+	struct poller *p = arg;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	p->ret = poll(&pfd, 1, 10000);
+	p->revents = pfd.revents;
+	return NULL;
+}
+
+static void test_watermark(int node)
+{
+	long long free = pool_read(node, "free_pages");
+	struct unmapped_pool_watermark wm = { .node = node, .low_pages = free - 16 };
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct poller p = { -1, 0 };
+	struct region r;
+	pthread_t t;
+	bool faulted;
+
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), 0,
+	       "SET_WATERMARK node %d low_pages %llu", node, (unsigned long long)wm.low_pages);
+	snapshot(NULL);
+	tap_eq(poll(&pfd, 1, 0), 0, "no POLLIN while free pages are above the watermark");
+	if (pthread_create(&t, NULL, poll_thread, &p))
+		tap_bail("pthread_create: %s", strerror(errno));
+	/* Let the poller block before the pages go. */
+	usleep(200 * 1000);
+	faulted = fault_secret(node, 64 * PAGE_SIZE_4K, &r);
+	pthread_join(t, NULL);
+	tap_ok(faulted, "fault 64 pages of memfd_secret on node %d", node);
+	tap_ok(p.ret == 1 && (p.revents & POLLIN),
+	       "a blocked poll() wakes with POLLIN below the watermark (ret %d, revents 0x%x)",
+	       p.ret, p.revents);
+	tap_ok(snapshot(NULL) == (int)nr_node_ids && (stats[node].flags & UNMAPPED_POOL_NODE_LOW),
+	       "STATS flags node %d LOW", node);
+	region_unmap(&r);
+	wm.low_pages = 0;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), 0, "SET_WATERMARK 0 turns it off");
+}
+
+static void test_lend_reclaim(int node)
+{
+	long long chunks = pool_read(node, "nr_chunks"), hp_free = hugetlb_read(-1, "free_hugepages");
+	long long lends = pool_read(-1, "lends"), reclaims = pool_read(-1, "reclaims");
+	struct unmapped_pool_node_req reqs[2], req;
+	int err;
+
+	err = move_one(UNMAPPED_POOL_IOC_LEND, node, 1, &req);
+	tap_ok(!err && req.done == 1 && !req.error, "LEND 1 chunk on node %d (got %d, done %llu, error %d)",
+	       node, err, (unsigned long long)req.done, req.error);
+	tap_eq(pool_read(node, "nr_chunks"), chunks + 1, "LEND: node nr_chunks went up by 1");
+	tap_eq(hugetlb_read(-1, "free_hugepages"), hp_free - 1, "LEND: free_hugepages went down by 1");
+	tap_eq(pool_read(-1, "lends"), lends + 1, "LEND: lends went up by 1");
+
+	err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
+	tap_ok(!err && req.done == 1 && !req.error, "RECLAIM 1 chunk on node %d (got %d, done %llu, error %d)",
+	       node, err, (unsigned long long)req.done, req.error);
+	tap_eq(pool_read(node, "nr_chunks"), chunks, "RECLAIM: node nr_chunks back");
+	tap_eq(hugetlb_read(-1, "free_hugepages"), hp_free, "RECLAIM: free_hugepages back");
+	tap_eq(pool_read(-1, "reclaims"), reclaims + 1, "RECLAIM: reclaims went up by 1");
+
+	/* Each node entry succeeds or fails on its own. */
+	reqs[0] = (struct unmapped_pool_node_req){ .node = node, .count = 1 };
+	reqs[1] = (struct unmapped_pool_node_req){ .node = nr_node_ids, .count = 1 };
+	err = move(UNMAPPED_POOL_IOC_LEND, reqs, 2, 0);
+	tap_eq(err, -EAGAIN, "LEND with an unknown node returns -EAGAIN");
+	tap_ok(reqs[0].done == 1 && !reqs[0].error, "LEND: the known node was served (done %llu, error %d)",
+	       (unsigned long long)reqs[0].done, reqs[0].error);
+	tap_ok(!reqs[1].done && reqs[1].error == -ENODEV,
+	       "LEND: the unknown node got -ENODEV (done %llu, error %d)",
+	       (unsigned long long)reqs[1].done, reqs[1].error);
+	if (reqs[0].done)
+		move_one(UNMAPPED_POOL_IOC_RECLAIM, node, reqs[0].done, &req);
+	tap_eq(pool_read(node, "nr_chunks"), chunks, "node nr_chunks back after the mixed LEND");
+}
+
+static void test_bad_input(int node)
+{
+	struct unmapped_pool_node_req req = { .node = node, .count = 1 };
+	static const struct {
+		const char *what;
+		unsigned long cmd;
+		unsigned int nr_reqs, flags;
+		bool bad_ptr;
+		int err;
+	} moves[] = {
+		{ "LEND nr_reqs 0", UNMAPPED_POOL_IOC_LEND, 0, 0, false, -EINVAL },
+		{ "LEND nr_reqs MAX_NODES + 1", UNMAPPED_POOL_IOC_LEND,
+		  UNMAPPED_POOL_MAX_NODES + 1, 0, false, -EINVAL },
+		{ "LEND nr_reqs 0xffffffff", UNMAPPED_POOL_IOC_LEND, 0xffffffff, 0, false, -EINVAL },
+		{ "LEND unknown flag", UNMAPPED_POOL_IOC_LEND, 1, 1U << 31, false, -EINVAL },
+		{ "RECLAIM non-zero flags", UNMAPPED_POOL_IOC_RECLAIM, 1,
+		  UNMAPPED_POOL_LEND_NO_HUGETLB, false, -EINVAL },
+		{ "LEND bad reqs_ptr", UNMAPPED_POOL_IOC_LEND, 1, 0, true, -EFAULT },
+	};
+	struct unmapped_pool_stats s = { .nr_nodes = nr_node_ids, .nodes_ptr = (uintptr_t)stats };
+	struct unmapped_pool_watermark wm = { .node = node };
+	long long chunks = pool_read(-1, "nr_chunks");
+	unsigned int i;
+
+	for (i = 0; i < sizeof(moves) / sizeof(moves[0]); i++) {
+		struct unmapped_pool_move m = {
+			.nr_reqs = moves[i].nr_reqs,
+			.flags = moves[i].flags,
+			.reqs_ptr = moves[i].bad_ptr ? 8 : (uintptr_t)&req,
+		};
+
+		tap_eq(pool_ioctl(moves[i].cmd, &m), moves[i].err, "%s is refused", moves[i].what);
+	}
+	s.flags = 1;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_STATS, &s), -EINVAL, "STATS non-zero flags is refused");
+	s.flags = 0;
+	s.nr_nodes = nr_node_ids - 1;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_STATS, &s), -EINVAL,
+	       "STATS with fewer than nr_node_ids entries is refused");
+	wm.flags = 1;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -EINVAL,
+	       "SET_WATERMARK non-zero flags is refused");
+	wm.flags = 0;
+	wm.node = nr_node_ids;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -ENODEV,
+	       "SET_WATERMARK unknown node is -ENODEV");
+	tap_eq(pool_read(-1, "nr_chunks"), chunks, "refused requests moved nothing");
+}
+
+/* What an unprivileged child saw, in memory shared with the parent. */
+struct unpriv {
+	int euid, lend, reclaim, stats;
+};
+
+static void test_unprivileged(int node)
+{
+	long long chunks = pool_read(-1, "nr_chunks");
+	struct unmapped_pool_node_req req;
+	struct unpriv *u;
+	int status;
+	pid_t pid;
+
+	u = mmap(NULL, sizeof(*u), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (u == MAP_FAILED)
+		tap_bail("mmap: %s", strerror(errno));
+	*u = (struct unpriv){ -1, 1, 1, 1 };
+	pid = fork();
+	if (pid == 0) {
+		/* Leaving uid 0 drops every capability; the fd stays open. */
+		if (setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(1);
+		u->euid = geteuid();
+		u->lend = move_one(UNMAPPED_POOL_IOC_LEND, node, 1, &req);
+		u->reclaim = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
+		u->stats = snapshot(NULL);
+		_exit(0);
+	}
+	tap_ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	       !WEXITSTATUS(status) && u->euid == NOBODY, "child dropped to uid %d", NOBODY);
+	tap_eq(u->lend, -EPERM, "LEND without CAP_SYS_ADMIN is -EPERM");
+	tap_eq(u->reclaim, -EPERM, "RECLAIM without CAP_SYS_ADMIN is -EPERM");
+	tap_eq(u->stats, nr_node_ids, "STATS without CAP_SYS_ADMIN works");
+	tap_eq(pool_read(-1, "nr_chunks"), chunks, "the unprivileged child moved nothing");
+	munmap(u, sizeof(*u));
+}
+
+static void sysfs_reclaim(long long hp_nr, long long hp_free)
+{
+	long long reclaims = pool_read(-1, "reclaims");
+
+	tap_ok(pool_set_chunks(-1, 0), "echo 0 > nr_chunks reads back 0");
+	tap_eq(pool_read(-1, "free_pages"), 0, "free_pages 0 after reclaiming");
+	tap_eq(pool_read(-1, "reclaims"), reclaims + LENT, "reclaims counts the chunks taken back");
+	tap_eq(hugetlb_read(-1, "nr_hugepages"), hp_nr, "nr_hugepages back to the start value");
+	tap_eq(hugetlb_read(-1, "free_hugepages"), hp_free, "free_hugepages back to the start value");
+	check_direct_map("after reclaiming");
+}
+
+static void test_system(void)
+{
+	long long hp_nr, hp_free;
+	int node;
+
+	test_sysfs_files();
+	tap_ok(hugetlb_reserve(-1, LENT + 1), "at least %d 1 GiB hugetlb pages", LENT + 1);
+	hp_nr = hugetlb_read(-1, "nr_hugepages");
+	hp_free = hugetlb_read(-1, "free_hugepages");
+	tap_diag("1 GiB hugetlb pages: nr %lld, free %lld", hp_nr, hp_free);
+	if (!mm_counters_read(&start))
+		tap_bail("direct-map counters missing");
+
+	node = sysfs_lend(&hp_nr, &hp_free);
+	test_stats();
+	test_fault(node);
+	test_watermark(node);
+	test_lend_reclaim(node);
+	test_bad_input(node);
+	test_unprivileged(node);
+	sysfs_reclaim(hp_nr, hp_free);
+}
+
+static void test_node(int node)
+{
+	long long hp_free, others, fallbacks = pool_read(-1, "fallbacks");
+	const long long pages = 64 * MIB / PAGE_SIZE_4K;
+	struct region r;
+
+	tap_ok(__builtin_popcountll(online) >= 2 && is_online(node),
+	       "node %d is one of at least 2 online nodes (mask 0x%llx)",
+	       node, (unsigned long long)online);
+	if (!is_online(node) || (unsigned int)node >= nr_node_ids)
+		tap_bail("node %d is not online", node);
+	tap_ok(hugetlb_reserve(node, 1), "node %d has a 1 GiB hugetlb page", node);
+	hp_free = hugetlb_read(node, "free_hugepages");
+	others = pool_read(-1, "nr_chunks") - pool_read(node, "nr_chunks");
+	if (!mm_counters_read(&start))
+		tap_bail("direct-map counters missing");
+
+	tap_ok(pool_set_chunks(node, 1), "echo 1 > node%d nr_chunks reads back 1", node);
+	tap_eq(hugetlb_read(node, "free_hugepages"), hp_free - 1, "node %d free_hugepages went down by 1", node);
+	tap_eq(pool_read(-1, "nr_chunks") - pool_read(node, "nr_chunks"), others,
+	       "other nodes' nr_chunks unchanged");
+	tap_ok(fault_secret(node, 64 * MIB, &r), "fault 64 MiB of memfd_secret bound to node %d", node);
+	tap_eq(pool_read(node, "used_pages"), pages, "node %d used_pages is 64 MiB worth", node);
+	tap_eq(pool_read(-1, "used_pages"), pages, "no other node's pool was used");
+	tap_eq(pool_read(-1, "fallbacks"), fallbacks, "no allocation fell back outside the pool");
+	check_direct_map("64 MiB faulted on one node");
+	region_unmap(&r);
+	tap_eq(pool_read(node, "used_pages"), 0, "node %d used_pages back to 0", node);
+	tap_ok(pool_set_chunks(node, 0), "echo 0 > node%d nr_chunks reads back 0", node);
+	tap_eq(hugetlb_read(node, "free_hugepages"), hp_free, "node %d free_hugepages back", node);
+	check_direct_map("after reclaiming the node's chunk");
+}
+
+int main(int argc, char **argv)
+{
+	int node = -1;
+
+	if (argc == 3 && !strcmp(argv[1], "--node"))
+		node = atoi(argv[2]);
+	else if (argc != 1)
+		tap_bail("usage: pooltest [--node N]");
+
+	online = sysfs_list("/sys/devices/system/node/online");
+	fd = open(UNMAPPED_POOL_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		tap_bail("open %s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
+	test_info();
+	if (node < 0)
+		test_system();
+	else
+		test_node(node);
+	return tap_done();
+}
