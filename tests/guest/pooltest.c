@@ -190,7 +190,7 @@ static void test_sysfs_files(void)
 }
 
 /* The first node holding chunks, which the per-node checks work on. */
-static int sysfs_lend(long long *hp_nr, long long *hp_free)
+static int sysfs_lend(long long hp_nr, long long hp_free)
 {
 	long long lends = pool_read(-1, "lends"), sum = 0;
 	int node, first = -1;
@@ -207,9 +207,9 @@ static int sysfs_lend(long long *hp_nr, long long *hp_free)
 	tap_eq(pool_read(-1, "free_pages"), LENT * CHUNK_PAGES, "free_pages after lending");
 	tap_eq(pool_read(-1, "used_pages"), 0, "used_pages after lending");
 	tap_eq(pool_read(-1, "lends"), lends + LENT, "lends counts the lent chunks");
-	tap_eq(hugetlb_read(-1, "nr_hugepages"), *hp_nr - LENT,
+	tap_eq(hugetlb_read(-1, "nr_hugepages"), hp_nr - LENT,
 	       "nr_hugepages went down by what was lent");
-	tap_eq(hugetlb_read(-1, "free_hugepages"), *hp_free - LENT,
+	tap_eq(hugetlb_read(-1, "free_hugepages"), hp_free - LENT,
 	       "free_hugepages went down by what was lent");
 	check_direct_map("after lending");
 	if (first < 0)
@@ -416,12 +416,13 @@ static void test_bad_input(int node)
 
 /* What an unprivileged child saw, in memory shared with the parent. */
 struct unpriv {
-	int euid, lend, reclaim, stats;
+	int euid, lend, reclaim, watermark, stats;
 };
 
 static void test_unprivileged(int node)
 {
 	long long chunks = pool_read(-1, "nr_chunks");
+	struct unmapped_pool_watermark wm = { .node = node, .low_pages = 1 };
 	struct unmapped_pool_node_req req;
 	struct unpriv *u;
 	int status;
@@ -430,7 +431,7 @@ static void test_unprivileged(int node)
 	u = mmap(NULL, sizeof(*u), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (u == MAP_FAILED)
 		tap_bail("mmap: %s", strerror(errno));
-	*u = (struct unpriv){ -1, 1, 1, 1 };
+	*u = (struct unpriv){ -1, 1, 1, 1, 1 };
 	pid = fork();
 	if (pid == 0) {
 		/* Leaving uid 0 drops every capability; the fd stays open. */
@@ -439,6 +440,7 @@ static void test_unprivileged(int node)
 		u->euid = geteuid();
 		u->lend = move_one(UNMAPPED_POOL_IOC_LEND, node, 1, &req);
 		u->reclaim = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
+		u->watermark = pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm);
 		u->stats = snapshot(NULL);
 		_exit(0);
 	}
@@ -446,6 +448,7 @@ static void test_unprivileged(int node)
 	       !WEXITSTATUS(status) && u->euid == NOBODY, "child dropped to uid %d", NOBODY);
 	tap_eq(u->lend, -EPERM, "LEND without CAP_SYS_ADMIN is -EPERM");
 	tap_eq(u->reclaim, -EPERM, "RECLAIM without CAP_SYS_ADMIN is -EPERM");
+	tap_eq(u->watermark, -EPERM, "SET_WATERMARK without CAP_SYS_ADMIN is -EPERM");
 	tap_eq(u->stats, nr_node_ids, "STATS without CAP_SYS_ADMIN works");
 	tap_eq(pool_read(-1, "nr_chunks"), chunks, "the unprivileged child moved nothing");
 	munmap(u, sizeof(*u));
@@ -476,7 +479,7 @@ static void test_system(void)
 	if (!mm_counters_read(&start))
 		tap_bail("direct-map counters missing");
 
-	node = sysfs_lend(&hp_nr, &hp_free);
+	node = sysfs_lend(hp_nr, hp_free);
 	test_stats();
 	test_fault(node);
 	test_watermark(node);

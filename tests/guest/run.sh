@@ -112,6 +112,7 @@ boot() {
 	shift 4
 	local suites="$*" log=$out/$name.log require_kunit=0 rc=0 kind rest
 
+	: >"$out/$name.figures"
 	if [ ! -r "$kernel" ]; then
 		echo "[$name] not ok - $kernel does not exist"
 		failed=$((failed + 1))
@@ -131,7 +132,6 @@ boot() {
 		echo "[$name] not ok - timed out after ${boot_timeout}s"
 		failed=$((failed + 1))
 	fi
-	: >"$out/$name.figures"
 	while read -r kind rest; do
 		case $kind in
 		ok)     passed=$((passed + 1)); echo "[$name] ok - $rest" ;;
