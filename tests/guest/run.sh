@@ -128,8 +128,9 @@ boot() {
 		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 hugetlb_cma=4G panic=-1 gptests=${suites// /,} $append" \
 		</dev/null >"$log" 2>&1 || rc=$?
-	if [ "$rc" -eq 124 ]; then
-		echo "[$name] not ok - timed out after ${boot_timeout}s"
+	if [ "$rc" -ne 0 ]; then
+		[ "$rc" -eq 124 ] && echo "[$name] not ok - timed out after ${boot_timeout}s" ||
+			echo "[$name] not ok - qemu exited with status $rc"
 		failed=$((failed + 1))
 	fi
 	while read -r kind rest; do
