@@ -326,6 +326,13 @@ int policy_parse(const char *text, size_t len, const char *filename,
 		r = check_policy(p, ret_error);
 	cJSON_Delete(root);
 	if (r < 0) {
+		char *msg = *ret_error;
+
+		/* Name the file in path errors too; syntax errors already do. */
+		if (msg && msg[0] == '$' && asprintf(ret_error, "%s: %s", filename, msg) < 0)
+			*ret_error = NULL;
+		if (msg != *ret_error)
+			free(msg);
 		policy_free(p);
 		return r;
 	}

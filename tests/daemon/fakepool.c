@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * fakepool.so: an LD_PRELOAD test double of /dev/unmapped_pool for the
+ * integration tests, so that the real gigapoold binary runs unchanged.
+ *
+ * Opening $FAKEPOOL_ROOT/dev/unmapped_pool (a FIFO the test creates) gives
+ * a real, pollable descriptor; its ioctls are emulated here.  The state of
+ * the emulated pool lives in the fake sysfs files under the same root, so
+ * a test sets up and inspects the "kernel" with cat and echo:
+ *   sys/devices/system/node/nodeN/unmapped_pool/{nr_chunks,free_pages,
+ *     used_pages,lends,reclaims,alloc_failures,low_watermark}
+ *   sys/devices/system/node/nodeN/unmapped_pool/fake_cma_chunks
+ *     (test only: chunks the node's CMA area can still give; absent = no CMA)
+ *   sys/devices/system/node/nodeN/hugepages/hugepages-1048576kB/{nr,free}_hugepages
+ * Writing a byte into the FIFO is a pool event (POLLIN); STATS drains it.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <linux/unmapped_pool.h>
+
+#define PAGES_PER_CHUNK (1ULL << 18)
+#define MAX_FDS 1024
+
+static bool pool_fd[MAX_FDS];
+static __u64 seq;
+
+static const char *root(void)
+{
+	const char *r = getenv("FAKEPOOL_ROOT");
+
+	return r ? r : "";
+}
+
+static bool node_file(char *buf, size_t size, unsigned node, const char *file)
+{
+	const char *dir = strncmp(file, "hugepages", 9) == 0 ? "" : "unmapped_pool/";
+
+	snprintf(buf, size, "%s/sys/devices/system/node/node%u/%s%s", root(), node, dir, file);
+	return access(buf, F_OK) == 0;
+}
+
+static bool get(unsigned node, const char *file, __u64 *ret)
+{
+	char path[4096];
+	unsigned long long v = 0;
+	FILE *f;
+
+	*ret = 0;
+	if (!node_file(path, sizeof(path), node, file))
+		return false;
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%llu", &v) == 1)
+		*ret = v;
+	fclose(f);
+	return true;
+}
+
+static void put(unsigned node, const char *file, __u64 v)
+{
+	char path[4096];
+	FILE *f;
+
+	node_file(path, sizeof(path), node, file);
+	f = fopen(path, "w");
+	if (f) {
+		fprintf(f, "%llu\n", (unsigned long long)v);
+		fclose(f);
+	}
+}
+
+static void add(unsigned node, const char *file, int64_t delta)
+{
+	__u64 v;
+
+	get(node, file, &v);
+	put(node, file, v + delta);
+}
+
+static bool node_exists(unsigned node)
+{
+	char path[4096];
+
+	return node_file(path, sizeof(path), node, "nr_chunks");
+}
+
+static unsigned nr_node_ids(void)
+{
+	unsigned n = 0;
+
+	while (n < UNMAPPED_POOL_MAX_NODES && node_exists(n))
+		n++;
+	return n;
+}
+
+#define HUGE_NR "hugepages/hugepages-1048576kB/nr_hugepages"
+#define HUGE_FREE "hugepages/hugepages-1048576kB/free_hugepages"
+
+static int lend_one(unsigned node, bool cma_only)
+{
+	__u64 free_huge, cma;
+
+	get(node, HUGE_FREE, &free_huge);
+	if (!cma_only && free_huge > 0) {
+		add(node, HUGE_NR, -1);
+		add(node, HUGE_FREE, -1);
+	} else if (get(node, "fake_cma_chunks", &cma) && cma > 0) {
+		add(node, "fake_cma_chunks", -1);
+	} else {
+		return -ENOMEM;
+	}
+	add(node, "nr_chunks", 1);
+	add(node, "free_pages", PAGES_PER_CHUNK);
+	add(node, "lends", 1);
+	return 0;
+}
+
+static int reclaim_one(unsigned node)
+{
+	__u64 chunks, used;
+
+	get(node, "nr_chunks", &chunks);
+	get(node, "used_pages", &used);
+	if (chunks <= (used + PAGES_PER_CHUNK - 1) / PAGES_PER_CHUNK)
+		return -EBUSY;
+	add(node, "nr_chunks", -1);
+	add(node, "free_pages", -(int64_t)PAGES_PER_CHUNK);
+	add(node, "reclaims", 1);
+	add(node, HUGE_NR, 1);
+	add(node, HUGE_FREE, 1);
+	return 0;
+}
+
+static int do_move(struct unmapped_pool_move *m, bool lend)
+{
+	struct unmapped_pool_node_req *reqs = (void *)(uintptr_t)m->reqs_ptr;
+	bool short_any = false;
+
+	if (m->nr_reqs == 0 || m->nr_reqs > UNMAPPED_POOL_MAX_NODES ||
+	    (m->flags & ~(lend ? UNMAPPED_POOL_LEND_NO_HUGETLB : 0)))
+		return -EINVAL;
+	for (uint32_t i = 0; i < m->nr_reqs; i++) {
+		struct unmapped_pool_node_req *r = &reqs[i];
+
+		r->done = 0;
+		r->error = node_exists(r->node) ? 0 : -ENODEV;
+		while (r->error == 0 && r->done < r->count) {
+			r->error = lend ? lend_one(r->node, m->flags & UNMAPPED_POOL_LEND_NO_HUGETLB)
+					: reclaim_one(r->node);
+			if (r->error == 0)
+				r->done++;
+		}
+		short_any |= r->done < r->count;
+	}
+	return short_any ? -EAGAIN : 0;
+}
+
+static int do_stats(int fd, struct unmapped_pool_stats *s)
+{
+	struct unmapped_pool_node_stats *st = (void *)(uintptr_t)s->nodes_ptr;
+	unsigned n = nr_node_ids();
+	char drain[256];
+
+	if (s->flags)
+		return -EINVAL;
+	if (s->nr_nodes < n)
+		n = s->nr_nodes;
+	for (unsigned i = 0; i < n; i++) {
+		struct unmapped_pool_node_stats *e = &st[i];
+		__u64 cma;
+
+		memset(e, 0, sizeof(*e));
+		e->node = i;
+		e->flags = UNMAPPED_POOL_NODE_ONLINE;
+		if (get(i, "fake_cma_chunks", &cma))
+			e->flags |= UNMAPPED_POOL_NODE_HAS_CMA;
+		get(i, "nr_chunks", &e->nr_chunks);
+		get(i, "free_pages", &e->free_pages);
+		get(i, "used_pages", &e->used_pages);
+		get(i, "lends", &e->lends);
+		get(i, "reclaims", &e->reclaims);
+		get(i, "alloc_failures", &e->alloc_failures);
+		get(i, "low_watermark", &e->low_watermark);
+		get(i, HUGE_NR, &e->hugetlb_total);
+		get(i, HUGE_FREE, &e->hugetlb_free);
+		if (e->low_watermark && e->free_pages < e->low_watermark)
+			e->flags |= UNMAPPED_POOL_NODE_LOW;
+	}
+	s->nr_nodes = n;
+	s->seq = ++seq;
+	/* The snapshot acknowledges the events poll() reported. */
+	while (read(fd, drain, sizeof(drain)) > 0)
+		;
+	return 0;
+}
+
+static int emulate(int fd, unsigned long req, void *arg)
+{
+	struct unmapped_pool_info *info = arg;
+	struct unmapped_pool_watermark *w = arg;
+
+	switch (req) {
+	case UNMAPPED_POOL_IOC_INFO:
+		memset(info, 0, sizeof(*info));
+		info->api_version = UNMAPPED_POOL_API_VERSION;
+		info->nr_node_ids = nr_node_ids();
+		info->chunk_size = PAGES_PER_CHUNK * 4096;
+		info->page_size = 4096;
+		info->features = UNMAPPED_POOL_FEAT_CMA_DIRECT;
+		return 0;
+	case UNMAPPED_POOL_IOC_STATS:
+		return do_stats(fd, arg);
+	case UNMAPPED_POOL_IOC_LEND:
+		return do_move(arg, true);
+	case UNMAPPED_POOL_IOC_RECLAIM:
+		return do_move(arg, false);
+	case UNMAPPED_POOL_IOC_SET_WATERMARK:
+		if (w->flags || !node_exists(w->node))
+			return -EINVAL;
+		put(w->node, "low_watermark", w->low_pages);
+		return 0;
+	}
+	return -ENOTTY;
+}
+
+static bool is_pool(const char *path)
+{
+	char dev[4096];
+
+	snprintf(dev, sizeof(dev), "%s" UNMAPPED_POOL_DEVICE, root());
+	return getenv("FAKEPOOL_ROOT") && strcmp(path, dev) == 0;
+}
+
+static int track(int fd, const char *path)
+{
+	if (fd >= 0 && fd < MAX_FDS)
+		pool_fd[fd] = is_pool(path);
+	return fd;
+}
+
+#define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+
+int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return track(REAL(open)(path, flags, mode), path);
+}
+
+int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = va_arg(ap, mode_t);
+	va_end(ap);
+	return track(REAL(open64)(path, flags, mode), path);
+}
+
+int close(int fd)
+{
+	if (fd >= 0 && fd < MAX_FDS)
+		pool_fd[fd] = false;
+	return REAL(close)(fd);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+	int r;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (fd < 0 || fd >= MAX_FDS || !pool_fd[fd])
+		return REAL(ioctl)(fd, req, arg);
+	r = emulate(fd, req, arg);
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}

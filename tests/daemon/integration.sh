@@ -1,0 +1,279 @@
+#!/bin/bash
+# Integration tests: the real gigapoold and gigapoolctl against a fake sysfs
+# root, with fakepool.so standing in for /dev/unmapped_pool.
+# Usage: integration.sh BUILD_DIR TOP_DIR
+set -uo pipefail
+
+B=$1
+TOP=$2
+W=$(mktemp -d /tmp/gigapool-it.XXXXXX)
+chmod 755 "$W"
+PASS=0
+FAIL=0
+DPID=
+PPC=262144		# 4 KiB pages per 1 GiB chunk
+
+cleanup() {
+	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT
+
+ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
+ko() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+check() {	# check DESCRIPTION COMMAND...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else ko "$what"; fi
+}
+eq() {		# eq DESCRIPTION EXPECTED ACTUAL
+	if [ "$2" = "$3" ]; then ok "$1"; else ko "$1 (expected '$2', got '$3')"; fi
+}
+
+# make_node ROOT NODE HUGETLB_TOTAL [CMA_CHUNKS]
+make_node() {
+	local d=$1/sys/devices/system/node/node$2
+	mkdir -p "$d/hugepages/hugepages-1048576kB" "$d/unmapped_pool"
+	echo "$3" >"$d/hugepages/hugepages-1048576kB/nr_hugepages"
+	echo "$3" >"$d/hugepages/hugepages-1048576kB/free_hugepages"
+	echo 0 >"$d/hugepages/hugepages-1048576kB/surplus_hugepages"
+	for f in nr_chunks free_pages used_pages lends reclaims alloc_failures \
+		 fallbacks tlb_flushes; do
+		echo 0 >"$d/unmapped_pool/$f"
+	done
+	[ $# -ge 4 ] && echo "$4" >"$d/unmapped_pool/fake_cma_chunks"
+	return 0
+}
+
+# make_root ROOT NODES WITH_POOL
+make_root() {
+	mkdir -p "$1/sys/devices/system/node" "$1/dev" "$1/state"
+	echo "0-$(($2 - 1))" >"$1/sys/devices/system/node/online"
+	[ "$3" = pool ] && mkfifo "$1/dev/unmapped_pool"
+	return 0
+}
+
+pool() { cat "$1/sys/devices/system/node/node$2/unmapped_pool/$3"; }
+huge() { cat "$1/sys/devices/system/node/node$2/hugepages/hugepages-1048576kB/$3"; }
+
+# start ROOT POLICY [extra gigapoold options]
+start() {
+	local root=$1 policy=$2
+	shift 2
+	rm -f "$root/S"
+	FAKEPOOL_ROOT=$root LD_PRELOAD=$B/fakepool.so \
+		"$B/gigapoold" --policy "$policy" --socket "$root/S" --state-dir "$root/state" \
+		--sysfs-root "$root" "$@" 2>>"$root/log" &
+	DPID=$!
+	for _ in $(seq 100); do
+		[ -S "$root/S" ] && return 0
+		sleep 0.05
+	done
+	echo "gigapoold did not come up; log:"
+	cat "$root/log"
+	return 1
+}
+
+stop() {	# stop: SIGTERM must end the daemon within a second
+	local t0=$(date +%s%N)
+	kill -TERM "$DPID"
+	wait "$DPID"
+	local rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
+	DPID=
+	eq "SIGTERM exits with status 0" 0 "$rc"
+	check "SIGTERM exits within a second (${ms} ms)" [ "$ms" -lt 1000 ]
+}
+
+ctl() { "$B/gigapoolctl" --socket "$R/S" "$@"; }
+nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+jq_num() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# ---------------------------------------------------------------- hugetlb-only
+echo "# hugetlb-only mode (no pool device), shipped policy"
+R=$W/plain
+make_root "$R" 2 none
+make_node "$R" 0 3
+make_node "$R" 1 1
+start "$R" "$TOP/config/policy.json" || exit 1
+
+out=$(ctl call org.varlink.service.GetInfo)
+check "GetInfo lists io.gigapool.Pool" grep -q '"io.gigapool.Pool"' <<<"$out"
+out=$(ctl call org.varlink.service.GetInterfaceDescription '{"interface":"io.gigapool.Pool"}')
+check "GetInterfaceDescription returns the IDL" grep -q 'method Reserve' <<<"$out"
+out=$(ctl --json status)
+eq "Status reports hugetlb-only mode" hugetlb-only "$(jq_num 'd["mode"]' <<<"$out")"
+eq "Status reports node 0 hugetlb pages" 3 "$(jq_num 'd["nodes"][0]["hugetlb_total"]' <<<"$out")"
+eq "Status reports two nodes" 2 "$(jq_num 'len(d["nodes"])' <<<"$out")"
+out=$(ctl status)
+check "status prints a table" grep -q '^NODE .*FREE_1G' <<<"$out"
+check "status table says hugetlb-only" grep -q 'hugetlb-only' <<<"$out"
+ctl reserve vm1 2G >/dev/null 2>&1
+eq "Reserve in hugetlb-only mode exits 6 (PoolUnavailable)" 6 $?
+nobody "$B/gigapoolctl" --socket "$R/S" reserve vm1 2G >/dev/null 2>&1
+eq "non-root Reserve exits 4 (PermissionDenied)" 4 $?
+nobody "$B/gigapoolctl" --socket "$R/S" status >/dev/null
+eq "non-root Status is allowed" 0 $?
+
+out=$(printf 'garbage\0' | "$B/rawclient" "$R/S")
+eq "garbage gets the connection closed" "[closed]" "$out"
+out=$(printf '{"method":"io.gigapool.Pool.Nope"}\0' | "$B/rawclient" "$R/S")
+check "unknown method gets MethodNotFound" grep -q 'org.varlink.service.MethodNotFound' <<<"$out"
+out=$(printf '{"method":"io.gigapool.Pool.Status","parameters":5}\0' | "$B/rawclient" "$R/S")
+eq "parameters of the wrong type close the connection" "[closed]" "$out"
+out=$(head -c 300000 /dev/zero | tr '\0' 'x' | "$B/rawclient" "$R/S")
+eq "an oversized message closes the connection" "[closed]" "$(tail -n1 <<<"$out")"
+out=$(printf '{"method":"io.gigapool.Pool.Status"}\0{"method":"org.varlink.service.GetInfo"}\0' |
+	"$B/rawclient" "$R/S")
+eq "two pipelined calls get two replies" 2 "$(grep -c '"parameters"' <<<"$out")"
+ctl status >/dev/null
+eq "still serving after malformed input" 0 $?
+ctl metrics >"$W/metrics"
+check "metrics prints Prometheus text" grep -q '^gigapool_hugetlb_1g_pages{node="0"} 3$' "$W/metrics"
+"$B/gigapoolctl" --socket "$W/nonexistent" status 2>/dev/null
+eq "unreachable daemon exits 3" 3 $?
+stop
+
+# ------------------------------------------------------------------ pool mode
+echo "# pool mode with the fake device"
+R=$W/pool
+make_root "$R" 2 pool
+make_node "$R" 0 4
+make_node "$R" 1 2 4
+P=$R/policy.json
+cat >"$P" <<EOF
+{
+	"defaults": { "keep_free_hugetlb": 1, "headroom_low": 1, "headroom_high": 2,
+		      "max_pool_chunks": 16, "max_moves": 8, "cooldown_sec": 0 },
+	"interval_sec": 3600,
+	"retry": { "attempts": 20, "backoff_ms": 50, "backoff_max_ms": 200 },
+	"textfile": "$R/gigapool.prom",
+	"limits": { "max_connections_per_uid": 2, "max_connections": 8, "idle_timeout_sec": 1 }
+}
+EOF
+start "$R" "$P" || exit 1
+eq "initial apply lends headroom_high on node 0" 2 "$(pool "$R" 0 nr_chunks)"
+eq "node 0 lent from hugetlb" 2 "$(huge "$R" 0 free_hugepages)"
+eq "node 1 reaches headroom_high" 2 "$(pool "$R" 1 nr_chunks)"
+eq "node 1 keeps one free 1 GiB page (rest from CMA)" 1 "$(huge "$R" 1 free_hugepages)"
+eq "node 1 CMA gave one chunk" 3 "$(pool "$R" 1 fake_cma_chunks)"
+eq "low watermark set on node 0" $PPC "$(pool "$R" 0 low_watermark)"
+check "textfile written" grep -q "^gigapool_pool_chunks{node=\"0\"} 2$" "$R/gigapool.prom"
+
+out=$(ctl --json reserve vm1 3G --node 0)
+eq "Reserve on node 0 succeeds" 0 $?
+eq "reservation is satisfied" True "$(jq_num 'd["satisfied"]' <<<"$out")"
+eq "node 0 pool grew to 3 chunks" 3 "$(pool "$R" 0 nr_chunks)"
+ctl reserve vm1 1G >/dev/null 2>&1
+eq "duplicate owner exits 7" 7 $?
+ctl reserve 'bad owner!' 1G >/dev/null 2>&1
+eq "invalid owner exits 7" 7 $?
+out=$(ctl --json reserve vm2 1G)
+eq "Reserve for any node picks one" 0 $?
+check "state file holds both reservations" grep -q '"vm2"' "$R/state/reservations.json"
+
+kill -9 "$DPID"
+wait "$DPID" 2>/dev/null
+DPID=
+start "$R" "$P" || exit 1
+out=$(ctl --json list)
+eq "reservations survive kill -9" 2 "$(jq_num 'len(d["reservations"])' <<<"$out")"
+out=$(ctl list)
+check "list prints a table" grep -q '^vm1 ' <<<"$out"
+
+ctl release vm2 >/dev/null && ctl release vm1 >/dev/null
+eq "Release succeeds" 0 $?
+ctl release vm1 >/dev/null 2>&1
+eq "releasing twice exits 7 (NoSuchReservation)" 7 $?
+eq "surplus is reclaimed after release" 2 "$(pool "$R" 0 nr_chunks)"
+
+echo "# partial success: CMA busy on node 1"
+echo 0 >"$R/sys/devices/system/node/node1/unmapped_pool/fake_cma_chunks"
+ctl reserve vm3 4G --node 1 >/dev/null
+out=$(ctl --json status)
+eq "failure reports requested chunks" 3 "$(jq_num 'd["nodes"][1]["last_failure"]["requested"]' <<<"$out")"
+eq "failure reports achieved chunks" 0 "$(jq_num 'd["nodes"][1]["last_failure"]["achieved"]' <<<"$out")"
+check "failure is logged with requested and achieved" \
+	grep -q 'node 1: lend from CMA: requested 3, achieved 0: Cannot allocate memory' "$R/log"
+echo 5 >"$R/sys/devices/system/node/node1/unmapped_pool/fake_cma_chunks"
+sleep 1
+eq "retry with backoff completes the reservation" 1 "$(($(pool "$R" 1 free_pages) / PPC >= 4))"
+check "retries were logged" [ "$(grep -c 'lend from CMA: requested 3, achieved 0' "$R/log")" -ge 2 ]
+ctl release vm3 >/dev/null
+
+echo "# pool event"
+chunks=$(pool "$R" 0 nr_chunks)
+echo $((chunks * PPC - PPC / 2)) >"$R/sys/devices/system/node/node0/unmapped_pool/used_pages"
+echo $((PPC / 2)) >"$R/sys/devices/system/node/node0/unmapped_pool/free_pages"
+echo x >"$R/dev/unmapped_pool"
+sleep 0.3
+# Node 0 has two free 1 GiB pages and keeps one: one chunk can be lent.
+eq "a pool event makes the daemon lend" $((chunks + 1)) "$(pool "$R" 0 nr_chunks)"
+check "the event was acknowledged (FIFO drained)" \
+	[ "$(timeout 0.2 cat "$R/dev/unmapped_pool" 2>/dev/null | wc -c)" = 0 ]
+
+echo "# reload"
+cp "$P" "$P.good"
+echo '{ "defaults": { "headroom_low": 3, }' >"$P"
+kill -HUP "$DPID"
+sleep 0.3
+check "broken policy on reload is refused with file:line:column" \
+	grep -q "keeping the old policy: $P:1:" "$R/log"
+echo '{ "defaults": { "headroom_lo": 3 } }' >"$P"
+kill -HUP "$DPID"
+sleep 0.3
+check "unknown key on reload is refused with its JSON path" grep -q '\$.defaults.headroom_lo: unknown key' "$R/log"
+cp "$P.good" "$P"
+kill -HUP "$DPID"
+sleep 0.3
+check "a good policy is applied on reload" grep -q "reload: policy $P applied" "$R/log"
+ctl status >/dev/null
+eq "still serving after reloads" 0 $?
+
+echo "# limits"
+fds_before=$(ls /proc/$DPID/fd | wc -l)
+(sleep 3 | nobody "$B/rawclient" "$R/S" >/dev/null) &
+h1=$!
+(sleep 3 | nobody "$B/rawclient" "$R/S" >/dev/null) &
+h2=$!
+sleep 0.3
+nobody "$B/gigapoolctl" --socket "$R/S" status >/dev/null 2>&1
+eq "a third connection of one uid is refused" 3 $?
+ctl status >/dev/null
+eq "another uid is still served" 0 $?
+sleep 1.2
+eq "idle connections are closed" "$fds_before" "$(ls /proc/$DPID/fd | wc -l)"
+wait $h1 $h2
+stop
+
+echo "# dry run"
+R=$W/dry
+make_root "$R" 1 pool
+make_node "$R" 0 4
+start "$R" "$P" --dry-run || exit 1
+eq "dry run changes nothing" 0 "$(pool "$R" 0 nr_chunks)"
+check "dry run logs the plan" grep -q 'dry run: would lend 2' "$R/log"
+out=$(ctl plan)
+check "plan prints the planned lend" grep -Eq '^0 +headroom +2 ' <<<"$out"
+stop
+
+echo "# policy checks"
+"$B/gigapoold" --check-policy "$TOP/config/policy.json" >/dev/null
+eq "shipped policy is valid" 0 $?
+echo '{"limits": {"max_connections": "many"}}' >"$W/bad.json"
+out=$("$B/gigapoolctl" check-policy "$W/bad.json" 2>&1)
+eq "check-policy exits 5 on a bad policy" 5 $?
+check "wrong type is reported with its path" grep -q '\$.limits.max_connections: must be an integer' <<<"$out"
+
+echo "# install"
+make -s -C "$TOP/daemon" install DESTDIR="$W/inst" PREFIX=/usr >/dev/null
+for f in usr/sbin/gigapoold usr/bin/gigapoolctl usr/lib/systemd/system/gigapoold.service \
+	 usr/lib/systemd/system/gigapoold.socket usr/lib/tmpfiles.d/gigapool.conf \
+	 etc/gigapool/policy.json usr/share/man/man8/gigapoold.8 \
+	 usr/share/man/man1/gigapoolctl.1 usr/share/man/man5/gigapool-policy.5; do
+	check "install puts $f" [ -e "$W/inst/$f" ]
+done
+"$W/inst/usr/sbin/gigapoold" --check-policy "$W/inst/etc/gigapool/policy.json" >/dev/null
+eq "installed policy is valid" 0 $?
+
+echo "# $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
