@@ -1,8 +1,8 @@
 # gigapool top-level build.  `make demo` and `make check` are the two
 # commands a new user needs; everything else is a step of those.
 
-.PHONY: all deps kernel kernel-stock kernel-debug daemon install check \
-	check-daemon check-kernel demo clean
+.PHONY: all deps kernel kernel-stock kernel-debug kernel-deb kernel-patches \
+	daemon install check check-daemon check-style check-kernel demo clean
 
 all: daemon
 
@@ -18,6 +18,14 @@ kernel-stock: deps
 kernel-debug: deps
 	kernel/build.sh gigapool debug
 
+# Installable packages for a real host: Debian's config plus the pool.
+kernel-deb: deps
+	kernel/deb.sh
+
+# A git format-patch series of all kernel changes, for review upstream.
+kernel-patches: deps
+	kernel/series.sh
+
 daemon: deps
 	$(MAKE) -C daemon
 
@@ -27,10 +35,13 @@ install:
 check-daemon: deps
 	$(MAKE) -C daemon check
 
+check-style: deps
+	tests/kernel/checkpatch.sh
+
 check-kernel: kernel kernel-stock
 	tests/guest/run.sh
 
-check: check-daemon check-kernel
+check: check-style check-daemon check-kernel
 
 clean:
 	$(MAKE) -C daemon clean

@@ -1,7 +1,10 @@
 #!/bin/bash
 # Build a test-guest kernel from Debian's linux-source-6.12.
 #
-#   kernel/build.sh gigapool|stock [debug]
+#   kernel/build.sh gigapool|stock [debug] [--tree-only]
+#
+# debug adds kernel/config/debug.config (KASAN, lockdep, DEBUG_VM);
+# --tree-only prepares the patched source tree and stops.
 #
 # The source tree is extracted afresh whenever the project's kernel/ changes
 # and is patched in a scratch directory that is only renamed into place once
@@ -10,8 +13,17 @@
 # ccache, so rebuilding after a small change takes a minute, not three.
 set -euo pipefail
 
-variant=${1:?usage: kernel/build.sh gigapool|stock [debug]}
-flavour=${2:-}
+variant=${1:?usage: kernel/build.sh gigapool|stock [debug] [--tree-only]}
+shift
+flavour=
+tree_only=
+for arg; do
+	case $arg in
+	debug) flavour=debug ;;
+	--tree-only) tree_only=1 ;;
+	*) echo "kernel/build.sh: unknown argument '$arg'" >&2; exit 2 ;;
+	esac
+done
 top=$(cd "$(dirname "$0")/.." && pwd)
 tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 want_version=6.12
@@ -71,6 +83,8 @@ if [ "$(cat "$src/.gigapool-key" 2>/dev/null)" != "$key" ]; then
 	mv "$scratch" "$src"
 fi
 
+[ -n "$tree_only" ] && exit 0
+
 obj=$build/kernel-obj/$name
 mkdir -p "$obj"
 cc="gcc"
@@ -98,9 +112,12 @@ for opt in $(grep -h '^CONFIG_.*=y' "${frags[@]}" | cut -d= -f1); do
 done
 echo "== building $name kernel (-j$jobs)"
 make -s -C "$src" O="$obj" CC="$cc" -j"$jobs" bzImage
-out=$build/kernel${variant/gigapool/}
-[ "$variant" = stock ] && out=$build/kernel-stock
-[ -n "$flavour" ] && out=$out-$flavour
+# build/kernel, build/kernel-stock, build/kernel-debug: where the tests look.
+case $name in
+gigapool) out=$build/kernel ;;
+gigapool-debug) out=$build/kernel-debug ;;
+*) out=$build/kernel-$name ;;
+esac
 mkdir -p "$out"
 cp "$obj/arch/x86/boot/bzImage" "$out/bzImage"
 cp "$obj/.config" "$out/config"

@@ -25,9 +25,12 @@
 #define UNMAPPED_POOL_MAX_NODES		1024
 
 /* Bits of unmapped_pool_info.features */
-#define UNMAPPED_POOL_FEAT_MEMFD_SECRET	(1ULL << 0)	/* secretmem draws from the pool */
-#define UNMAPPED_POOL_FEAT_GUEST_MEMFD	(1ULL << 1)	/* guest_memfd flag is supported */
-#define UNMAPPED_POOL_FEAT_CMA_DIRECT	(1ULL << 2)	/* can lend straight from CMA */
+/* memfd_secret draws from the pool */
+#define UNMAPPED_POOL_FEAT_MEMFD_SECRET	(1ULL << 0)
+/* KVM_CREATE_GUEST_MEMFD takes a flag to draw from the pool */
+#define UNMAPPED_POOL_FEAT_GUEST_MEMFD	(1ULL << 1)
+/* chunks can be lent straight from CMA, without a hugetlb page */
+#define UNMAPPED_POOL_FEAT_CMA_DIRECT	(1ULL << 2)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */
@@ -42,7 +45,8 @@ struct unmapped_pool_info {
 #define UNMAPPED_POOL_NODE_ONLINE	(1U << 0)	/* node has memory */
 #define UNMAPPED_POOL_NODE_HAS_CMA	(1U << 1)	/* node has a hugetlb CMA area */
 #define UNMAPPED_POOL_NODE_LOW		(1U << 2)	/* free pages below the low watermark */
-#define UNMAPPED_POOL_NODE_ALLOC_FAILED	(1U << 3)	/* an allocation failed since the last snapshot */
+/* an allocation failed since this file's last snapshot */
+#define UNMAPPED_POOL_NODE_ALLOC_FAILED	(1U << 3)
 
 struct unmapped_pool_node_stats {
 	__u32 node;
@@ -64,8 +68,8 @@ struct unmapped_pool_node_stats {
 /*
  * UNMAPPED_POOL_IOC_STATS: an atomic snapshot of every node's pool.
  * In: nodes_ptr points to an array of nr_nodes entries, at least
- * unmapped_pool_info.nr_node_ids of them (-EINVAL otherwise).  Out: nr_nodes is
- * the number of entries written (one per possible node id below
+ * unmapped_pool_info.nr_node_ids of them (-EINVAL otherwise).
+ * Out: nr_nodes is the number of entries written (one per node id below
  * nr_node_ids, in order), seq the event sequence number the snapshot
  * covers.  Taking a snapshot acknowledges the events poll() reported.
  */
@@ -116,10 +120,15 @@ struct unmapped_pool_watermark {
 };
 
 #define UNMAPPED_POOL_IOC_MAGIC		0xB7
-#define UNMAPPED_POOL_IOC_INFO		_IOR(UNMAPPED_POOL_IOC_MAGIC, 0x00, struct unmapped_pool_info)
-#define UNMAPPED_POOL_IOC_STATS		_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x01, struct unmapped_pool_stats)
-#define UNMAPPED_POOL_IOC_LEND		_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x02, struct unmapped_pool_move)
-#define UNMAPPED_POOL_IOC_RECLAIM	_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x03, struct unmapped_pool_move)
-#define UNMAPPED_POOL_IOC_SET_WATERMARK	_IOW(UNMAPPED_POOL_IOC_MAGIC, 0x04, struct unmapped_pool_watermark)
+#define UNMAPPED_POOL_IOC_INFO \
+	_IOR(UNMAPPED_POOL_IOC_MAGIC, 0x00, struct unmapped_pool_info)
+#define UNMAPPED_POOL_IOC_STATS \
+	_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x01, struct unmapped_pool_stats)
+#define UNMAPPED_POOL_IOC_LEND \
+	_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x02, struct unmapped_pool_move)
+#define UNMAPPED_POOL_IOC_RECLAIM \
+	_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x03, struct unmapped_pool_move)
+#define UNMAPPED_POOL_IOC_SET_WATERMARK \
+	_IOW(UNMAPPED_POOL_IOC_MAGIC, 0x04, struct unmapped_pool_watermark)
 
 #endif /* _UAPI_LINUX_UNMAPPED_POOL_H */

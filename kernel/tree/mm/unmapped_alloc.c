@@ -15,7 +15,8 @@
  * free_pages_prepare(), which hands them back here instead of to the buddy
  * allocator.  Pages freed by a consumer are wiped before the chunk is
  * mapped again, through a per-CPU temporary mapping that only ever needs a
- * local TLB invalidation.
+ * local TLB invalidation.  Under memory pressure a shrinker gives empty
+ * chunks back to hugetlb, beyond what the pool's low watermark asks for.
  */
 #include <linux/cma.h>
 #include <linux/hugetlb.h>
@@ -25,10 +26,12 @@
 #include <linux/page_table_check.h>
 #include <linux/sched/signal.h>
 #include <linux/set_memory.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/unmapped_alloc.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <asm/tlbflush.h>
 
@@ -36,6 +39,7 @@
 #include "unmapped_alloc.h"
 
 DEFINE_STATIC_KEY_FALSE(unmapped_pool_lent);
+/* Serialises lending and reclaim, which sleep, against each other. */
 DEFINE_MUTEX(unmapped_resize_lock);
 DECLARE_WAIT_QUEUE_HEAD(unmapped_event_wait);
 
@@ -609,8 +613,67 @@ bool __unmapped_free_page(struct page *page, unsigned int order)
 	return true;
 }
 
+/*
+ * Empty chunks of a node beyond those its low watermark needs, given the
+ * free pages of its other chunks.
+ */
+static unsigned long unmapped_spare_chunks(struct unmapped_pool *pool)
+{
+	unsigned long empty = 0, other_free, needed = 0;
+	struct unmapped_chunk *chunk;
+
+	spin_lock_irq(&pool->lock);
+	list_for_each_entry(chunk, &pool->chunks, list)
+		empty += !chunk->used;
+	other_free = unmapped_pool_free_pages(pool) - empty * UNMAPPED_CHUNK_PAGES;
+	if (pool->low_watermark > other_free)
+		needed = DIV_ROUND_UP(pool->low_watermark - other_free,
+				      UNMAPPED_CHUNK_PAGES);
+	spin_unlock_irq(&pool->lock);
+	return empty > needed ? empty - needed : 0;
+}
+
+static void unmapped_shrink_workfn(struct work_struct *work)
+{
+	struct unmapped_pool *pool;
+	int nid;
+
+	mutex_lock(&unmapped_resize_lock);
+	for_each_node(nid) {
+		pool = unmapped_node_pool(nid);
+		while (pool && unmapped_spare_chunks(pool) &&
+		       !unmapped_reclaim(nid))
+			;
+	}
+	mutex_unlock(&unmapped_resize_lock);
+}
+
+static DECLARE_WORK(unmapped_shrink_work, unmapped_shrink_workfn);
+
+static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
+					   struct shrink_control *sc)
+{
+	struct unmapped_pool *pool = unmapped_node_pool(sc->nid);
+	unsigned long spare = pool ? unmapped_spare_chunks(pool) : 0;
+
+	return spare ? spare * UNMAPPED_CHUNK_PAGES : SHRINK_EMPTY;
+}
+
+/*
+ * Giving a chunk back sleeps and allocates, which reclaim context must
+ * not do, so the shrinker hands the work to a worker and reports nothing
+ * freed yet.
+ */
+static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
+					  struct shrink_control *sc)
+{
+	queue_work(system_unbound_wq, &unmapped_shrink_work);
+	return SHRINK_STOP;
+}
+
 static int __init unmapped_alloc_init(void)
 {
+	struct shrinker *shrinker;
 	struct unmapped_pool *pool;
 	int nid;
 
@@ -622,6 +685,13 @@ static int __init unmapped_alloc_init(void)
 		INIT_LIST_HEAD(&pool->chunks);
 		unmapped_pools[nid] = pool;
 	}
+
+	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped_pool");
+	if (!shrinker)
+		return -ENOMEM;
+	shrinker->count_objects = unmapped_shrink_count;
+	shrinker->scan_objects = unmapped_shrink_scan;
+	shrinker_register(shrinker);
 	return unmapped_wipe_init();
 }
 subsys_initcall(unmapped_alloc_init);

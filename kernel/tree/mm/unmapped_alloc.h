@@ -7,6 +7,7 @@
 #ifndef _MM_UNMAPPED_ALLOC_H
 #define _MM_UNMAPPED_ALLOC_H
 
+#include <linux/bits.h>
 #include <linux/list.h>
 #include <linux/pgtable.h>
 #include <linux/spinlock.h>
@@ -14,9 +15,9 @@
 
 /* A chunk is one PUD of memory, served in pages of up to one PMD. */
 #define UNMAPPED_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
-#define UNMAPPED_CHUNK_PAGES	(1UL << UNMAPPED_CHUNK_ORDER)
+#define UNMAPPED_CHUNK_PAGES	BIT(UNMAPPED_CHUNK_ORDER)
 #define UNMAPPED_BLOCK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
-#define UNMAPPED_BLOCK_PAGES	(1UL << UNMAPPED_BLOCK_ORDER)
+#define UNMAPPED_BLOCK_PAGES	BIT(UNMAPPED_BLOCK_ORDER)
 #define UNMAPPED_CHUNK_BLOCKS	(UNMAPPED_CHUNK_PAGES / UNMAPPED_BLOCK_PAGES)
 #define UNMAPPED_MAX_ORDER	UNMAPPED_BLOCK_ORDER
 
@@ -85,7 +86,7 @@ struct unmapped_owner_hint {
  * @tlb_flushes: cross-CPU TLB flushes done for this pool
  */
 struct unmapped_pool {
-	spinlock_t lock;
+	spinlock_t lock;	/* see above */
 	struct list_head chunks;
 	unsigned long nr_chunks;
 	unsigned long used_pages;

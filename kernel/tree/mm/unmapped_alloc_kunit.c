@@ -248,6 +248,7 @@ static struct kunit_suite unmapped_pool_suite = {
 	.name = "unmapped_pool",
 	.test_cases = unmapped_pool_cases,
 };
+
 kunit_test_suite(unmapped_pool_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the unmapped page pool");

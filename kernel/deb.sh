@@ -1,0 +1,31 @@
+#!/bin/bash
+# Build installable Debian packages of the gigapool kernel for a real host:
+# Debian's own amd64 configuration plus kernel/config/host.config, built
+# with the kernel's bindeb-pkg target.  The packages land in build/deb/.
+#
+#   kernel/deb.sh [--config-only]
+#
+# --config-only prepares and checks the configuration without the long
+# build (a full Debian configuration takes hours on two cores).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+debconf=/usr/src/linux-config-6.12/config.amd64_none_amd64.xz
+src=$top/build/kernel-src/gigapool
+obj=$top/build/kernel-obj/deb
+
+[ -r "$debconf" ] || { echo "kernel/deb.sh: $debconf is missing: apt-get install linux-config-6.12" >&2; exit 1; }
+# The patched tree is prepared (and checked) by the test-kernel build.
+"$top/kernel/build.sh" gigapool --tree-only
+mkdir -p "$obj"
+xzcat "$debconf" > "$obj/.config"
+"$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$top/kernel/config/host.config" >/dev/null
+make -s -C "$src" O="$obj" olddefconfig >/dev/null
+for opt in $(grep -h '^CONFIG_.*=y' "$top/kernel/config/host.config" | cut -d= -f1); do
+	grep -q "^$opt=y" "$obj/.config" || { echo "kernel/deb.sh: $opt did not stick" >&2; exit 1; }
+done
+echo "== configuration ready: $obj/.config"
+[ "${1:-}" = --config-only ] && exit 0
+make -C "$src" O="$obj" -j"$(nproc)" LOCALVERSION=-gigapool KDEB_PKGVERSION="$(make -s -C "$src" kernelversion)-1gigapool" bindeb-pkg
+mkdir -p "$top/build/deb"
+mv "$top"/build/kernel-obj/*.deb "$top/build/deb/"
+ls -l "$top/build/deb/"
