@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the planner: the same planner_plan() gigapoold runs. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "planner.h"
+#include "util.h"
+
+#define PPC 262144ULL
+#define SEC 1000000ULL
+
+static struct policy pol;
+static struct node_state nodes[4];
+static struct system_state st;
+
+static int setup(void **state)
+{
+	(void)state;
+	memset(&pol, 0, sizeof(pol));
+	pol.defaults = (struct node_policy){
+		.keep_free_hugetlb = 1, .headroom_low = 1, .headroom_high = 3,
+		.max_pool_chunks = 10, .max_moves = 8, .cooldown_sec = 60,
+	};
+	pol.max_moves_per_cycle = 100;
+	memset(nodes, 0, sizeof(nodes));
+	for (unsigned i = 0; i < 4; i++) {
+		nodes[i].node = i;
+		nodes[i].online = true;
+		nodes[i].hugetlb_total = nodes[i].hugetlb_free = 8;
+	}
+	st = (struct system_state){
+		.pool_available = true, .chunk_size = GIB, .page_size = 4096,
+		.now_usec = 1000 * SEC, .n_nodes = 1, .nodes = nodes,
+	};
+	return 0;
+}
+
+static struct plan run(const struct reservation *res, size_t n)
+{
+	struct plan p;
+
+	assert_int_equal(planner_plan(&st, &pol, res, n, &p), 0);
+	assert_int_equal(p.n_nodes, st.n_nodes);
+	return p;
+}
+
+static void test_empty_pool_lends_to_high(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 3);
+	assert_int_equal(p.nodes[0].lend_cma, 0);
+	assert_int_equal(p.nodes[0].reclaim, 0);
+	assert_int_equal(p.nodes[0].reason, REASON_HEADROOM);
+	assert_int_equal(p.nodes[0].low_watermark_pages, PPC);
+	plan_done(&p);
+}
+
+static void test_inside_band_nothing_moves(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	for (uint64_t free_chunks = 1; free_chunks <= 3; free_chunks++) {
+		nodes[0].pool_chunks = free_chunks;
+		nodes[0].pool_free_pages = free_chunks * PPC;
+		p = run(NULL, 0);
+		assert_int_equal(p.nodes[0].lend + p.nodes[0].lend_cma + p.nodes[0].reclaim, 0);
+		assert_int_equal(p.nodes[0].reason, REASON_NONE);
+		plan_done(&p);
+	}
+}
+
+static void test_surplus_reclaimed_after_cooldown(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	nodes[0].pool_chunks = 6;
+	nodes[0].pool_free_pages = 6 * PPC;
+	nodes[0].last_lend_usec = st.now_usec - 10 * SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 0);	/* still cooling down */
+	plan_done(&p);
+	nodes[0].last_lend_usec = st.now_usec - 61 * SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 3);
+	assert_int_equal(p.nodes[0].reason, REASON_SURPLUS);
+	plan_done(&p);
+}
+
+static void test_only_free_chunks_reclaimed(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	nodes[0].pool_chunks = 8;
+	nodes[0].pool_free_pages = 4 * PPC + 5;
+	nodes[0].pool_used_pages = 4 * PPC - 5;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	plan_done(&p);
+}
+
+static void test_keep_free_hugetlb_uses_cma(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	nodes[0].hugetlb_free = 2;	/* keep 1: one may be lent */
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 1);
+	assert_int_equal(p.nodes[0].shortfall, 2);
+	plan_done(&p);
+	nodes[0].has_cma = true;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 1);
+	assert_int_equal(p.nodes[0].lend_cma, 2);
+	assert_int_equal(p.nodes[0].shortfall, 0);
+	plan_done(&p);
+}
+
+static void test_reservation_before_headroom(void **state)
+{
+	struct reservation r = { .owner = "vm", .bytes = 2 * GIB + 1, .node = 0 };
+	struct plan p;
+
+	(void)state;
+	/* Reservations may use the kept pages and ignore the cooldown. */
+	nodes[0].hugetlb_free = 3;
+	nodes[0].last_reclaim_usec = st.now_usec - SEC;
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[0].reserved_chunks, 3);
+	assert_int_equal(p.nodes[0].lend, 3);
+	assert_int_equal(p.nodes[0].shortfall, 0);
+	assert_int_equal(p.nodes[0].reason, REASON_RESERVATION);
+	assert_int_equal(p.nodes[0].low_watermark_pages, 4 * PPC);
+	plan_done(&p);
+}
+
+static void test_reservations_first_across_nodes(void **state)
+{
+	struct reservation r = { .owner = "vm", .bytes = 2 * GIB, .node = 1 };
+	struct plan p;
+
+	(void)state;
+	st.n_nodes = 2;
+	pol.max_moves_per_cycle = 2;
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[1].lend, 2);
+	assert_int_equal(p.nodes[0].lend, 0);
+	plan_done(&p);
+}
+
+static void test_per_node_budget(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	pol.defaults.max_moves = 2;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 2);
+	plan_done(&p);
+}
+
+static void test_cap(void **state)
+{
+	struct reservation r = { .owner = "vm", .bytes = 20 * GIB, .node = 0 };
+	struct plan p;
+
+	(void)state;
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[0].lend, 8);	/* cap 10, budget 8 */
+	plan_done(&p);
+	nodes[0].pool_chunks = 12;
+	nodes[0].pool_free_pages = 12 * PPC;
+	nodes[0].last_lend_usec = st.now_usec - SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 2);
+	assert_int_equal(p.nodes[0].reason, REASON_CAP);
+	plan_done(&p);
+}
+
+static void test_reclaim_for_hugetlb(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	pol.defaults.keep_free_hugetlb = 4;
+	nodes[0].hugetlb_free = 1;
+	nodes[0].pool_chunks = 3;
+	nodes[0].pool_free_pages = 3 * PPC;
+	p = run(NULL, 0);
+	/* Ordinary VMs lack 3 pages, but the pool keeps headroom_low. */
+	assert_int_equal(p.nodes[0].reclaim, 2);
+	assert_int_equal(p.nodes[0].reason, REASON_HUGETLB);
+	plan_done(&p);
+}
+
+static void test_excluded_and_hugetlb_only(void **state)
+{
+	struct node_override o = { .node = 0, .p = pol.defaults };
+	struct plan p;
+
+	(void)state;
+	o.p.excluded = true;
+	pol.overrides = &o;
+	pol.n_overrides = 1;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 0);
+	assert_int_equal(p.nodes[0].low_watermark_pages, 0);
+	plan_done(&p);
+	pol.n_overrides = 0;
+	st.pool_available = false;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 0);
+	plan_done(&p);
+}
+
+static void test_place(void **state)
+{
+	struct reservation r = { .owner = "vm", .bytes = 6 * GIB, .node = 0 };
+	struct node_override o = { .node = 2, .p = pol.defaults };
+
+	(void)state;
+	st.n_nodes = 3;
+	nodes[1].hugetlb_free = 4;
+	nodes[2].hugetlb_free = 20;
+	assert_int_equal(planner_place(&st, &pol, NULL, 0), 2);
+	o.p.excluded = true;
+	pol.overrides = &o;
+	pol.n_overrides = 1;
+	assert_int_equal(planner_place(&st, &pol, NULL, 0), 0);
+	assert_int_equal(planner_place(&st, &pol, &r, 1), 1);
+	st.pool_available = false;
+	assert_int_equal(planner_place(&st, &pol, NULL, 0), -ENODEV);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_empty_pool_lends_to_high, setup),
+		cmocka_unit_test_setup(test_inside_band_nothing_moves, setup),
+		cmocka_unit_test_setup(test_surplus_reclaimed_after_cooldown, setup),
+		cmocka_unit_test_setup(test_only_free_chunks_reclaimed, setup),
+		cmocka_unit_test_setup(test_keep_free_hugetlb_uses_cma, setup),
+		cmocka_unit_test_setup(test_reservation_before_headroom, setup),
+		cmocka_unit_test_setup(test_reservations_first_across_nodes, setup),
+		cmocka_unit_test_setup(test_per_node_budget, setup),
+		cmocka_unit_test_setup(test_cap, setup),
+		cmocka_unit_test_setup(test_reclaim_for_hugetlb, setup),
+		cmocka_unit_test_setup(test_excluded_and_hugetlb_only, setup),
+		cmocka_unit_test_setup(test_place, setup),
+	};
+
+	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
+}

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests of the policy parser: what is accepted, what is refused and how it is reported. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+
+static struct policy *parse_ok(const char *text)
+{
+	struct policy *p = NULL;
+	char *err = NULL;
+
+	assert_int_equal(policy_parse(text, strlen(text), "t.json", &p, &err), 0);
+	assert_null(err);
+	assert_non_null(p);
+	return p;
+}
+
+/* Parse must fail and the message must contain want. */
+static void parse_fails(const char *text, const char *want)
+{
+	struct policy *p = NULL;
+	char *err = NULL;
+
+	assert_int_equal(policy_parse(text, strlen(text), "t.json", &p, &err), -EINVAL);
+	assert_null(p);
+	assert_non_null(err);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not contain '%s'", err, want);
+	free(err);
+}
+
+static void test_shipped_policy(void **state)
+{
+	struct policy *p;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(policy_load(TOP_DIR "/config/policy.json", &p, &err), 0);
+	assert_int_equal(p->defaults.keep_free_hugetlb, 2);
+	assert_int_equal(p->limits.max_connections, 256);
+	policy_free(p);
+}
+
+static void test_empty_is_builtin_defaults(void **state)
+{
+	struct policy *p = parse_ok("{}");
+
+	(void)state;
+	assert_int_equal(p->defaults.headroom_low, 1);
+	assert_int_equal(p->defaults.headroom_high, 2);
+	assert_false(p->defaults.excluded);
+	assert_null(p->textfile);
+	assert_false(p->has_control_group);
+	policy_free(p);
+}
+
+static void test_overrides_merge_defaults(void **state)
+{
+	struct policy *p = parse_ok("{\"nodes\": {\"1\": {\"excluded\": true}, \"3\": {\"headroom_high\": 5}},"
+				    " \"defaults\": {\"headroom_low\": 2, \"headroom_high\": 4}}");
+
+	(void)state;
+	assert_int_equal(p->n_overrides, 2);
+	assert_true(policy_node(p, 1)->excluded);
+	assert_int_equal(policy_node(p, 1)->headroom_low, 2);
+	assert_int_equal(policy_node(p, 3)->headroom_high, 5);
+	assert_int_equal(policy_node(p, 3)->headroom_low, 2);
+	assert_int_equal(policy_node(p, 0)->headroom_high, 4);
+	assert_false(policy_node(p, 0)->excluded);
+	policy_free(p);
+}
+
+static void test_unknown_keys(void **state)
+{
+	(void)state;
+	parse_fails("{\"defaults\": {\"headroom\": 1}}", "t.json: $.defaults.headroom: unknown key");
+	parse_fails("{\"intervall_sec\": 1}", "$.intervall_sec: unknown key");
+	parse_fails("{\"nodes\": {\"0\": {\"bogus\": 1}}}", "$.nodes.0.bogus: unknown key");
+	parse_fails("{\"limits\": {\"max_conn\": 1}}", "$.limits.max_conn: unknown key");
+}
+
+static void test_wrong_types(void **state)
+{
+	(void)state;
+	parse_fails("{\"interval_sec\": \"60\"}", "$.interval_sec: must be an integer");
+	parse_fails("{\"interval_sec\": 1.5}", "$.interval_sec: must be an integer");
+	parse_fails("{\"defaults\": {\"excluded\": 1}}", "$.defaults.excluded: must be true or false");
+	parse_fails("{\"defaults\": []}", "$.defaults: must be an object");
+	parse_fails("[]", "$: must be an object");
+	parse_fails("{\"textfile\": 3}", "$.textfile: must be null or a string");
+	parse_fails("{\"nodes\": []}", "$.nodes: must be an object");
+}
+
+static void test_ranges(void **state)
+{
+	(void)state;
+	parse_fails("{\"defaults\": {\"max_moves\": 0}}", "$.defaults.max_moves: must be an integer from 1 to");
+	parse_fails("{\"defaults\": {\"headroom_low\": -1}}", "$.defaults.headroom_low");
+	parse_fails("{\"limits\": {\"max_message_bytes\": 100}}", "$.limits.max_message_bytes");
+	parse_fails("{\"defaults\": {\"headroom_low\": 3, \"headroom_high\": 2}}",
+		    "$.defaults.headroom_low: must not exceed headroom_high (2)");
+	parse_fails("{\"nodes\": {\"2\": {\"headroom_high\": 100}}}",
+		    "$.nodes.2.headroom_high: must not exceed max_pool_chunks (64)");
+	parse_fails("{\"retry\": {\"backoff_ms\": 500, \"backoff_max_ms\": 100}}", "$.retry.backoff_ms");
+	parse_fails("{\"limits\": {\"max_connections\": 4, \"max_connections_per_uid\": 8}}",
+		    "$.limits.max_connections_per_uid");
+	parse_fails("{\"textfile\": \"relative.prom\"}", "$.textfile: must be an absolute path");
+	parse_fails("{\"control_group\": \"no-such-group-gigapool\"}", "$.control_group: no such group");
+}
+
+static void test_node_keys(void **state)
+{
+	(void)state;
+	parse_fails("{\"nodes\": {\"01\": {}}}", "$.nodes.01: node key must be");
+	parse_fails("{\"nodes\": {\"-1\": {}}}", "$.nodes.-1: node key");
+	parse_fails("{\"nodes\": {\"x\": {}}}", "$.nodes.x: node key");
+	parse_fails("{\"nodes\": {\"1024\": {}}}", "$.nodes.1024: node key");
+	parse_fails("{\"nodes\": {\"\": {}}}", "node key");
+}
+
+static void test_duplicates(void **state)
+{
+	(void)state;
+	parse_fails("{\"interval_sec\": 1, \"interval_sec\": 2}", "$.interval_sec: duplicate key");
+}
+
+static void test_syntax_position(void **state)
+{
+	(void)state;
+	parse_fails("{\n  \"interval_sec\": ,\n}", "t.json:2:19: JSON syntax error");
+	parse_fails("{} trailing", "t.json:1:4: JSON syntax error");
+	parse_fails("", "t.json:1:1");
+}
+
+static void test_nul_byte(void **state)
+{
+	static const char text[] = "{}\0{\"x\":1}";
+	struct policy *p = NULL;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(policy_parse(text, sizeof(text) - 1, "t.json", &p, &err), -EINVAL);
+	assert_non_null(strstr(err, "NUL byte"));
+	free(err);
+}
+
+static void test_missing_file(void **state)
+{
+	struct policy *p = NULL;
+	char *err = NULL;
+
+	(void)state;
+	assert_int_equal(policy_load("/nonexistent/policy.json", &p, &err), -EINVAL);
+	assert_non_null(strstr(err, "/nonexistent/policy.json: No such file"));
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shipped_policy),
+		cmocka_unit_test(test_empty_is_builtin_defaults),
+		cmocka_unit_test(test_overrides_merge_defaults),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_wrong_types),
+		cmocka_unit_test(test_ranges),
+		cmocka_unit_test(test_node_keys),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_syntax_position),
+		cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_missing_file),
+	};
+
+	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);
+}
