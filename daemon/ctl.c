@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -245,21 +246,6 @@ static int run(const char *method, cJSON *params, void (*print)(const cJSON *))
 	return EXIT_OK;
 }
 
-static int cmd_check_policy(const char *path)
-{
-	struct policy *p;
-	char *err;
-
-	if (policy_load(path, &p, &err) < 0) {
-		fprintf(stderr, "%s\n", err ? err : "out of memory");
-		free(err);
-		return EXIT_BAD_POLICY;
-	}
-	policy_free(p);
-	printf("%s: valid\n", path);
-	return EXIT_OK;
-}
-
 static int cmd_reserve(int argc, char **argv, long node)
 {
 	cJSON *params;
@@ -325,6 +311,7 @@ int main(int argc, char **argv)
 	char *end;
 	int c;
 
+	signal(SIGPIPE, SIG_IGN);
 	/* GNU getopt permutes, so options may follow the command too. */
 	while ((c = getopt_long(argc, argv, "hj", opts, NULL)) != -1) {
 		switch (c) {
@@ -359,7 +346,7 @@ int main(int argc, char **argv)
 		return run(POOL_INTERFACE ".Release", params, print_nothing);
 	}
 	if (strcmp(argv[0], "check-policy") == 0 && argc == 2)
-		return cmd_check_policy(argv[1]);
+		return policy_check_file(argv[1]) < 0 ? EXIT_BAD_POLICY : EXIT_OK;
 	if (strcmp(argv[0], "call") == 0)
 		return cmd_call(argc, argv);
 	usage(stderr);

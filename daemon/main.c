@@ -31,21 +31,6 @@ static void usage(FILE *f)
 		"  --help\n");
 }
 
-static int check_policy(const char *path)
-{
-	struct policy *p;
-	char *err;
-
-	if (policy_load(path, &p, &err) < 0) {
-		fprintf(stderr, "%s\n", err ? err : "out of memory");
-		free(err);
-		return 1;
-	}
-	policy_free(p);
-	printf("%s: valid\n", path);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -76,7 +61,7 @@ int main(int argc, char **argv)
 		case 'd': o.state_dir = optarg; break;
 		case 'r': o.sysfs_root = optarg; break;
 		case 'n': o.dry_run = true; break;
-		case 'c': return check_policy(optarg);
+		case 'c': return policy_check_file(optarg) < 0 ? 1 : 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}

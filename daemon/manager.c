@@ -456,16 +456,10 @@ static int reconcile(struct manager *m)
 
 static cJSON *reservation_json(const struct manager *m, const struct reservation *r)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = reservation_to_json(r);
 
-	if (!o)
-		return NULL;
-	cJSON_AddStringToObject(o, "owner", r->owner);
-	cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
-	cJSON_AddNumberToObject(o, "node", r->node);
-	cJSON_AddBoolToObject(o, "any", r->any);
-	cJSON_AddNumberToObject(o, "created", (double)r->created);
-	cJSON_AddBoolToObject(o, "satisfied", node_satisfied(m, r->node));
+	if (o)
+		cJSON_AddBoolToObject(o, "satisfied", node_satisfied(m, r->node));
 	return o;
 }
 

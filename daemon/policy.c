@@ -32,74 +32,67 @@ struct field {
 	enum field_type type;
 	size_t offset;
 	uint64_t min, max;
+	uint64_t def;			/* F_U64, F_BOOL: the built-in default */
 	const struct field *sub;	/* F_STRUCT: fields of the sub-object */
 };
 
-#define U64(s, k, lo, hi) { #k, F_U64, offsetof(s, k), lo, hi, NULL }
+/* The tables are the single source of keys, ranges and defaults. */
+#define U64(s, k, lo, hi, d) { #k, F_U64, offsetof(s, k), lo, hi, d, NULL }
 
 static const struct field node_fields[] = {
-	{ "excluded", F_BOOL, offsetof(struct node_policy, excluded), 0, 0, NULL },
-	U64(struct node_policy, keep_free_hugetlb, 0, MAX_CHUNKS),
-	U64(struct node_policy, headroom_low, 0, MAX_CHUNKS),
-	U64(struct node_policy, headroom_high, 0, MAX_CHUNKS),
-	U64(struct node_policy, max_pool_chunks, 0, MAX_CHUNKS),
-	U64(struct node_policy, max_moves, 1, MAX_CHUNKS),
-	U64(struct node_policy, cooldown_sec, 0, 86400),
+	{ "excluded", F_BOOL, offsetof(struct node_policy, excluded), 0, 0, false, NULL },
+	U64(struct node_policy, keep_free_hugetlb, 0, MAX_CHUNKS, 0),
+	U64(struct node_policy, headroom_low, 0, MAX_CHUNKS, 1),
+	U64(struct node_policy, headroom_high, 0, MAX_CHUNKS, 2),
+	U64(struct node_policy, max_pool_chunks, 0, MAX_CHUNKS, 64),
+	U64(struct node_policy, max_moves, 1, MAX_CHUNKS, 4),
+	U64(struct node_policy, cooldown_sec, 0, 86400, 30),
 	{ NULL }
 };
 
 static const struct field limit_fields[] = {
-	U64(struct policy_limits, max_message_bytes, 1024, 16 << 20),
-	U64(struct policy_limits, max_connections, 1, 65536),
-	U64(struct policy_limits, max_connections_per_uid, 1, 65536),
-	U64(struct policy_limits, idle_timeout_sec, 1, 86400),
-	U64(struct policy_limits, max_reservations, 1, 1 << 20),
-	U64(struct policy_limits, max_owner_length, 1, 1024),
+	U64(struct policy_limits, max_message_bytes, 1024, 16 << 20, 65536),
+	U64(struct policy_limits, max_connections, 1, 65536, 256),
+	U64(struct policy_limits, max_connections_per_uid, 1, 65536, 128),
+	U64(struct policy_limits, idle_timeout_sec, 1, 86400, 60),
+	U64(struct policy_limits, max_reservations, 1, 1 << 20, 1024),
+	U64(struct policy_limits, max_owner_length, 1, 1024, 64),
 	{ NULL }
 };
 
 static const struct field retry_fields[] = {
-	{ "attempts", F_U64, offsetof(struct policy, retry_attempts), 0, 100, NULL },
-	{ "backoff_ms", F_U64, offsetof(struct policy, retry_backoff_ms), 1, 3600000, NULL },
-	{ "backoff_max_ms", F_U64, offsetof(struct policy, retry_backoff_max_ms), 1, 3600000, NULL },
+	{ "attempts", F_U64, offsetof(struct policy, retry_attempts), 0, 100, 5, NULL },
+	{ "backoff_ms", F_U64, offsetof(struct policy, retry_backoff_ms), 1, 3600000, 200, NULL },
+	{ "backoff_max_ms", F_U64, offsetof(struct policy, retry_backoff_max_ms), 1, 3600000, 10000, NULL },
 	{ NULL }
 };
 
 /* Offsets in retry_fields are relative to struct policy, so base is 0. */
 static const struct field top_fields[] = {
-	{ "defaults", F_STRUCT, offsetof(struct policy, defaults), 0, 0, node_fields },
-	U64(struct policy, interval_sec, 1, 86400),
-	U64(struct policy, max_moves_per_cycle, 1, MAX_CHUNKS),
-	{ "retry", F_STRUCT, 0, 0, 0, retry_fields },
-	{ "limits", F_STRUCT, offsetof(struct policy, limits), 0, 0, limit_fields },
-	{ "control_group", F_STRING, offsetof(struct policy, control_group), 1, 64, NULL },
-	{ "textfile", F_STRING, offsetof(struct policy, textfile), 1, PATH_MAX - 8, NULL },
+	{ "defaults", F_STRUCT, offsetof(struct policy, defaults), 0, 0, 0, node_fields },
+	U64(struct policy, interval_sec, 1, 86400, 60),
+	U64(struct policy, max_moves_per_cycle, 1, MAX_CHUNKS, 16),
+	{ "retry", F_STRUCT, 0, 0, 0, 0, retry_fields },
+	{ "limits", F_STRUCT, offsetof(struct policy, limits), 0, 0, 0, limit_fields },
+	{ "control_group", F_STRING, offsetof(struct policy, control_group), 1, 64, 0, NULL },
+	{ "textfile", F_STRING, offsetof(struct policy, textfile), 1, PATH_MAX - 8, 0, NULL },
 	{ NULL }
 };
 
-static const struct policy policy_builtin = {
-	.defaults = {
-		.keep_free_hugetlb = 0,
-		.headroom_low = 1,
-		.headroom_high = 2,
-		.max_pool_chunks = 64,
-		.max_moves = 4,
-		.cooldown_sec = 30,
-	},
-	.interval_sec = 60,
-	.max_moves_per_cycle = 16,
-	.retry_attempts = 5,
-	.retry_backoff_ms = 200,
-	.retry_backoff_max_ms = 10000,
-	.limits = {
-		.max_message_bytes = 65536,
-		.max_connections = 256,
-		.max_connections_per_uid = 128,
-		.idle_timeout_sec = 60,
-		.max_reservations = 1024,
-		.max_owner_length = 64,
-	},
-};
+/* Strings default to NULL, which calloc already gave. */
+static void apply_defaults(const struct field *fields, void *base)
+{
+	for (const struct field *f = fields; f->key; f++) {
+		void *dst = (char *)base + f->offset;
+
+		if (f->type == F_U64)
+			*(uint64_t *)dst = f->def;
+		else if (f->type == F_BOOL)
+			*(bool *)dst = f->def;
+		else if (f->type == F_STRUCT)
+			apply_defaults(f->sub, dst);
+	}
+}
 
 static int fail(char **ret_error, const char *fmt, ...)
 {
@@ -303,7 +296,7 @@ int policy_parse(const char *text, size_t len, const char *filename,
 		cJSON_Delete(root);
 		return -ENOMEM;
 	}
-	*p = policy_builtin;
+	apply_defaults(top_fields, p);
 	r = check_object(root, "$", ret_error);
 	/* nodes is parsed last so that overrides start from the final defaults. */
 	for (const cJSON *c = r < 0 ? NULL : root->child; c && r >= 0; c = c->next) {
@@ -352,6 +345,21 @@ int policy_load(const char *path, struct policy **ret, char **ret_error)
 	r = policy_parse(text, r, path, ret, ret_error);
 	free(text);
 	return r;
+}
+
+int policy_check_file(const char *path)
+{
+	struct policy *p;
+	char *err;
+
+	if (policy_load(path, &p, &err) < 0) {
+		fprintf(stderr, "%s\n", err ? err : "out of memory");
+		free(err);
+		return -EINVAL;
+	}
+	policy_free(p);
+	printf("%s: valid\n", path);
+	return 0;
 }
 
 void policy_free(struct policy *p)

@@ -68,6 +68,8 @@ static inline const struct node_policy *policy_node(const struct policy *p, unsi
 int policy_parse(const char *text, size_t len, const char *filename,
 		 struct policy **ret, char **ret_error);
 int policy_load(const char *path, struct policy **ret, char **ret_error);
+/* For --check-policy and check-policy: report on stdout or stderr. */
+int policy_check_file(const char *path);
 void policy_free(struct policy *p);
 
 #endif

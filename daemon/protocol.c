@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "util.h"
 
 #define SERVICE_INTERFACE "org.varlink.service"
 
@@ -251,23 +252,10 @@ int varlink_connect(const char *path)
 	return fd;
 }
 
-static int send_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* Send one call and wait for its reply; params is consumed. */
+/*
+ * Send one call and wait for its reply; params is consumed.  Callers
+ * ignore SIGPIPE so that a vanished daemon is an error, not a signal.
+ */
 int varlink_call(int fd, const char *method, cJSON *params, size_t max_reply,
 		 cJSON **ret_reply)
 {
@@ -288,7 +276,7 @@ int varlink_call(int fd, const char *method, cJSON *params, size_t max_reply,
 	cJSON_Delete(req);
 	if (!text)
 		return -ENOMEM;
-	r = send_all(fd, text, strlen(text) + 1);
+	r = write_all(fd, text, strlen(text) + 1);
 	free(text);
 	if (r < 0)
 		return r;

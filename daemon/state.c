@@ -134,6 +134,21 @@ int state_parse(const char *text, size_t len, struct resv_set *ret)
 	return r;
 }
 
+/* The same object is stored on disk and sent to clients. */
+cJSON *reservation_to_json(const struct reservation *r)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	if (!e)
+		return NULL;
+	cJSON_AddStringToObject(e, "owner", r->owner);
+	cJSON_AddNumberToObject(e, "bytes", (double)r->bytes);
+	cJSON_AddNumberToObject(e, "node", r->node);
+	cJSON_AddBoolToObject(e, "any", r->any);
+	cJSON_AddNumberToObject(e, "created", (double)r->created);
+	return e;
+}
+
 char *state_format(const struct resv_set *set)
 {
 	cJSON *root = cJSON_CreateObject(), *list;
@@ -144,16 +159,10 @@ char *state_format(const struct resv_set *set)
 	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
 	list = cJSON_AddArrayToObject(root, "reservations");
 	for (size_t i = 0; list && i < set->n; i++) {
-		const struct reservation *r = &set->items[i];
-		cJSON *e = cJSON_CreateObject();
+		cJSON *e = reservation_to_json(&set->items[i]);
 
 		if (!e || !cJSON_AddItemToArray(list, e))
 			goto out;
-		cJSON_AddStringToObject(e, "owner", r->owner);
-		cJSON_AddNumberToObject(e, "bytes", (double)r->bytes);
-		cJSON_AddNumberToObject(e, "node", r->node);
-		cJSON_AddBoolToObject(e, "any", r->any);
-		cJSON_AddNumberToObject(e, "created", (double)r->created);
 	}
 	if (list)
 		text = cJSON_Print(root);

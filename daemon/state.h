@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
 #include "planner.h"
 
 #define STATE_FILE "reservations.json"
@@ -24,6 +26,7 @@ int resv_remove(struct resv_set *set, const char *owner);
 void resv_set_done(struct resv_set *set);
 
 int state_parse(const char *text, size_t len, struct resv_set *ret);
+cJSON *reservation_to_json(const struct reservation *r);
 char *state_format(const struct resv_set *set);
 int state_load(const char *dir, struct resv_set *ret);
 int state_save(const char *dir, const struct resv_set *set);

@@ -51,8 +51,10 @@ int read_file_str(const char *path, char **ret, size_t max)
 	return (int)len;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+int write_all(int fd, const void *buf, size_t len)
 {
+	const char *data = buf;
+
 	while (len > 0) {
 		ssize_t n = write(fd, data, len);
 

@@ -26,6 +26,7 @@ static inline uint64_t sub_sat(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+int write_all(int fd, const void *buf, size_t len);
 int read_file_str(const char *path, char **ret, size_t max);
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);
 

@@ -251,27 +251,21 @@ static int track(int fd, const char *path)
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
-int open(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
+/* O_CREAT and O_TMPFILE pass a mode; reading it otherwise is harmless. */
+#define OPEN_WRAPPER(name)						\
+	int name(const char *path, int flags, ...)			\
+	{								\
+		va_list ap;						\
+		mode_t mode;						\
+									\
+		va_start(ap, flags);					\
+		mode = va_arg(ap, mode_t);				\
+		va_end(ap);						\
+		return track(REAL(name)(path, flags, mode), path);	\
+	}
 
-	va_start(ap, flags);
-	mode = va_arg(ap, mode_t);
-	va_end(ap);
-	return track(REAL(open)(path, flags, mode), path);
-}
-
-int open64(const char *path, int flags, ...)
-{
-	va_list ap;
-	mode_t mode;
-
-	va_start(ap, flags);
-	mode = va_arg(ap, mode_t);
-	va_end(ap);
-	return track(REAL(open64)(path, flags, mode), path);
-}
+OPEN_WRAPPER(open)
+OPEN_WRAPPER(open64)
 
 int close(int fd)
 {
