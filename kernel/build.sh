@@ -121,4 +121,7 @@ esac
 mkdir -p "$out"
 cp "$obj/arch/x86/boot/bzImage" "$out/bzImage"
 cp "$obj/.config" "$out/config"
+# The in-guest tests need this kernel's uAPI (guest_memfd is newer than
+# Debian 12's linux-libc-dev).
+make -s -C "$src" O="$obj" headers_install INSTALL_HDR_PATH="$out/headers" >/dev/null
 echo "== $out/bzImage"

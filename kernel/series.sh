@@ -49,6 +49,6 @@ freed pages to the pool follow in the next patch.
 
 Signed-off-by: gigapool developers <gigapool@localhost>
 MSG
-git am -q "$top/kernel/patches/0002-"*.patch "$top/kernel/patches/0003-"*.patch
+git am -q $(ls "$top"/kernel/patches/*.patch | grep -v /0001-)
 git format-patch -q --cover-letter -o "$out" "$base"
 ls "$out"

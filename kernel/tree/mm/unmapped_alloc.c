@@ -569,23 +569,31 @@ EXPORT_SYMBOL_GPL(unmapped_free);
  * @gfp: allocation flags, as for unmapped_alloc()
  * @owner: cookie of the object the folio belongs to
  *
- * Allocates on the node the current task's memory policy picks.  The
- * caller falls back to its own allocation when this fails, which is
- * counted as a fallback of that node.
+ * Allocates on the node the current task's memory policy picks.
  *
  * Return: the folio, or NULL if the pool has no room.
  */
 struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner)
 {
-	int nid = unmapped_policy_node();
-	struct page *page;
+	struct page *page = unmapped_alloc(unmapped_policy_node(), 0, gfp,
+					   owner);
 
-	page = unmapped_alloc(nid, 0, gfp, owner);
-	if (page)
-		return page_folio(page);
-	if (unmapped_node_pool(nid))
-		atomic64_inc(&unmapped_pools[nid]->fallbacks);
-	return NULL;
+	return page ? page_folio(page) : NULL;
+}
+
+/**
+ * unmapped_count_fallback - count an allocation served outside the pool
+ *
+ * A consumer that falls back to ordinary pages after unmapped_folio_alloc()
+ * failed says so, for the node the allocation was meant for, so that the
+ * pool's users see how often the pool was too small.
+ */
+void unmapped_count_fallback(void)
+{
+	struct unmapped_pool *pool = unmapped_node_pool(unmapped_policy_node());
+
+	if (pool)
+		atomic64_inc(&pool->fallbacks);
 }
 
 bool __unmapped_page(const struct page *page)

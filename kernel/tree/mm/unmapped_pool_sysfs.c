@@ -196,7 +196,9 @@ static long unmapped_ioc_info(void __user *uarg)
 		.page_size = PAGE_SIZE,
 		.features = UNMAPPED_POOL_FEAT_CMA_DIRECT |
 			    (IS_ENABLED(CONFIG_SECRETMEM) ?
-			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0),
+			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0) |
+			    (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM) ?
+			     UNMAPPED_POOL_FEAT_GUEST_MEMFD : 0),
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;

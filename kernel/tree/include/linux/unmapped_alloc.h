@@ -22,6 +22,7 @@ struct page *unmapped_alloc(int nid, unsigned int order, gfp_t gfp,
 			    unsigned long owner);
 void unmapped_free(struct page *page, unsigned int order);
 struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner);
+void unmapped_count_fallback(void);
 bool __unmapped_page(const struct page *page);
 bool __unmapped_free_page(struct page *page, unsigned int order);
 
@@ -69,6 +70,10 @@ static inline struct folio *unmapped_folio_alloc(gfp_t gfp,
 						 unsigned long owner)
 {
 	return NULL;
+}
+
+static inline void unmapped_count_fallback(void)
+{
 }
 
 static inline bool unmapped_page(const struct page *page)
