@@ -14,6 +14,7 @@ DPID=
 PPC=262144		# 4 KiB pages per 1 GiB chunk
 
 cleanup() {
+	[ -n "${KEEP:-}" ] && return
 	[ -n "$DPID" ] && kill -9 "$DPID" 2>/dev/null
 	rm -rf "$W"
 }
@@ -194,10 +195,11 @@ eq "failure reports requested chunks" 3 "$(jq_num 'd["nodes"][1]["last_failure"]
 eq "failure reports achieved chunks" 0 "$(jq_num 'd["nodes"][1]["last_failure"]["achieved"]' <<<"$out")"
 check "failure is logged with requested and achieved" \
 	grep -q 'node 1: lend from CMA: requested 3, achieved 0: Cannot allocate memory' "$R/log"
+sleep 0.4	# backoff 50, 100, 200 ms: at least two retries by now
 echo 5 >"$R/sys/devices/system/node/node1/unmapped_pool/fake_cma_chunks"
 sleep 1
 eq "retry with backoff completes the reservation" 1 "$(($(pool "$R" 1 free_pages) / PPC >= 4))"
-check "retries were logged" [ "$(grep -c 'lend from CMA: requested 3, achieved 0' "$R/log")" -ge 2 ]
+check "retries were logged" [ "$(grep -c 'lend from CMA: requested 3, achieved 0' "$R/log")" -ge 3 ]
 ctl release vm3 >/dev/null
 
 echo "# pool event"
@@ -255,6 +257,40 @@ check "dry run logs the plan" grep -q 'dry run: would lend 2' "$R/log"
 out=$(ctl plan)
 check "plan prints the planned lend" grep -Eq '^0 +headroom +2 ' <<<"$out"
 stop
+
+echo "# systemd: socket activation and the notify protocol"
+R=$W/sd
+make_root "$R" 1 pool
+make_node "$R" 0 4
+python3 "$TOP/tests/daemon/notify-listen.py" "$R/notify" "$R/notes" 4 &
+LPID=$!
+sleep 0.3
+# systemd-socket-activate passes on only the environment it is told to.
+systemd-socket-activate -l "$R/activated" -E NOTIFY_SOCKET="$R/notify" -E WATCHDOG_USEC=400000 \
+	-E FAKEPOOL_ROOT="$R" -E LD_PRELOAD="$B/fakepool.so" "$B/gigapoold" --policy "$P" \
+	--socket "$R/unused" --state-dir "$R/state" --sysfs-root "$R" 2>>"$R/log" &
+DPID=$!
+for _ in $(seq 100); do [ -S "$R/activated" ] && break; sleep 0.05; done
+out=$("$B/gigapoolctl" --socket "$R/activated" --json status)
+eq "socket-activated daemon answers on the passed socket" pool "$(jq_num 'd["mode"]' <<<"$out")"
+check "no socket of its own when activated" [ ! -e "$R/unused" ]
+sleep 1
+kill -HUP "$DPID"
+sleep 0.3
+stop
+wait "$LPID"
+first_ready=$(grep -n '^READY=1$' "$R/notes" | head -n1 | cut -d: -f1)
+check "READY=1 is sent" [ -n "$first_ready" ]
+applied=$(grep -n '^STATUS=1 nodes, 2 chunks lent' "$R/notes" | head -n1 | cut -d: -f1)
+check "READY=1 comes after the initial apply" [ -n "$applied" ] && [ "${applied:-0}" -lt "${first_ready:-0}" ]
+check "EXTEND_TIMEOUT_USEC is sent while applying" grep -q '^EXTEND_TIMEOUT_USEC=' "$R/notes"
+check "STATUS= carries a summary" grep -q '^STATUS=1 nodes, 2 chunks lent' "$R/notes"
+check "watchdog pings are sent" [ "$(grep -c '^WATCHDOG=1$' "$R/notes")" -ge 2 ]
+check "SIGHUP sends RELOADING=1 with MONOTONIC_USEC" grep -q '^RELOADING=1|MONOTONIC_USEC=[0-9]' "$R/notes"
+check "SIGTERM sends STOPPING=1" grep -q '^STOPPING=1$' "$R/notes"
+out=$(systemd-analyze verify --man=no "$TOP/systemd/gigapoold.service" "$TOP/systemd/gigapoold.socket" 2>&1 |
+	grep -v 'Command /usr/sbin/gigapoold is not executable')
+eq "systemd-analyze verify finds nothing but the uninstalled binary" "" "$out"
 
 echo "# policy checks"
 "$B/gigapoold" --check-policy "$TOP/config/policy.json" >/dev/null

@@ -1,0 +1,19 @@
+#!/usr/bin/env python3
+# notify-listen.py SOCKET OUT SECONDS: stand in for systemd's NOTIFY_SOCKET
+# and append every sd_notify datagram gigapoold sends to OUT, one per line
+# with newlines inside a datagram shown as '|'.
+import socket
+import sys
+import time
+
+path, out, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+end = time.monotonic() + seconds
+with open(out, "a", buffering=1) as f:
+    while time.monotonic() < end:
+        s.settimeout(max(0.01, end - time.monotonic()))
+        try:
+            f.write(s.recv(4096).decode().replace("\n", "|") + "\n")
+        except socket.timeout:
+            pass
