@@ -17,14 +17,16 @@ rm -f .gigapool-key
 git init -q
 git config user.name "gigapool developers"
 git config user.email "gigapool@localhost"
-git add -A
+# Debian's .gitignore ignores the whole top level (it versions only
+# debian/), so everything is added by force.
+git add -A -f
 git commit -q -m "Linux $(make -s kernelversion) as shipped by Debian"
 base=$(git rev-parse HEAD)
 
 git am -q "$top/kernel/patches/0001-"*.patch
 cp -r "$top/kernel/tree/." .
 cp "$top/include/uapi/linux/unmapped_pool.h" include/uapi/linux/
-git add -A
+git add -A -f
 git commit -q -F - <<'MSG'
 mm: add an allocator of pages unmapped from the direct map
 
