@@ -126,17 +126,24 @@ struct fault_job {
 static void *fault_thread(void *arg)
 {
 	struct fault_job *job = arg;
+	uint64_t cpus = node_cpus(job->node);
 
-	job->ok = (job->node < 0 || bind_to_node(job->node)) &&
+	/* A fake NUMA node may have memory but no CPU. */
+	if (!cpus)
+		cpus = node_cpus(-1);
+	/* Fault away from CPU 0, where the main thread frees (see main()). */
+	if (cpus & ~1ULL)
+		cpus &= ~1ULL;
+	job->ok = set_cpus(cpus) && (job->node < 0 || bind_memory(job->node)) &&
 		  region_map(&job->r, secret_create(), job->size) &&
 		  region_fault(&job->r) >= 0;
 	return NULL;
 }
 
 /*
- * Faults size bytes of memfd_secret in a thread of its own, so that the
- * node binding does not stick to the main thread.  The mapping outlives
- * the thread; *r is it.
+ * Faults size bytes of memfd_secret in a thread of its own, so that its
+ * CPU and node binding do not stick to the main thread.  The mapping
+ * outlives the thread; *r is it.
  */
 static bool fault_secret(int node, size_t size, struct region *r)
 {
@@ -332,6 +339,7 @@ static void test_watermark(int node)
 	       (unsigned long long)seq1, (unsigned long long)seq2);
 	tap_eq(poll(&pfd, 1, 0), 0, "the snapshot acknowledged the event: no POLLIN");
 	region_unmap(&r);
+	tap_eq(pool_read(-1, "used_pages"), 0, "used_pages back to 0 after freeing the 64 pages");
 	wm.low_pages = 0;
 	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), 0, "SET_WATERMARK 0 turns it off");
 }
@@ -538,6 +546,14 @@ int main(int argc, char **argv)
 	else if (argc != 1)
 		tap_bail("usage: pooltest [--node N]");
 
+	/*
+	 * The main thread stays on CPU 0 and faults run on other CPUs, as when
+	 * one thread of an application faults memory in and another frees it:
+	 * what the faulting CPU still caches must not keep freed pages from
+	 * the pool, and the outcome must not depend on where threads ran.
+	 */
+	if (!set_cpus(1))
+		tap_bail("cannot run on CPU 0");
 	online = sysfs_list("/sys/devices/system/node/online");
 	fd = open(UNMAPPED_POOL_DEVICE, O_RDWR | O_CLOEXEC);
 	if (fd < 0)

@@ -318,24 +318,31 @@ void region_unmap(struct region *r)
 	r->fd = -1;
 }
 
-bool bind_to_node(int node)
+uint64_t node_cpus(int node)
 {
 	char path[128];
-	unsigned long nodemask = 1UL << node;
-	uint64_t cpus;
+
+	if (node < 0)
+		return sysfs_list("/sys/devices/system/cpu/online");
+	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
+	return sysfs_list(path);
+}
+
+bool set_cpus(uint64_t cpus)
+{
 	cpu_set_t set;
 	int cpu;
 
-	/* A fake NUMA node may have memory but no CPU; then bind memory only. */
-	snprintf(path, sizeof(path), "/sys/devices/system/node/node%d/cpulist", node);
-	cpus = sysfs_list(path);
-	if (cpus) {
-		CPU_ZERO(&set);
-		for (cpu = 0; cpu < 64; cpu++)
-			if (cpus & (1ULL << cpu))
-				CPU_SET(cpu, &set);
-		if (sched_setaffinity(0, sizeof(set), &set))
-			return false;
-	}
+	CPU_ZERO(&set);
+	for (cpu = 0; cpu < 64; cpu++)
+		if (cpus & (1ULL << cpu))
+			CPU_SET(cpu, &set);
+	return !sched_setaffinity(0, sizeof(set), &set);
+}
+
+bool bind_memory(int node)
+{
+	unsigned long nodemask = 1UL << node;
+
 	return !syscall(SYS_set_mempolicy, MPOL_BIND, &nodemask, sizeof(nodemask) * 8);
 }

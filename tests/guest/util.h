@@ -88,7 +88,10 @@ bool region_map(struct region *r, int fd, size_t size);
 long long region_fault(struct region *r);
 void region_unmap(struct region *r);
 
-/* Restricts the calling thread's CPUs and memory policy to one node. */
-bool bind_to_node(int node);
+/* The online CPUs of a node (node < 0: of the system); 0 if it has none. */
+uint64_t node_cpus(int node);
+/* Restricts the calling thread to a set of CPUs / to one node's memory. */
+bool set_cpus(uint64_t cpus);
+bool bind_memory(int node);
 
 #endif /* GIGAPOOL_TEST_UTIL_H */
