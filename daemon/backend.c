@@ -106,14 +106,32 @@ static int read_topology(const struct backend *b, struct system_state *s)
 	return r;
 }
 
+#define GLOBAL_1G "sys/kernel/mm/" HUGETLB_1G
+
+/* Global counters; resv_hugepages exists only globally, not per node. */
+static void read_global_hugetlb(const struct backend *b, struct hugetlb_global *ret)
+{
+	ret->known = read_u64(b, &ret->total, GLOBAL_1G "/nr_hugepages", 0) >= 0 &&
+		     read_u64(b, &ret->free, GLOBAL_1G "/free_hugepages", 0) >= 0 &&
+		     read_u64(b, &ret->resv, GLOBAL_1G "/resv_hugepages", 0) >= 0 &&
+		     read_u64(b, &ret->surplus, GLOBAL_1G "/surplus_hugepages", 0) >= 0;
+}
+
+/* What both snapshots share: sizes, global hugetlb and the node list. */
+static int snapshot_common(struct backend *b, struct system_state *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->chunk_size = b->chunk_size;
+	ret->page_size = b->page_size;
+	read_global_hugetlb(b, &ret->hugetlb);
+	return read_topology(b, ret);
+}
+
 static int hugetlb_snapshot(struct backend *b, struct system_state *ret)
 {
 	int r;
 
-	memset(ret, 0, sizeof(*ret));
-	ret->chunk_size = b->chunk_size;
-	ret->page_size = b->page_size;
-	r = read_topology(b, ret);
+	r = snapshot_common(b, ret);
 	for (size_t i = 0; r >= 0 && i < ret->n_nodes; i++) {
 		struct node_state *n = &ret->nodes[i];
 
@@ -155,16 +173,14 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	ret->pool_available = true;
-	ret->chunk_size = b->chunk_size;
-	ret->page_size = b->page_size;
 	st = calloc(b->nr_node_ids, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
 	req.nodes_ptr = (uintptr_t)st;
 	r = ioctl(b->fd, UNMAPPED_POOL_IOC_STATS, &req) < 0 ? -errno : 0;
 	if (r >= 0)
-		r = read_topology(b, ret);
+		r = snapshot_common(b, ret);
+	ret->pool_available = true;
 	for (size_t i = 0; r >= 0 && i < ret->n_nodes; i++) {
 		struct node_state *n = &ret->nodes[i];
 		const struct unmapped_pool_node_stats *k;
@@ -181,6 +197,7 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 		n->pool_chunks = k->nr_chunks;
 		n->pool_free_pages = k->free_pages;
 		n->pool_used_pages = k->used_pages;
+		n->low_watermark = k->low_watermark;
 	}
 	free(st);
 	if (r < 0)

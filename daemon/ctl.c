@@ -115,12 +115,15 @@ static double gib(double pages, double page_size)
 
 static void print_status(const cJSON *p)
 {
-	const cJSON *n;
+	const cJSON *n, *h = cJSON_GetObjectItemCaseSensitive(p, "hugetlb");
 	double ps = num(p, "page_size");
 
 	printf("mode: %s%s%s%s\n", str(p, "mode"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "dry_run")) ?
 	       " (dry run)" : "", cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? ": " : "",
 	       cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? str(p, "mode_reason") : "");
+	if (cJSON_IsObject(h))
+		printf("1 GiB hugetlb: %.0f pages, %.0f free, %.0f reserved, %.0f surplus\n",
+		       num(h, "total"), num(h, "free"), num(h, "reserved"), num(h, "surplus"));
 	printf("reservations: %.0f   cycles: %.0f   %s\n\n", num(p, "reservations"), num(p, "cycles"),
 	       str(p, "last_cycle"));
 	printf("%-4s %-7s %8s %8s %7s %9s %9s %9s  %s\n", "NODE", "MANAGED", "HUGE_1G", "FREE_1G",

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,8 +220,10 @@ static bool execute_kind(struct manager *m, const struct plan *plan, enum move_k
 	size_t n = 0;
 	int r;
 
-	if (!moves)
+	if (!moves) {
+		log_error("cannot plan moves: %s", strerror(ENOMEM));
 		return true;
+	}
 	for (size_t i = 0; i < plan->n_nodes; i++)
 		if (plan_count(&plan->nodes[i], k) > 0) {
 			moves[n].node = plan->nodes[i].node;
@@ -277,10 +280,18 @@ static void update_watermarks(struct manager *m, const struct plan *plan)
 	for (size_t i = 0; i < plan->n_nodes; i++) {
 		const struct node_plan *np = &plan->nodes[i];
 		struct node_hist *h = &m->hist[np->node];
+		int64_t si = node_index(&m->state, np->node);
+		uint64_t kernel = si >= 0 ? m->state.nodes[si].low_watermark : 0;
 		int r;
 
-		if (!m->state.pool_available || m->opt.dry_run ||
-		    (h->watermark_set && h->watermark == np->low_watermark_pages))
+		if (!m->state.pool_available || m->opt.dry_run)
+			continue;
+		/* The snapshot reads back what the kernel holds; set it again if it differs. */
+		if (h->watermark_set && kernel != h->watermark)
+			log_node(LOG_WARNING, np->node, kernel,
+				 "node %u: read back low watermark %" PRIu64 ", set %" PRIu64,
+				 np->node, kernel, h->watermark);
+		else if (h->watermark_set && h->watermark == np->low_watermark_pages)
 			continue;
 		r = m->backend->ops->set_watermark(m->backend, np->node, np->low_watermark_pages);
 		if (r < 0) {
@@ -513,7 +524,7 @@ static cJSON *node_json(const struct manager *m, const struct node_state *n)
 
 static cJSON *status_json(const struct manager *m)
 {
-	cJSON *o = cJSON_CreateObject(), *nodes;
+	cJSON *o = cJSON_CreateObject(), *nodes, *hugetlb;
 
 	if (!o)
 		return NULL;
@@ -527,6 +538,13 @@ static cJSON *status_json(const struct manager *m)
 	cJSON_AddNumberToObject(o, "cycles", (double)m->cycles);
 	cJSON_AddStringToObject(o, "last_cycle", m->last_cycle);
 	cJSON_AddNumberToObject(o, "reservations", (double)m->resv.n);
+	hugetlb = m->state.hugetlb.known ? cJSON_AddObjectToObject(o, "hugetlb") : NULL;
+	if (hugetlb) {
+		cJSON_AddNumberToObject(hugetlb, "total", (double)m->state.hugetlb.total);
+		cJSON_AddNumberToObject(hugetlb, "free", (double)m->state.hugetlb.free);
+		cJSON_AddNumberToObject(hugetlb, "reserved", (double)m->state.hugetlb.resv);
+		cJSON_AddNumberToObject(hugetlb, "surplus", (double)m->state.hugetlb.surplus);
+	}
 	nodes = cJSON_AddArrayToObject(o, "nodes");
 	for (size_t i = 0; nodes && i < m->state.n_nodes; i++)
 		cJSON_AddItemToArray(nodes, node_json(m, &m->state.nodes[i]));
@@ -578,6 +596,12 @@ static int method_plan(void *userdata, const cJSON *params, const struct peer *p
 	return ret->params ? 0 : -ENOMEM;
 }
 
+static bool json_uint(const cJSON *v, uint64_t max)
+{
+	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max &&
+	       v->valuedouble == floor(v->valuedouble);
+}
+
 static int method_reserve(void *userdata, const cJSON *params, const struct peer *peer,
 			  struct reply *ret)
 {
@@ -593,11 +617,9 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 				   "kernel has no " UNMAPPED_POOL_DEVICE "; running in hugetlb-only mode");
 	if (!cJSON_IsString(owner) || !owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
-	if (!cJSON_IsNumber(bytes) || bytes->valuedouble < 1 ||
-	    bytes->valuedouble > (double)RESV_MAX_BYTES)
+	if (!json_uint(bytes, RESV_MAX_BYTES) || bytes->valuedouble < 1)
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "bytes");
-	if (!r.any && (!cJSON_IsNumber(node) || node->valuedouble < 0 ||
-		       node->valuedouble >= UNMAPPED_POOL_MAX_NODES ||
+	if (!r.any && (!json_uint(node, UNMAPPED_POOL_MAX_NODES - 1) ||
 		       !node_managed(m, (unsigned)node->valuedouble)))
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "node");
 	if (resv_find(&m->resv, owner->valuestring))
@@ -857,7 +879,8 @@ static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *user
 		return 0;
 	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return 0;
-	n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	/* Never more than one message at a time, so pipelined calls fit the framer. */
+	n = recv(fd, buf, min_u64(sizeof(buf), c->in.max + 1), MSG_DONTWAIT);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
 	if (n <= 0 || framer_feed(&c->in, buf, n) < 0) {

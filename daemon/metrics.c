@@ -25,6 +25,14 @@ static const struct metric node_metrics[] = {
 	{ "gigapool_move_failures_total", "failures", "counter", "Moves that fell short of the request" },
 };
 
+/* A field the reply lacks counts as 0: metrics never fail on a partial reply. */
+static double number(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
 static int emit_header(FILE *f, const char *name, const char *type, const char *help)
 {
 	return fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -34,7 +42,7 @@ char *metrics_format(const cJSON *status)
 {
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(status, "nodes");
 	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(status, "mode");
-	const cJSON *resv = cJSON_GetObjectItemCaseSensitive(status, "reservations");
+	const cJSON *hugetlb = cJSON_GetObjectItemCaseSensitive(status, "hugetlb");
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -45,20 +53,20 @@ char *metrics_format(const cJSON *status)
 	fprintf(f, "gigapool_pool_available %d\n",
 		cJSON_IsString(mode) && mode->valuestring[0] == 'p');
 	emit_header(f, "gigapool_reservations", "gauge", "Reservations held");
-	fprintf(f, "gigapool_reservations %.0f\n", cJSON_IsNumber(resv) ? resv->valuedouble : 0);
+	fprintf(f, "gigapool_reservations %.0f\n", number(status, "reservations"));
+	if (cJSON_IsObject(hugetlb)) {
+		emit_header(f, "gigapool_hugetlb_1g_reserved_pages", "gauge",
+			    "1 GiB hugetlb pages promised to mappings (not free to lend)");
+		fprintf(f, "gigapool_hugetlb_1g_reserved_pages %.0f\n", number(hugetlb, "reserved"));
+	}
 	for (size_t i = 0; i < sizeof(node_metrics) / sizeof(node_metrics[0]); i++) {
 		const struct metric *m = &node_metrics[i];
 		const cJSON *n;
 
 		emit_header(f, m->name, m->type, m->help);
-		cJSON_ArrayForEach(n, nodes) {
-			const cJSON *id = cJSON_GetObjectItemCaseSensitive(n, "node");
-			const cJSON *v = cJSON_GetObjectItemCaseSensitive(n, m->key);
-
-			if (cJSON_IsNumber(id) && cJSON_IsNumber(v))
-				fprintf(f, "%s{node=\"%.0f\"} %.0f\n", m->name, id->valuedouble,
-					v->valuedouble);
-		}
+		cJSON_ArrayForEach(n, nodes)
+			fprintf(f, "%s{node=\"%.0f\"} %.0f\n", m->name, number(n, "node"),
+				number(n, m->key));
 	}
 	if (fclose(f) != 0) {
 		free(text);

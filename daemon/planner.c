@@ -62,6 +62,7 @@ static bool cooled_down(const struct system_state *s, uint64_t last, uint64_t co
 struct budget {
 	uint64_t global;
 	uint64_t *node;
+	uint64_t hugetlb;	/* free 1 GiB pages no hugetlb reservation needs */
 };
 
 static uint64_t take_budget(struct budget *b, size_t i, uint64_t want)
@@ -76,13 +77,18 @@ static uint64_t take_budget(struct budget *b, size_t i, uint64_t want)
 /*
  * Lend count chunks: free hugetlb pages above keep first (keep is 0 for
  * reservations), then CMA if the node has an area; the rest is shortfall.
+ * Free pages that hugetlb has promised to mappings (resv_hugepages) are
+ * not free to lend: a VM faulting them in later would get SIGBUS.
  */
-static void plan_lend(const struct node_state *n, struct node_plan *np, uint64_t count,
-		      uint64_t keep, enum plan_reason reason)
+static void plan_lend(const struct node_state *n, struct node_plan *np, struct budget *b,
+		      uint64_t count, uint64_t keep, enum plan_reason reason)
 {
 	uint64_t from_hugetlb = min_u64(count, sub_sat(sub_sat(n->hugetlb_free, np->lend), keep));
-	uint64_t rest = count - from_hugetlb;
+	uint64_t rest;
 
+	from_hugetlb = min_u64(from_hugetlb, b->hugetlb);
+	b->hugetlb -= from_hugetlb;
+	rest = count - from_hugetlb;
 	if (count == 0)
 		return;
 	np->lend += from_hugetlb;
@@ -133,7 +139,10 @@ static void plan_node_reclaim(const struct system_state *s, const struct node_st
 int planner_plan(const struct system_state *s, const struct policy *p,
 		 const struct reservation *res, size_t n_res, struct plan *ret)
 {
-	struct budget b = { .global = p->max_moves_per_cycle };
+	struct budget b = {
+		.global = p->max_moves_per_cycle,
+		.hugetlb = s->hugetlb.known ? sub_sat(s->hugetlb.free, s->hugetlb.resv) : UINT64_MAX,
+	};
 	uint64_t ppc = pages_per_chunk(s);
 
 	ret->n_nodes = s->n_nodes;
@@ -167,7 +176,7 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 			continue;
 		deficit = min_u64(sub_sat(np->reserved_chunks, n->pool_free_pages / ppc),
 				  sub_sat(pol->max_pool_chunks, n->pool_chunks));
-		plan_lend(n, np, take_budget(&b, i, deficit), 0, REASON_RESERVATION);
+		plan_lend(n, np, &b, take_budget(&b, i, deficit), 0, REASON_RESERVATION);
 	}
 
 	/* Pass 2: headroom below the band, otherwise reclaim above it. */
@@ -185,7 +194,7 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 						sub_sat(pol->max_pool_chunks, lent));
 
 			if (cooled_down(s, n->last_reclaim_usec, pol->cooldown_sec))
-				plan_lend(n, np, take_budget(&b, i, want),
+				plan_lend(n, np, &b, take_budget(&b, i, want),
 					  pol->keep_free_hugetlb, REASON_HEADROOM);
 		} else if (np->lend + np->lend_cma == 0) {
 			plan_node_reclaim(s, n, pol, np, &b, i);

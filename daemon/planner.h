@@ -20,8 +20,15 @@ struct node_state {
 	uint64_t pool_chunks;
 	uint64_t pool_free_pages;
 	uint64_t pool_used_pages;
+	uint64_t low_watermark;		/* pages, as the kernel reports it */
 	uint64_t last_lend_usec;	/* 0: never */
 	uint64_t last_reclaim_usec;
+};
+
+/* The global 1 GiB hugetlb counters of /sys/kernel/mm/hugepages. */
+struct hugetlb_global {
+	bool known;			/* false: the files were missing */
+	uint64_t total, free, resv, surplus;
 };
 
 struct system_state {
@@ -29,6 +36,7 @@ struct system_state {
 	uint64_t chunk_size;		/* bytes */
 	uint64_t page_size;		/* bytes */
 	uint64_t now_usec;		/* CLOCK_MONOTONIC */
+	struct hugetlb_global hugetlb;
 	size_t n_nodes;
 	struct node_state *nodes;
 };

@@ -95,6 +95,10 @@ R=$W/plain
 make_root "$R" 2 none
 make_node "$R" 0 3
 make_node "$R" 1 1
+G=$R/sys/kernel/mm/hugepages/hugepages-1048576kB
+mkdir -p "$G"
+echo 4 >"$G/nr_hugepages"; echo 4 >"$G/free_hugepages"
+echo 1 >"$G/resv_hugepages"; echo 0 >"$G/surplus_hugepages"
 start "$R" "$TOP/config/policy.json" || exit 1
 
 out=$(ctl call org.varlink.service.GetInfo)
@@ -105,6 +109,7 @@ out=$(ctl --json status)
 eq "Status reports hugetlb-only mode" hugetlb-only "$(jq_num 'd["mode"]' <<<"$out")"
 eq "Status reports node 0 hugetlb pages" 3 "$(jq_num 'd["nodes"][0]["hugetlb_total"]' <<<"$out")"
 eq "Status reports two nodes" 2 "$(jq_num 'len(d["nodes"])' <<<"$out")"
+eq "Status reports the global hugetlb reservations" 1 "$(jq_num 'd["hugetlb"]["reserved"]' <<<"$out")"
 out=$(ctl status)
 check "status prints a table" grep -q '^NODE .*FREE_1G' <<<"$out"
 check "status table says hugetlb-only" grep -q 'hugetlb-only' <<<"$out"
@@ -213,6 +218,11 @@ eq "a pool event makes the daemon lend" $((chunks + 1)) "$(pool "$R" 0 nr_chunks
 check "the event was acknowledged (FIFO drained)" \
 	[ "$(timeout 0.2 cat "$R/dev/unmapped_pool" 2>/dev/null | wc -c)" = 0 ]
 
+echo 5 >"$R/sys/devices/system/node/node0/unmapped_pool/low_watermark"
+ctl rebalance >/dev/null
+check "a changed low watermark is noticed on read back" grep -q 'node 0: read back low watermark 5' "$R/log"
+eq "and set again" $PPC "$(pool "$R" 0 low_watermark)"
+
 echo "# reload"
 cp "$P" "$P.good"
 echo '{ "defaults": { "headroom_low": 3, }' >"$P"
@@ -251,7 +261,15 @@ echo "# dry run"
 R=$W/dry
 make_root "$R" 1 pool
 make_node "$R" 0 4
+sed 's/"interval_sec": 3600,/"interval_sec": 3600, "control_group": "nogroup",/' "$P.good" >"$R/policy.json"
+P=$R/policy.json
 start "$R" "$P" --dry-run || exit 1
+setpriv --reuid=65534 --regid=65534 --clear-groups "$B/gigapoolctl" --socket "$R/S" rebalance >/dev/null
+eq "control_group member (primary group) may call Rebalance" 0 $?
+setpriv --reuid=65534 --regid=100 --groups=65534 "$B/gigapoolctl" --socket "$R/S" rebalance >/dev/null
+eq "control_group member (supplementary group) may call Rebalance" 0 $?
+setpriv --reuid=65534 --regid=100 --clear-groups "$B/gigapoolctl" --socket "$R/S" rebalance >/dev/null 2>&1
+eq "a user outside control_group may not" 4 $?
 eq "dry run changes nothing" 0 "$(pool "$R" 0 nr_chunks)"
 check "dry run logs the plan" grep -q 'dry run: would lend 2' "$R/log"
 out=$(ctl plan)

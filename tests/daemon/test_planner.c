@@ -226,6 +226,23 @@ static void test_excluded_and_hugetlb_only(void **state)
 	plan_done(&p);
 }
 
+static void test_hugetlb_reservations_respected(void **state)
+{
+	struct reservation r = { .owner = "vm", .bytes = 4 * GIB, .node = 1 };
+	struct plan p;
+
+	(void)state;
+	/* 16 free pages, 13 promised to mappings: only 3 may be lent, reservation first. */
+	st.n_nodes = 2;
+	st.hugetlb = (struct hugetlb_global){ .known = true, .total = 16, .free = 16, .resv = 13 };
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[1].lend, 3);
+	assert_int_equal(p.nodes[1].shortfall, 1 + 4);	/* reservation, then headroom */
+	assert_int_equal(p.nodes[0].lend, 0);
+	assert_int_equal(p.nodes[0].shortfall, 3);
+	plan_done(&p);
+}
+
 static void test_place(void **state)
 {
 	struct reservation r = { .owner = "vm", .bytes = 6 * GIB, .node = 0 };
@@ -259,6 +276,7 @@ int main(void)
 		cmocka_unit_test_setup(test_cap, setup),
 		cmocka_unit_test_setup(test_reclaim_for_hugetlb, setup),
 		cmocka_unit_test_setup(test_excluded_and_hugetlb_only, setup),
+		cmocka_unit_test_setup(test_hugetlb_reservations_respected, setup),
 		cmocka_unit_test_setup(test_place, setup),
 	};
 
