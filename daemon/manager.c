@@ -745,13 +745,14 @@ static const char pool_description[] =
 	"  reclaimed_chunks: int, failures: int, last_action: ?Event, last_failure: ?Failure)\n\n"
 	"type Reservation (owner: string, bytes: int, node: int, any: bool, created: int,\n"
 	"  satisfied: bool)\n\n"
+	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"
 	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
 	"  shortfall: int, reserved_chunks: int)\n\n"
 	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
 	"  reclaimed: int)\n\n"
 	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
 	"  chunk_size: int, page_size: int, cycles: int, last_cycle: string,\n"
-	"  reservations: int, nodes: []Node)\n\n"
+	"  reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
 	"method Plan() -> (nodes: []NodePlan)\n\n"
 	"method ListReservations() -> (reservations: []Reservation)\n\n"
 	"# node omitted or null: the daemon chooses.\n"
@@ -1092,6 +1093,9 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 		r = sd_event_default(&m->event);
 	if (r >= 0)
 		r = backend_open(o->sysfs_root, &m->backend);
+	/* systemd's StateDirectory= makes it; a hand-started daemon makes its own. */
+	if (r >= 0 && mkdir(o->state_dir, 0750) < 0 && errno != EEXIST)
+		r = -errno;
 	if (r >= 0)
 		r = state_load(o->state_dir, &m->resv);
 	if (r < 0) {

@@ -98,9 +98,9 @@ int protocol_parse_request(const char *msg, size_t len, struct request *ret)
 	if (!cJSON_IsObject(root))
 		goto bad;
 	for (const cJSON *c = root->child; c; c = c->next)
+		/* "upgrade" would hand the connection to another protocol: not offered. */
 		if (strcmp(c->string, "method") && strcmp(c->string, "parameters") &&
-		    strcmp(c->string, "oneway") && strcmp(c->string, "more") &&
-		    strcmp(c->string, "upgrade"))
+		    strcmp(c->string, "oneway") && strcmp(c->string, "more"))
 			goto bad;
 	method = cJSON_GetObjectItemCaseSensitive(root, "method");
 	params = cJSON_GetObjectItemCaseSensitive(root, "parameters");

@@ -48,7 +48,7 @@ make_node() {
 
 # make_root ROOT NODES WITH_POOL
 make_root() {
-	mkdir -p "$1/sys/devices/system/node" "$1/dev" "$1/state"
+	mkdir -p "$1/sys/devices/system/node" "$1/dev"
 	echo "0-$(($2 - 1))" >"$1/sys/devices/system/node/online"
 	[ "$3" = pool ] && mkfifo "$1/dev/unmapped_pool"
 	return 0
