@@ -153,12 +153,15 @@ figures() {
 	# A boot that printed no figure (no secretfault) leaves the table alone.
 	[ -s "$out/figures.all" ] || return 0
 	awk '
-	BEGIN { printf "%-14s %-6s %5s %8s %8s %8s %10s %12s %12s\n", "run", "MiB",
-		"lent", "splits2", "splits3", "CAL-IPIs", "tlb-remote", "ns/page", "memfd-ns/pg" }
+	BEGIN { printf "%-14s %-6s %5s %8s %8s %12s %8s %10s %12s %12s\n", "run", "MiB",
+		"lent", "splits2", "splits3", "DirectMap1G", "CAL-IPIs", "tlb-remote",
+		"ns/page", "memfd-ns/pg" }
 	$2 == "secretfault" {
 		for (i = 3; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
-		printf "%-14s %-6s %5s %8s %8s %8s %10s %12s %12s\n", $1, f["mib"], f["lent"],
-			f["splits2"], f["splits3"], f["ipis"], f["tlb_remote"],
+		split(f["dm1g"], dm, "/")
+		dm1g = sprintf("%dG->%dG", dm[1] / 1048576, dm[2] / 1048576)
+		printf "%-14s %-6s %5s %8s %8s %12s %8s %10s %12s %12s\n", $1, f["mib"],
+			f["lent"], f["splits2"], f["splits3"], dm1g, f["ipis"], f["tlb_remote"],
 			f["ns_per_page"], f["memfd_ns_per_page"]
 	}' "$out/figures.all" >"$out/figures.txt"
 	echo "== direct-map cost of memfd_secret (also in $out/figures.txt)"
