@@ -1,0 +1,68 @@
+#!/bin/bash
+# Build statically, into build/upstream/bin, the upstream selftests that
+# tests/upstream/tests.list names, plus holdsecret (keeps the pool in use
+# while they run).  A binary that exists is not rebuilt.
+#
+# Sources come from the pristine 6.12 tree (build/kernel-src/stock), so the
+# tests are upstream's own; they compile against the patched tree's uAPI
+# headers (build/kernel/headers/include), a superset of upstream's.
+#   mm tests:  gcc -static straight from the (read-only) tree, with vm_util.c.
+#   KVM tests: upstream's Makefile, which also builds its lib/, run in a copy
+#              of tools/ and scripts/ under build/upstream/src because it
+#              writes its objects next to the sources.
+# memfd_secret links libcap: Debian package libcap-dev (libcap.a).
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+here=$top/tests/upstream
+tree=${UPSTREAM_TREE:-$top/build/kernel-src/stock}
+hdrs=$top/build/kernel/headers/include
+out=$top/build/upstream
+bin=$out/bin
+mm=$tree/tools/testing/selftests/mm
+kvm=$out/src/tools/testing/selftests/kvm
+
+for need in "$tree/tools/testing/selftests" "$hdrs/linux/kvm.h"; do
+	[ -e "$need" ] || { echo "build.sh: $need missing (make kernel)" >&2; exit 1; }
+done
+mkdir -p "$bin"
+
+# The KVM selftests' copy of the tree, made once.
+kvm_tree() {
+	[ -d "$kvm" ] && return
+	rm -rf "$out/src.tmp"
+	mkdir -p "$out/src.tmp"
+	cp -a "$tree/tools" "$tree/scripts" "$out/src.tmp/"
+	mv "$out/src.tmp" "$out/src"
+}
+
+# The distinct commands of tests.list (lines "NAME TIMEOUT COMMAND ...").
+commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 }' "$here/tests.list" | sort -u)
+for cmd in $commands; do
+	[ -x "$bin/$cmd" ] && continue
+	if [ -e "$mm/$cmd.c" ]; then
+		echo "== cc mm/$cmd"
+		gcc -static -Wall -O2 -D_GNU_SOURCE= -I "$tree" -isystem "$hdrs" \
+			-isystem "$tree/tools/include/uapi" \
+			-o "$bin/$cmd" "$mm/$cmd.c" "$mm/vm_util.c" -lcap
+		continue
+	fi
+	kvm_tree
+	rel=
+	for d in "" x86_64/; do
+		[ -e "$kvm/$d$cmd.c" ] && rel=$d$cmd
+	done
+	[ -n "$rel" ] || { echo "build.sh: no selftest source for $cmd" >&2; exit 1; }
+	echo "== make kvm/$rel"
+	make -s -C "$kvm" -j"$(nproc)" EXTRA_CFLAGS=-static \
+		KHDR_INCLUDES="-isystem $hdrs" "$kvm/$rel"
+	cp "$kvm/$rel" "$bin/$cmd"
+done
+
+if [ ! -x "$bin/holdsecret" ]; then
+	echo "== cc holdsecret"
+	# Shares tests/guest's helpers (secret_create, region_*) instead of
+	# repeating them.
+	gcc -static -O2 -Wall -Werror -I "$top/include/uapi" -I "$top/tests/guest" \
+		-o "$bin/holdsecret" "$here/holdsecret.c" "$top/tests/guest/util.c"
+fi
