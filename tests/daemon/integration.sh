@@ -153,7 +153,8 @@ cat >"$P" <<EOF
 	"interval_sec": 3600,
 	"retry": { "attempts": 20, "backoff_ms": 50, "backoff_max_ms": 200 },
 	"textfile": "$R/gigapool.prom",
-	"limits": { "max_connections_per_uid": 2, "max_connections": 8, "idle_timeout_sec": 1 }
+	"limits": { "max_connections_per_uid": 2, "max_connections": 8, "idle_timeout_sec": 1,
+		    "max_message_bytes": 1024 }
 }
 EOF
 start "$R" "$P" || exit 1
@@ -177,8 +178,7 @@ out=$(ctl --json reserve vm2 1G)
 eq "Reserve for any node picks one" 0 $?
 check "state file holds both reservations" grep -q '"vm2"' "$R/state/reservations.json"
 
-kill -9 "$DPID"
-wait "$DPID" 2>/dev/null
+{ kill -9 "$DPID" && wait "$DPID"; } 2>/dev/null	# bash would report "Killed"
 DPID=
 start "$R" "$P" || exit 1
 out=$(ctl --json list)
@@ -222,6 +222,9 @@ echo 5 >"$R/sys/devices/system/node/node0/unmapped_pool/low_watermark"
 ctl rebalance >/dev/null
 check "a changed low watermark is noticed on read back" grep -q 'node 0: read back low watermark 5' "$R/log"
 eq "and set again" $PPC "$(pool "$R" 0 low_watermark)"
+
+out=$(for i in $(seq 40); do printf '{"method":"org.varlink.service.GetInfo"}\0'; done | "$B/rawclient" "$R/S")
+eq "40 pipelined calls (more than max_message_bytes together) get 40 replies" 40 "$(grep -c '"parameters"' <<<"$out")"
 
 echo "# reload"
 cp "$P" "$P.good"
@@ -282,7 +285,7 @@ make_root "$R" 1 pool
 make_node "$R" 0 4
 python3 "$TOP/tests/daemon/notify-listen.py" "$R/notify" "$R/notes" 4 &
 LPID=$!
-sleep 0.3
+for _ in $(seq 100); do [ -S "$R/notify" ] && break; sleep 0.05; done
 # systemd-socket-activate passes on only the environment it is told to.
 systemd-socket-activate -l "$R/activated" -E NOTIFY_SOCKET="$R/notify" -E WATCHDOG_USEC=400000 \
 	-E FAKEPOOL_ROOT="$R" -E LD_PRELOAD="$B/fakepool.so" "$B/gigapoold" --policy "$P" \
