@@ -13,7 +13,8 @@ mount -t devtmpfs devtmpfs /dev
 mount -t debugfs debugfs /sys/kernel/debug
 
 suites=
-for word in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline
+for word in $cmdline; do
 	case $word in
 	gptests=*) suites=$(echo "${word#gptests=}" | tr , ' ') ;;
 	esac

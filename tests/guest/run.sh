@@ -168,7 +168,7 @@ figures() {
 	cat "$out/figures.txt"
 }
 
-kernel= append= smp=2 name= suites=()
+kernel='' append='' smp=2 name='' suites=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:?}; shift 2 ;;
