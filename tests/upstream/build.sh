@@ -48,15 +48,27 @@ for cmd in $commands; do
 		continue
 	fi
 	kvm_tree
+	# NAME-pool: the KVM selftest NAME relinked with pool_gmem.c, so that
+	# its guest_memfds come from the unmapped pool.
+	test=${cmd%-pool}
 	rel=
 	for d in "" x86_64/; do
-		[ -e "$kvm/$d$cmd.c" ] && rel=$d$cmd
+		[ -e "$kvm/$d$test.c" ] && rel=$d$test
 	done
 	[ -n "$rel" ] || { echo "build.sh: no selftest source for $cmd" >&2; exit 1; }
 	echo "== make kvm/$rel"
 	make -s -C "$kvm" -j"$(nproc)" EXTRA_CFLAGS=-static \
 		KHDR_INCLUDES="-isystem $hdrs" "$kvm/$rel"
-	cp "$kvm/$rel" "$bin/$cmd"
+	if [ "$test" = "$cmd" ]; then
+		cp "$kvm/$rel" "$bin/$cmd"
+	else
+		echo "== link $cmd"
+		# The test's object and upstream's lib objects, as its Makefile
+		# links them, plus the shim.
+		gcc -static -pthread -no-pie -Wl,--wrap=ioctl -isystem "$hdrs" \
+			-o "$bin/$cmd" "$kvm/$rel.o" "$here/pool_gmem.c" \
+			$(find "$kvm/lib" -name '*.o' | LC_ALL=C sort) -ldl
+	fi
 done
 
 if [ ! -x "$bin/holdsecret" ]; then

@@ -27,7 +27,9 @@ out=$top/build/upstream
 list=$here/tests.list
 initrd=$out/initramfs.cpio.gz
 busybox=${BUSYBOX:-/bin/busybox}
-guest_args="default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
+# tsc_early_khz: without HPET or ACPI PM timer the guest cannot calibrate its
+# TSC under TCG, and the KVM selftests assert that KVM_GET_TSC_KHZ is set.
+guest_args="tsc_early_khz=2000000 default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
 
 "$here/build.sh"
 
