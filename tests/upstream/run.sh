@@ -153,7 +153,7 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
 	$1 == "done" { done[k] = 1; next }
 	{ res[k, $1] = $2; cnt[k, $1] = $3 "/" $4 "/" $5; secs[k, $1] = $6 }
 	END {
-		fmt = "%-30s %-9s %-9s %-11s %-11s %s\n"
+		fmt = "%-34s %-9s %-9s %-11s %-14s %s\n"
 		printf fmt, "test", "stock", "gigapool", "stock p/f/s", "gigapool p/f/s", "seconds s/g"
 		for (i = 1; i <= n; i++) {
 			t = order[i]
