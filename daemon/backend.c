@@ -198,6 +198,7 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 		n->pool_free_pages = k->free_pages;
 		n->pool_used_pages = k->used_pages;
 		n->low_watermark = k->low_watermark;
+		n->alloc_failed = k->flags & UNMAPPED_POOL_NODE_ALLOC_FAILED;
 	}
 	free(st);
 	if (r < 0)

@@ -398,6 +398,10 @@ static void run_cycle(struct manager *m, const char *why)
 		struct node_hist *h = &m->hist[before.nodes[i].node];
 
 		h->lend_req = h->lend_done = h->reclaim_req = h->reclaim_done = 0;
+		if (before.nodes[i].alloc_failed)
+			log_node(LOG_WARNING, before.nodes[i].node, before.nodes[i].pool_free_pages,
+				 "node %u: the pool failed an allocation; refilling headroom",
+				 before.nodes[i].node);
 	}
 	if (m->opt.dry_run) {
 		log_plan(&plan);

@@ -10,7 +10,8 @@
  * would otherwise hold back, and they ignore the cooldown.  Headroom is
  * kept in a band [headroom_low, headroom_high] of free chunks above the
  * reserved ones; lending stops at high and reclaiming starts above high,
- * so a pool inside the band is left alone (hysteresis).
+ * so a pool inside the band is left alone (hysteresis), unless the kernel
+ * reports that an allocation from it failed.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -189,7 +190,12 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 
 		if (!node_managed(s, n, p))
 			continue;
-		if (have < np->reserved_chunks + pol->headroom_low) {
+		/*
+		 * A failed allocation means the headroom was too small for the
+		 * demand that came: refill to the top of the band right away.
+		 */
+		if (have < np->reserved_chunks + pol->headroom_low ||
+		    (n->alloc_failed && have < np->reserved_chunks + pol->headroom_high)) {
 			uint64_t want = min_u64(np->reserved_chunks + pol->headroom_high - have,
 						sub_sat(pol->max_pool_chunks, lent));
 

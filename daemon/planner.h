@@ -21,6 +21,7 @@ struct node_state {
 	uint64_t pool_free_pages;
 	uint64_t pool_used_pages;
 	uint64_t low_watermark;		/* pages, as the kernel reports it */
+	bool alloc_failed;		/* the pool failed an allocation since the last snapshot */
 	uint64_t last_lend_usec;	/* 0: never */
 	uint64_t last_reclaim_usec;
 };

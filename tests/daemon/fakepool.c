@@ -11,6 +11,8 @@
  *     used_pages,lends,reclaims,alloc_failures,low_watermark}
  *   sys/devices/system/node/nodeN/unmapped_pool/fake_cma_chunks
  *     (test only: chunks the node's CMA area can still give; absent = no CMA)
+ *   sys/devices/system/node/nodeN/unmapped_pool/fake_alloc_failed
+ *     (test only: 1 = an allocation failed; the next STATS reports and clears it)
  *   sys/devices/system/node/nodeN/hugepages/hugepages-1048576kB/{nr,free}_hugepages
  * Writing a byte into the FIFO is a pool event (POLLIN); STATS drains it.
  */
@@ -178,7 +180,7 @@ static int do_stats(int fd, struct unmapped_pool_stats *s)
 		n = s->nr_nodes;
 	for (unsigned i = 0; i < n; i++) {
 		struct unmapped_pool_node_stats *e = &st[i];
-		__u64 cma;
+		__u64 cma, pending;
 
 		memset(e, 0, sizeof(*e));
 		e->node = i;
@@ -196,6 +198,11 @@ static int do_stats(int fd, struct unmapped_pool_stats *s)
 		get(i, HUGE_FREE, &e->hugetlb_free);
 		if (e->low_watermark && e->free_pages < e->low_watermark)
 			e->flags |= UNMAPPED_POOL_NODE_LOW;
+		/* fake_alloc_failed (test only): a failure pending until this snapshot. */
+		if (get(i, "fake_alloc_failed", &pending) && pending) {
+			e->flags |= UNMAPPED_POOL_NODE_ALLOC_FAILED;
+			put(i, "fake_alloc_failed", 0);
+		}
 	}
 	s->nr_nodes = n;
 	s->seq = ++seq;

@@ -218,6 +218,23 @@ eq "a pool event makes the daemon lend" $((chunks + 1)) "$(pool "$R" 0 nr_chunks
 check "the event was acknowledged (FIFO drained)" \
 	[ "$(timeout 0.2 cat "$R/dev/unmapped_pool" 2>/dev/null | wc -c)" = 0 ]
 
+echo "# allocation failure"
+chunks=$(pool "$R" 0 nr_chunks)
+echo 0 >"$R/sys/devices/system/node/node0/unmapped_pool/used_pages"
+echo $((PPC * chunks)) >"$R/sys/devices/system/node/node0/unmapped_pool/free_pages"
+echo 2 >"$R/sys/devices/system/node/node0/hugepages/hugepages-1048576kB/free_hugepages"
+ctl rebalance >/dev/null	# reclaim the surplus: two free chunks (headroom_high)
+chunks=$(pool "$R" 0 nr_chunks)
+echo $PPC >"$R/sys/devices/system/node/node0/unmapped_pool/used_pages"
+echo $(((chunks - 1) * PPC)) >"$R/sys/devices/system/node/node0/unmapped_pool/free_pages"
+ctl rebalance >/dev/null
+eq "one free chunk is inside the band: nothing moves" "$chunks" "$(pool "$R" 0 nr_chunks)"
+echo 1 >"$R/sys/devices/system/node/node0/unmapped_pool/fake_alloc_failed"
+echo x >"$R/dev/unmapped_pool"
+sleep 0.3
+check "an allocation failure is logged" grep -q 'node 0: the pool failed an allocation' "$R/log"
+eq "an allocation failure refills the band to headroom_high" $((chunks + 1)) "$(pool "$R" 0 nr_chunks)"
+
 echo 5 >"$R/sys/devices/system/node/node0/unmapped_pool/low_watermark"
 ctl rebalance >/dev/null
 check "a changed low watermark is noticed on read back" grep -q 'node 0: read back low watermark 5' "$R/log"

@@ -80,6 +80,20 @@ static void test_inside_band_nothing_moves(void **state)
 	}
 }
 
+static void test_alloc_failure_refills_band(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	nodes[0].pool_chunks = 2;
+	nodes[0].pool_free_pages = 2 * PPC;
+	nodes[0].alloc_failed = true;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 1);
+	assert_int_equal(p.nodes[0].reason, REASON_HEADROOM);
+	plan_done(&p);
+}
+
 static void test_surplus_reclaimed_after_cooldown(void **state)
 {
 	struct plan p;
@@ -267,6 +281,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_empty_pool_lends_to_high, setup),
 		cmocka_unit_test_setup(test_inside_band_nothing_moves, setup),
+		cmocka_unit_test_setup(test_alloc_failure_refills_band, setup),
 		cmocka_unit_test_setup(test_surplus_reclaimed_after_cooldown, setup),
 		cmocka_unit_test_setup(test_only_free_chunks_reclaimed, setup),
 		cmocka_unit_test_setup(test_keep_free_hugetlb_uses_cma, setup),
