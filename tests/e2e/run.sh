@@ -1,0 +1,169 @@
+#!/bin/bash
+# The end-to-end scenario: a VM host in a box (docs/demo.md).
+#
+#   run.sh           TAP: one line per assertion, then "N passed, N failed"
+#   run.sh --demo    the same scenario as a narrated timeline and a verdict
+#
+# Boots build/kernel/bzImage in QEMU (two fake NUMA nodes, 2 GiB of hugetlb
+# CMA each) with an initramfs of busybox, the daemon/build binaries with
+# their shared libraries, tests/e2e/vm.c and tests/e2e/scenario.sh as /init.
+# Fails on a failed assertion, a guest that did not finish or printed no
+# verdict, a kernel oops/BUG/WARNING line, or a timeout.  The console is
+# kept in build/e2e/console.log.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+src=$top/tests/e2e
+out=$top/build/e2e
+kernel=${KERNEL:-$top/build/kernel/bzImage}
+busybox=${BUSYBOX:-/bin/busybox}
+# TCG: the boot takes seconds, faulting the confidential VM's 1.6 GiB in
+# 4 KiB pages a few minutes.
+timeout=${E2E_TIMEOUT:-1200}
+
+mode=tap
+case ${1-} in
+--demo) mode=demo ;;
+'') ;;
+*) echo "usage: run.sh [--demo]" >&2; exit 2 ;;
+esac
+
+for f in "$kernel" "$top/daemon/build/gigapoold" "$top/daemon/build/gigapoolctl"; do
+	if [ ! -x "$f" ] && [ ! -r "$f" ]; then
+		echo "run.sh: $f is missing; build it first (make kernel daemon)" >&2
+		exit 1
+	fi
+done
+
+# copy_with_libs FILE DEST: FILE into the image at DEST, and every shared
+# library it needs (and the dynamic loader) at the path ldd resolves it to.
+copy_with_libs() {
+	install -D -m 755 "$1" "$root$2"
+	ldd "$1" | awk '/=> \// { print $3 } /^\t\// { print $1 }' |
+		while read -r lib; do
+			# The dynamic loader must be executable, like every ELF interpreter.
+			[ -e "$root$lib" ] || install -D -m 755 "$lib" "$root$lib"
+		done
+}
+
+root=$out/root
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,run,etc/gigapool,var/lib}
+cp "$busybox" "$root/bin/busybox"
+for applet in $("$busybox" --list); do
+	[ "$applet" = busybox ] || ln -s busybox "$root/bin/$applet"
+done
+# The kernel opens /dev/console for init before init can mount devtmpfs.
+mknod -m 600 "$root/dev/console" c 5 1
+copy_with_libs "$top/daemon/build/gigapoold" /bin/gigapoold
+copy_with_libs "$top/daemon/build/gigapoolctl" /bin/gigapoolctl
+gcc -static -O2 -Wall -Werror -I "$top/build/kernel/headers/include" \
+	-I "$top/include/uapi" -I "$top/tests/guest" \
+	-o "$root/bin/vm" "$src/vm.c" "$top/tests/guest/util.c"
+install -m 644 "$src/policy.json" "$root/etc/gigapool/policy.json"
+install -m 755 "$src/scenario.sh" "$root/init"
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+	gzip -1 >"$out/initramfs.cpio.gz"
+
+# render MODE: the console on stdin, as TAP or as the demo; the last input
+# line is "# host qemu-exit STATUS".  Exits 1 if anything failed.
+render() {
+	awk -v mode="$1" '
+	function fail(what) {
+		failed++
+		if (mode == "tap")
+			printf "not ok %d - %s\n", ++n, what
+		else
+			printf "!! FAILED: %s\n", what
+	}
+	function table(prefix,   i) {
+		printf "%s%-12s %4s %9s %9s %6s %9s %6s\n", prefix, "step", "node",
+			"huge_free", "huge_used", "chunks", "pool_used", "splits"
+		for (i = 1; i <= nrows; i++)
+			print prefix rows[i]
+	}
+	{ sub(/\r$/, "") }
+
+	/(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)/ {
+		fail("kernel console: " $0)
+		next
+	}
+	/^# step / {
+		text = $0; sub(/^# step [^ ]+ /, "", text)
+		if (mode == "demo")
+			printf "\n== %s\n", text
+		else
+			print "# " text
+		next
+	}
+	/^# say / { sub(/^# say /, ""); print (mode == "demo" ? "   " : "# ") $0; next }
+	/^# log / {
+		sub(/^# log /, "")
+		print (mode == "demo" ? "   | " : "# gigapoold: ") $0
+		next
+	}
+	/^# row / {
+		row = sprintf("%-12s %4s %9s %9s %6s %9s %6s", $3, $4, $5, $6, $7, $8, $9)
+		rows[++nrows] = row
+		if (mode == "demo")
+			print "   " row
+		next
+	}
+	/^# check / {
+		name = $0; sub(/^# check [a-z]+ /, "", name)
+		if ($3 == "ok") {
+			passed++
+			if (mode == "tap")
+				printf "ok %d - %s\n", ++n, name
+			else
+				print "   [ok] " name
+		} else {
+			fail(name)
+		}
+		next
+	}
+	/^# verdict / { verdict = substr($0, 11); next }
+	/^# e2e done$/ { done = 1; next }
+	/^# host qemu-exit / { qemu = $4; next }
+	/^# host runtime / { runtime = $4; next }
+	/^# guest / { print; next }
+	# Errors of the programs the scenario runs.
+	/^(vm|gigapoolctl|sh): / { print (mode == "demo" ? "   " : "# ") $0; next }
+
+	END {
+		if (qemu == 124)
+			fail("guest timed out")
+		else if (qemu != 0)
+			fail("qemu exited with status " qemu)
+		if (!done)
+			fail("guest did not finish the scenario")
+		if (verdict == "")
+			fail("guest printed no verdict")
+		if (mode == "demo") {
+			print "\n== timeline"
+			table("")
+			print "\nruntime: " runtime " s"
+			if (verdict != "")
+				print "VERDICT: " verdict
+		} else {
+			print "# timeline"
+			table("# ")
+			print "# runtime: " runtime " s"
+		}
+		printf "%d passed, %d failed\n", passed, failed
+		exit failed > 0
+	}'
+}
+
+echo "# e2e: $kernel (console: $out/console.log)"
+start=$(date +%s)
+{
+	rc=0
+	timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max \
+		-smp 2,sockets=2,cores=1,threads=1 -m 12G \
+		-nographic -no-reboot -kernel "$kernel" -initrd "$out/initramfs.cpio.gz" \
+		-append "console=ttyS0 hugetlb_cma=4G numa=fake=2 panic=-1" \
+		</dev/null || rc=$?
+	echo "# host qemu-exit $rc"
+	echo "# host runtime $(($(date +%s) - start))"
+} | tee "$out/console.log" | render "$mode"
