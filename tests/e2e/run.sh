@@ -76,9 +76,12 @@ render() {
 		else
 			printf "!! FAILED: %s\n", what
 	}
-	function table(prefix,   i) {
+	function header(prefix) {
 		printf "%s%-12s %4s %9s %9s %6s %9s %6s\n", prefix, "step", "node",
 			"huge_free", "huge_used", "chunks", "pool_used", "splits"
+	}
+	function table(prefix,   i) {
+		header(prefix)
 		for (i = 1; i <= nrows; i++)
 			print prefix rows[i]
 	}
@@ -99,14 +102,17 @@ render() {
 	/^# say / { sub(/^# say /, ""); print (mode == "demo" ? "   " : "# ") $0; next }
 	/^# log / {
 		sub(/^# log /, "")
-		print (mode == "demo" ? "   | " : "# gigapoold: ") $0
+		print (mode == "demo" ? "   | " : "# | ") $0
 		next
 	}
 	/^# row / {
 		row = sprintf("%-12s %4s %9s %9s %6s %9s %6s", $3, $4, $5, $6, $7, $8, $9)
 		rows[++nrows] = row
-		if (mode == "demo")
+		if (mode == "demo") {
+			if (nrows == 1)
+				header("   ")
 			print "   " row
+		}
 		next
 	}
 	/^# check / {
@@ -149,6 +155,7 @@ render() {
 			print "# timeline"
 			table("# ")
 			print "# runtime: " runtime " s"
+			print "1.." n
 		}
 		printf "%d passed, %d failed\n", passed, failed
 		exit failed > 0

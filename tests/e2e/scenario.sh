@@ -130,7 +130,13 @@ start_vm() {
 	wait_for 900 ready "/run/$name.ready" "$vm_pid" && [ -e "/run/$name.ready" ]
 }
 
-stop_vm() { kill "$1" && wait "$1"; }
+# stop_vm PID: a VM shut down by SIGTERM; its exit status must say so
+# (128 + 15), not that it crashed or was gone already.
+stop_vm() {
+	kill "$1"
+	wait "$1"
+	[ $? -eq 143 ]
+}
 
 chunks_back() {
 	node_is "$1" nr_chunks 0 && huge_free_is "$1" "$2"
