@@ -67,11 +67,11 @@ status_value() {
 		}'
 }
 
-# reservation_node OWNER: the node of OWNER's reservation, empty if none.
-reservation_node() {
-	ctl --json list | awk -v owner="\"$1\"," '
+# reservation KEY OWNER: KEY of OWNER's reservation, empty if it has none.
+reservation() {
+	ctl --json list | awk -v key="\"$1\":" -v owner="\"$2\"," '
 		$1 == "\"owner\":" { cur = $2 }
-		$1 == "\"node\":" && cur == owner { sub(/,$/, "", $2); print $2; exit }'
+		$1 == key && cur == owner { sub(/,$/, "", $2); print $2; exit }'
 }
 
 # Prints gigapoold's log lines written since the last call.
@@ -166,7 +166,8 @@ row ordinary
 echo "# step reserve provisioning: reserve 1.5 GiB for confidential VM cvm-1 on node 1"
 say "\$ gigapoolctl reserve cvm-1 1536M --node 1"
 ctl reserve cvm-1 1536M --node 1 | sed 's/^/# say   /'
-check "cvm-1's reservation is on node 1" eq "$(reservation_node cvm-1)" 1
+check "cvm-1's reservation is on node 1" eq "$(reservation node cvm-1)" 1
+check "the daemon reports it satisfied" eq "$(reservation satisfied cvm-1)" true
 check "the daemon lent node 1 two chunks for it" node_is 1 nr_chunks 2
 check "node 0 lent nothing" node_is 0 nr_chunks 0
 row reserve
@@ -202,7 +203,7 @@ kill -9 "$daemon"
 wait "$daemon"
 say "gigapoold killed (status $?); restarting it"
 check "gigapoold answers again after the restart" start_daemon
-check "cvm-2's reservation survived (gigapoolctl list)" eq "$(reservation_node cvm-2)" 1
+check "cvm-2's reservation survived (gigapoolctl list)" eq "$(reservation node cvm-2)" 1
 ctl list | sed 's/^/# say   /'
 ctl rebalance >/dev/null
 check "the restarted daemon keeps cvm-2's chunk" node_is 1 nr_chunks 1
