@@ -29,7 +29,7 @@ case ${1-} in
 esac
 
 for f in "$kernel" "$top/daemon/build/gigapoold" "$top/daemon/build/gigapoolctl"; do
-	if [ ! -x "$f" ] && [ ! -r "$f" ]; then
+	if [ ! -r "$f" ]; then
 		echo "run.sh: $f is missing; build it first (make kernel daemon)" >&2
 		exit 1
 	fi
@@ -134,7 +134,7 @@ render() {
 	/^# host runtime / { runtime = $4; next }
 	/^# guest / { print; next }
 	# Errors of the programs the scenario runs.
-	/^(vm|gigapoolctl|sh): / { print (mode == "demo" ? "   " : "# ") $0; next }
+	/^(vm|gigapoolctl|sh|\/init): / { print (mode == "demo" ? "   " : "# ") $0; next }
 
 	END {
 		if (qemu == 124)

@@ -28,9 +28,8 @@ mkdir -p /run/gigapool /var/lib/gigapool
 sock=/run/gigapool/io.gigapool.Pool
 daemon_log=/run/gigapoold.log
 node_sys=/sys/devices/system/node
-# 4 KiB pages: 1 GiB chunk; the confidential VM's 1.5 GiB of memfd_secret
-# plus 64 MiB of guest_memfd, 2 chunks' worth once rounded up.
-chunk_pages=262144
+# The confidential VM: 1.5 GiB of memfd_secret plus 64 MiB of guest_memfd,
+# two 1 GiB chunks once rounded up; cvm_pages counts them in 4 KiB pages.
 cvm_secret_mib=1536
 cvm_gmem_mib=64
 cvm_pages=$(((cvm_secret_mib + cvm_gmem_mib) * 256))
