@@ -2,7 +2,8 @@
 # commands a new user needs; everything else is a step of those.
 
 .PHONY: all deps kernel kernel-stock kernel-debug kernel-deb kernel-patches \
-	daemon install check check-daemon check-style check-kernel demo clean
+	daemon install check check-daemon check-style check-kernel check-upstream \
+	check-e2e check-debug demo clean
 
 all: daemon
 
@@ -41,7 +42,23 @@ check-style: deps
 check-kernel: kernel kernel-stock
 	tests/guest/run.sh
 
-check: check-style check-daemon check-kernel
+check-upstream: kernel kernel-stock
+	tests/upstream/run.sh
+
+check-e2e: kernel daemon
+	tests/e2e/run.sh
+
+# Longer stress on the debug kernel (KASAN, lockdep, DEBUG_VM); not part of
+# make check because the debug build alone takes about 11 minutes cold.
+check-debug: kernel-debug
+	tests/guest/run.sh --kernel build/kernel-debug/bzImage --name debug \
+		--append "numa=fake=2 gpstress=300" --mem 12G stress pooltest-numa
+
+check: check-style check-daemon check-kernel check-upstream check-e2e
+
+# The main job: a VM host in a box, kernel pool and daemon together.
+demo: kernel daemon
+	tests/e2e/run.sh --demo
 
 clean:
 	$(MAKE) -C daemon clean

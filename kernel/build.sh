@@ -88,8 +88,9 @@ fi
 obj=$build/kernel-obj/$name
 mkdir -p "$obj"
 cc="gcc"
+# ccache keeps its cache where it always does (~/.cache/ccache), so that
+# later clones on the same machine reuse it; a cold cache only costs time.
 command -v ccache >/dev/null && cc="ccache gcc"
-export CCACHE_DIR=${CCACHE_DIR:-$build/ccache}
 # The whole tree is rebuilt from fresh timestamps after an extraction;
 # ccache keys on content and compiler flags, so those rebuilds hit.
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime

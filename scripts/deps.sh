@@ -7,7 +7,11 @@ set -euo pipefail
 pkgs=(
 	# kernel build and in-guest tests
 	linux-source-6.12 build-essential bc bison flex libelf-dev libssl-dev
-	cpio xz-utils kmod ccache qemu-system-x86 busybox-static
+	cpio xz-utils kmod patch ccache qemu-system-x86 busybox-static
+	# upstream selftests (memfd_secret links libcap statically)
+	libcap-dev
+	# make kernel-deb and make kernel-patches
+	linux-config-6.12 git
 	# daemon, its tests and fuzzers
 	pkg-config libsystemd-dev libcjson-dev libnuma-dev libcmocka-dev clang
 	systemd

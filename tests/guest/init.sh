@@ -17,6 +17,7 @@ read -r cmdline </proc/cmdline
 for word in $cmdline; do
 	case $word in
 	gptests=*) suites=$(echo "${word#gptests=}" | tr , ' ') ;;
+	gpstress=*) stress_seconds=${word#gpstress=} ;;
 	esac
 done
 
@@ -28,6 +29,8 @@ for suite in $suites; do
 	secretfault-pool) secretfault --lend 2 --expect-no-splits ;;
 	pooltest)         pooltest ;;
 	pooltest-numa)    pooltest --node 1 ;;
+	gmemvm)           gmemvm ;;
+	stress)           stress --seconds "${stress_seconds:-20}" ;;
 	*)                echo "Bail out! unknown suite $suite"; false ;;
 	esac
 	echo "# exit $suite $?"

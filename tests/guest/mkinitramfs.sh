@@ -3,8 +3,12 @@
 # with a symlink per applet, tests/guest/init.sh as /init, and every test
 # program (tests/guest/*.c but util.c) linked statically with util.c.
 #
+# The programs compile against the project's uAPI header and the uAPI of
+# the gigapool kernel (`make kernel` installs it): guest_memfd is newer than
+# Debian 12's linux-libc-dev.
+#
 # The image is rebuilt only when one of its inputs changed: the sources
-# here, the uAPI header the programs compile against, busybox, the compiler.
+# here, the uAPI headers the programs compile against, busybox, the compiler.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -12,12 +16,18 @@ src=$top/tests/guest
 out=$top/build/guest
 busybox=${BUSYBOX:-/bin/busybox}
 image=$out/initramfs.cpio.gz
-cflags=(-static -O2 -Wall -Werror -I "$top/include/uapi" -pthread)
+headers=$top/build/kernel/headers/include
+cflags=(-static -O2 -Wall -Werror -I "$top/include/uapi" -I "$headers" -pthread)
+
+if [ ! -r "$headers/linux/kvm.h" ]; then
+	echo "mkinitramfs: $headers is missing: run 'make kernel' first" >&2
+	exit 1
+fi
 
 mkdir -p "$out"
 key=$( {
 	sha256sum "$src"/*.c "$src"/*.h "$src/init.sh" "$src/mkinitramfs.sh" \
-		"$top/include/uapi/linux/unmapped_pool.h" "$busybox"
+		"$top/include/uapi/linux/unmapped_pool.h" "$headers/linux/kvm.h" "$busybox"
 	gcc --version | head -n 1
 } | sha256sum | cut -c1-16)
 if [ -e "$image" ] && [ "$(cat "$out/initramfs.key" 2>/dev/null)" = "$key" ]; then

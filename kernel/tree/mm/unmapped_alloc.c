@@ -28,6 +28,7 @@
 #include <linux/set_memory.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
+#include <linux/swap.h>
 #include <linux/unmapped_alloc.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
@@ -293,6 +294,22 @@ out_hugetlb:
 }
 
 /**
+ * unmapped_settle - let pages whose users are gone reach the pool
+ *
+ * A page cache folio goes through per-CPU LRU batches, which hold a
+ * reference until they are drained, so a page freed by its owner on one
+ * CPU may still count as used for a while when it was added on another.
+ * Draining them, as CMA does before it migrates, makes the pool's counts
+ * exact and lets chunks whose users are gone be reclaimed.  It only
+ * queues work on CPUs that have something batched.
+ */
+void unmapped_settle(void)
+{
+	if (static_branch_unlikely(&unmapped_pool_lent))
+		lru_add_drain_all();
+}
+
+/**
  * unmapped_reclaim - give one empty chunk of a node back to hugetlb
  * @nid: node id
  *
@@ -318,6 +335,7 @@ int unmapped_reclaim(int nid)
 	if (!pool)
 		return -ENODEV;
 
+	unmapped_settle();
 	spin_lock_irq(&pool->lock);
 	list_for_each_entry(iter, &pool->chunks, list) {
 		if (!iter->used) {

@@ -130,6 +130,7 @@ unsigned long unmapped_total_chunks(void);
 bool unmapped_node_has_cma(int nid);
 void unmapped_set_watermark(int nid, unsigned long low_pages);
 u64 unmapped_event_seq(void);
+void unmapped_settle(void);
 extern struct mutex unmapped_resize_lock;
 extern wait_queue_head_t unmapped_event_wait;
 

@@ -98,6 +98,7 @@ static ssize_t unmapped_stat_show(struct kobject *kobj,
 	struct unmapped_pool_node_stats st;
 	u64 sum = 0;
 
+	unmapped_settle();
 	mutex_lock(&unmapped_resize_lock);
 	for_each_node(nid) {
 		if (want != NUMA_NO_NODE && nid != want)
@@ -219,6 +220,7 @@ static long unmapped_ioc_stats(struct unmapped_file *uf, void __user *uarg)
 	if (!nodes)
 		return -ENOMEM;
 
+	unmapped_settle();
 	mutex_lock(&unmapped_resize_lock);
 	/* Events after this point are not covered and will wake poll(). */
 	req.seq = unmapped_event_seq();

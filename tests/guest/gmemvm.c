@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gmemvm - a VMM-shaped test of guest_memfd served from the unmapped pool.
+ *
+ * Creates a KVM_X86_SW_PROTECTED_VM, gives it a guest_memfd created with
+ * GUEST_MEMFD_FLAG_UNMAPPED_POOL as private memory, and runs a tiny
+ * real-mode guest that writes one byte into every page of that memory.
+ * Checks that the pages came from the pool (used_pages, owner placement
+ * in the debugfs chunk map), that punching holes and closing the VM give
+ * them back, that the chunk goes back to hugetlb whole, that a full pool
+ * fails the allocation rather than handing out mapped memory, and that
+ * the direct map was never split.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/kvm.h>
+#include <linux/unmapped_pool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define CODE_GPA	0x1000UL	/* shared slot: code */
+#define CODE_SIZE	0x10000UL
+#define PRIV_GPA	0x20000UL	/* private slot: guest_memfd */
+#define PRIV_SIZE	0x40000UL	/* 64 pages, all real mode can reach */
+#define PRIV_PAGES	(PRIV_SIZE / PAGE_SIZE_4K)
+
+/*
+ * Real-mode guest: for ds = 0x2000 .. 0x5f00 step 0x100 (one 4 KiB page
+ * each), write 0x5a at ds:0, then hlt.
+ */
+static const unsigned char guest_code[] = {
+	0xb8, 0x00, 0x20,		/* mov ax, 0x2000 */
+	0x8e, 0xd8,			/* loop: mov ds, ax */
+	0xc6, 0x06, 0x00, 0x00, 0x5a,	/* mov byte [0], 0x5a */
+	0x05, 0x00, 0x01,		/* add ax, 0x100 */
+	0x3d, 0x00, 0x60,		/* cmp ax, 0x6000 */
+	0x75, 0xf1,			/* jne loop */
+	0xf4,				/* hlt */
+};
+
+struct vm {
+	int kvm, fd, gmem, vcpu;
+	struct kvm_run *run;
+	int run_size;
+	void *code, *shared;
+};
+
+static int gmem_create(int vm, unsigned long long size, unsigned long long flags)
+{
+	struct kvm_create_guest_memfd args = { .size = size, .flags = flags };
+
+	return ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+}
+
+/* Sets up the VM; false with a diagnostic if KVM cannot do it here. */
+static bool vm_create(struct vm *vm)
+{
+	struct kvm_userspace_memory_region2 code = {
+		.slot = 0, .guest_phys_addr = CODE_GPA, .memory_size = CODE_SIZE,
+	};
+	struct kvm_userspace_memory_region2 priv = {
+		.slot = 1, .flags = KVM_MEM_GUEST_MEMFD,
+		.guest_phys_addr = PRIV_GPA, .memory_size = PRIV_SIZE,
+	};
+	struct kvm_memory_attributes attrs = {
+		.address = PRIV_GPA, .size = PRIV_SIZE,
+		.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
+	};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
+	int types;
+
+	vm->kvm = open("/dev/kvm", O_RDWR);
+	if (vm->kvm < 0) {
+		tap_diag("/dev/kvm: %s", strerror(errno));
+		return false;
+	}
+	types = ioctl(vm->kvm, KVM_CHECK_EXTENSION, KVM_CAP_VM_TYPES);
+	if (types < 0 || !(types & (1 << KVM_X86_SW_PROTECTED_VM))) {
+		tap_diag("KVM_X86_SW_PROTECTED_VM not supported (types %#x)", types);
+		return false;
+	}
+	vm->fd = ioctl(vm->kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	if (vm->fd < 0) {
+		tap_diag("KVM_CREATE_VM: %s", strerror(errno));
+		return false;
+	}
+	vm->gmem = gmem_create(vm->fd, PRIV_SIZE, GUEST_MEMFD_FLAG_UNMAPPED_POOL);
+	if (vm->gmem < 0) {
+		tap_diag("KVM_CREATE_GUEST_MEMFD: %s", strerror(errno));
+		return false;
+	}
+	vm->code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (vm->code == MAP_FAILED)
+		return false;
+	memcpy(vm->code, guest_code, sizeof(guest_code));
+	code.userspace_addr = (unsigned long)vm->code;
+	priv.guest_memfd = vm->gmem;
+	/* The private slot needs a shared alias too, which stays unused. */
+	vm->shared = mmap(NULL, PRIV_SIZE, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (vm->shared == MAP_FAILED)
+		return false;
+	priv.userspace_addr = (unsigned long)vm->shared;
+	if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &code) ||
+	    ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION2, &priv) ||
+	    ioctl(vm->fd, KVM_SET_MEMORY_ATTRIBUTES, &attrs)) {
+		tap_diag("memory slots: %s", strerror(errno));
+		return false;
+	}
+	vm->vcpu = ioctl(vm->fd, KVM_CREATE_VCPU, 0);
+	vm->run_size = ioctl(vm->kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu < 0 || vm->run_size <= 0)
+		return false;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       vm->vcpu, 0);
+	if (vm->run == MAP_FAILED || ioctl(vm->vcpu, KVM_GET_SREGS, &sregs))
+		return false;
+	/* Real mode, code segment based at the code slot. */
+	sregs.cs.base = CODE_GPA;
+	sregs.cs.selector = CODE_GPA >> 4;
+	return !ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) &&
+	       !ioctl(vm->vcpu, KVM_SET_REGS, &regs);
+}
+
+/* Drops every reference, so that the VM and its guest_memfd really go. */
+static void vm_destroy(struct vm *vm)
+{
+	munmap(vm->run, vm->run_size);
+	munmap(vm->code, CODE_SIZE);
+	munmap(vm->shared, PRIV_SIZE);
+	close(vm->vcpu);
+	close(vm->gmem);
+	close(vm->fd);
+	close(vm->kvm);
+}
+
+/* Runs the guest to its hlt; false with the exit it took instead. */
+static bool vm_run(struct vm *vm)
+{
+	if (ioctl(vm->vcpu, KVM_RUN, 0)) {
+		tap_diag("KVM_RUN: %s", strerror(errno));
+		return false;
+	}
+	if (vm->run->exit_reason != KVM_EXIT_HLT) {
+		tap_diag("guest exit reason %u", vm->run->exit_reason);
+		return false;
+	}
+	return true;
+}
+
+/* Owners and used pages of node 0's chunks, from the debugfs chunk map. */
+static void chunk_map(long long *ret_owners, long long *ret_used_chunks)
+{
+	FILE *f = fopen("/sys/kernel/debug/unmapped_pool/chunks", "r");
+	long long used, owners;
+	char line[256];
+	int node;
+
+	*ret_owners = 0;
+	*ret_used_chunks = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%d %*s %lld %*u %lld", &node, &used, &owners) != 3)
+			continue;
+		*ret_owners += owners;
+		*ret_used_chunks += used > 0;
+	}
+	fclose(f);
+}
+
+int main(void)
+{
+	struct unmapped_pool_info info;
+	struct mm_counters before, after;
+	long long used0, free_huge0, owners, used_chunks;
+	struct vm vm;
+	int dev, fd;
+
+	dev = open(UNMAPPED_POOL_DEVICE, O_RDONLY);
+	if (dev < 0 || ioctl(dev, UNMAPPED_POOL_IOC_INFO, &info))
+		tap_bail("%s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
+	tap_ok(info.features & UNMAPPED_POOL_FEAT_GUEST_MEMFD,
+	       "pool info advertises guest_memfd support");
+
+	if (!pool_set_chunks(0, 0) || !hugetlb_reserve(0, 1))
+		tap_bail("cannot set up 1 GiB hugetlb pages on node 0");
+	free_huge0 = hugetlb_read(0, "free_hugepages");
+	tap_ok(pool_set_chunks(0, 1), "lend one chunk of node 0");
+	used0 = pool_read(0, "used_pages");
+	if (!mm_counters_read(&before))
+		tap_bail("kernel counters missing");
+
+	if (!vm_create(&vm))
+		tap_bail("cannot create a SW_PROTECTED VM with pool guest_memfd");
+	tap_ok(true, "SW_PROTECTED VM with a pool-backed guest_memfd");
+	tap_eq(gmem_create(vm.fd, PRIV_SIZE, 1ULL << 62) < 0 ? errno : 0,
+	       EINVAL, "unknown guest_memfd flag refused");
+	fd = ioctl(vm.kvm, KVM_CREATE_VM, 0);
+	tap_eq(fd >= 0 && gmem_create(fd, PRIV_SIZE,
+				      GUEST_MEMFD_FLAG_UNMAPPED_POOL) < 0 ?
+	       errno : 0, EINVAL,
+	       "pool flag refused for a VM type without private memory");
+	close(fd);
+
+	tap_ok(vm_run(&vm), "guest wrote its private memory and halted");
+	tap_eq(pool_read(0, "used_pages") - used0, PRIV_PAGES,
+	       "every private page the guest touched came from the pool");
+	chunk_map(&owners, &used_chunks);
+	tap_eq(owners, 1, "the guest_memfd is the one owner in the pool");
+	tap_eq(used_chunks, 1, "its pages sit in one chunk");
+
+	tap_eq(fallocate(vm.gmem, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			 PRIV_SIZE / 2), 0, "punch a hole in half the memory");
+	tap_eq(pool_read(0, "used_pages") - used0, PRIV_PAGES / 2,
+	       "punched pages went back to the pool");
+	tap_eq(fallocate(vm.gmem, FALLOC_FL_KEEP_SIZE, 0, PRIV_SIZE), 0,
+	       "fallocate the whole guest_memfd again");
+	tap_eq(pool_read(0, "used_pages") - used0, PRIV_PAGES,
+	       "fallocated pages came from the pool");
+
+	vm_destroy(&vm);
+	tap_eq(pool_read(0, "used_pages"), used0,
+	       "closing the VM returned every page");
+
+	/* A pool without room fails the allocation, never silently maps. */
+	tap_ok(pool_set_chunks(0, 0), "give the chunk back");
+	tap_eq(hugetlb_read(0, "free_hugepages"), free_huge0,
+	       "the chunk is a free 1 GiB hugetlb page again");
+	if (vm_create(&vm)) {
+		errno = 0;
+		fd = fallocate(vm.gmem, FALLOC_FL_KEEP_SIZE, 0, PAGE_SIZE_4K);
+		tap_eq(fd < 0 ? errno : 0, ENOMEM,
+		       "empty pool: guest_memfd allocation fails with ENOMEM");
+		vm_destroy(&vm);
+	} else {
+		tap_ok(false, "second VM for the empty-pool check");
+	}
+
+	if (!mm_counters_read(&after))
+		tap_bail("kernel counters missing");
+	tap_eq(after.splits2 - before.splits2, 0, "no 2M direct-map splits");
+	tap_eq(after.splits3 - before.splits3, 0, "no 1G direct-map splits");
+	tap_eq(after.dm1g, before.dm1g, "DirectMap1G unchanged");
+	return tap_done();
+}
