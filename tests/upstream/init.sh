@@ -53,6 +53,9 @@ if [ "$secret" -gt 0 ]; then
 	while [ ! -s /tmp/holdsecret.out ] && kill -0 $holder 2>/dev/null; do sleep 1; done
 	cat /tmp/holdsecret.out
 fi
+# What upstream's run_vmtests.sh sets for hugepage-shm (its 256 MiB segment).
+echo 268435456 > /proc/sys/kernel/shmmax
+echo 4194304 > /proc/sys/kernel/shmall
 state before
 
 while read -r name timeout cmd; do

@@ -195,11 +195,23 @@ static void unmapped_chunk_free(struct unmapped_chunk *chunk)
 	kfree(chunk);
 }
 
-static void unmapped_set_refs(struct page *page, int count)
+/*
+ * Give every page of a chunk @count references and no mapcount or type
+ * (the two share a field: -1 means neither).
+ *
+ * The page type matters on the way in: when the chunk was a gigantic
+ * hugetlb page with its vmemmap optimised, restoring the vmemmap copied
+ * the head's struct page, hugetlb page type included, into every 64th
+ * struct page, and cma_alloc() only resets the heads of the free blocks
+ * it takes.  Left alone, such a stale type aliases the mapcount of a
+ * consumer's page and its final put goes to free_huge_folio().
+ */
+static void unmapped_reset_pages(struct page *page, int count)
 {
 	unsigned long i;
 
 	for (i = 0; i < UNMAPPED_CHUNK_PAGES; i++) {
+		atomic_set(&page[i]._mapcount, -1);
 		set_page_count(page + i, count);
 		if (!(i % UNMAPPED_BLOCK_PAGES))
 			cond_resched();
@@ -267,7 +279,7 @@ int unmapped_lend(int nid, bool allow_hugetlb)
 			    UNMAPPED_CHUNK_PAGES);
 	if (err)
 		goto out_xa;
-	unmapped_set_refs(page, 0);
+	unmapped_reset_pages(page, 0);
 	static_branch_inc(&unmapped_pool_lent);
 
 	spin_lock_irq(&pool->lock);
@@ -376,7 +388,7 @@ int unmapped_reclaim(int nid)
 		spin_unlock_irq(&pool->lock);
 		return err;
 	}
-	unmapped_set_refs(page, 1);
+	unmapped_reset_pages(page, 1);
 	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_CHUNK_PAGES);
 	static_branch_dec(&unmapped_pool_lent);
 
