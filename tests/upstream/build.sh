@@ -57,7 +57,9 @@ for cmd in $commands; do
 	done
 	[ -n "$rel" ] || { echo "build.sh: no selftest source for $cmd" >&2; exit 1; }
 	echo "== make kvm/$rel"
-	make -s -C "$kvm" -j"$(nproc)" EXTRA_CFLAGS=-static \
+	# lib.mk sets OUTPUT only for a top-level make; under `make check`
+	# (MAKELEVEL > 0) the tests' rules would not match without it.
+	make -s -C "$kvm" -j"$(nproc)" EXTRA_CFLAGS=-static OUTPUT="$kvm" \
 		KHDR_INCLUDES="-isystem $hdrs" "$kvm/$rel"
 	if [ "$test" = "$cmd" ]; then
 		cp "$kvm/$rel" "$bin/$cmd"
