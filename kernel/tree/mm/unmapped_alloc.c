@@ -100,6 +100,20 @@ static bool unmapped_note_level(struct unmapped_pool *pool, bool failed)
 	return raise;
 }
 
+/*
+ * Drop pool->lock, taken with spin_lock_irq() around a change of the
+ * pool's size or watermark, and raise the low-watermark event if the
+ * change crossed it.
+ */
+static void unmapped_pool_unlock(struct unmapped_pool *pool)
+{
+	bool raise = unmapped_note_level(pool, false);
+
+	spin_unlock_irq(&pool->lock);
+	if (raise)
+		unmapped_raise_event();
+}
+
 /**
  * unmapped_set_watermark - set the free-page level that raises an event
  * @nid: node of the pool
@@ -108,15 +122,11 @@ static bool unmapped_note_level(struct unmapped_pool *pool, bool failed)
 void unmapped_set_watermark(int nid, unsigned long low_pages)
 {
 	struct unmapped_pool *pool = unmapped_node_pool(nid);
-	bool raise;
 
 	spin_lock_irq(&pool->lock);
 	pool->low_watermark = low_pages;
 	pool->below_watermark = false;
-	raise = unmapped_note_level(pool, false);
-	spin_unlock_irq(&pool->lock);
-	if (raise)
-		unmapped_raise_event();
+	unmapped_pool_unlock(pool);
 }
 
 static int unmapped_wipe_slot_pte(pte_t *pte, unsigned long addr, void *data)
@@ -249,7 +259,6 @@ int unmapped_lend(int nid, bool allow_hugetlb)
 	struct unmapped_chunk *chunk;
 	bool released = false;
 	struct page *page;
-	bool raise;
 	int err;
 
 	lockdep_assert_held(&unmapped_resize_lock);
@@ -287,10 +296,7 @@ int unmapped_lend(int nid, bool allow_hugetlb)
 	pool->nr_chunks++;
 	pool->lends++;
 	pool->tlb_flushes++;
-	raise = unmapped_note_level(pool, false);
-	spin_unlock_irq(&pool->lock);
-	if (raise)
-		unmapped_raise_event();
+	unmapped_pool_unlock(pool);
 	return 0;
 
 out_xa:
@@ -340,7 +346,6 @@ int unmapped_reclaim(int nid)
 	struct unmapped_chunk *chunk = NULL, *iter;
 	struct page *page;
 	unsigned long i;
-	bool raise;
 	int err;
 
 	lockdep_assert_held(&unmapped_resize_lock);
@@ -395,10 +400,7 @@ int unmapped_reclaim(int nid)
 	spin_lock_irq(&pool->lock);
 	pool->reclaims++;
 	pool->tlb_flushes++;
-	raise = unmapped_note_level(pool, false);
-	spin_unlock_irq(&pool->lock);
-	if (raise)
-		unmapped_raise_event();
+	unmapped_pool_unlock(pool);
 	unmapped_chunk_free(chunk);
 
 	err = hugetlb_add_fresh_gigantic(nid);
