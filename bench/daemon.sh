@@ -1,0 +1,252 @@
+#!/bin/bash
+# Daemon benchmarks (issue 6), for the "## Daemon" section of
+# docs/BENCHMARKS.md:
+#   - Status latency, p50 and p99, with 1, 10 and 100 concurrent clients:
+#     daemon/build/gigapool-bench against gigapoold on this host;
+#   - wake-ups of an idle gigapoold per minute with the shipped policy;
+#   - time from a pool low-watermark event to the lend completing, in a QEMU
+#     guest on the patched kernel (bench/daemon/init.sh and lowwater.c).
+#
+#   bench/daemon.sh
+#
+# Writes build/bench/daemon.md and docs/bench/daemon-latency.png; raw
+# results and the guest's console stay in build/bench/daemon/.  Environment:
+# LATENCY_RUNS (7) runs per client count, IDLE_RUNS (3) idle daemons,
+# LEND_RUNS (11) runs in the guest.  Exits non-zero, and leaves no fragment,
+# when a measurement failed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+# The command lines the fragment quotes are relative to the top of the tree.
+cd "$top"
+src=bench/daemon
+out=build/bench/daemon
+B=daemon/build
+fragment=build/bench/daemon.md
+plot=docs/bench/daemon-latency.png
+latency_runs=${LATENCY_RUNS:-7}
+idle_runs=${IDLE_RUNS:-3}
+lend_runs=${LEND_RUNS:-11}
+idle_seconds=60
+calls=10000		# Status calls per latency run, over all its clients
+# TCG boots in seconds and a lend takes milliseconds; this only catches a hang.
+lend_timeout=${LEND_TIMEOUT:-1200}
+# Debian's interpreter, which python3-matplotlib belongs to (not a pyenv one).
+python=${PYTHON:-/usr/bin/python3}
+
+fail() {
+	echo "daemon.sh: $*" >&2
+	exit 1
+}
+
+rm -rf "$fragment" "$out"
+mkdir -p "$out" docs/bench
+
+# Processes started in the background and not yet reaped, killed on exit.
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}
+trap cleanup EXIT
+# reap PID: wait for PID, then forget it: its number may be reused.
+reap() {
+	local p keep=() rc=0
+
+	wait "$1" || rc=$?
+	for p in "${pids[@]}"; do
+		[ "$p" = "$1" ] || keep+=("$p")
+	done
+	pids=("${keep[@]}")
+	return "$rc"
+}
+
+# note TEXT: a command line for the fragment; logged CMD...: note it, with
+# the arguments that hold spaces quoted, and run it.
+note() { printf '%s\n' "$*" >>"$out/commands"; }
+logged() {
+	local arg line=''
+
+	for arg in "$@"; do
+		[[ $arg == *' '* ]] && arg="'$arg'"
+		line+="${line:+ }$arg"
+	done
+	note "$line"
+	"$@"
+}
+load() { echo "$1 $(cut -d' ' -f1-3 /proc/loadavg)" >>"$out/load"; }
+
+# start_daemon DIR POLICY: gigapoold on DIR/S in the background, pid in $daemon.
+start_daemon() {
+	local cmd=("$B/gigapoold" --policy "$2" --socket "$1/S" --state-dir "$1/state")
+
+	mkdir -p "$1"
+	note "${cmd[*]} &"
+	"${cmd[@]}" 2>"$1/log" &
+	daemon=$!
+	pids+=("$daemon")
+	for _ in $(seq 100); do
+		[ -S "$1/S" ] && return 0
+		sleep 0.05
+	done
+	fail "gigapoold did not come up, see $1/log"
+}
+
+stop_daemon() {
+	kill -TERM "$1"
+	reap "$1" || fail "gigapoold $1 did not exit cleanly"
+}
+
+# Status latency: runs interleaved over the client counts, so that a change
+# of the machine's load hits all of them alike.  latency.txt: one line per
+# run, "clients run p50 p99 max throughput" (us, calls/s).
+latency() {
+	local run c line
+
+	start_daemon "$out/latency" config/policy.json
+	load "latency start"
+	note "for run in \$(seq $latency_runs); do for c in 1 10 100; do" \
+		"$B/gigapool-bench --socket $out/latency/S --clients \$c --requests \$(($calls / c)); done; done"
+	for run in $(seq "$latency_runs"); do
+		for c in 1 10 100; do
+			line=$("$B/gigapool-bench" --socket "$out/latency/S" --clients "$c" \
+				--requests $((calls / c)) | tail -n 1)
+			[[ $line =~ ^p50=([0-9.]+)us\ p99=([0-9.]+)us\ max=([0-9.]+)us\ throughput=([0-9]+)\ calls/s$ ]] ||
+				fail "unexpected gigapool-bench output: $line"
+			echo "$c $run ${BASH_REMATCH[*]:1}" >>"$out/latency.txt"
+		done
+	done
+	load "latency end"
+	stop_daemon "$daemon"
+}
+
+# ctxt PID: the voluntary and involuntary context switches of PID's threads.
+ctxt() {
+	awk '$1 == "voluntary_ctxt_switches:" { v += $2 }
+	     $1 == "nonvoluntary_ctxt_switches:" { n += $2 }
+	     END { print v, n }' /proc/"$1"/task/*/status
+}
+
+# idle_window PID...: context switches of each PID over idle_seconds, as
+# "run voluntary involuntary milliseconds" lines.  Every voluntary switch
+# of a single-threaded daemon is one sleep, so one wake-up follows it.
+idle_window() {
+	local pid before=() now t0 t1 i=0 v0 n0 v1 n1
+
+	for pid in "$@"; do
+		before+=("$(ctxt "$pid")")
+	done
+	t0=$(date +%s%N)
+	sleep "$idle_seconds"
+	t1=$(date +%s%N)
+	for pid in "$@"; do
+		now=$(ctxt "$pid")
+		read -r v0 n0 <<<"${before[i]}"
+		read -r v1 n1 <<<"$now"
+		i=$((i + 1))
+		echo "$i $((v1 - v0)) $((n1 - n0)) $(((t1 - t0) / 1000000))"
+	done
+}
+
+# The guest: busybox, gigapoold with its libraries, lowwater, init.sh as /init.
+guest_image() {
+	local root=$out/root lib
+
+	mkdir -p "$root"/{bin,dev,proc,sys,run,etc/gigapool,var/lib}
+	cp /bin/busybox "$root/bin/busybox"
+	# The kernel opens /dev/console for init before init can mount devtmpfs.
+	mknod -m 600 "$root/dev/console" c 5 1
+	install -m 755 "$B/gigapoold" "$root/bin/gigapoold"
+	ldd "$B/gigapoold" | grep -o '/[^ ]*\.so[.0-9]*' | sort -u |
+		while read -r lib; do
+			install -D -m 755 "$lib" "$root$lib"
+		done
+	logged gcc -static -O2 -Wall -Wextra -Werror -I include/uapi -I build/kernel/headers/include \
+		-I tests/guest -o "$root/bin/lowwater" "$src/lowwater.c" tests/guest/util.c
+	install -m 755 "$src/init.sh" "$root/init"
+	install -m 644 "$src/policy.json" "$root/etc/gigapool/policy.json"
+	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
+		gzip -1 >"$out/initramfs.cpio.gz"
+}
+
+# Low watermark to lend: lend.txt has "source via run ms" lines.
+lend() {
+	local kernel=build/kernel/bzImage rc=0 want=$((lend_runs * 4)) got
+
+	# Another job may be rebuilding the kernel: wait for it, then boot a copy.
+	for _ in $(seq 360); do
+		[ -r "$kernel" ] && [ -r build/kernel/headers/include/linux/kvm.h ] && break
+		sleep 5
+	done
+	cp "$kernel" "$out/bzImage"
+	guest_image
+	load "guest start"
+	# tsc=reliable: TCG's vCPUs look unsynchronised to the TSC check, and
+	# without HPET or ACPI the fallback clock, jiffies, ticks every 4 ms.
+	logged timeout "$lend_timeout" qemu-system-x86_64 -accel tcg -cpu max \
+		-smp 2,sockets=2,cores=1,threads=1 -m 12G -nographic -no-reboot \
+		-kernel "$out/bzImage" -initrd "$out/initramfs.cpio.gz" \
+		-append "console=ttyS0 hugetlb_cma=4G numa=fake=2 tsc=reliable panic=-1 gplend_runs=$lend_runs" \
+		</dev/null >"$out/console.log" 2>&1 || rc=$?
+	load "guest end"
+	tr -d '\r' <"$out/console.log" >"$out/console.txt"
+	[ "$rc" -eq 0 ] || fail "qemu exited with status $rc, see $out/console.txt"
+	! grep -E '(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)' \
+		"$out/console.txt" || fail "kernel trouble in the guest, see $out/console.txt"
+	# The kernel names every change of clock; the last must be to the TSC.
+	[ "$(grep -o 'Switched to clocksource .*' "$out/console.txt" | tail -n 1)" = \
+		"Switched to clocksource tsc" ] || fail "the guest's clock is not the TSC, see $out/console.txt"
+	grep -q '^# exit lowwater 0$' "$out/console.txt" ||
+		fail "lowwater failed in the guest, see $out/console.txt"
+	grep -q '^# bench done$' "$out/console.txt" ||
+		fail "the guest did not finish, see $out/console.txt"
+	sed -n 's/^# lend source=\([a-z]*\) via=\([a-z]*\) run=\([0-9]*\) ms=\([0-9.]*\)$/\1 \2 \3 \4/p' \
+		"$out/console.txt" >"$out/lend.txt"
+	got=$(wc -l <"$out/lend.txt")
+	[ "$got" -eq "$want" ] || fail "$got lends measured, $want expected, see $out/console.txt"
+	grep '^# guest ' "$out/console.txt" | head -n 1 >"$out/guest"
+}
+
+make -s -C daemon build/gigapoold build/gigapool-bench
+t_start=$(date +%s)
+{
+	echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo "commit $(git rev-parse --short HEAD)"
+	echo "cpu $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+	echo "cores $(nproc)"
+	echo "calls $calls"
+	echo "memory $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)"
+	echo "kernel $(uname -r)"
+	echo "qemu $(qemu-system-x86_64 --version | head -n 1)"
+} >"$out/meta"
+
+latency
+
+# The idle daemons sleep through the guest run: their wake-ups come from
+# their own timers, not from how busy the CPUs are.
+idle_pids=()
+for i in $(seq "$idle_runs"); do
+	start_daemon "$out/idle$i" config/policy.json
+	idle_pids+=("$daemon")
+done
+# Past start-up: the first cycle and the connection that saw the socket.
+sleep 1
+note "grep ctxt_switches /proc/PID/task/*/status   # of each, 1 s after start and $idle_seconds s later"
+idle_window "${idle_pids[@]}" >"$out/idle.txt" &
+idle_job=$!
+pids+=("$idle_job")
+
+lend
+
+reap "$idle_job" || fail "the idle measurement failed"
+for p in "${idle_pids[@]}"; do
+	stop_daemon "$p"
+done
+echo "wall $(($(date +%s) - t_start))" >>"$out/meta"
+
+"$python" "$src/report.py" "$out" "$fragment.tmp" "$out/latency.png"
+mv "$out/latency.png" "$plot"
+mv "$fragment.tmp" "$fragment"
+echo "== $fragment, $plot ($(($(date +%s) - t_start)) s)"

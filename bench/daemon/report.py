@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""The "## Daemon" section of docs/BENCHMARKS.md and its latency plot, from
+the raw results bench/daemon.sh leaves in build/bench/daemon/.
+
+    report.py RESULTS_DIR FRAGMENT.md PLOT.png
+"""
+import os
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 (needs the backend chosen first)
+
+CLIENTS = (1, 10, 100)
+
+
+def rows(path):
+    with open(path) as f:
+        return [line.split() for line in f if line.strip()]
+
+
+def meta(path):
+    return dict(line.rstrip("\n").split(" ", 1) for line in open(path) if " " in line)
+
+
+def us(v):
+    return f"{v / 1000:.2f} ms" if v >= 1000 else f"{v:.1f} µs"
+
+
+def ms(v):
+    return f"{v:.1f} ms"
+
+
+def spread(values, fmt):
+    """Median and range, e.g. "22.4 µs (21.9–27.7)"."""
+    lo, hi = min(values), max(values)
+    return f"{fmt(statistics.median(values))} ({fmt(lo)}–{fmt(hi)})"
+
+
+def latency_table(lat, calls):
+    out = ["| clients | calls per client | runs | p50 median (range) | p99 median (range) "
+           "| max median | throughput median (range) | clients / throughput |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in CLIENTS:
+        r = [x for x in lat if x[0] == c]
+        tput = statistics.median([x[5] for x in r])
+        out.append(f"| {c} | {calls // c} | {len(r)} | {spread([x[2] for x in r], us)} "
+                   f"| {spread([x[3] for x in r], us)} "
+                   f"| {us(statistics.median([x[4] for x in r]))} "
+                   f"| {spread([x[5] for x in r], lambda v: f'{v:,.0f}')} calls/s "
+                   f"| {us(c / tput * 1e6)} |")
+    return out
+
+
+def plot_latency(lat, path, runs):
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    values = [v for x in lat for v in x[2:4]]
+    lo_y, hi_y = min(values) / 1.5, max(values) * 1.5
+    for col, name, color in ((2, "p50", "tab:blue"), (3, "p99", "tab:red")):
+        med, lo, hi = [], [], []
+        for c in CLIENTS:
+            v = [x[col] for x in lat if x[0] == c]
+            m = statistics.median(v)
+            med.append(m)
+            lo.append(m - min(v))
+            hi.append(max(v) - m)
+        ax.errorbar(CLIENTS, med, yerr=[lo, hi], marker="o", capsize=4, color=color,
+                    label=f"{name} (median of {runs} runs, bar: min–max)")
+        for c, m in zip(CLIENTS, med):
+            ax.annotate(us(m), (c, m), textcoords="offset points", xytext=(8, -4 if name == "p50" else 6),
+                        fontsize=8, color=color)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(CLIENTS, [str(c) for c in CLIENTS])
+    ax.set_xlim(0.7, 200)
+    ax.set_xlabel("concurrent clients, each with one call outstanding")
+    ticks = [t for t in (1, 3, 10, 30, 100, 300, 1000, 3000, 10000, 30000, 100000, 300000)
+             if lo_y <= t <= hi_y]
+    ax.set_ylim(lo_y, hi_y)
+    ax.set_yticks(ticks, [us(t).replace(".0 µs", " µs").replace(".00 ms", " ms") for t in ticks])
+    ax.minorticks_off()
+    ax.set_ylabel("Status call latency")
+    ax.set_title("gigapoold: Status latency vs concurrent clients (one thread)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main():
+    res, fragment, png = sys.argv[1:4]
+    m = meta(os.path.join(res, "meta"))
+    load = {" ".join(r[:-3]): " ".join(r[-3:]) for r in rows(os.path.join(res, "load"))}
+    lat = [(int(r[0]), int(r[1]), *map(float, r[2:])) for r in rows(os.path.join(res, "latency.txt"))]
+    idle = [tuple(map(int, r)) for r in rows(os.path.join(res, "idle.txt"))]
+    lend = rows(os.path.join(res, "lend.txt"))
+    guest = open(os.path.join(res, "guest")).read().split()
+    with open(os.path.join(res, "commands")) as f:
+        commands = list(dict.fromkeys(line.rstrip("\n") for line in f))
+    runs = len(lat) // len(CLIENTS)
+    calls = int(m["calls"])
+    lend_runs = len({r[2] for r in lend})
+
+    plot_latency(lat, png, runs)
+
+    md = ["## Daemon", "",
+          f"Measured by `bench/daemon.sh` on {m['date']} at commit {m['commit']}, in "
+          f"{m['wall']} s: host {m['cpu']}, {m['cores']} cores, {m['memory']}, kernel {m['kernel']}, "
+          f"{m['qemu']}. Other engineers' jobs (kernel builds, QEMU guests) may share the "
+          "machine; the load average (1, 5, 15 min) is given for each part.", "",
+          "### Status latency", "",
+          "`gigapool-bench`: N clients connect at once and each sends its share of "
+          f"{calls:,} `io.gigapool.Pool.Status` calls one after another on its own connection; "
+          "the latencies of all calls of a run are sorted. "
+          f"{runs} runs per client count, interleaved (1, 10, 100, 1, 10, 100, …); the table gives "
+          "the median over the runs and their range. gigapoold runs on the build host with the "
+          "shipped `config/policy.json` (host kernel without the pool: hugetlb-only mode, one NUMA "
+          "node) and answers every client on one thread, so with N clients each keeping one call "
+          "outstanding a call waits for the others' to be answered: N / throughput (last column) "
+          "is what that alone predicts for p50. Load average "
+          f"{load['latency start']} before, {load['latency end']} after.", ""]
+    md += latency_table(lat, calls)
+    md += ["", "![Status latency: p50 and p99 against concurrent clients](bench/daemon-latency.png)", ""]
+
+    per_min = [(r[1] + r[2]) * 60000 / r[3] for r in idle]
+    md += ["### Wake-ups per idle minute", "",
+           f"{len(idle)} gigapoold processes with the shipped `config/policy.json` "
+           "(`interval_sec` 60), no client, no pool events; counted from 1 s after start, over "
+           f"{idle[0][3] / 1000:.1f} s: voluntary + involuntary context switches of all the "
+           "daemon's threads in `/proc/PID/task/*/status`. A voluntary switch is the daemon going "
+           "to sleep, so each one is followed by one wake-up. The daemons ran while the guest "
+           "below ran on the same CPUs; their wake-ups come from their own timers.", "",
+           "| daemon | voluntary | involuntary | wake-ups per minute |", "| --- | --- | --- | --- |"]
+    md += [f"| {r[0]} | {r[1]} | {r[2]} | {p:.1f} |" for r, p in zip(idle, per_min)]
+    md += ["", f"Median {statistics.median(per_min):.1f} wake-ups per idle minute.", ""]
+
+    md += ["### Low watermark to lend", "",
+           f"The patched kernel ({guest[2].split('=')[1]}) in QEMU (TCG, 2 vCPUs, 12 GiB, "
+           "`hugetlb_cma=4G numa=fake=2`: 2 GiB of CMA per node), gigapoold with "
+           "`bench/daemon/policy.json`: a headroom band of exactly one free chunk, no cooldown, "
+           "no timer cycle during the run, so only the pool's event makes it lend. "
+           "`bench/daemon/lowwater.c` faults `memfd_secret` pages on node 0 until the next "
+           "page takes the pool below its low watermark (one chunk of pages), reads "
+           "CLOCK_MONOTONIC (TSC) just before faulting that page and again when node 0's "
+           "`lends` counter has risen: the daemon woke from poll(), took a snapshot, planned and "
+           "lent one chunk. For comparison, the same lend without the daemon: a timed write of "
+           "`nr_chunks` in sysfs. Each with a free 1 GiB hugetlb page to lend, and without one "
+           "(the chunk comes straight from the CMA area). "
+           f"{lend_runs} runs, the four cases interleaved in each; median and range. Load average "
+           f"{load['guest start']} before, {load['guest end']} after. TCG emulates every "
+           "instruction: absolute times are inflated many times over; compare the rows and "
+           "columns with each other.", "",
+           "| lend from | low watermark → lend done, by gigapoold | lend by a sysfs write | daemon's share (difference of medians) |",
+           "| --- | --- | --- | --- |"]
+    for source, label in (("hugetlb", "a free 1 GiB hugetlb page"), ("cma", "CMA (no free hugetlb page)")):
+        d = [float(r[3]) for r in lend if r[0] == source and r[1] == "daemon"]
+        s = [float(r[3]) for r in lend if r[0] == source and r[1] == "sysfs"]
+        md.append(f"| {label} | {spread(d, ms)} | {spread(s, ms)} "
+                  f"| {ms(statistics.median(d) - statistics.median(s))} |")
+    md += ["", "### Commands", "", "From the top of the tree, as `bench/daemon.sh` ran them:", "", "```"]
+    md += commands
+    md += ["```", ""]
+    with open(fragment, "w") as f:
+        f.write("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
