@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The daemon's cycle (daemon/manager.c, run_cycle()) without its I/O:
+ * snapshot, planner_plan(), lends taking free hugetlb pages, lends from
+ * CMA, reclaims, low watermark, retry with backoff after a shortfall.
+ *
+ * In the host model the CMA area holds nothing but the 1 GiB hugetlb
+ * pages, so a lend from CMA alone finds no room and falls short, as it
+ * would on a host whose whole hugetlb_cma= area is in hugetlb pages.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "planner.h"
+#include "policy.h"
+#include "util.h"
+
+#include "array.h"
+#include "dmodel.h"
+
+#define PAGE_BYTES	4096ULL
+/* A daemon woken again and again without the events stopping is a bug. */
+#define MAX_POLL_CYCLES	1000
+/* CLOCK_MONOTONIC is not 0 when the daemon starts, and 0 means "never moved". */
+#define CLOCK_OFFSET_US	USEC_PER_SEC
+
+struct dmodel {
+	struct host *host;
+	struct policy *policy;
+	struct reservation *resv;
+	size_t n_resv, cap_resv;
+	uint64_t last_lend_us, last_reclaim_us;
+	uint64_t watermark;
+	bool watermark_set;
+	unsigned retry_count;
+	uint64_t retry_at;		/* 0: no retry pending */
+	uint64_t next_timer;
+	struct dmodel_stats stats;
+};
+
+int dmodel_new(const char *policy_path, struct host *h, struct dmodel **ret, char **ret_error)
+{
+	struct dmodel *d = calloc(1, sizeof(*d));
+	int r;
+
+	*ret_error = NULL;
+	if (!d)
+		return -ENOMEM;
+	r = policy_load(policy_path, &d->policy, ret_error);
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	d->host = h;
+	*ret = d;
+	return 0;
+}
+
+void dmodel_free(struct dmodel *d)
+{
+	if (!d)
+		return;
+	for (size_t i = 0; i < d->n_resv; i++)
+		free(d->resv[i].owner);
+	free(d->resv);
+	policy_free(d->policy);
+	free(d);
+}
+
+static void snapshot(struct dmodel *d, uint64_t now_us, struct node_state *n,
+		     struct system_state *ret)
+{
+	struct host_stats st;
+
+	host_stats(d->host, &st);
+	*n = (struct node_state){
+		.node = 0, .online = true, .has_cma = true,
+		.hugetlb_total = st.hugetlb_total, .hugetlb_free = st.hugetlb_free,
+		.pool_chunks = st.chunks, .pool_free_pages = st.free_pages,
+		.pool_used_pages = st.used_pages, .low_watermark = st.low_watermark,
+		.last_lend_usec = d->last_lend_us, .last_reclaim_usec = d->last_reclaim_us,
+	};
+	*ret = (struct system_state){
+		.pool_available = true, .chunk_size = GIB, .page_size = PAGE_BYTES,
+		.now_usec = now_us + CLOCK_OFFSET_US,
+		.hugetlb = { .known = true, .total = st.hugetlb_total, .free = st.hugetlb_free },
+		.n_nodes = 1, .nodes = n,
+	};
+}
+
+/* Do count moves one chunk at a time, as the kernel's ioctls do; returns those done. */
+static uint64_t move(struct host *h, int (*op)(struct host *), uint64_t count)
+{
+	uint64_t done = 0;
+
+	while (done < count && op(h) == 0)
+		done++;
+	return done;
+}
+
+/* A lend from CMA alone: the model's CMA area has no room outside hugetlb. */
+static int lend_cma(struct host *h)
+{
+	(void)h;
+	return -ENOMEM;
+}
+
+/* As manager.c's schedule_retry(): exponential backoff, a bounded number of times. */
+static void schedule_retry(struct dmodel *d, bool shortfall, uint64_t now_us)
+{
+	uint64_t delay_ms;
+
+	if (!shortfall) {
+		d->retry_count = 0;
+		return;
+	}
+	if (d->retry_count >= d->policy->retry_attempts) {
+		d->retry_count = 0;
+		return;
+	}
+	delay_ms = min_u64(d->policy->retry_backoff_ms << min_u64(d->retry_count, 32),
+			   d->policy->retry_backoff_max_ms);
+	d->retry_count++;
+	d->retry_at = now_us + delay_ms * USEC_PER_MSEC;
+}
+
+static int cycle(struct dmodel *d, uint64_t now_us)
+{
+	struct node_state n;
+	struct system_state s;
+	struct node_plan *np;
+	struct plan plan;
+	uint64_t lent, lent_cma, reclaimed;
+	int r;
+
+	snapshot(d, now_us, &n, &s);
+	/* The STATS ioctl acknowledges the event and reports failures since the last one. */
+	n.alloc_failed = host_snapshot_ack(d->host);
+	r = planner_plan(&s, d->policy, d->resv, d->n_resv, &plan);
+	if (r < 0)
+		return r;
+	np = &plan.nodes[0];
+	lent = move(d->host, host_lend, np->lend);
+	lent_cma = move(d->host, lend_cma, np->lend_cma);
+	reclaimed = move(d->host, host_reclaim, np->reclaim);
+	if (lent + lent_cma)
+		d->last_lend_us = s.now_usec;
+	if (reclaimed)
+		d->last_reclaim_us = s.now_usec;
+	if (!d->watermark_set || d->watermark != np->low_watermark_pages) {
+		host_set_watermark(d->host, np->low_watermark_pages);
+		d->watermark = np->low_watermark_pages;
+		d->watermark_set = true;
+	}
+	d->stats.cycles++;
+	d->stats.lend_requested += np->lend + np->lend_cma;
+	d->stats.lent += lent + lent_cma;
+	d->stats.reclaim_requested += np->reclaim;
+	d->stats.reclaimed += reclaimed;
+	d->stats.reclaim_short_cycles += reclaimed < np->reclaim;
+	schedule_retry(d, lent < np->lend || lent_cma < np->lend_cma || reclaimed < np->reclaim,
+		       now_us);
+	plan_done(&plan);
+	return 0;
+}
+
+int dmodel_poll(struct dmodel *d, uint64_t now_us)
+{
+	for (unsigned i = 0; host_event_pending(d->host); i++) {
+		int r;
+
+		if (i == MAX_POLL_CYCLES) {
+			d->stats.event_storms++;
+			host_snapshot_ack(d->host);
+			return 0;
+		}
+		r = cycle(d, now_us);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* A cycle, then whatever events it raised, as the daemon's poll loop would see them. */
+static int cycle_and_poll(struct dmodel *d, uint64_t now_us)
+{
+	int r = cycle(d, now_us);
+
+	return r < 0 ? r : dmodel_poll(d, now_us);
+}
+
+int dmodel_advance(struct dmodel *d, uint64_t now_us)
+{
+	uint64_t interval = d->policy->interval_sec * USEC_PER_SEC;
+
+	for (;;) {
+		bool retry = d->retry_at && d->retry_at < d->next_timer;
+		uint64_t at = retry ? d->retry_at : d->next_timer;
+		int r;
+
+		if (at > now_us)
+			return 0;
+		if (retry)
+			d->retry_at = 0;
+		else
+			d->next_timer += interval;
+		r = cycle_and_poll(d, at);
+		if (r < 0)
+			return r;
+	}
+}
+
+int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us)
+{
+	struct node_state n;
+	struct system_state s;
+	struct reservation *r;
+
+	if (array_room(&d->resv, &d->cap_resv, d->n_resv, sizeof(*d->resv), 16) < 0)
+		return -ENOMEM;
+	snapshot(d, now_us, &n, &s);
+	r = &d->resv[d->n_resv];
+	*r = (struct reservation){ .bytes = bytes, .any = true };
+	r->node = planner_place(&s, d->policy, d->resv, d->n_resv);
+	r->owner = strdup(owner);
+	if (!r->owner || r->node < 0) {
+		free(r->owner);
+		return r->node < 0 ? r->node : -ENOMEM;
+	}
+	d->n_resv++;
+	return cycle_and_poll(d, now_us);
+}
+
+int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us)
+{
+	for (size_t i = 0; i < d->n_resv; i++)
+		if (strcmp(d->resv[i].owner, owner) == 0) {
+			free(d->resv[i].owner);
+			d->resv[i] = d->resv[--d->n_resv];
+			return cycle_and_poll(d, now_us);
+		}
+	return -ENOENT;
+}
+
+uint64_t dmodel_headroom_high(const struct dmodel *d)
+{
+	return policy_node(d->policy, 0)->headroom_high;
+}
+
+uint64_t dmodel_settle_us(const struct dmodel *d)
+{
+	return (policy_node(d->policy, 0)->cooldown_sec + 2 * d->policy->interval_sec) *
+	       USEC_PER_SEC;
+}
+
+void dmodel_stats(const struct dmodel *d, struct dmodel_stats *ret)
+{
+	*ret = d->stats;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The host: its 1 GiB hugetlb pages, of which some are lent to the
+ * unmapped pool as chunks, and the pool itself, whose placement is the
+ * kernel's (kernel/tree/mm/unmapped_place.c, compiled unchanged) or a
+ * first-fit baseline.  One NUMA node.
+ */
+#ifndef SIM_HOST_H
+#define SIM_HOST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum placement {
+	PLACE_FIRST_FIT,	/* lowest free address, no owners (the 2023 RFC) */
+	PLACE_FULLEST_FIRST,	/* the kernel's code with one owner for everything */
+	PLACE_OWNER_AFFINE,	/* the kernel's code as it is */
+};
+
+/* Where an allocation went: host page (chunk) and first page inside it. */
+struct alloc_rec {
+	uint32_t index;
+	uint16_t slot;
+	uint8_t order;
+};
+
+struct host_stats {
+	uint64_t chunks;		/* lent to the pool */
+	uint64_t used_pages;		/* pool pages handed out */
+	uint64_t free_pages;		/* pool pages free */
+	uint64_t used_chunks;		/* chunks with a page handed out */
+	uint64_t stranded;		/* used_chunks - ceil(used_pages / chunk) */
+	uint64_t hugetlb_free;		/* free 1 GiB hugetlb pages */
+	uint64_t hugetlb_total;		/* 1 GiB hugetlb pages, free or used */
+	uint64_t low_watermark;		/* pages */
+	uint64_t lends, reclaims;
+};
+
+struct host;
+
+const char *placement_name(enum placement p);
+int placement_parse(const char *name, enum placement *ret);
+
+/* check: keep an independent model of every chunk for host_verify(). */
+int host_new(unsigned host_gib, enum placement placement, bool check, struct host **ret);
+void host_free(struct host *h);
+
+/* Pool pages of one owner (cookie, never 0); -ENOMEM when the pool has no room. */
+int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc_rec *ret);
+void host_put(struct host *h, const struct alloc_rec *rec);
+
+/* Lend a free 1 GiB page (-ENOMEM: none) or give an empty chunk back (-EBUSY: none). */
+int host_lend(struct host *h);
+int host_reclaim(struct host *h);
+
+/* 1 GiB hugetlb pages of ordinary VMs; -ENOMEM when too few are free. */
+int host_hugetlb_take(struct host *h, unsigned pages);
+void host_hugetlb_put(struct host *h, unsigned pages);
+
+void host_stats(const struct host *h, struct host_stats *ret);
+
+/*
+ * The kernel's event interface, as the daemon sees it through
+ * /dev/unmapped_pool: a low watermark, poll() readiness, and whether an
+ * allocation failed since the last snapshot.  A snapshot acknowledges the
+ * event and the failures.
+ */
+void host_set_watermark(struct host *h, uint64_t pages);
+bool host_event_pending(const struct host *h);
+bool host_snapshot_ack(struct host *h);
+
+/*
+ * Compare every chunk touched since the last call with the independent
+ * model (and check each allocation and free as it happened); 0 or
+ * -EBADMSG with a description.
+ */
+int host_verify(struct host *h, char **ret_error);
+
+/*
+ * Show that host_verify() is not vacuous: plant a wrong block counter and
+ * a page handed out twice in a scratch host; 0 if both were caught.
+ */
+int host_selftest(char **ret_error);
+
+#endif

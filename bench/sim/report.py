@@ -1,0 +1,370 @@
+#!/usr/bin/python3
+"""Turn the runs of bench/sim.sh into build/bench/sim.md and docs/bench/sim-*.png.
+
+Each run left RUNS/<label>.out: a "command:" line, then the simulator's
+output ("workload source:", "workload:", one "result key=value ..." line);
+placement runs also left RUNS/<label>.csv (hours, stranded, live owners,
+used chunks, chunks after every create, destroy and fault step).  Labels
+say what a run is: place.*, nosecrets.*, policy.<name>[.reserve], react.<MiB>.
+"""
+import argparse
+import glob
+import json
+import os
+import platform
+import subprocess
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+PLACEMENTS = ["first-fit", "fullest-first", "owner-affine"]
+COLOURS = {"first-fit": "#d62728", "fullest-first": "#ff7f0e", "owner-affine": "#2ca02c"}
+POLICY_NAMES = {
+    "shipped": "config/policy.json (shipped)",
+    "host-1.5t": "bench/sim/policies/host-1.5t.json",
+    "wide-band": "bench/sim/policies/wide-band.json",
+}
+
+
+def read_runs(runs_dir):
+    runs = {}
+    for path in sorted(glob.glob(os.path.join(runs_dir, "*.out"))):
+        run = {"csv": path[:-4] + ".csv"}
+        with open(path) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if line.startswith("command: "):
+                    run["command"] = line[len("command: "):]
+                elif line.startswith("workload source: "):
+                    run["source"] = line[len("workload source: "):]
+                elif line.startswith("workload: "):
+                    run["workload"] = line[len("workload: "):]
+                elif line.startswith("result "):
+                    run.update(kv.split("=", 1) for kv in line.split()[1:])
+        if "label" not in run:
+            raise SystemExit(f"report.py: {path} has no result line")
+        runs[run["label"]] = run
+    return runs
+
+
+def pct(part, whole):
+    return 100.0 * int(part) / int(whole) if int(whole) else 0.0
+
+
+def weekly(csv_path, column):
+    """Time-weighted mean of a column per simulated week, at the week's middle day."""
+    data = np.loadtxt(csv_path, delimiter=",", ndmin=2)
+    t, y = data[:, 0], data[:, column]
+    dt = np.diff(t)
+    week = np.floor(t[:-1] / (7 * 24)).astype(int)
+    weight = np.bincount(week, weights=dt)
+    total = np.bincount(week, weights=y[:-1] * dt)
+    keep = weight > 0
+    return np.nonzero(keep)[0] * 7 + 3.5, total[keep] / weight[keep]
+
+
+def plot_stranded(runs, path):
+    fig, ax = plt.subplots(figsize=(10, 5.2), dpi=110)
+    owners_days, owners = weekly(runs["place.owner-affine"]["csv"], 2)
+    ax.plot(owners_days, owners, color="0.6", linestyle="--", linewidth=1,
+            label="live owners (bound: one stranded chunk per owner)")
+    for p in PLACEMENTS:
+        r = runs[f"place.{p}"]
+        days, mean = weekly(r["csv"], 1)
+        ax.plot(days, mean, color=COLOURS[p], linewidth=1.8,
+                label=f"{p}: mean {float(r['stranded_mean']):.1f}, peak {r['stranded_peak']}")
+    r = runs["place.owner-affine"]
+    ax.set_title(f"Stranded pool chunks on a {r['host_gib']} GiB host, "
+                 f"{int(r['vm_events']):,} VM creates and destroys (weekly means)")
+    ax.set_xlabel("simulated days")
+    ax.set_ylabel("stranded chunks (1 GiB each)")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def policy_runs(runs):
+    for name in POLICY_NAMES:
+        for reserve in (False, True):
+            label = f"policy.{name}" + (".reserve" if reserve else "")
+            if label in runs:
+                yield name, reserve, runs[label]
+
+
+def plot_planner(runs, path):
+    rows = list(policy_runs(runs))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, sharey=True)
+    names = [f"{n}\n{'reserve before start' if res else 'no reservation'}" for n, res, _ in rows]
+    y = np.arange(len(rows))
+    for ax, kind, title in ((axes[0], "ordinary", "ordinary VMs without their 1 GiB pages"),
+                            (axes[1], "confidential", "confidential VMs without pool memory")):
+        values = [pct(r[f"{kind}_failed"], r[kind]) for _, _, r in rows]
+        colours = ["#1f77b4" if not res else "#9467bd" for _, res, _ in rows]
+        ax.barh(y, [max(v, 1e-3) for v in values], color=colours)
+        for yi, v in zip(y, values):
+            ax.text(max(v, 1e-3) * 1.15, yi, f"{v:.2f} %", va="center", fontsize=9)
+        ax.set_xscale("log")
+        ax.set_xlim(1e-3, 300)
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("% of those VMs (log scale; 0 drawn at the left edge)")
+        ax.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(y)
+    axes[0].set_yticklabels(names, fontsize=8)
+    axes[0].invert_yaxis()
+    fig.suptitle("gigapoold's planner moving chunks: VMs that could not get memory, per policy",
+                 fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def tool_version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[0]
+    except (OSError, subprocess.CalledProcessError, IndexError):
+        return "unknown"
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def placement_table(runs, prefix):
+    out = ["| placement | VM events | stranded: final | peak | mean (time-weighted) "
+           "| max stranded per live owner | moments above 1 per owner | ordinary VMs failed "
+           "| wall time |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for p in PLACEMENTS:
+        r = runs[f"{prefix}.{p}"]
+        out.append(f"| {p} | {int(r['vm_events']):,} | {r['stranded_final']} | {r['stranded_peak']} "
+                   f"| {float(r['stranded_mean']):.1f} | {float(r['max_stranded_per_owner']):.1f} "
+                   f"| {pct(r['over_bound_samples'], r['samples']):.1f} % "
+                   f"| {r['ordinary_failed']} of {int(r['ordinary']):,} | {float(r['wall_s']):.1f} s |")
+    return out
+
+
+def policy_table(runs):
+    out = ["| policy | reservation | ordinary VMs failed | of them with empty chunks in the pool "
+           "| confidential VMs failed | of them with no free 1 GiB page | lends | reclaims "
+           "| daemon cycles | of them a reclaim finding no empty chunk | wall time |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, reserve, r in policy_runs(runs):
+        out.append(f"| {POLICY_NAMES[name]} | {'reserve before start' if reserve else 'none'} "
+                   f"| {r['ordinary_failed']} of {int(r['ordinary']):,} "
+                   f"({pct(r['ordinary_failed'], r['ordinary']):.2f} %) "
+                   f"| {r['ordinary_failed_pool_idle']} "
+                   f"| {r['confidential_failed']} of {int(r['confidential']):,} "
+                   f"({pct(r['confidential_failed'], r['confidential']):.2f} %) "
+                   f"| {r['confidential_failed_host_full']} | {int(r['lends']):,} "
+                   f"| {int(r['reclaims']):,} | {int(r['cycles']):,} "
+                   f"| {int(r['reclaim_short_cycles']):,} "
+                   f"| {float(r['wall_s']):.1f} s |")
+    return out
+
+
+def react_table(runs):
+    rows = sorted((int(r["react_mib"]), r) for label, r in runs.items()
+                  if label.startswith("react.") or label == "policy.host-1.5t")
+    out = ["| daemon answers a pool event after the VMs fault | confidential VMs failed "
+           "| ordinary VMs failed |", "| ---: | ---: | ---: |"]
+    for mib, r in rows:
+        out.append(f"| {mib} MiB | {r['confidential_failed']} "
+                   f"({pct(r['confidential_failed'], r['confidential']):.2f} %) "
+                   f"| {r['ordinary_failed']} |")
+    return out
+
+
+def placement_reading(runs):
+    mean = {p: float(runs[f"place.{p}"]["stranded_mean"]) for p in PLACEMENTS}
+    alone = {p: float(runs[f"nosecrets.{p}"]["stranded_mean"]) for p in PLACEMENTS}
+    order = sorted(PLACEMENTS, key=mean.get)
+    oa = runs["place.owner-affine"]
+    text = (f"Reading: by time-weighted mean, {order[0]} strands the fewest chunks "
+            f"({mean[order[0]]:.1f}), then {order[1]} ({mean[order[1]]:.1f}), then {order[2]} "
+            f"({mean[order[2]]:.1f}). ")
+    if int(oa["over_bound_samples"]):
+        text += (f"The goal \"owner-affine placement strands at most one chunk per live owner\" is "
+                 f"**not met**: owner-affine exceeded it at "
+                 f"{pct(oa['over_bound_samples'], oa['samples']):.1f} % of the moments measured, "
+                 f"worst {float(oa['max_stranded_per_owner']):.1f} chunks per live owner. ")
+    else:
+        text += "Owner-affine never stranded more than one chunk per live owner. "
+    text += (f"The small owners add {mean['owner-affine'] - alone['owner-affine']:.1f} chunks to "
+             f"owner-affine's mean, {mean['first-fit'] - alone['first-fit']:.1f} to first-fit's and "
+             f"{mean['fullest-first'] - alone['fullest-first']:.1f} to fullest-first's: with owner "
+             f"affinity each small owner gets a 2 MiB block of its own, so a 16 KiB secret keeps its "
+             f"chunk in use, while first-fit packs all small owners' pages into the lowest chunks. "
+             f"Without them the means lie between {min(alone.values()):.1f} and "
+             f"{max(alone.values()):.1f}, and every placement exceeds one stranded chunk per live "
+             f"owner at times: filling the holes that departing VMs leave spreads a large VM over "
+             f"many chunks, which stay in use when its neighbours go. On a full host a stranded "
+             f"chunk is a 1 GiB page that no ordinary VM can get; ordinary VM failures go with "
+             f"the stranding: " +
+             ", ".join(f"{p} {runs[f'place.{p}']['ordinary_failed']} "
+                       f"({runs[f'nosecrets.{p}']['ordinary_failed']} without small owners)"
+                       for p in order) + ".")
+    return [text]
+
+
+def policy_value(name, *keys):
+    path = "config/policy.json" if name == "shipped" else f"bench/sim/policies/{name}.json"
+    with open(path) as f:
+        value = json.load(f)
+    for key in keys:
+        value = value[key]
+    return value
+
+
+def planner_reading(runs):
+    out = []
+    shipped = runs.get("policy.shipped")
+    uncapped = [r for name, _, r in policy_runs(runs) if name != "shipped"]
+    failed = sum(int(r["confidential_failed"]) for r in uncapped)
+    host_full = sum(int(r["confidential_failed_host_full"]) for r in uncapped)
+    if shipped:
+        out.append(f"Reading: the shipped policy caps the pool at "
+                   f"{policy_value('shipped', 'defaults', 'max_pool_chunks')} chunks "
+                   f"(`max_pool_chunks`), so on this host "
+                   f"{pct(shipped['confidential_failed'], shipped['confidential']):.0f} % of "
+                   f"confidential VMs could not get memory. The other policies lift the cap; of "
+                   f"the {failed} confidential VMs that still failed in their runs, {host_full} "
+                   f"found no free 1 GiB page on the host, the others failed while the daemon "
+                   f"could have lent one. Two causes, found in the runs and in the code:")
+    out += [
+        "",
+        "1. After a reclaim, `cooldown_sec` also holds back the headroom lend that a pool below "
+        "`headroom_low`, or a failed allocation, asks for (`planner.c`, pass 2): demand that comes "
+        "within the cooldown of a surplus reclaim meets an empty pool, and guest_memfd gets "
+        "ENOMEM.",
+        "2. A cycle moves at most `max_moves` chunks and is not run again when that budget, rather "
+        "than a failure, cut it short, while the kernel raises the low-watermark event only when "
+        "the pool crosses below the watermark. A reservation larger than about two budgets leaves "
+        "the pool below its watermark with no further event until the safety timer, and the VM "
+        "started right after the reservation runs the pool dry.",
+    ]
+    plain, reserved = runs.get("policy.host-1.5t"), runs.get("policy.host-1.5t.reserve")
+    if plain and reserved:
+        worse = int(reserved["confidential_failed"]) > int(plain["confidential_failed"])
+        out += ["", f"With host-1.5t, reserving before start {'raised' if worse else 'lowered'} "
+                    f"confidential failures from {plain['confidential_failed']} to "
+                    f"{reserved['confidential_failed']}. The kernel reports free pages, not empty "
+                    f"chunks, and the planner asks to reclaim up to free pages / chunk size "
+                    f"chunks: with stranded chunks most of those reclaims find no empty chunk and "
+                    f"are retried with backoff: the daemon ran "
+                    f"{int(plain['cycles']) / (float(plain['sim_days']) * 1440):.1f} cycles per "
+                    f"simulated minute, where its timer alone (`interval_sec`: "
+                    f"{policy_value('host-1.5t', 'interval_sec')} s) would run "
+                    f"{60 / policy_value('host-1.5t', 'interval_sec'):.0f}."]
+    return out + [""]
+
+
+def fragment(runs, plots_rel, commands):
+    oa = runs["place.owner-affine"]
+    lines = [
+        "## Placement simulation",
+        "",
+        f"Generated by `bench/sim.sh` (commit {tool_version(['git', 'describe', '--always', '--dirty'])}, "
+        f"{tool_version(['gcc', '--version'])}, {cpu_model()}).",
+        "",
+        f"`build/bench/sim/gigapool-sim` compiles the kernel's placement code "
+        f"(`kernel/tree/mm/unmapped_place.c`, unchanged, against shim headers in "
+        f"`bench/sim/include/`) and the daemon's planner and policy parser (`daemon/planner.c`, "
+        f"`daemon/policy.c`), and replays VM creates and destroys on a model of one host with "
+        f"{oa['host_gib']} x 1 GiB hugetlb pages (1.5 TiB, one NUMA node). A VM is ordinary "
+        f"(whole 1 GiB hugetlb pages) or, with probability {oa['confidential_share']}, confidential "
+        f"(pool memory, one owner); each VM start also brings, with probability "
+        f"{oa['secrets_per_vm']}, a small memfd_secret-like owner (16 KiB to 16 MiB of 4 KiB pages). "
+        f"A scheduler admits a VM when the GiB of the VMs it admitted fit the host "
+        f"(offered load {oa['load']}). Stream: {oa['workload']}.",
+        "",
+        f"VM memory sizes and lifetimes: {oa['source']}. The buckets and the CDF are a transcribed "
+        f"summary, not the raw trace; sizes inside a bucket and lifetimes beyond 100 h are "
+        f"assumptions (see `bench/sim/workload.c`). Confidential VMs fault their memory in 2 MiB "
+        f"blocks (order 9, the pool's unit of affinity; guest_memfd in 6.12 takes 4 KiB folios, "
+        f"which at this scale would be 512 times the work), a quarter at start and a quarter each "
+        f"5 min, 30 min and 2 h later (an assumption, so that owners fault interleaved); small "
+        f"owners take 4 KiB pages the same way.",
+        "",
+        "### Stranded chunks by placement",
+        "",
+        "Stranded = chunks with a page in use minus ceil(pages in use / pages per chunk). In these "
+        "runs the pool takes a free 1 GiB page whenever a request finds no room and gives every "
+        "empty chunk back at once, so the pool is exactly as big as placement makes it.",
+        "",
+        "- **first-fit**: the 2023 RFC's buddy-like placement, lowest-address free range, no owners "
+        "(implemented in `bench/sim/host.c` over the same chunk bookkeeping);",
+        "- **fullest-first**: the kernel's `unmapped_place()` with every request made under one "
+        "owner, `UNMAPPED_OWNER_SHARED`, which is what `unmapped_alloc()` does for a request without "
+        "an owner: the block last used and then the fullest chunk, no affinity;",
+        "- **owner-affine**: the kernel's code as it is, each VM and small owner its own cookie.",
+        "",
+        f"![stranded chunks over time per placement]({plots_rel}/sim-stranded.png)",
+        "",
+        *placement_table(runs, "place"),
+        "",
+        "Without the small memfd_secret-like owners (`--secrets 0`), VMs only:",
+        "",
+        *placement_table(runs, "nosecrets"),
+        "",
+        *placement_reading(runs),
+        "",
+        "### gigapoold's planner moving chunks",
+        "",
+        "Owner-affine placement, and instead of growing on demand the pool is moved by the "
+        "daemon's own `planner_plan()` under each policy, cycling as gigapoold does: on every "
+        "pool event (low watermark, failed allocation), on the safety timer, on retries with "
+        "backoff after a shortfall, and on Reserve/Release. A lend from CMA alone finds no room "
+        "(the host's whole CMA area is hugetlb pages). A confidential VM fails when one of its "
+        "blocks finds no room (guest_memfd has no fallback); an ordinary VM fails when too few "
+        "1 GiB pages are free at its start. \"Reserve before start\" is the flow of "
+        "`docs/daemon.md`: reserve the VM's size, start it, release once it runs. The daemon is "
+        "taken to answer an event after the VMs fault 256 MiB more (the table after shows how "
+        "much that choice matters).",
+        "",
+        f"![VM failures per daemon policy]({plots_rel}/sim-planner.png)",
+        "",
+        *policy_table(runs),
+        "",
+        "With bench/sim/policies/host-1.5t.json and no reservation, by how far the VMs fault "
+        "before the daemon answers an event:",
+        "",
+        *react_table(runs),
+        "",
+    ]
+    lines += planner_reading(runs)
+    lines += ["### Commands", "", "```", "bench/sim.sh", *commands, "```", ""]
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", required=True)
+    ap.add_argument("--md", required=True)
+    ap.add_argument("--plots", required=True, help="directory of the PNG files")
+    ap.add_argument("--plots-rel", default="bench", help="that directory as the document links it")
+    args = ap.parse_args()
+
+    runs = read_runs(args.runs)
+    os.makedirs(args.plots, exist_ok=True)
+    plot_stranded(runs, os.path.join(args.plots, "sim-stranded.png"))
+    plot_planner(runs, os.path.join(args.plots, "sim-planner.png"))
+    commands = [r["command"] for _, r in sorted(runs.items())]
+    with open(args.md, "w") as f:
+        f.write(fragment(runs, args.plots_rel, commands))
+
+
+if __name__ == "__main__":
+    main()
