@@ -251,13 +251,62 @@ static const struct backend_ops pool_ops = {
 };
 
 /*
+ * Why the pool device at path cannot be used, or "" if it can; fills the
+ * pool fields of b from its INFO ioctl.  An operator must be able to tell a
+ * stock kernel from a device that the unit's sandbox or an ABI mismatch
+ * keeps the daemon from, so each case gets its own words.
+ */
+static void probe_pool(struct backend *b, const char *path)
+{
+	struct unmapped_pool_info info = { 0 };
+
+	/*
+	 * Read-only: the node is 0444 and the kernel checks CAP_SYS_ADMIN per
+	 * ioctl.  Asking for write access would need CAP_DAC_OVERRIDE, which
+	 * the unit's CapabilityBoundingSet= rightly does not grant.
+	 */
+	b->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (b->fd < 0) {
+		if (errno == ENOENT)
+			snprintf(b->mode_reason, sizeof(b->mode_reason),
+				 "kernel has no %s", UNMAPPED_POOL_DEVICE);
+		else
+			snprintf(b->mode_reason, sizeof(b->mode_reason),
+				 "cannot open %s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
+		return;
+	}
+	if (ioctl(b->fd, UNMAPPED_POOL_IOC_INFO, &info) < 0)
+		snprintf(b->mode_reason, sizeof(b->mode_reason),
+			 "%s: INFO ioctl failed: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
+	else if (info.api_version != UNMAPPED_POOL_API_VERSION)
+		snprintf(b->mode_reason, sizeof(b->mode_reason),
+			 "%s speaks API version %u, gigapoold version %u",
+			 UNMAPPED_POOL_DEVICE, info.api_version, UNMAPPED_POOL_API_VERSION);
+	else if (info.nr_node_ids == 0 || info.nr_node_ids > UNMAPPED_POOL_MAX_NODES ||
+		 !info.page_size || info.chunk_size < info.page_size)
+		snprintf(b->mode_reason, sizeof(b->mode_reason),
+			 "%s reports an impossible geometry (%u nodes, page %llu, chunk %llu)",
+			 UNMAPPED_POOL_DEVICE, info.nr_node_ids, (unsigned long long)info.page_size,
+			 (unsigned long long)info.chunk_size);
+	if (b->mode_reason[0]) {
+		close(b->fd);
+		b->fd = -1;
+		return;
+	}
+	b->ops = &pool_ops;
+	b->nr_node_ids = info.nr_node_ids;
+	b->chunk_size = info.chunk_size;
+	b->page_size = info.page_size;
+	b->features = info.features;
+}
+
+/*
  * Open the pool device under root.  Without it (a stock kernel) the
  * backend runs in hugetlb-only mode instead of failing: the daemon can
  * still report hugetlb and serve its socket.
  */
 int backend_open(const char *root, struct backend **ret)
 {
-	struct unmapped_pool_info info = { 0 };
 	char path[4096];
 	struct backend *b;
 
@@ -274,20 +323,7 @@ int backend_open(const char *root, struct backend **ret)
 	b->page_size = 4096;
 	snprintf(path, sizeof(path), "%s/%s", strcmp(root, "/") ? root : "",
 		 UNMAPPED_POOL_DEVICE + 1);
-	b->fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
-	if (b->fd >= 0 && ioctl(b->fd, UNMAPPED_POOL_IOC_INFO, &info) == 0 &&
-	    info.api_version == UNMAPPED_POOL_API_VERSION && info.nr_node_ids > 0 &&
-	    info.nr_node_ids <= UNMAPPED_POOL_MAX_NODES && info.page_size &&
-	    info.chunk_size >= info.page_size) {
-		b->ops = &pool_ops;
-		b->nr_node_ids = info.nr_node_ids;
-		b->chunk_size = info.chunk_size;
-		b->page_size = info.page_size;
-		b->features = info.features;
-	} else if (b->fd >= 0) {
-		close(b->fd);
-		b->fd = -1;
-	}
+	probe_pool(b, path);
 	*ret = b;
 	return 0;
 }

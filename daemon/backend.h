@@ -40,6 +40,8 @@ struct backend {
 	uint64_t chunk_size;
 	uint64_t page_size;
 	uint64_t features;
+	/* Why the pool is not used, for logs and Status; "" in pool mode. */
+	char mode_reason[160];
 };
 
 int backend_open(const char *root, struct backend **ret);

@@ -324,8 +324,9 @@ static void publish(struct manager *m)
 			   m->opt.dry_run ? "dry run: " : "", m->state.n_nodes, chunks,
 			   free_pages / ppc(&m->state), hfree, m->resv.n, m->last_cycle);
 	else
-		sd_notifyf(0, "STATUS=hugetlb-only mode (no " UNMAPPED_POOL_DEVICE "): %zu nodes, "
-			   "%" PRIu64 " free 1 GiB pages", m->state.n_nodes, hfree);
+		sd_notifyf(0, "STATUS=hugetlb-only mode (%s): %zu nodes, "
+			   "%" PRIu64 " free 1 GiB pages", m->backend->mode_reason,
+			   m->state.n_nodes, hfree);
 	if (!m->policy->textfile)
 		return;
 	status = status_json(m);
@@ -534,7 +535,7 @@ static cJSON *status_json(const struct manager *m)
 		return NULL;
 	cJSON_AddStringToObject(o, "mode", m->backend->ops->mode);
 	if (!m->state.pool_available)
-		cJSON_AddStringToObject(o, "mode_reason", "kernel has no " UNMAPPED_POOL_DEVICE);
+		cJSON_AddStringToObject(o, "mode_reason", m->backend->mode_reason);
 	cJSON_AddBoolToObject(o, "dry_run", m->opt.dry_run);
 	cJSON_AddStringToObject(o, "version", GIGAPOOL_VERSION);
 	cJSON_AddNumberToObject(o, "chunk_size", (double)m->state.chunk_size);
@@ -618,7 +619,7 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 
 	if (!m->state.pool_available)
 		return reply_error(ret, POOL_INTERFACE ".PoolUnavailable", "reason",
-				   "kernel has no " UNMAPPED_POOL_DEVICE "; running in hugetlb-only mode");
+				   m->backend->mode_reason);
 	if (!cJSON_IsString(owner) || !owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
 	if (!json_uint(bytes, RESV_MAX_BYTES) || bytes->valuedouble < 1)
@@ -1149,8 +1150,9 @@ int manager_run(struct manager *m)
 	r = setup_events(m);
 	if (r < 0)
 		return r;
-	log_info("starting in %s mode%s, policy %s, state %s", m->backend->ops->mode,
-		 m->opt.dry_run ? " (dry run)" : "", m->opt.policy_path, m->opt.state_dir);
+	log_info("starting in %s mode%s%s%s, policy %s, state %s", m->backend->ops->mode,
+		 m->opt.dry_run ? " (dry run)" : "", m->backend->mode_reason[0] ? ": " : "",
+		 m->backend->mode_reason, m->opt.policy_path, m->opt.state_dir);
 	r = take_snapshot(m, &s);
 	if (r < 0)
 		return r;

@@ -258,7 +258,12 @@ static int track(int fd, const char *path)
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
 
-/* O_CREAT and O_TMPFILE pass a mode; reading it otherwise is harmless. */
+/*
+ * O_CREAT and O_TMPFILE pass a mode; reading it otherwise is harmless.
+ * The fake device is a FIFO that tests write to for a pool event; opened
+ * read-write it never reports a hang-up once they close it, like the real
+ * device, whatever access mode the daemon asks for.
+ */
 #define OPEN_WRAPPER(name)						\
 	int name(const char *path, int flags, ...)			\
 	{								\
@@ -268,6 +273,8 @@ static int track(int fd, const char *path)
 		va_start(ap, flags);					\
 		mode = va_arg(ap, mode_t);				\
 		va_end(ap);						\
+		if (is_pool(path))					\
+			flags = (flags & ~O_ACCMODE) | O_RDWR;		\
 		return track(REAL(name)(path, flags, mode), path);	\
 	}
 
