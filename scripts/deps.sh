@@ -15,6 +15,8 @@ pkgs=(
 	# daemon, its tests and fuzzers
 	pkg-config libsystemd-dev libcjson-dev libnuma-dev libcmocka-dev clang
 	systemd
+	# end-to-end test: the Debian root filesystem of the guest
+	mmdebstrap
 	# benchmarks
 	python3 python3-matplotlib
 )
