@@ -174,6 +174,25 @@ static void unmapped_wipe_page(struct page *page)
 	local_irq_restore(flags);
 }
 
+/*
+ * Zero a chunk about to be lent, while the direct map still covers it.
+ * Through the chunk's own PUD mapping this is a plain clear of 1 GiB;
+ * once unmapped, every __GFP_ZERO request would instead pay for a
+ * temporary mapping and a TLB invalidation per page, on the fault path of
+ * the VM.  Lending is the daemon's work, done ahead of the VMs.
+ */
+static void unmapped_zero_chunk(struct unmapped_chunk *chunk, struct page *page)
+{
+	unsigned long i;
+
+	for (i = 0; i < UNMAPPED_CHUNK_PAGES; i++) {
+		clear_page(page_address(page + i));
+		if (!(i % UNMAPPED_BLOCK_PAGES))
+			cond_resched();
+	}
+	bitmap_fill(chunk->zeroed_map, UNMAPPED_CHUNK_PAGES);
+}
+
 static struct unmapped_chunk *unmapped_chunk_alloc(int nid)
 {
 	struct unmapped_chunk *chunk;
@@ -280,6 +299,7 @@ int unmapped_lend(int nid, bool allow_hugetlb)
 			chunk, GFP_KERNEL);
 	if (err)
 		goto out_cma;
+	unmapped_zero_chunk(chunk, page);
 	/*
 	 * One call for the whole chunk keeps a PUD mapping whole and costs
 	 * one TLB flush; page by page would split it down to 4 KiB.
