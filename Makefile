@@ -3,7 +3,7 @@
 
 .PHONY: all deps kernel kernel-stock kernel-debug kernel-deb kernel-patches \
 	daemon install check check-daemon check-style check-kernel check-upstream \
-	check-e2e check-debug stress demo clean
+	check-e2e check-debug check-sim stress bench demo clean
 
 all: daemon
 
@@ -48,6 +48,10 @@ check-upstream: kernel kernel-stock
 check-e2e: kernel daemon
 	tests/e2e/run.sh
 
+# The placement simulator's bounded invariant run (never its speed).
+check-sim: deps
+	bench/sim.sh --check
+
 # The stress run on the debug kernel (KASAN, lockdep, DEBUG_VM) on two
 # nodes: bounded in make check, longer with make stress (STRESS_SECONDS).
 STRESS_SECONDS ?= 600
@@ -60,7 +64,11 @@ stress: kernel-debug
 	BOOT_TIMEOUT=$$(( $(STRESS_SECONDS) + 600 )) $(DEBUG_RUN) --name stress \
 		--append "numa=fake=2 gpstress=$(STRESS_SECONDS)" stress
 
-check: check-style check-daemon check-kernel check-debug check-upstream check-e2e
+check: check-style check-daemon check-sim check-kernel check-debug check-upstream check-e2e
+
+# Every benchmark of docs/BENCHMARKS.md, regenerated with its plots.
+bench: kernel kernel-stock daemon
+	bench/run.sh
 
 # The main job: a VM host in a box, kernel pool and daemon together.
 demo: kernel daemon

@@ -18,6 +18,7 @@ for word in $cmdline; do
 	case $word in
 	gptests=*) suites=$(echo "${word#gptests=}" | tr , ' ') ;;
 	gpstress=*) stress_seconds=${word#gpstress=} ;;
+	gprounds=*) kbench_rounds=${word#gprounds=} ;;
 	esac
 done
 
@@ -30,6 +31,7 @@ for suite in $suites; do
 	pooltest)         pooltest ;;
 	pooltest-numa)    pooltest --node 1 ;;
 	gmemvm)           gmemvm ;;
+	kbench)           kbench --rounds "${kbench_rounds:-3}" ;;
 	stress)           stress --seconds "${stress_seconds:-20}" ;;
 	*)                echo "Bail out! unknown suite $suite"; false ;;
 	esac

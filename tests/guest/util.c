@@ -286,7 +286,7 @@ bool region_map(struct region *r, int fd, size_t size)
 	return false;
 }
 
-static long long now_ns(void)
+long long now_ns(void)
 {
 	struct timespec ts;
 

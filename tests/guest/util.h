@@ -84,6 +84,8 @@ struct region {
 int secret_create(void);
 /* Size and map fd into r; false (and fd closed) on error. */
 bool region_map(struct region *r, int fd, size_t size);
+/* CLOCK_MONOTONIC in ns. */
+long long now_ns(void);
 /* Write every page once; returns the elapsed ns, or -1 if data got lost. */
 long long region_fault(struct region *r);
 void region_unmap(struct region *r);

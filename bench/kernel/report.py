@@ -1,0 +1,260 @@
+#!/usr/bin/python3
+"""The "## Kernel" section of docs/BENCHMARKS.md and its plot, from the
+"# figure kbench..." lines of the guest boots bench/kernel.sh ran
+(tests/guest/kbench.c says what each key measures).
+
+    report.py FIGURES.txt META.txt FRAGMENT.md PLOT.png
+"""
+import statistics
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402 (needs the backend chosen first)
+
+PAGES_PER_GIB = 262144
+# The goals of issue 6, checked below against the medians.
+GOAL_TLB_PER_GIB = 2
+GOAL_SECRET_RATIO = 1.2
+
+
+def parse(path):
+    """{kind: {"boot": [..], "round": [..], "lend": [..]}}, kind = stock,
+    gigapool or hvo (the boot name is kbench-KIND-N)."""
+    data = {}
+    for line in open(path):
+        words = line.split()
+        if len(words) < 2:
+            continue
+        kind = words[0].split("-")[1]
+        what = {"kbench-boot": "boot", "kbench": "round", "kbench-lend": "lend"}[words[1]]
+        fields = dict(w.split("=", 1) for w in words[2:])
+        values = {k: (v if k == "kernel" else int(v)) for k, v in fields.items()}
+        data.setdefault(kind, {"boot": [], "round": [], "lend": []})[what].append(values)
+    return data
+
+
+def spread(values, fmt):
+    """Median and range, e.g. "22.4 (21.9–27.7)"; one value alone."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def num(v):
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2g}" if v else "0"
+
+
+def ratio(v):
+    return f"{v:.2f}×"
+
+
+def ms(ns):
+    return f"{ns / 1e6:.1f} ms"
+
+
+def col(rows, key, scale=1.0):
+    return [r[key] * scale for r in rows]
+
+
+def per_page_us(rows, key):
+    return [r[key] / PAGES_PER_GIB / 1000 for r in rows]
+
+
+def verdict(ok, text, miss):
+    return f"**met**: {text}" if ok else f"**missed**: {text}; {miss}"
+
+
+def report(data, meta, plot_name):
+    stock, gp = data["stock"], data["gigapool"]
+    first = {k: [r for r in data[k]["round"] if r["round"] == 1] for k in ("stock", "gigapool")}
+    later = {k: [r for r in data[k]["round"] if r["round"] > 1] for k in ("stock", "gigapool")}
+    out = ["## Kernel: stock vs gigapool", ""]
+    out += [f"{meta.get('boots')} fresh boots of each kernel, {meta.get('rounds')} rounds of "
+            "1 GiB per boot (`tests/guest/kbench.c`), the kernels booted in turn; "
+            "median (min–max) over all boots or rounds. QEMU TCG: absolute times are "
+            "inflated and noisy, ratios taken inside one round are what to compare.", ""]
+    out += ["Command: `" + meta.get("command", "") + "`", ""]
+
+    out += ["### Direct map and TLB shootdowns per GiB served", "",
+            "Round 1 of each boot is the first GiB served after boot; later rounds "
+            "serve another GiB each. Cross-CPU calls count over the whole life of the "
+            "GiB (gigapool: lend a chunk, fault, free, reclaim the chunk) and per phase. "
+            "The kernel sends its TLB shootdowns (`set_memory_*()`, "
+            "`flush_tlb_kernel_range()`) as function-call IPIs, which "
+            "`nr_tlb_remote_flush` does not count; the IPI count also holds other "
+            "cross-CPU calls, so it is an upper bound. kbench runs pinned to one CPU, "
+            "so its own unmaps flush only locally.", "",
+            "| per GiB | stock | gigapool |", "| --- | --- | --- |"]
+    rows = [("2 MiB splits, first GiB", first, "splits2", 1),
+            ("1 GiB splits, first GiB", first, "splits3", 1),
+            ("2 MiB splits, later GiB", later, "splits2", 1),
+            ("1 GiB splits, later GiB", later, "splits3", 1)]
+    for label, src, key, scale in rows:
+        if src["stock"]:
+            out.append(f"| {label} | {spread(col(src['stock'], key), num)} "
+                       f"| {spread(col(src['gigapool'], key), num)} |")
+    lost = {k: [(r["dm1g_before_kb"] - r["dm1g_after_kb"]) / 1048576 for r in first[k]]
+            for k in first}
+    out.append(f"| DirectMap1G lost, first GiB (GiB) | {spread(lost['stock'], num)} "
+               f"| {spread(lost['gigapool'], num)} |")
+    out.append(f"| function-call IPIs, whole life (CAL) | {spread(col(stock['round'], 'ipis'), num)} "
+               f"| {spread(col(gp['round'], 'ipis'), num)} |")
+    for key, label in (("ipis_lend", "… of which while lending the chunk"),
+                       ("ipis_fault", "… while faulting the GiB"),
+                       ("ipis_free", "… while freeing it and reclaiming the chunk")):
+        out.append(f"| {label} | {spread(col(stock['round'], key), num)} "
+                   f"| {spread(col(gp['round'], key), num)} |")
+    out.append(f"| kernel TLB shootdowns the pool issued (sysfs `tlb_flushes`) | – "
+               f"| {spread(col(gp['round'], 'pool_tlb_flushes'), num)} |")
+    fallbacks = int(sum(col(gp["round"], "fallbacks")))
+    out.append(f"| allocations that fell back outside the pool | – | {fallbacks} |")
+    out.append("")
+
+    out += ["### Fault throughput, 1 GiB in 4 KiB pages", "",
+            "memfd_secret and plain memfd are faulted by touching every page; "
+            "guest_memfd (a `KVM_X86_SW_PROTECTED_VM`; on gigapool with "
+            "`GUEST_MEMFD_FLAG_UNMAPPED_POOL`) and plain memfd are allocated with "
+            "`fallocate()`. The ratio is taken inside each round against the plain "
+            "memfd of the same round. The pool clears a chunk when it lends it, so its "
+            "faults skip the clearing a plain memfd fault does; the row with the lend "
+            "counts that cost back in.", "",
+            "| | stock | gigapool |", "| --- | --- | --- |"]
+    ratios = {}
+    for k in ("stock", "gigapool"):
+        rs = data[k]["round"]
+        ratios[k] = {"secret": [r["secret_ns"] / r["memfd_ns"] for r in rs],
+                     "secret_lend": [(r["secret_ns"] + r["lend_ns"]) / r["memfd_ns"] for r in rs],
+                     "gmem": [r["gmem_ns"] / r["gmem_memfd_ns"] for r in rs]}
+    lines = [("memfd_secret fault, µs/page", lambda k: per_page_us(data[k]["round"], "secret_ns")),
+             ("plain memfd fault, µs/page", lambda k: per_page_us(data[k]["round"], "memfd_ns")),
+             ("**memfd_secret / memfd**", lambda k: ratios[k]["secret"]),
+             ("**(memfd_secret + lending its chunk) / memfd**", lambda k: ratios[k]["secret_lend"]),
+             ("guest_memfd fallocate, µs/page", lambda k: per_page_us(data[k]["round"], "gmem_ns")),
+             ("plain memfd fallocate, µs/page", lambda k: per_page_us(data[k]["round"], "gmem_memfd_ns")),
+             ("**guest_memfd / memfd**", lambda k: ratios[k]["gmem"])]
+    for label, get in lines:
+        fmt = ratio if label.startswith("**") else (lambda v: f"{v:.1f}")
+        out.append(f"| {label} | {spread(get('stock'), fmt)} | {spread(get('gigapool'), fmt)} |")
+    pps = {k: statistics.median([PAGES_PER_GIB / (r["secret_ns"] / 1e9) for r in data[k]["round"]])
+           for k in ("stock", "gigapool")}
+    out.append(f"| memfd_secret pages/s (median) | {pps['stock']:,.0f} | {pps['gigapool']:,.0f} |")
+    out.append("")
+
+    lend = gp["lend"]
+    out += ["### Lending and reclaiming, per GiB (gigapool)", "",
+            "Compared with clearing 1 GiB in the same guest: faulting a 1 GiB hugetlb "
+            "page (the kernel clears it) and `memset()` of 1 GiB already mapped.", "",
+            "| step | time per GiB | ÷ kernel clearing 1 GiB |", "| --- | --- | --- |"]
+    clear = statistics.median(col(gp["round"], "clear_fault_ns"))
+    steps = [("lend, from a free 1 GiB hugetlb page (round)", col(gp["round"], "lend_ns")),
+             ("lend, from a free 1 GiB hugetlb page (2 at once)", col(lend, "lend_huge_ns_per_gib")),
+             ("lend, from CMA (no free hugetlb page)", col(lend, "lend_cma_ns_per_gib")),
+             ("reclaim, clean chunk", col(lend, "reclaim_clean_ns_per_gib")),
+             ("reclaim, after 1 GiB of memfd_secret (wipes it)", col(gp["round"], "reclaim_dirty_ns")),
+             ("kernel clears a 1 GiB hugetlb page (fault)", col(gp["round"], "clear_fault_ns")),
+             ("memset() 1 GiB", col(gp["round"], "clear_memset_ns"))]
+    for label, values in steps:
+        out.append(f"| {label} | {spread(values, ms)} | {statistics.median(values) / clear:.2f} |")
+    out.append("")
+
+    hvo = data.get("hvo", {}).get("lend", [])
+    out += ["### Memory the pool costs per chunk", "",
+            "MemFree before and after lending two chunks (the chunk itself was "
+            "hugetlb memory before and is pool memory after, in neither count), and "
+            "the static size of the chunk's bookkeeping "
+            "(`bench/sim` compiles `mm/unmapped_alloc.h` and prints it).", "",
+            "| | per 1 GiB chunk |", "| --- | --- |",
+            f"| MemFree drop on lend, HugeTLB vmemmap optimisation off | "
+            f"{spread(col(lend, 'memfree_kb_per_chunk'), lambda v: f'{v:,.0f} KiB')} |"]
+    if hvo:
+        out.append(f"| MemFree drop on lend, `hugetlb_free_vmemmap=on` (undone on lend) | "
+                   f"{spread(col(hvo, 'memfree_kb_per_chunk'), lambda v: f'{v:,.0f} KiB')} |")
+    if meta.get("chunk_bytes"):
+        out.append(f"| struct unmapped_chunk + used/dirty/zeroed bitmaps | "
+                   f"{int(meta['chunk_bytes']) / 1024:,.1f} KiB "
+                   f"({int(meta['chunk_bytes']) / 2**30 * 100:.4f}% of the chunk) |")
+    out.append("")
+
+    splits_gp = int(sum(col(gp["round"], "splits2")) + sum(col(gp["round"], "splits3")))
+    splits_st = statistics.median(col(first["stock"], "splits2"))
+    # The pool's own shootdowns, and an upper bound that adds every
+    # cross-CPU call while the GiB was faulted.
+    pool_gp = statistics.median(col(gp["round"], "pool_tlb_flushes"))
+    tlb_gp = statistics.median([r["pool_tlb_flushes"] + r["ipis_fault"] for r in gp["round"]])
+    sec_gp = statistics.median(ratios["gigapool"]["secret"])
+    out += ["### Against the goals of issue 6", "",
+            "- " + verdict(splits_gp == 0,
+                           f"gigapool split the direct map {splits_gp} times in all rounds, "
+                           f"stock {splits_st:.0f} 2 MiB splits for the first GiB (median)",
+                           "gigapool should split nothing"),
+            "- " + verdict(pool_gp <= GOAL_TLB_PER_GIB,
+                           f"cross-CPU kernel TLB shootdowns per GiB on gigapool: {pool_gp:.0f} "
+                           f"issued by the pool (lend and reclaim; goal ≤ {GOAL_TLB_PER_GIB}); "
+                           f"counting every cross-CPU call of any kind while the GiB was "
+                           f"faulted as one more, at most {tlb_gp:.0f} (stock: "
+                           f"{statistics.median(col(stock['round'], 'ipis_fault')):,.0f} "
+                           f"while faulting)",
+                           f"over by {pool_gp - GOAL_TLB_PER_GIB:.0f}"),
+            "- " + verdict(sec_gp <= GOAL_SECRET_RATIO,
+                           f"memfd_secret fault time on gigapool is {sec_gp:.2f}× plain memfd "
+                           f"(goal ≤ {GOAL_SECRET_RATIO}×; stock "
+                           f"{statistics.median(ratios['stock']['secret']):.2f}×)",
+                           f"over the goal by {(sec_gp / GOAL_SECRET_RATIO - 1) * 100:.0f}%"),
+            "", f"![stock vs gigapool](bench/{plot_name})", ""]
+    return out, first, ratios
+
+
+def plot(data, first, ratios, path):
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4), dpi=110)
+    kinds, colors = ("stock", "gigapool"), ("#c44e52", "#4c72b0")
+
+    ax = axes[0]
+    values = [statistics.median(col(first[k], "splits2")) for k in kinds]
+    ax.bar(kinds, values, color=colors)
+    ax.set_title("2 MiB direct-map splits\n(first GiB of memfd_secret)")
+    for i, v in enumerate(values):
+        ax.annotate(f"{v:.0f}", (i, v), ha="center", va="bottom")
+
+    ax = axes[1]
+    counts = [statistics.median(col(data[k]["round"], "ipis")) for k in kinds]
+    values = [max(v, 0.5) for v in counts]
+    ax.bar(kinds, values, color=colors)
+    ax.set_yscale("log")
+    ax.set_title("cross-CPU IPIs per GiB served\n(lend to reclaim; log scale)")
+    for i, v in enumerate(counts):
+        ax.annotate(f"{v:,.0f}", (i, values[i]), ha="center", va="bottom")
+
+    ax = axes[2]
+    width = 0.38
+    for i, k in enumerate(kinds):
+        vals = [statistics.median(ratios[k]["secret"]), statistics.median(ratios[k]["gmem"])]
+        xs = [j + (i - 0.5) * width for j in range(2)]
+        ax.bar(xs, vals, width, color=colors[i], label=k)
+        for x, v in zip(xs, vals):
+            ax.annotate(f"{v:.2f}×", (x, v), ha="center", va="bottom")
+    ax.axhline(1.0, color="grey", lw=1, ls="--")
+    ax.axhline(GOAL_SECRET_RATIO, color="green", lw=1, ls=":", label="goal 1.2×")
+    ax.set_xticks(range(2), ["memfd_secret\nfault", "guest_memfd\nfallocate"])
+    ax.set_title("time ÷ plain memfd\n(1.0 = what unmapped memory should cost)")
+    ax.legend(loc="upper right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+
+
+def main():
+    figures, meta_path, fragment, plot_path = sys.argv[1:5]
+    data = parse(figures)
+    meta = dict(line.rstrip("\n").split("=", 1) for line in open(meta_path) if "=" in line)
+    for k in ("stock", "gigapool"):
+        if not data.get(k, {}).get("round"):
+            sys.exit(f"report.py: no {k} rounds in {figures}")
+    out, first, ratios = report(data, meta, plot_path.rsplit("/", 1)[-1])
+    plot(data, first, ratios, plot_path)
+    with open(fragment, "w") as f:
+        f.write("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

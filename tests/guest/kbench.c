@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kbench - the kernel figures of `make bench`, on a stock or a gigapool
+ * kernel booted fresh for it.
+ *
+ *   kbench [--rounds N]
+ *
+ * Round 1 starts from the direct map as the boot left it, so its splits
+ * and DirectMap1G loss are what serving the first GiB costs; every round
+ * then times, for 1 GiB each: faulting memfd_secret (on gigapool from one
+ * chunk lent for it, which is given back afterwards), faulting plain
+ * memfd_create memory, allocating guest_memfd memory with fallocate() (on
+ * gigapool with GUEST_MEMFD_FLAG_UNMAPPED_POOL) and plain memfd memory the
+ * same way.  On gigapool it also times lending a chunk from a free 1 GiB
+ * hugetlb page and from CMA, reclaiming a clean and a dirty chunk, and the
+ * memory lending costs (MemFree before and after); on both kernels it times
+ * clearing 1 GiB, by faulting a 1 GiB hugetlb page and by memset().
+ *
+ * Cross-CPU work is counted over the whole life of the GiB and per phase
+ * (lend; fault; free and reclaim): function-call IPIs, which carry the
+ * kernel's TLB shootdowns (set_memory_*() and flush_tlb_kernel_range()
+ * send them with on_each_cpu(), which nr_tlb_remote_flush does not
+ * count) and other cross-CPU calls, and on gigapool the pool's own count
+ * of the shootdowns it issued (tlb_flushes).
+ *
+ * Output: "# figure kbench-boot ..." once and "# figure kbench ..." per
+ * round, key=value pairs that bench/kernel.sh collects; the checks are TAP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/kvm.h>
+#include <linux/memfd.h>
+#include <linux/unmapped_pool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "util.h"
+
+#define GIB		(1024ULL * MIB)
+#define MEMINFO		"/proc/meminfo"
+
+static bool has_pool;
+
+/* Time of one step in ns, or -1 when it failed. */
+static long long timed_chunks(long long chunks)
+{
+	long long start = now_ns();
+
+	return pool_set_chunks(-1, chunks) ? now_ns() - start : -1;
+}
+
+/*
+ * Allocate size bytes of fd.  KEEP_SIZE because guest_memfd accepts
+ * nothing else; the plain memfd it is compared with gets its size first.
+ */
+static long long fallocate_ns(int fd, size_t size)
+{
+	long long start = now_ns();
+
+	if (fd < 0 || fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size)) {
+		tap_diag("fallocate %zu MiB: %s", size / MIB, strerror(errno));
+		return -1;
+	}
+	return now_ns() - start;
+}
+
+/* A guest_memfd of size bytes in a fresh software-protected VM, or -1. */
+static int gmem_open(int *ret_vm, size_t size)
+{
+	struct kvm_create_guest_memfd args = {
+		.size = size,
+		.flags = has_pool ? GUEST_MEMFD_FLAG_UNMAPPED_POOL : 0,
+	};
+	int kvm, vm, gmem;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -1;
+	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	close(kvm);
+	if (vm < 0)
+		return -1;
+	gmem = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+	if (gmem < 0) {
+		close(vm);
+		return -1;
+	}
+	*ret_vm = vm;
+	return gmem;
+}
+
+/* Fault one 1 GiB hugetlb page (the kernel clears it), then memset it. */
+static void clear_gib(long long *ret_fault_ns, long long *ret_memset_ns)
+{
+	int fd = memfd_create("kbench-huge", MFD_CLOEXEC | MFD_HUGETLB | MFD_HUGE_1GB);
+	long long start;
+	char *p;
+
+	*ret_fault_ns = *ret_memset_ns = -1;
+	if (fd < 0 || ftruncate(fd, GIB)) {
+		tap_diag("1 GiB hugetlb memfd: %s", strerror(errno));
+		goto out;
+	}
+	p = mmap(NULL, GIB, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto out;
+	start = now_ns();
+	p[0] = 1;
+	*ret_fault_ns = now_ns() - start;
+	start = now_ns();
+	memset(p, 0, GIB);
+	*ret_memset_ns = now_ns() - start;
+	munmap(p, GIB);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+/* Lend/reclaim figures of gigapool, printed as one figure line. */
+static void lend_figures(void)
+{
+	long long free0, free1, from_huge, from_cma, reclaim_clean, huge;
+
+	huge = hugetlb_read(-1, "nr_hugepages");
+	free0 = proc_value(MEMINFO, "MemFree:");
+	from_huge = timed_chunks(2);
+	free1 = proc_value(MEMINFO, "MemFree:");
+	reclaim_clean = timed_chunks(0);
+	tap_ok(from_huge >= 0 && reclaim_clean >= 0, "lend 2 chunks from hugetlb and reclaim them");
+	/* With no free 1 GiB hugetlb page the pool takes chunks from CMA. */
+	tap_ok(node_write(-1, HUGETLB_DIR, "nr_hugepages", 0), "free every 1 GiB hugetlb page");
+	from_cma = timed_chunks(1);
+	tap_ok(from_cma >= 0 && pool_set_chunks(-1, 0), "lend 1 chunk from CMA and reclaim it");
+	tap_ok(hugetlb_reserve(-1, huge), "restore %lld 1 GiB hugetlb pages", huge);
+	printf("# figure kbench-lend lend_huge_ns_per_gib=%lld lend_cma_ns_per_gib=%lld "
+	       "reclaim_clean_ns_per_gib=%lld memfree_kb_per_chunk=%lld\n",
+	       from_huge / 2, from_cma, reclaim_clean / 2, (free0 - free1) / 2);
+}
+
+/* One round: the 1 GiB measurements described at the top. */
+static void round_figures(int round)
+{
+	struct mm_counters c0, cl, c1, c2;
+	long long lend = 0, reclaim = 0, secret, memfd, gmem, gmemref;
+	long long fallbacks0 = 0, fallbacks1 = 0, clear_fault, clear_memset;
+	long long flushes0 = 0, flushes1 = 0;
+	struct region r;
+	int vm = -1, fd;
+
+	if (has_pool) {
+		fallbacks0 = pool_read(-1, "fallbacks");
+		flushes0 = pool_read(-1, "tlb_flushes");
+	}
+	tap_ok(mm_counters_read(&c0), "round %d: counters readable", round);
+	if (has_pool)
+		lend = timed_chunks(1);
+	mm_counters_read(&cl);
+	fd = secret_create();
+	if (!region_map(&r, fd, GIB))
+		tap_bail("round %d: cannot map 1 GiB of memfd_secret", round);
+	secret = region_fault(&r);
+	mm_counters_read(&c1);
+	region_unmap(&r);
+	if (has_pool) {
+		reclaim = timed_chunks(0);
+		fallbacks1 = pool_read(-1, "fallbacks");
+		flushes1 = pool_read(-1, "tlb_flushes");
+	}
+	mm_counters_read(&c2);
+	tap_ok(secret >= 0 && lend >= 0 && reclaim >= 0,
+	       "round %d: memfd_secret 1 GiB faulted%s", round,
+	       has_pool ? " from one lent chunk, chunk reclaimed" : "");
+
+	if (!region_map(&r, memfd_create("kbench-ref", MFD_CLOEXEC), GIB))
+		tap_bail("round %d: cannot map 1 GiB of memfd", round);
+	memfd = region_fault(&r);
+	region_unmap(&r);
+
+	if (has_pool && !pool_set_chunks(-1, 1))
+		tap_bail("round %d: cannot lend a chunk for guest_memfd", round);
+	fd = gmem_open(&vm, GIB);
+	gmem = fallocate_ns(fd, GIB);
+	if (fd >= 0)
+		close(fd);
+	if (vm >= 0)
+		close(vm);
+	if (has_pool && !pool_set_chunks(-1, 0))
+		tap_bail("round %d: cannot reclaim the guest_memfd chunk", round);
+	fd = memfd_create("kbench-gref", MFD_CLOEXEC);
+	gmemref = fd >= 0 && !ftruncate(fd, GIB) ? fallocate_ns(fd, GIB) : -1;
+	close(fd);
+	tap_ok(memfd >= 0 && gmem >= 0 && gmemref >= 0,
+	       "round %d: memfd faulted, guest_memfd and memfd fallocated", round);
+	clear_gib(&clear_fault, &clear_memset);
+	tap_ok(clear_fault >= 0 && clear_memset >= 0, "round %d: cleared 1 GiB hugetlb page", round);
+
+	printf("# figure kbench round=%d splits2=%lld splits3=%lld dm1g_before_kb=%lld "
+	       "dm1g_after_kb=%lld tlb_remote=%lld ipis=%lld ipis_lend=%lld ipis_fault=%lld "
+	       "ipis_free=%lld pool_tlb_flushes=%lld fallbacks=%lld lend_ns=%lld "
+	       "secret_ns=%lld reclaim_dirty_ns=%lld memfd_ns=%lld gmem_ns=%lld "
+	       "gmem_memfd_ns=%lld clear_fault_ns=%lld clear_memset_ns=%lld\n",
+	       round, c2.splits2 - c0.splits2, c2.splits3 - c0.splits3, c0.dm1g, c2.dm1g,
+	       c2.tlb_remote - c0.tlb_remote, c2.ipis - c0.ipis, cl.ipis - c0.ipis,
+	       c1.ipis - cl.ipis, c2.ipis - c1.ipis, flushes1 - flushes0,
+	       fallbacks1 - fallbacks0, lend, secret, reclaim, memfd, gmem, gmemref,
+	       clear_fault, clear_memset);
+}
+
+int main(int argc, char **argv)
+{
+	struct utsname uts;
+	int rounds = 3, i;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+			rounds = atoi(argv[++i]);
+		} else {
+			fprintf(stderr, "usage: kbench [--rounds N]\n");
+			return 2;
+		}
+	}
+	if (rounds < 1)
+		return 2;
+	uname(&uts);
+	/*
+	 * On one CPU the process's own unmaps flush only locally, so that the
+	 * remote flushes counted are the kernel's (direct map, chunk moves).
+	 * Pinning is not enough for a process that may have run elsewhere
+	 * already: its address space stays marked as used there.  A fresh
+	 * one, exec'ed on CPU 0, is not.
+	 */
+	if (!getenv("KBENCH_PINNED")) {
+		if (!set_cpus(1) || setenv("KBENCH_PINNED", "1", 1))
+			tap_bail("cannot pin to CPU 0");
+		execv("/proc/self/exe", argv);
+		tap_bail("cannot exec myself on CPU 0: %s", strerror(errno));
+	}
+	has_pool = access("/dev/unmapped_pool", F_OK) == 0;
+	/* Two for lending, one for the clearing measurement. */
+	tap_ok(hugetlb_reserve(-1, 3), "reserve three 1 GiB hugetlb pages");
+	printf("# figure kbench-boot kernel=%s pool=%d hvo=%lld cpus=%ld\n", uts.release,
+	       has_pool, sysfs_read("/proc/sys/vm/hugetlb_optimize_vmemmap"),
+	       sysconf(_SC_NPROCESSORS_ONLN));
+	for (i = 1; i <= rounds; i++)
+		round_figures(i);
+	if (has_pool)
+		lend_figures();
+	return tap_done();
+}
