@@ -145,12 +145,12 @@ static void print_plan(const cJSON *p)
 {
 	const cJSON *n;
 
-	printf("%-4s %-12s %6s %9s %8s %10s %9s\n", "NODE", "REASON", "LEND", "LEND_CMA",
-	       "RECLAIM", "SHORTFALL", "RESERVED");
+	printf("%-4s %-12s %6s %9s %8s %10s %9s %9s\n", "NODE", "REASON", "LEND", "LEND_CMA",
+	       "RECLAIM", "SHORTFALL", "RESERVED", "DEFERRED");
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes"))
-		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %10.0f %9.0f\n", num(n, "node"),
+		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %10.0f %9.0f %9.0f\n", num(n, "node"),
 		       str(n, "reason"), num(n, "lend"), num(n, "lend_cma"), num(n, "reclaim"),
-		       num(n, "shortfall"), num(n, "reserved_chunks"));
+		       num(n, "shortfall"), num(n, "reserved_chunks"), num(n, "deferred"));
 }
 
 static void print_reservation_row(const cJSON *r)

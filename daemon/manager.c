@@ -5,8 +5,9 @@
  * the result back and reports requested against achieved per node.
  * Cycles run when the pool device signals (free pages below the low
  * watermark, a failed allocation), on a safety timer, after a retry
- * backoff, on SIGHUP and on mutating calls; between them the daemon sleeps
- * in sd-event.  The same loop serves the varlink control socket.
+ * backoff, shortly after a cycle that the move budget cut short, on SIGHUP
+ * and on mutating calls; between them the daemon sleeps in sd-event.  The
+ * same loop serves the varlink control socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,11 +46,27 @@
 #define ACCEPT_BATCH 64
 /* How long systemd should wait for each slow step of the initial apply. */
 #define EXTEND_TIMEOUT_USEC (30 * USEC_PER_SEC)
+/*
+ * When the move budget (max_moves, max_moves_per_cycle) cut a cycle's plan
+ * short, the next cycle runs this much later instead of at the next pool
+ * event: the kernel raises the low-watermark event only when the pool
+ * crosses below the watermark, so a pool left short by a large reservation
+ * would otherwise stay short until the safety timer.  The pause lets the
+ * socket and the watchdog have the loop between batches and holds the
+ * daemon to ten batches a second.
+ */
+#define MORE_DELAY_MSEC 100
+/*
+ * At most this many such cycles in a row, so that a daemon whose moves
+ * something else undoes (a hand-run reclaim, the kernel's shrinker) falls
+ * back to the pace of pool events and the safety timer.  With the shipped
+ * budget of 4 chunks per node that is 1 TiB on a node.
+ */
+#define MORE_CYCLES_MAX 256
 
 /* What the daemon remembers about a node between cycles. */
 struct node_hist {
 	uint64_t last_lend_usec;
-	uint64_t last_reclaim_usec;
 	uint64_t watermark;
 	bool watermark_set;
 	uint64_t lent, reclaimed, failures;
@@ -80,7 +97,7 @@ struct manager {
 	struct policy *policy;
 	struct backend *backend;
 	sd_event *event;
-	sd_event_source *pool_io, *timer, *retry, *listen_io;
+	sd_event_source *pool_io, *timer, *retry, *more, *listen_io;
 	int listen_fd;
 	bool bound;		/* we created the socket file (not socket-activated) */
 	bool ready;
@@ -89,6 +106,7 @@ struct manager {
 	bool have_state;
 	struct node_hist *hist;	/* indexed by node id */
 	unsigned retry_count;
+	unsigned more_count;	/* cycles in a row that left moves to the next one */
 	uint64_t cycles;
 	char last_cycle[160];
 	struct client *clients;
@@ -155,7 +173,6 @@ static int take_snapshot(struct manager *m, struct system_state *ret)
 		struct node_state *n = &ret->nodes[i];
 
 		n->last_lend_usec = m->hist[n->node].last_lend_usec;
-		n->last_reclaim_usec = m->hist[n->node].last_reclaim_usec;
 	}
 	return 0;
 }
@@ -186,8 +203,6 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 		h->reclaim_req += mv->count;
 		h->reclaim_done += mv->done;
 		h->reclaimed += mv->done;
-		if (mv->done)
-			h->last_reclaim_usec = now_usec(m);
 	} else {
 		h->lend_req += mv->count;
 		h->lend_done += mv->done;
@@ -373,11 +388,38 @@ static void schedule_retry(struct manager *m, bool shortfall)
 	sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
 }
 
+/*
+ * Run the next cycle soon when the move budget, not a failure, left moves
+ * for later and this cycle's moves all went through; a shortfall is the
+ * retry's business, and a cycle that moved nothing (a dry run) would only
+ * plan the same again.  A cycle that leaves nothing for later, whatever
+ * ran it, makes a pending one pointless.
+ */
+static void schedule_more(struct manager *m, uint64_t deferred, uint64_t moved, bool shortfall)
+{
+	bool wanted = deferred > 0 && moved > 0 && !shortfall;
+
+	if (wanted && m->more_count >= MORE_CYCLES_MAX)
+		log_info("the move budget still leaves %" PRIu64 " chunks after %u cycles in a row; "
+			 "waiting for the next event", deferred, m->more_count);
+	if (!wanted || m->more_count >= MORE_CYCLES_MAX) {
+		m->more_count = 0;
+		sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
+		return;
+	}
+	m->more_count++;
+	log_debug("the move budget leaves %" PRIu64 " chunks; next cycle in %u ms",
+		  deferred, MORE_DELAY_MSEC);
+	sd_event_source_set_time(m->more, now_usec(m) + MORE_DELAY_MSEC * USEC_PER_MSEC);
+	sd_event_source_set_enabled(m->more, SD_EVENT_ONESHOT);
+}
+
 static void run_cycle(struct manager *m, const char *why)
 {
 	struct system_state before = { 0 }, after = { 0 };
 	struct plan plan = { 0 };
 	bool shortfall = false;
+	uint64_t deferred = 0, moved = 0;
 	int r;
 
 	m->cycles++;
@@ -411,6 +453,12 @@ static void run_cycle(struct manager *m, const char *why)
 		shortfall |= execute_kind(m, &plan, KIND_LEND_CMA);
 		shortfall |= execute_kind(m, &plan, KIND_RECLAIM);
 	}
+	for (size_t i = 0; i < plan.n_nodes; i++) {
+		const struct node_hist *h = &m->hist[plan.nodes[i].node];
+
+		deferred += plan.nodes[i].deferred;
+		moved += h->lend_done + h->reclaim_done;
+	}
 	r = take_snapshot(m, &after);
 	if (r >= 0) {
 		read_back(m, &before, &after);
@@ -424,6 +472,7 @@ static void run_cycle(struct manager *m, const char *why)
 	snprintf(m->last_cycle, sizeof(m->last_cycle), "last cycle (%s) %s", why,
 		 shortfall ? "fell short" : "ok");
 	schedule_retry(m, shortfall);
+	schedule_more(m, deferred, moved, shortfall);
 	publish(m);
 }
 
@@ -595,6 +644,7 @@ static int method_plan(void *userdata, const cJSON *params, const struct peer *p
 		cJSON_AddNumberToObject(o, "lend_cma", (double)np->lend_cma);
 		cJSON_AddNumberToObject(o, "reclaim", (double)np->reclaim);
 		cJSON_AddNumberToObject(o, "shortfall", (double)np->shortfall);
+		cJSON_AddNumberToObject(o, "deferred", (double)np->deferred);
 		cJSON_AddNumberToObject(o, "reserved_chunks", (double)np->reserved_chunks);
 	}
 	plan_done(&plan);
@@ -752,7 +802,7 @@ static const char pool_description[] =
 	"  satisfied: bool)\n\n"
 	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"
 	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
-	"  shortfall: int, reserved_chunks: int)\n\n"
+	"  shortfall: int, deferred: int, reserved_chunks: int)\n\n"
 	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
 	"  reclaimed: int)\n\n"
 	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
@@ -1046,6 +1096,13 @@ static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+static int on_more(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	(void)s, (void)usec;
+	run_cycle(userdata, "more moves");
+	return 0;
+}
+
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct manager *m = userdata;
@@ -1136,6 +1193,10 @@ static int setup_events(struct manager *m)
 		r = sd_event_add_time(m->event, &m->retry, CLOCK_MONOTONIC, 0, 0, on_retry, m);
 	if (r >= 0)
 		r = sd_event_source_set_enabled(m->retry, SD_EVENT_OFF);
+	if (r >= 0)
+		r = sd_event_add_time(m->event, &m->more, CLOCK_MONOTONIC, 0, 0, on_more, m);
+	if (r >= 0)
+		r = sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
 	if (r >= 0 && m->backend->fd >= 0)
 		r = sd_event_add_io(m->event, &m->pool_io, m->backend->fd, EPOLLIN,
 				    on_pool_event, m);
@@ -1182,6 +1243,7 @@ void manager_free(struct manager *m)
 	sd_event_source_unref(m->pool_io);
 	sd_event_source_unref(m->timer);
 	sd_event_source_unref(m->retry);
+	sd_event_source_unref(m->more);
 	if (m->listen_fd >= 0)
 		close(m->listen_fd);
 	if (m->bound)

@@ -6,12 +6,24 @@
  * the unit tests and a simulator all run this very code.
  *
  * Reservations come first: their deficits are planned for every node
- * before any headroom, they may use free 1 GiB pages that keep_free_hugetlb
- * would otherwise hold back, and they ignore the cooldown.  Headroom is
- * kept in a band [headroom_low, headroom_high] of free chunks above the
- * reserved ones; lending stops at high and reclaiming starts above high,
- * so a pool inside the band is left alone (hysteresis), unless the kernel
- * reports that an allocation from it failed.
+ * before any headroom, and they may use free 1 GiB pages that
+ * keep_free_hugetlb would otherwise hold back.  Headroom is kept in a band
+ * [headroom_low, headroom_high] of free chunks above the reserved ones;
+ * lending stops at high and reclaiming starts above high, so a pool inside
+ * the band is left alone (hysteresis), unless the kernel reports that an
+ * allocation from it failed.
+ *
+ * The cooldown only delays reclaims that are a matter of choice (surplus
+ * above the band, pages for ordinary VMs) after a lend on the node; it
+ * never delays a lend.  A lend answers demand that a consumer without a
+ * fallback (guest_memfd) would otherwise meet with ENOMEM: a reservation,
+ * a pool below headroom_low or an allocation that failed.  Holding such a
+ * lend back would not prevent an oscillation either, because the planner
+ * does not start one on its own: a lend stops at headroom_high and takes
+ * no page that keep_free_hugetlb holds, the surplus reclaim starts above
+ * headroom_high and the reclaim for ordinary VMs stops at headroom_low.
+ * Chunks go back and forth only as demand comes and goes, and the cooldown
+ * after a lend bounds that to one round trip per cooldown_sec.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,12 +78,19 @@ struct budget {
 	uint64_t hugetlb;	/* free 1 GiB pages no hugetlb reservation needs */
 };
 
-static uint64_t take_budget(struct budget *b, size_t i, uint64_t want)
+/*
+ * Take up to want moves from the budgets of the cycle and of node i; what
+ * they withhold is left to a later cycle.  Pass 2 asks again for what pass
+ * 1 could not take on the same node (its target includes the reserved
+ * chunks), so the last request on a node says how much is deferred.
+ */
+static uint64_t take_budget(struct budget *b, size_t i, struct node_plan *np, uint64_t want)
 {
 	uint64_t n = min_u64(want, min_u64(b->global, b->node[i]));
 
 	b->global -= n;
 	b->node[i] -= n;
+	np->deferred = want - n;
 	return n;
 }
 
@@ -130,7 +149,7 @@ static void plan_node_reclaim(const struct system_state *s, const struct node_st
 		reason = REASON_CAP;
 	}
 	/* Only empty chunks can go back; free pages bound how many there are. */
-	r = take_budget(b, i, min_u64(want, free_chunks));
+	r = take_budget(b, i, np, min_u64(want, free_chunks));
 	if (r > 0) {
 		np->reclaim = r;
 		np->reason = reason;
@@ -177,7 +196,7 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 			continue;
 		deficit = min_u64(sub_sat(np->reserved_chunks, n->pool_free_pages / ppc),
 				  sub_sat(pol->max_pool_chunks, n->pool_chunks));
-		plan_lend(n, np, &b, take_budget(&b, i, deficit), 0, REASON_RESERVATION);
+		plan_lend(n, np, &b, take_budget(&b, i, np, deficit), 0, REASON_RESERVATION);
 	}
 
 	/* Pass 2: headroom below the band, otherwise reclaim above it. */
@@ -192,16 +211,20 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 			continue;
 		/*
 		 * A failed allocation means the headroom was too small for the
-		 * demand that came: refill to the top of the band right away.
+		 * demand that came: refill to the top of the band right away,
+		 * even if the node reclaimed a moment ago (see the top).
 		 */
 		if (have < np->reserved_chunks + pol->headroom_low ||
 		    (n->alloc_failed && have < np->reserved_chunks + pol->headroom_high)) {
 			uint64_t want = min_u64(np->reserved_chunks + pol->headroom_high - have,
 						sub_sat(pol->max_pool_chunks, lent));
 
-			if (cooled_down(s, n->last_reclaim_usec, pol->cooldown_sec))
-				plan_lend(n, np, &b, take_budget(&b, i, want),
-					  pol->keep_free_hugetlb, REASON_HEADROOM);
+			plan_lend(n, np, &b, take_budget(&b, i, np, want),
+				  pol->keep_free_hugetlb, REASON_HEADROOM);
+			/* Back inside the band, the next cycle would lend no more. */
+			if (n->pool_free_pages / ppc + np->lend + np->lend_cma >=
+			    np->reserved_chunks + pol->headroom_low)
+				np->deferred = 0;
 		} else if (np->lend + np->lend_cma == 0) {
 			plan_node_reclaim(s, n, pol, np, &b, i);
 		}

@@ -23,6 +23,10 @@ struct node_state {
 	uint64_t low_watermark;		/* pages, as the kernel reports it */
 	bool alloc_failed;		/* the pool failed an allocation since the last snapshot */
 	uint64_t last_lend_usec;	/* 0: never */
+	/*
+	 * Not read: the cooldown no longer delays a lend after a reclaim.
+	 * bench/sim/dmodel.c still sets it; remove it together with that.
+	 */
 	uint64_t last_reclaim_usec;
 };
 
@@ -67,6 +71,7 @@ struct node_plan {
 	uint64_t lend_cma;		/* chunks to lend from CMA only */
 	uint64_t reclaim;		/* chunks to give back to hugetlb */
 	uint64_t shortfall;		/* chunks wanted that no source can give */
+	uint64_t deferred;		/* chunks wanted that the move budget left to a later cycle */
 	uint64_t low_watermark_pages;	/* poll() wakes us below this */
 	enum plan_reason reason;
 };

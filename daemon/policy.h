@@ -15,7 +15,7 @@ struct node_policy {
 	uint64_t headroom_high;		/* ... up to this; reclaim above it */
 	uint64_t max_pool_chunks;	/* cap on chunks lent to the pool */
 	uint64_t max_moves;		/* chunks moved per cycle on this node */
-	uint64_t cooldown_sec;		/* no reverse move this soon after a move */
+	uint64_t cooldown_sec;		/* no chosen reclaim this soon after a lend */
 };
 
 struct node_override {

@@ -30,6 +30,16 @@ check() {	# check DESCRIPTION COMMAND...
 eq() {		# eq DESCRIPTION EXPECTED ACTUAL
 	if [ "$2" = "$3" ]; then ok "$1"; else ko "$1 (expected '$2', got '$3')"; fi
 }
+eventually() {	# eventually DESCRIPTION EXPECTED COMMAND...: eq, given up to 3 s to come true
+	local what=$1 want=$2 got
+	shift 2
+	for _ in $(seq 60); do
+		got=$("$@")
+		[ "$got" = "$want" ] && break
+		sleep 0.05
+	done
+	eq "$what" "$want" "$got"
+}
 
 # make_node ROOT NODE HUGETLB_TOTAL [CMA_CHUNKS]
 make_node() {
@@ -275,6 +285,38 @@ eq "another uid is still served" 0 $?
 sleep 1.2
 eq "idle connections are closed" "$fds_before" "$(ls /proc/$DPID/fd | wc -l)"
 wait $h1 $h2
+stop
+
+echo "# move budget and cooldown"
+R=$W/budget
+make_root "$R" 1 pool
+make_node "$R" 0 12
+Q=$R/policy.json
+cat >"$Q" <<EOF
+{
+	"defaults": { "keep_free_hugetlb": 1, "headroom_low": 1, "headroom_high": 2,
+		      "max_pool_chunks": 16, "max_moves": 2, "cooldown_sec": 3600 },
+	"interval_sec": 3600
+}
+EOF
+start "$R" "$Q" || exit 1
+eq "the first cycle lends headroom_high" 2 "$(pool "$R" 0 nr_chunks)"
+ctl reserve vm1 7G >/dev/null
+# 7 reserved and headroom_low beyond: 6 chunks at 2 a cycle, and no pool event.
+eventually "a reservation beyond the move budget is lent in cycles that follow at once" \
+	8 pool "$R" 0 nr_chunks
+check "the deferred moves are logged" grep -q 'the move budget leaves 5 chunks; next cycle in' "$R/log"
+ctl release vm1 >/dev/null
+eq "a surplus right after a lend is kept for the cooldown" 8 "$(pool "$R" 0 nr_chunks)"
+sed -i 's/"max_pool_chunks": 16/"max_pool_chunks": 3/' "$Q"
+kill -HUP "$DPID"
+eventually "a lower cap is reclaimed 2 chunks a cycle, cooldown or not" 3 pool "$R" 0 nr_chunks
+echo $((3 * PPC)) >"$R/sys/devices/system/node/node0/unmapped_pool/used_pages"
+echo 0 >"$R/sys/devices/system/node/node0/unmapped_pool/free_pages"
+sed -i 's/"max_pool_chunks": 3/"max_pool_chunks": 16/' "$Q"
+kill -HUP "$DPID"
+eventually "an empty pool is refilled right after a reclaim: the cooldown holds no lend" \
+	5 pool "$R" 0 nr_chunks
 stop
 
 echo "# dry run"

@@ -56,6 +56,8 @@ static void test_empty_pool_lends_to_high(void **state)
 	struct plan p;
 
 	(void)state;
+	/* A reclaim a second ago does not keep an empty pool empty. */
+	nodes[0].last_reclaim_usec = st.now_usec - SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].lend, 3);
 	assert_int_equal(p.nodes[0].lend_cma, 0);
@@ -85,9 +87,11 @@ static void test_alloc_failure_refills_band(void **state)
 	struct plan p;
 
 	(void)state;
+	/* Right after a reclaim, too: the failure shows that it went too far. */
 	nodes[0].pool_chunks = 2;
 	nodes[0].pool_free_pages = 2 * PPC;
 	nodes[0].alloc_failed = true;
+	nodes[0].last_reclaim_usec = st.now_usec - SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].lend, 1);
 	assert_int_equal(p.nodes[0].reason, REASON_HEADROOM);
@@ -104,6 +108,11 @@ static void test_surplus_reclaimed_after_cooldown(void **state)
 	nodes[0].last_lend_usec = st.now_usec - 10 * SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 0);	/* still cooling down */
+	assert_int_equal(p.nodes[0].deferred, 0);	/* and no work for the next cycle */
+	plan_done(&p);
+	nodes[0].hugetlb_free = 0;	/* nor for ordinary VMs short of pages */
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 0);
 	plan_done(&p);
 	nodes[0].last_lend_usec = st.now_usec - 61 * SEC;
 	p = run(NULL, 0);
@@ -149,13 +158,12 @@ static void test_reservation_before_headroom(void **state)
 	struct plan p;
 
 	(void)state;
-	/* Reservations may use the kept pages and ignore the cooldown. */
+	/* Reservations may use the kept page; the headroom after them may not. */
 	nodes[0].hugetlb_free = 3;
-	nodes[0].last_reclaim_usec = st.now_usec - SEC;
 	p = run(&r, 1);
 	assert_int_equal(p.nodes[0].reserved_chunks, 3);
 	assert_int_equal(p.nodes[0].lend, 3);
-	assert_int_equal(p.nodes[0].shortfall, 0);
+	assert_int_equal(p.nodes[0].shortfall, 3);
 	assert_int_equal(p.nodes[0].reason, REASON_RESERVATION);
 	assert_int_equal(p.nodes[0].low_watermark_pages, 4 * PPC);
 	plan_done(&p);
@@ -172,6 +180,90 @@ static void test_reservations_first_across_nodes(void **state)
 	p = run(&r, 1);
 	assert_int_equal(p.nodes[1].lend, 2);
 	assert_int_equal(p.nodes[0].lend, 0);
+	/* The headroom of both waits for the next cycles. */
+	assert_int_equal(p.nodes[1].deferred, 3);
+	assert_int_equal(p.nodes[0].deferred, 3);
+	plan_done(&p);
+}
+
+/* Apply a plan to the fake kernel state as the kernel would carry it out. */
+static void apply(const struct plan *p)
+{
+	for (size_t i = 0; i < p->n_nodes; i++) {
+		const struct node_plan *np = &p->nodes[i];
+		struct node_state *n = &nodes[i];
+		uint64_t lent = np->lend + np->lend_cma;
+
+		n->hugetlb_free = n->hugetlb_free - np->lend + np->reclaim;
+		n->pool_chunks = n->pool_chunks + lent - np->reclaim;
+		n->pool_free_pages = n->pool_free_pages + (lent - np->reclaim) * PPC;
+		if (lent)
+			n->last_lend_usec = st.now_usec;
+	}
+}
+
+/*
+ * Without demand the planner settles: from any pool size and any number of
+ * free 1 GiB pages, cycles a cooldown apart reach a plan that moves
+ * nothing within a few cycles and keep it, so no lend can undo a reclaim
+ * over and over (and the other way round).
+ */
+static void test_settles_without_demand(void **state)
+{
+	(void)state;
+	for (uint64_t chunks = 0; chunks <= 12; chunks++)
+		for (uint64_t hfree = 0; hfree <= 4; hfree++) {
+			unsigned moves = 0, last_move = 0;
+
+			setup(NULL);
+			nodes[0].has_cma = true;
+			nodes[0].pool_chunks = chunks;
+			nodes[0].pool_free_pages = chunks * PPC;
+			nodes[0].hugetlb_free = hfree;
+			for (unsigned cycle = 1; cycle <= 10; cycle++) {
+				struct plan p = run(NULL, 0);
+
+				if (p.nodes[0].lend + p.nodes[0].lend_cma + p.nodes[0].reclaim) {
+					moves++;
+					last_move = cycle;
+				}
+				apply(&p);
+				plan_done(&p);
+				st.now_usec += 61 * SEC;
+			}
+			assert_in_range(moves, 0, 2);
+			assert_in_range(last_move, 0, 3);
+		}
+}
+
+static void test_deferred_by_budget(void **state)
+{
+	struct reservation r = { .owner = "vm", .bytes = 20 * GIB, .node = 0 };
+	uint64_t lends[3], deferred[3];
+	struct plan p;
+
+	(void)state;
+	pol.defaults.max_pool_chunks = 30;
+	nodes[0].hugetlb_total = nodes[0].hugetlb_free = 30;
+	/* 20 reserved and 3 of headroom, 8 a cycle: the rest waits for the next cycles. */
+	for (unsigned c = 0; c < 3; c++) {
+		p = run(&r, 1);
+		lends[c] = p.nodes[0].lend;
+		deferred[c] = p.nodes[0].deferred;
+		apply(&p);
+		plan_done(&p);
+	}
+	assert_int_equal(lends[0], 8);
+	assert_int_equal(deferred[0], 15);
+	assert_int_equal(lends[1], 8);
+	assert_int_equal(deferred[1], 7);
+	assert_int_equal(lends[2], 7);
+	assert_int_equal(deferred[2], 0);
+	/* Reclaims too: 20 chunks above the band after the release, 8 a cycle. */
+	st.now_usec += 61 * SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 8);
+	assert_int_equal(p.nodes[0].deferred, 12);
 	plan_done(&p);
 }
 
@@ -183,6 +275,8 @@ static void test_per_node_budget(void **state)
 	pol.defaults.max_moves = 2;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].lend, 2);
+	/* Two free chunks are inside the band: the next cycle will not lend the third. */
+	assert_int_equal(p.nodes[0].deferred, 0);
 	plan_done(&p);
 }
 
@@ -194,6 +288,7 @@ static void test_cap(void **state)
 	(void)state;
 	p = run(&r, 1);
 	assert_int_equal(p.nodes[0].lend, 8);	/* cap 10, budget 8 */
+	assert_int_equal(p.nodes[0].deferred, 2);	/* up to the cap, not the reservation */
 	plan_done(&p);
 	nodes[0].pool_chunks = 12;
 	nodes[0].pool_free_pages = 12 * PPC;
@@ -287,6 +382,8 @@ int main(void)
 		cmocka_unit_test_setup(test_keep_free_hugetlb_uses_cma, setup),
 		cmocka_unit_test_setup(test_reservation_before_headroom, setup),
 		cmocka_unit_test_setup(test_reservations_first_across_nodes, setup),
+		cmocka_unit_test_setup(test_settles_without_demand, setup),
+		cmocka_unit_test_setup(test_deferred_by_budget, setup),
 		cmocka_unit_test_setup(test_per_node_budget, setup),
 		cmocka_unit_test_setup(test_cap, setup),
 		cmocka_unit_test_setup(test_reclaim_for_hugetlb, setup),
