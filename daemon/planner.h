@@ -23,11 +23,6 @@ struct node_state {
 	uint64_t low_watermark;		/* pages, as the kernel reports it */
 	bool alloc_failed;		/* the pool failed an allocation since the last snapshot */
 	uint64_t last_lend_usec;	/* 0: never */
-	/*
-	 * Not read: the cooldown no longer delays a lend after a reclaim.
-	 * bench/sim/dmodel.c still sets it; remove it together with that.
-	 */
-	uint64_t last_reclaim_usec;
 };
 
 /* The global 1 GiB hugetlb counters of /sys/kernel/mm/hugepages. */

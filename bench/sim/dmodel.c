@@ -2,7 +2,8 @@
 /*
  * The daemon's cycle (daemon/manager.c, run_cycle()) without its I/O:
  * snapshot, planner_plan(), lends taking free hugetlb pages, lends from
- * CMA, reclaims, low watermark, retry with backoff after a shortfall.
+ * CMA, reclaims, low watermark, retry with backoff after a shortfall, and
+ * the next cycle soon after one that the move budget cut short.
  *
  * In the host model the CMA area holds nothing but the 1 GiB hugetlb
  * pages, so a lend from CMA alone finds no room and falls short, as it
@@ -24,17 +25,29 @@
 #define MAX_POLL_CYCLES	1000
 /* CLOCK_MONOTONIC is not 0 when the daemon starts, and 0 means "never moved". */
 #define CLOCK_OFFSET_US	USEC_PER_SEC
+/*
+ * manager.c's MORE_DELAY_MSEC: when the move budget cut a cycle short, the
+ * next one runs this much later rather than at the next pool event.
+ */
+#define MORE_DELAY_US	(100 * USEC_PER_MSEC)
+/*
+ * manager.c's MORE_CYCLES_MAX: at most this many such cycles in a row; then
+ * the daemon waits for events and the safety timer again.
+ */
+#define MORE_CYCLES_MAX	256
 
 struct dmodel {
 	struct host *host;
 	struct policy *policy;
 	struct reservation *resv;
 	size_t n_resv, cap_resv;
-	uint64_t last_lend_us, last_reclaim_us;
+	uint64_t last_lend_us;
 	uint64_t watermark;
 	bool watermark_set;
 	unsigned retry_count;
 	uint64_t retry_at;		/* 0: no retry pending */
+	uint64_t more_at;		/* 0: no cycle pending for moves the budget left */
+	unsigned more_count;		/* such cycles in a row */
 	uint64_t next_timer;
 	struct dmodel_stats stats;
 };
@@ -79,7 +92,7 @@ static void snapshot(struct dmodel *d, uint64_t now_us, struct node_state *n,
 		.hugetlb_total = st.hugetlb_total, .hugetlb_free = st.hugetlb_free,
 		.pool_chunks = st.chunks, .pool_free_pages = st.free_pages,
 		.pool_used_pages = st.used_pages, .low_watermark = st.low_watermark,
-		.last_lend_usec = d->last_lend_us, .last_reclaim_usec = d->last_reclaim_us,
+		.last_lend_usec = d->last_lend_us,
 	};
 	*ret = (struct system_state){
 		.pool_available = true, .chunk_size = GIB, .page_size = PAGE_BYTES,
@@ -125,6 +138,28 @@ static void schedule_retry(struct dmodel *d, bool shortfall, uint64_t now_us)
 	d->retry_at = now_us + delay_ms * USEC_PER_MSEC;
 }
 
+/*
+ * As manager.c's schedule_more(): the next cycle comes MORE_DELAY_US later
+ * when the move budget, not a failure, left moves for later and every move
+ * of this cycle went through.  A shortfall is the retry's business, and a
+ * cycle that leaves nothing for later cancels a pending one, whatever ran
+ * it.  After MORE_CYCLES_MAX in a row the chain ends, as the daemon's does.
+ */
+static void schedule_more(struct dmodel *d, uint64_t deferred, uint64_t moved, bool shortfall,
+			  uint64_t now_us)
+{
+	bool wanted = deferred > 0 && moved > 0 && !shortfall;
+
+	if (!wanted || d->more_count >= MORE_CYCLES_MAX) {
+		d->stats.more_capped += wanted;
+		d->more_count = 0;
+		d->more_at = 0;
+		return;
+	}
+	d->more_count++;
+	d->more_at = now_us + MORE_DELAY_US;
+}
+
 static int cycle(struct dmodel *d, uint64_t now_us)
 {
 	struct node_state n;
@@ -132,6 +167,7 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	struct node_plan *np;
 	struct plan plan;
 	uint64_t lent, lent_cma, reclaimed;
+	bool shortfall;
 	int r;
 
 	snapshot(d, now_us, &n, &s);
@@ -144,10 +180,9 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	lent = move(d->host, host_lend, np->lend);
 	lent_cma = move(d->host, lend_cma, np->lend_cma);
 	reclaimed = move(d->host, host_reclaim, np->reclaim);
+	shortfall = lent < np->lend || lent_cma < np->lend_cma || reclaimed < np->reclaim;
 	if (lent + lent_cma)
 		d->last_lend_us = s.now_usec;
-	if (reclaimed)
-		d->last_reclaim_us = s.now_usec;
 	if (!d->watermark_set || d->watermark != np->low_watermark_pages) {
 		host_set_watermark(d->host, np->low_watermark_pages);
 		d->watermark = np->low_watermark_pages;
@@ -159,8 +194,8 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	d->stats.reclaim_requested += np->reclaim;
 	d->stats.reclaimed += reclaimed;
 	d->stats.reclaim_short_cycles += reclaimed < np->reclaim;
-	schedule_retry(d, lent < np->lend || lent_cma < np->lend_cma || reclaimed < np->reclaim,
-		       now_us);
+	schedule_retry(d, shortfall, now_us);
+	schedule_more(d, np->deferred, lent + lent_cma + reclaimed, shortfall, now_us);
 	plan_done(&plan);
 	return 0;
 }
@@ -190,21 +225,42 @@ static int cycle_and_poll(struct dmodel *d, uint64_t now_us)
 	return r < 0 ? r : dmodel_poll(d, now_us);
 }
 
+bool dmodel_more_pending(const struct dmodel *d)
+{
+	return d->more_at != 0;
+}
+
+int dmodel_more(struct dmodel *d, uint64_t now_us)
+{
+	if (!d->more_at)
+		return 0;
+	d->more_at = 0;
+	d->stats.more_cycles++;
+	return cycle_and_poll(d, now_us);
+}
+
 int dmodel_advance(struct dmodel *d, uint64_t now_us)
 {
 	uint64_t interval = d->policy->interval_sec * USEC_PER_SEC;
 
 	for (;;) {
-		bool retry = d->retry_at && d->retry_at < d->next_timer;
-		uint64_t at = retry ? d->retry_at : d->next_timer;
+		/* The safety timer is always armed; on a tie it goes first. */
+		uint64_t *due = &d->next_timer;
+		uint64_t at;
 		int r;
 
+		if (d->retry_at && d->retry_at < *due)
+			due = &d->retry_at;
+		if (d->more_at && d->more_at < *due)
+			due = &d->more_at;
+		at = *due;
 		if (at > now_us)
 			return 0;
-		if (retry)
-			d->retry_at = 0;
-		else
+		if (due == &d->next_timer)
 			d->next_timer += interval;
+		else
+			*due = 0;
+		d->stats.more_cycles += due == &d->more_at;
 		r = cycle_and_poll(d, at);
 		if (r < 0)
 			return r;

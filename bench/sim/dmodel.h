@@ -3,13 +3,15 @@
  * gigapoold as the simulator runs it: the daemon's own policy parser and
  * pure planner (daemon/policy.c, daemon/planner.c, linked unchanged),
  * driven the way its manager drives them: a cycle on every pool event,
- * on the safety timer, on retries after a shortfall, and on Reserve and
- * Release.  The daemon is taken to answer an event before the next GiB a
- * VM faults; the kernel side is struct host.
+ * on the safety timer, on retries after a shortfall, soon after a cycle
+ * that the move budget cut short, and on Reserve and Release.  How far
+ * VMs fault before the daemon answers is the caller's choice (sim.c's
+ * --react-mib); the kernel side is struct host.
  */
 #ifndef SIM_DMODEL_H
 #define SIM_DMODEL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "host.h"
@@ -20,6 +22,8 @@ struct dmodel_stats {
 	uint64_t reclaim_requested, reclaimed;
 	uint64_t reclaim_short_cycles;	/* cycles whose reclaims found too few empty chunks */
 	uint64_t event_storms;		/* polls cut off after too many cycles */
+	uint64_t more_cycles;		/* cycles run for moves the budget left to them */
+	uint64_t more_capped;		/* chains of those ended by MORE_CYCLES_MAX */
 };
 
 struct dmodel;
@@ -28,10 +32,18 @@ struct dmodel;
 int dmodel_new(const char *policy_path, struct host *h, struct dmodel **ret, char **ret_error);
 void dmodel_free(struct dmodel *d);
 
-/* Run the timer and retry cycles due up to now_us, in order. */
+/* Run the cycles that timers (safety, retry, move budget) make due up to now_us, in order. */
 int dmodel_advance(struct dmodel *d, uint64_t now_us);
 /* Run cycles while the kernel reports an event, as poll() would wake the daemon. */
 int dmodel_poll(struct dmodel *d, uint64_t now_us);
+/* Whether a cycle that the move budget cut short has the next one pending. */
+bool dmodel_more_pending(const struct dmodel *d);
+/*
+ * Run that pending cycle at now_us rather than when it is due: for a caller
+ * whose clock stands still while VMs fault and that counts the daemon's
+ * delay in memory instead.
+ */
+int dmodel_more(struct dmodel *d, uint64_t now_us);
 
 /* gigapoolctl reserve / release: the reservation changes, then a cycle runs. */
 int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us);

@@ -229,41 +229,78 @@ def policy_value(name, *keys):
 
 
 def planner_reading(runs):
-    out = []
+    first = []
     shipped = runs.get("policy.shipped")
-    uncapped = [r for name, _, r in policy_runs(runs) if name != "shipped"]
-    failed = sum(int(r["confidential_failed"]) for r in uncapped)
-    host_full = sum(int(r["confidential_failed_host_full"]) for r in uncapped)
+    uncapped = [(name, reserve, r) for name, reserve, r in policy_runs(runs) if name != "shipped"]
+    failed = sum(int(r["confidential_failed"]) for _, _, r in uncapped)
+    host_full = sum(int(r["confidential_failed_host_full"]) for _, _, r in uncapped)
     if shipped:
-        out.append(f"Reading: the shipped policy caps the pool at "
-                   f"{policy_value('shipped', 'defaults', 'max_pool_chunks')} chunks "
-                   f"(`max_pool_chunks`), so on this host "
-                   f"{pct(shipped['confidential_failed'], shipped['confidential']):.0f} % of "
-                   f"confidential VMs could not get memory. The other policies lift the cap; of "
-                   f"the {failed} confidential VMs that still failed in their runs, {host_full} "
-                   f"found no free 1 GiB page on the host, the others failed while the daemon "
-                   f"could have lent one. Two causes, found in the runs and in the code:")
-    out += [
-        "",
-        "1. After a reclaim, `cooldown_sec` also holds back the headroom lend that a pool below "
-        "`headroom_low`, or a failed allocation, asks for (`planner.c`, pass 2): demand that comes "
-        "within the cooldown of a surplus reclaim meets an empty pool, and guest_memfd gets "
-        "ENOMEM.",
-        "2. A cycle moves at most `max_moves` chunks and is not run again when that budget, rather "
-        "than a failure, cut it short, while the kernel raises the low-watermark event only when "
-        "the pool crosses below the watermark. A reservation larger than about two budgets leaves "
-        "the pool below its watermark with no further event until the safety timer, and the VM "
-        "started right after the reservation runs the pool dry.",
-    ]
-    plain, reserved = runs.get("policy.host-1.5t"), runs.get("policy.host-1.5t.reserve")
-    if plain and reserved:
-        worse = int(reserved["confidential_failed"]) > int(plain["confidential_failed"])
-        out += ["", f"With host-1.5t, reserving before start {'raised' if worse else 'lowered'} "
-                    f"confidential failures from {plain['confidential_failed']} to "
-                    f"{reserved['confidential_failed']}. The kernel reports free pages, not empty "
-                    f"chunks, and the planner asks to reclaim up to free pages / chunk size "
-                    f"chunks: with stranded chunks most of those reclaims find no empty chunk and "
-                    f"are retried with backoff: the daemon ran "
+        first.append(f"Reading: the shipped policy caps the pool at "
+                     f"{policy_value('shipped', 'defaults', 'max_pool_chunks')} chunks "
+                     f"(`max_pool_chunks`), so on this host "
+                     f"{pct(shipped['confidential_failed'], shipped['confidential']):.0f} % of "
+                     f"confidential VMs could not get memory.")
+    if uncapped and failed == 0:
+        first.append(f"With the cap lifted ({', '.join(sorted({n for n, _, _ in uncapped}))}), no "
+                     f"confidential VM failed, with or without reservations.")
+    elif uncapped:
+        first.append(f"With the cap lifted ({', '.join(sorted({n for n, _, _ in uncapped}))}), "
+                     f"{failed} confidential VMs failed in all, {host_full} of them with no free "
+                     f"1 GiB page on the host; the others failed while the daemon could have lent "
+                     f"one.")
+    slow = runs.get("react.1024")
+    if slow:
+        first.append(f"That needs a daemon that answers before the VMs fault the headroom: "
+                     f"with host-1.5t (`headroom_low`: "
+                     f"{policy_value('host-1.5t', 'defaults', 'headroom_low')} x 1 GiB), "
+                     f"answering only after 1024 MiB failed {slow['confidential_failed']} "
+                     f"({pct(slow['confidential_failed'], slow['confidential']):.0f} %) of them.")
+    out = [" ".join(first)] if first else []
+    history = ["Two daemon behaviours, found by this simulator and fixed in 0a0bba9, made "
+               "confidential VMs fail with 1 GiB pages free on the host: `cooldown_sec` held "
+               "back the headroom lend right after a reclaim, and a cycle that the move budget "
+               "(`max_moves`, `max_moves_per_cycle`) cut short was followed only at the next "
+               "pool event or the safety timer, so a large reservation left the pool short and "
+               "reserving before start failed more VMs than not reserving. Now no lend waits "
+               "for the cooldown, and such a cycle is followed 100 ms later, at most 256 times "
+               "in a row."]
+    follow = [f"{name}{' with reservations' if reserve else ''} {int(r['more_cycles']):,}"
+              for name, reserve, r in uncapped if "more_cycles" in r]
+    capped = sum(int(r.get("more_capped", 0)) for _, _, r in uncapped)
+    if follow:
+        history.append(f"Cycles run for moves the budget had left: {', '.join(follow)}; "
+                       f"{'none' if not capped else capped} of those chains reached the limit "
+                       f"of 256.")
+    out += ["", " ".join(history)]
+    pairs = [(name, runs.get(f"policy.{name}"), runs.get(f"policy.{name}.reserve"))
+             for name in POLICY_NAMES if name != "shipped"]
+    pairs = [(n, a, b) for n, a, b in pairs if a and b]
+    if pairs:
+        out += ["", "Reserving before start costs chunk moves: the daemon lent " +
+                ", ".join(f"{int(b['lends']):,} chunks instead of {int(a['lends']):,} ({n})"
+                          for n, a, b in pairs) +
+                ". A reservation holds the VM's whole size in free pool pages until the release, "
+                "and the pages the VM faults meanwhile are used, no longer free, so the daemon "
+                "lends again to keep the reservation whole. What is free above the band at the "
+                "release (here up to three quarters of the VM, which faults a quarter at start) is "
+                "reclaimed after `cooldown_sec` and lent again when the VM faults the rest."]
+    placed = runs.get("place.owner-affine")
+    if placed and uncapped:
+        lo = min(int(r["ordinary_failed"]) for _, _, r in uncapped)
+        hi = max(int(r["ordinary_failed"]) for _, _, r in uncapped)
+        idle = max(int(r["ordinary_failed_pool_idle"]) for _, _, r in uncapped)
+        out += ["", f"Ordinary VMs failed {lo} to {hi} times in these runs, about as often as "
+                    f"owner-affine placement without the daemon ({placed['ordinary_failed']}), "
+                    f"and at most {idle} times while empty pool chunks would have covered them: "
+                    f"the 1 GiB pages they lack are in chunks that pool pages keep in use, "
+                    f"stranded ones included, not in the daemon's headroom."]
+    plain = runs.get("policy.host-1.5t")
+    if plain:
+        out += ["", f"Futile reclaims remain: the kernel reports free pages, not empty chunks, and "
+                    f"the planner asks to reclaim up to free pages / chunk size chunks; with "
+                    f"stranded chunks most of those reclaims find no empty chunk and are retried "
+                    f"with backoff ({int(plain['reclaim_short_cycles']):,} of "
+                    f"{int(plain['cycles']):,} cycles with host-1.5t). The daemon ran "
                     f"{int(plain['cycles']) / (float(plain['sim_days']) * 1440):.1f} cycles per "
                     f"simulated minute, where its timer alone (`interval_sec`: "
                     f"{policy_value('host-1.5t', 'interval_sec')} s) would run "
@@ -326,13 +363,15 @@ def fragment(runs, plots_rel, commands):
         "Owner-affine placement, and instead of growing on demand the pool is moved by the "
         "daemon's own `planner_plan()` under each policy, cycling as gigapoold does: on every "
         "pool event (low watermark, failed allocation), on the safety timer, on retries with "
-        "backoff after a shortfall, and on Reserve/Release. A lend from CMA alone finds no room "
+        "backoff after a shortfall, 100 ms after a cycle that the move budget cut short, and on "
+        "Reserve/Release. A lend from CMA alone finds no room "
         "(the host's whole CMA area is hugetlb pages). A confidential VM fails when one of its "
         "blocks finds no room (guest_memfd has no fallback); an ordinary VM fails when too few "
         "1 GiB pages are free at its start. \"Reserve before start\" is the flow of "
         "`docs/daemon.md`: reserve the VM's size, start it, release once it runs. The daemon is "
         "taken to answer an event after the VMs fault 256 MiB more (the table after shows how "
-        "much that choice matters).",
+        "much that choice matters); while a VM faults, the cycle after one cut short comes the "
+        "same way, since the model's clock stands still within an event.",
         "",
         f"![VM failures per daemon policy]({plots_rel}/sim-planner.png)",
         "",

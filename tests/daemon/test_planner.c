@@ -56,8 +56,8 @@ static void test_empty_pool_lends_to_high(void **state)
 	struct plan p;
 
 	(void)state;
-	/* A reclaim a second ago does not keep an empty pool empty. */
-	nodes[0].last_reclaim_usec = st.now_usec - SEC;
+	/* A lend a second ago, inside the cooldown, does not keep an empty pool empty. */
+	nodes[0].last_lend_usec = st.now_usec - SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].lend, 3);
 	assert_int_equal(p.nodes[0].lend_cma, 0);
@@ -87,11 +87,11 @@ static void test_alloc_failure_refills_band(void **state)
 	struct plan p;
 
 	(void)state;
-	/* Right after a reclaim, too: the failure shows that it went too far. */
+	/* Inside the cooldown, too: the cooldown delays no lend. */
 	nodes[0].pool_chunks = 2;
 	nodes[0].pool_free_pages = 2 * PPC;
 	nodes[0].alloc_failed = true;
-	nodes[0].last_reclaim_usec = st.now_usec - SEC;
+	nodes[0].last_lend_usec = st.now_usec - SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].lend, 1);
 	assert_int_equal(p.nodes[0].reason, REASON_HEADROOM);
