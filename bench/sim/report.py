@@ -210,7 +210,8 @@ def placement_reading(runs):
              f"Without them the means lie between {min(alone.values()):.1f} and "
              f"{max(alone.values()):.1f}, and every placement exceeds one stranded chunk per live "
              f"owner at times: filling the holes that departing VMs leave spreads a large VM over "
-             f"many chunks, which stay in use when its neighbours go. On a full host a stranded "
+             f"many chunks, which stay in use when its neighbours go; owner-affine sends an owner "
+             f"that outgrew its chunk to the emptiest chunk to limit that. On a full host a stranded "
              f"chunk is a 1 GiB page that no ordinary VM can get; ordinary VM failures go with "
              f"the stranding: " +
              ", ".join(f"{p} {runs[f'place.{p}']['ordinary_failed']} "
@@ -346,7 +347,9 @@ def fragment(runs, plots_rel, commands):
         "- **fullest-first**: the kernel's `unmapped_place()` with every request made under one "
         "owner, `UNMAPPED_OWNER_SHARED`, which is what `unmapped_alloc()` does for a request without "
         "an owner: the block last used and then the fullest chunk, no affinity;",
-        "- **owner-affine**: the kernel's code as it is, each VM and small owner its own cookie.",
+        "- **owner-affine**: the kernel's code as it is, each VM and small owner its own cookie: "
+        "a new owner starts in the fullest chunk, an owner that filled a block of its own and "
+        "finds no free block left in its chunk goes on in the emptiest one.",
         "",
         f"![stranded chunks over time per placement]({plots_rel}/sim-stranded.png)",
         "",

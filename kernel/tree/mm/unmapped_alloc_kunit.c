@@ -19,10 +19,11 @@
 
 #define OWNER_A	0x1000UL
 #define OWNER_B	0x2000UL
+#define OWNER_C	0x3000UL
 
 struct place_ctx {
 	struct unmapped_pool pool;
-	struct unmapped_chunk chunks[2];
+	struct unmapped_chunk chunks[3];
 };
 
 static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
@@ -113,6 +114,52 @@ static void unmapped_place_fullest_first(struct kunit *test)
 	index = place(test, ctx, OWNER_B, 0, &chunk);
 	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
 	KUNIT_EXPECT_EQ(test, index, 3 * UNMAPPED_BLOCK_PAGES);
+}
+
+/*
+ * Place blocks of an owner into one chunk only, by hiding the free blocks
+ * of the others for the time being.
+ */
+static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
+			    int nr_chunks, int target, unsigned long owner,
+			    unsigned int blocks)
+{
+	unsigned int saved[ARRAY_SIZE(ctx->chunks)];
+	struct unmapped_chunk *chunk;
+	int i;
+
+	for (i = 0; i < nr_chunks; i++) {
+		saved[i] = ctx->chunks[i].free_blocks;
+		if (i != target)
+			ctx->chunks[i].free_blocks = 0;
+	}
+	while (blocks--) {
+		KUNIT_ASSERT_GE(test, place(test, ctx, owner, UNMAPPED_MAX_ORDER,
+					    &chunk), 0);
+		KUNIT_ASSERT_PTR_EQ(test, chunk, &ctx->chunks[target]);
+	}
+	for (i = 0; i < nr_chunks; i++)
+		if (i != target)
+			ctx->chunks[i].free_blocks = saved[i];
+}
+
+/*
+ * An owner that outgrew its chunk goes on in the emptiest chunk, while a
+ * new owner still starts in the fullest one.
+ */
+static void unmapped_place_growing_owner(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 3);
+	struct unmapped_chunk *chunk;
+
+	place_blocks_in(test, ctx, 3, 2, OWNER_B, 2);
+	place_blocks_in(test, ctx, 3, 1, OWNER_A, UNMAPPED_CHUNK_BLOCKS);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[1].free_blocks, 0);
+
+	KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A, 0, &chunk), 0);
+	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[0]);
+	KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_C, 0, &chunk), 0);
+	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[2]);
 }
 
 /* Only when every block is taken do owners share one. */
@@ -238,6 +285,7 @@ static void unmapped_live_lend_alloc_reclaim(struct kunit *test)
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_place_owner_affinity),
 	KUNIT_CASE(unmapped_place_fullest_first),
+	KUNIT_CASE(unmapped_place_growing_owner),
 	KUNIT_CASE(unmapped_place_share_when_full),
 	KUNIT_CASE(unmapped_place_full_pool),
 	KUNIT_CASE(unmapped_live_lend_alloc_reclaim),

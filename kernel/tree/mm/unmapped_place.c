@@ -9,8 +9,12 @@
  *  - owner affinity: pages of one owner (a memfd_secret or guest_memfd
  *    file) are packed into blocks of their own, so that the owner going
  *    away frees whole blocks rather than holes in everybody's blocks;
- *  - fullest first: a new block is taken from the fullest chunk, so that
- *    allocations concentrate and the emptiest chunks drain.
+ *  - fullest first: a new owner's first block is taken from the fullest
+ *    chunk, so that allocations concentrate and the emptiest chunks drain;
+ *  - a growing owner spreads out: an owner that has filled a block of its
+ *    own and finds no free block left in its chunk takes the next one from
+ *    the emptiest chunk, so that a large owner (a VM's guest memory) ends
+ *    up with chunks of its own rather than filling the holes of many.
  *
  * This file is pure bookkeeping over struct unmapped_chunk: no locking and
  * no calls into memory management, so that it can be compiled unchanged
@@ -92,14 +96,19 @@ void unmapped_place_forget(struct unmapped_pool *pool,
 			pool->hints[i].chunk = NULL;
 }
 
-static struct unmapped_chunk *fullest_with_free_block(struct unmapped_pool *pool)
+/* The chunk with a free block that has the most or the fewest pages used. */
+static struct unmapped_chunk *chunk_with_free_block(struct unmapped_pool *pool,
+						    bool emptiest)
 {
 	struct unmapped_chunk *chunk, *best = NULL;
 
-	list_for_each_entry(chunk, &pool->chunks, list)
-		if (!chunk->draining && chunk->free_blocks &&
-		    (!best || chunk->used > best->used))
+	list_for_each_entry(chunk, &pool->chunks, list) {
+		if (chunk->draining || !chunk->free_blocks)
+			continue;
+		if (!best || (emptiest ? chunk->used < best->used :
+					 chunk->used > best->used))
 			best = chunk;
+	}
 	return best;
 }
 
@@ -147,8 +156,9 @@ static struct unmapped_chunk *share_block(struct unmapped_pool *pool,
  * @ret_index: page index inside the returned chunk
  *
  * In order of preference: the block the owner allocated from last, a free
- * block of the chunk that block is in, a free block of the fullest chunk,
- * and only then room in a block some other owner uses.
+ * block of the chunk that block is in, a free block of the emptiest chunk
+ * for an owner that has filled a block of its own or of the fullest chunk
+ * for any other, and only then room in a block some other owner uses.
  *
  * Return: the chunk, or NULL if the pool has no room for the request.
  */
@@ -158,6 +168,7 @@ struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
 {
 	struct unmapped_owner_hint *hint = hint_find(pool, owner);
 	struct unmapped_chunk *chunk = NULL;
+	bool grows = false;
 	long index;
 
 	if (hint && !hint->chunk->draining) {
@@ -167,12 +178,14 @@ struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
 				*ret_index = index;
 				return hint->chunk;
 			}
+			/* Requests without an owner are no one owner growing. */
+			grows = owner != UNMAPPED_OWNER_SHARED;
 		}
 		if (hint->chunk->free_blocks)
 			chunk = hint->chunk;
 	}
 	if (!chunk)
-		chunk = fullest_with_free_block(pool);
+		chunk = chunk_with_free_block(pool, grows);
 	if (chunk) {
 		*ret_index = (unsigned long)first_free_block(chunk) *
 			     UNMAPPED_BLOCK_PAGES;
