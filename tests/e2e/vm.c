@@ -24,7 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -55,25 +54,19 @@ static void ordinary(unsigned long gib)
 /* The guest_memfd of a confidential VM; both fds stay open until exit. */
 static void guest_memfd(unsigned long mib)
 {
-	struct kvm_create_guest_memfd args = {
-		.size = mib * MIB, .flags = GUEST_MEMFD_FLAG_UNMAPPED_POOL,
-	};
-	int kvm, vm, gmem;
+	int vm, gmem;
 
-	kvm = open("/dev/kvm", O_RDWR);
-	if (kvm < 0)
-		die("/dev/kvm");
-	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	vm = protected_vm_create();
 	if (vm < 0)
 		die("KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM)");
-	gmem = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+	gmem = guest_memfd_create(vm, mib * MIB, GUEST_MEMFD_FLAG_UNMAPPED_POOL);
 	if (gmem < 0)
 		die("KVM_CREATE_GUEST_MEMFD(GUEST_MEMFD_FLAG_UNMAPPED_POOL)");
 	/*
 	 * fallocate() allocates the private pages as a VM's first touch would;
 	 * guest_memfd never changes its size, so only KEEP_SIZE is allowed.
 	 */
-	if (fallocate(gmem, FALLOC_FL_KEEP_SIZE, 0, args.size))
+	if (fallocate(gmem, FALLOC_FL_KEEP_SIZE, 0, mib * MIB))
 		die("fallocate of the guest_memfd");
 }
 

@@ -53,13 +53,6 @@ struct vm {
 	void *code, *shared;
 };
 
-static int gmem_create(int vm, unsigned long long size, unsigned long long flags)
-{
-	struct kvm_create_guest_memfd args = { .size = size, .flags = flags };
-
-	return ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
-}
-
 /* Sets up the VM; false with a diagnostic if KVM cannot do it here. */
 static bool vm_create(struct vm *vm)
 {
@@ -93,7 +86,7 @@ static bool vm_create(struct vm *vm)
 		tap_diag("KVM_CREATE_VM: %s", strerror(errno));
 		return false;
 	}
-	vm->gmem = gmem_create(vm->fd, PRIV_SIZE, GUEST_MEMFD_FLAG_UNMAPPED_POOL);
+	vm->gmem = guest_memfd_create(vm->fd, PRIV_SIZE, GUEST_MEMFD_FLAG_UNMAPPED_POOL);
 	if (vm->gmem < 0) {
 		tap_diag("KVM_CREATE_GUEST_MEMFD: %s", strerror(errno));
 		return false;
@@ -204,10 +197,10 @@ int main(void)
 	if (!vm_create(&vm))
 		tap_bail("cannot create a SW_PROTECTED VM with pool guest_memfd");
 	tap_ok(true, "SW_PROTECTED VM with a pool-backed guest_memfd");
-	tap_eq(gmem_create(vm.fd, PRIV_SIZE, 1ULL << 62) < 0 ? errno : 0,
+	tap_eq(guest_memfd_create(vm.fd, PRIV_SIZE, 1ULL << 62) < 0 ? errno : 0,
 	       EINVAL, "unknown guest_memfd flag refused");
 	fd = ioctl(vm.kvm, KVM_CREATE_VM, 0);
-	tap_eq(fd >= 0 && gmem_create(fd, PRIV_SIZE,
+	tap_eq(fd >= 0 && guest_memfd_create(fd, PRIV_SIZE,
 				      GUEST_MEMFD_FLAG_UNMAPPED_POOL) < 0 ?
 	       errno : 0, EINVAL,
 	       "pool flag refused for a VM type without private memory");

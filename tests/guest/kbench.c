@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -74,20 +73,12 @@ static long long fallocate_ns(int fd, size_t size)
 /* A guest_memfd of size bytes in a fresh software-protected VM, or -1. */
 static int gmem_open(int *ret_vm, size_t size)
 {
-	struct kvm_create_guest_memfd args = {
-		.size = size,
-		.flags = has_pool ? GUEST_MEMFD_FLAG_UNMAPPED_POOL : 0,
-	};
-	int kvm, vm, gmem;
+	int vm, gmem;
 
-	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm < 0)
-		return -1;
-	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
-	close(kvm);
+	vm = protected_vm_create();
 	if (vm < 0)
 		return -1;
-	gmem = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+	gmem = guest_memfd_create(vm, size, has_pool ? GUEST_MEMFD_FLAG_UNMAPPED_POOL : 0);
 	if (gmem < 0) {
 		close(vm);
 		return -1;

@@ -92,12 +92,9 @@ static void secret_round(struct worker *w)
 /* One VM per worker; guest_memfd files come and go under it. */
 static void gmem_round(struct worker *w, int vm)
 {
-	struct kvm_create_guest_memfd args = {
-		.size = GMEM_SIZE, .flags = GUEST_MEMFD_FLAG_UNMAPPED_POOL,
-	};
 	int gmem, i;
 
-	gmem = ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
+	gmem = guest_memfd_create(vm, GMEM_SIZE, GUEST_MEMFD_FLAG_UNMAPPED_POOL);
 	if (gmem < 0) {
 		fail("KVM_CREATE_GUEST_MEMFD");
 		return;
@@ -123,7 +120,7 @@ static void gmem_round(struct worker *w, int vm)
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
-	int kvm, vm = -1;
+	int vm;
 
 	/* The pool serves the node of the memory policy; CPUs just follow. */
 	if (node_cpus(w->node))
@@ -132,9 +129,7 @@ static void *worker_fn(void *arg)
 		fail("bind_memory");
 		return NULL;
 	}
-	kvm = open("/dev/kvm", O_RDWR);
-	if (kvm >= 0)
-		vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	vm = protected_vm_create();
 	while (!atomic_load(&stop)) {
 		secret_round(w);
 		if (vm >= 0)
@@ -142,8 +137,6 @@ static void *worker_fn(void *arg)
 	}
 	if (vm >= 0)
 		close(vm);
-	if (kvm >= 0)
-		close(kvm);
 	return NULL;
 }
 

@@ -5,12 +5,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/kvm.h>
 #include <linux/mempolicy.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -316,6 +318,28 @@ void region_unmap(struct region *r)
 	close(r->fd);
 	r->addr = MAP_FAILED;
 	r->fd = -1;
+}
+
+int protected_vm_create(void)
+{
+	int kvm, vm, err;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return -1;
+	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	err = errno;
+	/* The VM keeps KVM loaded; /dev/kvm itself is needed no more. */
+	close(kvm);
+	errno = err;
+	return vm;
+}
+
+int guest_memfd_create(int vm, unsigned long long size, unsigned long long flags)
+{
+	struct kvm_create_guest_memfd args = { .size = size, .flags = flags };
+
+	return ioctl(vm, KVM_CREATE_GUEST_MEMFD, &args);
 }
 
 uint64_t node_cpus(int node)

@@ -90,6 +90,14 @@ long long now_ns(void);
 long long region_fault(struct region *r);
 void region_unmap(struct region *r);
 
+/*
+ * A KVM_X86_SW_PROTECTED_VM, the VM type with private memory that
+ * guest_memfd from the pool needs, or -1 with errno set.
+ */
+int protected_vm_create(void);
+/* A guest_memfd of size bytes in vm, or -1 with errno set. */
+int guest_memfd_create(int vm, unsigned long long size, unsigned long long flags);
+
 /* The online CPUs of a node (node < 0: of the system); 0 if it has none. */
 uint64_t node_cpus(int node);
 /* Restricts the calling thread to a set of CPUs / to one node's memory. */

@@ -95,38 +95,16 @@ static void unmapped_place_owner_affinity(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, 600);
 }
 
-/* A new owner starts in the fullest chunk, so the emptier one drains. */
-static void unmapped_place_fullest_first(struct kunit *test)
-{
-	struct place_ctx *ctx = place_ctx_init(test, 2);
-	struct unmapped_chunk *chunk;
-	long index;
-	int i;
-
-	/* Put three blocks' worth of owner A into the second chunk. */
-	ctx->chunks[0].free_blocks = 0;
-	for (i = 0; i < 3 * UNMAPPED_BLOCK_PAGES; i++) {
-		KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A, 0, &chunk), 0);
-		KUNIT_ASSERT_PTR_EQ(test, chunk, &ctx->chunks[1]);
-	}
-	ctx->chunks[0].free_blocks = UNMAPPED_CHUNK_BLOCKS;
-
-	index = place(test, ctx, OWNER_B, 0, &chunk);
-	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
-	KUNIT_EXPECT_EQ(test, index, 3 * UNMAPPED_BLOCK_PAGES);
-}
-
 /*
  * Place blocks of an owner into one chunk only, by hiding the free blocks
  * of the others for the time being.
  */
 static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
-			    int nr_chunks, int target, unsigned long owner,
-			    unsigned int blocks)
+			    int target, unsigned long owner, unsigned int blocks)
 {
 	unsigned int saved[ARRAY_SIZE(ctx->chunks)];
+	int i, nr_chunks = ctx->pool.nr_chunks;
 	struct unmapped_chunk *chunk;
-	int i;
 
 	for (i = 0; i < nr_chunks; i++) {
 		saved[i] = ctx->chunks[i].free_blocks;
@@ -143,6 +121,21 @@ static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
 			ctx->chunks[i].free_blocks = saved[i];
 }
 
+/* A new owner starts in the fullest chunk, so the emptier one drains. */
+static void unmapped_place_fullest_first(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 2);
+	struct unmapped_chunk *chunk;
+	long index;
+
+	/* Put three blocks of owner A into the second chunk. */
+	place_blocks_in(test, ctx, 1, OWNER_A, 3);
+
+	index = place(test, ctx, OWNER_B, 0, &chunk);
+	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
+	KUNIT_EXPECT_EQ(test, index, 3 * UNMAPPED_BLOCK_PAGES);
+}
+
 /*
  * An owner that outgrew its chunk goes on in the emptiest chunk, while a
  * new owner still starts in the fullest one.
@@ -152,8 +145,8 @@ static void unmapped_place_growing_owner(struct kunit *test)
 	struct place_ctx *ctx = place_ctx_init(test, 3);
 	struct unmapped_chunk *chunk;
 
-	place_blocks_in(test, ctx, 3, 2, OWNER_B, 2);
-	place_blocks_in(test, ctx, 3, 1, OWNER_A, UNMAPPED_CHUNK_BLOCKS);
+	place_blocks_in(test, ctx, 2, OWNER_B, 2);
+	place_blocks_in(test, ctx, 1, OWNER_A, UNMAPPED_CHUNK_BLOCKS);
 	KUNIT_EXPECT_EQ(test, ctx->chunks[1].free_blocks, 0);
 
 	KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A, 0, &chunk), 0);
