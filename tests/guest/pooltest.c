@@ -39,7 +39,7 @@ static const struct {
 #define STAT_FILE(f) { #f, offsetof(struct unmapped_pool_node_stats, f) }
 	STAT_FILE(nr_chunks), STAT_FILE(free_pages), STAT_FILE(used_pages),
 	STAT_FILE(lends), STAT_FILE(reclaims), STAT_FILE(alloc_failures),
-	STAT_FILE(fallbacks), STAT_FILE(tlb_flushes),
+	STAT_FILE(fallbacks), STAT_FILE(tlb_flushes), STAT_FILE(empty_chunks),
 };
 #define NR_STAT_FILES	(sizeof(stat_files) / sizeof(stat_files[0]))
 
@@ -172,6 +172,8 @@ static void test_info(void)
 	       "INFO nr_node_ids %u within 1..%d", info.nr_node_ids, UNMAPPED_POOL_MAX_NODES);
 	tap_ok(info.features & UNMAPPED_POOL_FEAT_MEMFD_SECRET,
 	       "INFO features include MEMFD_SECRET (0x%llx)", (unsigned long long)info.features);
+	tap_ok(info.features & UNMAPPED_POOL_FEAT_EMPTY_CHUNKS,
+	       "INFO features include EMPTY_CHUNKS (0x%llx)", (unsigned long long)info.features);
 	for (i = 0; i < 4; i++)
 		nonzero += info.reserved[i] != 0;
 	tap_eq(nonzero, 0, "INFO reserved fields are zero");
@@ -213,6 +215,7 @@ static int sysfs_lend(long long hp_nr, long long hp_free)
 	tap_eq(sum, LENT, "per-node nr_chunks add up to %d", LENT);
 	tap_eq(pool_read(-1, "free_pages"), LENT * CHUNK_PAGES, "free_pages after lending");
 	tap_eq(pool_read(-1, "used_pages"), 0, "used_pages after lending");
+	tap_eq(pool_read(-1, "empty_chunks"), LENT, "empty_chunks after lending");
 	tap_eq(pool_read(-1, "lends"), lends + LENT, "lends counts the lent chunks");
 	tap_eq(hugetlb_read(-1, "nr_hugepages"), hp_nr - LENT,
 	       "nr_hugepages went down by what was lent");
@@ -262,12 +265,14 @@ static void test_stats(void)
 static void test_reclaim_busy(int node)
 {
 	long long chunks = pool_read(node, "nr_chunks"), used = pool_read(-1, "used_pages");
+	long long empty = pool_read(node, "empty_chunks");
 	struct unmapped_pool_node_req req;
 	int err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, chunks, &req);
 
 	tap_ok(err == -EAGAIN && req.error == -EBUSY && req.done < (__u64)chunks,
 	       "RECLAIM of chunks in use: -EAGAIN, error -EBUSY, done < %lld (got %d, %d, %llu)",
 	       chunks, err, req.error, (unsigned long long)req.done);
+	tap_eq(req.done, empty, "RECLAIM gave back exactly the empty_chunks of the node");
 	tap_eq(pool_read(-1, "used_pages"), used, "RECLAIM left the pages in use alone");
 	if (req.done)
 		move_one(UNMAPPED_POOL_IOC_LEND, node, req.done, &req);
@@ -282,6 +287,7 @@ static void test_fault(int node)
 	tap_ok(fault_secret(-1, 1024 * MIB, &r), "fault 1 GiB of memfd_secret");
 	tap_eq(pool_read(-1, "used_pages"), CHUNK_PAGES, "used_pages is 1 GiB worth");
 	tap_eq(pool_read(-1, "free_pages"), (LENT - 1) * CHUNK_PAGES, "free_pages went down by as much");
+	tap_eq(pool_read(-1, "empty_chunks"), LENT - 1, "one owner's 1 GiB filled one chunk whole");
 	tap_eq(pool_read(-1, "fallbacks"), fallbacks, "no allocation fell back outside the pool");
 	tap_eq(pool_read(-1, "alloc_failures"), failures, "no allocation failed");
 	check_direct_map("1 GiB of memfd_secret faulted");
@@ -289,6 +295,7 @@ static void test_fault(int node)
 	region_unmap(&r);
 	tap_eq(pool_read(-1, "used_pages"), 0, "used_pages back to 0 after munmap and close");
 	tap_eq(pool_read(-1, "free_pages"), LENT * CHUNK_PAGES, "free_pages back after munmap and close");
+	tap_eq(pool_read(-1, "empty_chunks"), LENT, "every chunk empty again");
 }
 
 struct poller {
@@ -528,10 +535,12 @@ static void test_node(int node)
 	tap_ok(fault_secret(node, 64 * MIB, &r), "fault 64 MiB of memfd_secret bound to node %d", node);
 	tap_eq(pool_read(node, "used_pages"), pages, "node %d used_pages is 64 MiB worth", node);
 	tap_eq(pool_read(-1, "used_pages"), pages, "no other node's pool was used");
+	tap_eq(pool_read(node, "empty_chunks"), 0, "node %d has no empty chunk while 64 MiB are in use", node);
 	tap_eq(pool_read(-1, "fallbacks"), fallbacks, "no allocation fell back outside the pool");
 	check_direct_map("64 MiB faulted on one node");
 	region_unmap(&r);
 	tap_eq(pool_read(node, "used_pages"), 0, "node %d used_pages back to 0", node);
+	tap_eq(pool_read(node, "empty_chunks"), 1, "node %d chunk empty again", node);
 	tap_ok(pool_set_chunks(node, 0), "echo 0 > node%d nr_chunks reads back 0", node);
 	tap_eq(hugetlb_read(node, "free_hugepages"), hp_free, "node %d free_hugepages back", node);
 	check_direct_map("after reclaiming the node's chunk");

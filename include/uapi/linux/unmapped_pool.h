@@ -31,6 +31,8 @@
 #define UNMAPPED_POOL_FEAT_GUEST_MEMFD	(1ULL << 1)
 /* chunks can be lent straight from CMA, without a hugetlb page */
 #define UNMAPPED_POOL_FEAT_CMA_DIRECT	(1ULL << 2)
+/* unmapped_pool_node_stats.empty_chunks is filled in */
+#define UNMAPPED_POOL_FEAT_EMPTY_CHUNKS	(1ULL << 3)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */
@@ -62,7 +64,12 @@ struct unmapped_pool_node_stats {
 	__u64 low_watermark;	/* pages; 0 = none */
 	__u64 hugetlb_total;	/* 1 GiB hugetlb pages of the node */
 	__u64 hugetlb_free;	/* free 1 GiB hugetlb pages of the node */
-	__u64 reserved[3];
+	/*
+	 * Chunks with no page in use: what a reclaim can give back now.
+	 * Free pages spread over chunks in use cannot be reclaimed.
+	 */
+	__u64 empty_chunks;
+	__u64 reserved[2];
 };
 
 /*

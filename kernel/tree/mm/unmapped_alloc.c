@@ -673,18 +673,38 @@ bool __unmapped_free_page(struct page *page, unsigned int order)
 	return true;
 }
 
+/**
+ * unmapped_empty_chunks - chunks of a pool with no page in use
+ * @pool: the pool, whose lock the caller holds
+ *
+ * Only these can be reclaimed; the free pages of chunks in use cannot.
+ * They are counted when asked rather than kept in a counter next to
+ * @used: the snapshots and the shrinker that ask are rare next to the
+ * allocations and frees that would have to keep such a counter right.
+ *
+ * Return: the number of empty chunks in @pool.
+ */
+unsigned long unmapped_empty_chunks(struct unmapped_pool *pool)
+{
+	struct unmapped_chunk *chunk;
+	unsigned long empty = 0;
+
+	lockdep_assert_held(&pool->lock);
+	list_for_each_entry(chunk, &pool->chunks, list)
+		empty += !chunk->used;
+	return empty;
+}
+
 /*
  * Empty chunks of a node beyond those its low watermark needs, given the
  * free pages of its other chunks.
  */
 static unsigned long unmapped_spare_chunks(struct unmapped_pool *pool)
 {
-	unsigned long empty = 0, other_free, needed = 0;
-	struct unmapped_chunk *chunk;
+	unsigned long empty, other_free, needed = 0;
 
 	spin_lock_irq(&pool->lock);
-	list_for_each_entry(chunk, &pool->chunks, list)
-		empty += !chunk->used;
+	empty = unmapped_empty_chunks(pool);
 	other_free = unmapped_pool_free_pages(pool) - empty * UNMAPPED_CHUNK_PAGES;
 	if (pool->low_watermark > other_free)
 		needed = DIV_ROUND_UP(pool->low_watermark - other_free,

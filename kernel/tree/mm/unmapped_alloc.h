@@ -127,6 +127,7 @@ int unmapped_set_node_chunks(int nid, unsigned long target,
 			     unsigned long *ret_chunks);
 int unmapped_set_total_chunks(unsigned long target, unsigned long *ret_chunks);
 unsigned long unmapped_total_chunks(void);
+unsigned long unmapped_empty_chunks(struct unmapped_pool *pool);
 bool unmapped_node_has_cma(int nid);
 void unmapped_set_watermark(int nid, unsigned long low_pages);
 u64 unmapped_event_seq(void);

@@ -64,6 +64,7 @@ static void unmapped_node_snapshot(int nid, struct unmapped_pool_node_stats *st)
 	st->alloc_failures = pool->alloc_failures;
 	st->tlb_flushes = pool->tlb_flushes;
 	st->low_watermark = pool->low_watermark;
+	st->empty_chunks = unmapped_empty_chunks(pool);
 	if (pool->below_watermark)
 		st->flags |= UNMAPPED_POOL_NODE_LOW;
 	spin_unlock_irq(&pool->lock);
@@ -146,6 +147,7 @@ static struct unmapped_stat_attr unmapped_attr_##_name = {		\
 }
 
 UNMAPPED_STAT_ATTR(nr_chunks, 0644, nr_chunks_store, nr_chunks);
+UNMAPPED_STAT_ATTR(empty_chunks, 0444, NULL, empty_chunks);
 UNMAPPED_STAT_ATTR(free_pages, 0444, NULL, free_pages);
 UNMAPPED_STAT_ATTR(used_pages, 0444, NULL, used_pages);
 UNMAPPED_STAT_ATTR(lends, 0444, NULL, lends);
@@ -156,6 +158,7 @@ UNMAPPED_STAT_ATTR(tlb_flushes, 0444, NULL, tlb_flushes);
 
 static struct attribute *unmapped_attrs[] = {
 	&unmapped_attr_nr_chunks.attr.attr,
+	&unmapped_attr_empty_chunks.attr.attr,
 	&unmapped_attr_free_pages.attr.attr,
 	&unmapped_attr_used_pages.attr.attr,
 	&unmapped_attr_lends.attr.attr,
@@ -196,6 +199,7 @@ static long unmapped_ioc_info(void __user *uarg)
 		.chunk_size = UNMAPPED_CHUNK_PAGES * PAGE_SIZE,
 		.page_size = PAGE_SIZE,
 		.features = UNMAPPED_POOL_FEAT_CMA_DIRECT |
+			    UNMAPPED_POOL_FEAT_EMPTY_CHUNKS |
 			    (IS_ENABLED(CONFIG_SECRETMEM) ?
 			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0) |
 			    (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM) ?
