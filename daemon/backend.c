@@ -197,6 +197,14 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 		n->pool_chunks = k->nr_chunks;
 		n->pool_free_pages = k->free_pages;
 		n->pool_used_pages = k->used_pages;
+		/*
+		 * A kernel without empty_chunks leaves it 0; free pages are
+		 * then the best bound there is, as they were before it.
+		 */
+		if (b->features & UNMAPPED_POOL_FEAT_EMPTY_CHUNKS)
+			n->pool_empty_chunks = k->empty_chunks;
+		else
+			n->pool_empty_chunks = k->free_pages / (b->chunk_size / b->page_size);
 		n->low_watermark = k->low_watermark;
 		n->alloc_failed = k->flags & UNMAPPED_POOL_NODE_ALLOC_FAILED;
 	}

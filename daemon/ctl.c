@@ -126,15 +126,16 @@ static void print_status(const cJSON *p)
 		       num(h, "total"), num(h, "free"), num(h, "reserved"), num(h, "surplus"));
 	printf("reservations: %.0f   cycles: %.0f   %s\n\n", num(p, "reservations"), num(p, "cycles"),
 	       str(p, "last_cycle"));
-	printf("%-4s %-7s %8s %8s %7s %9s %9s %9s  %s\n", "NODE", "MANAGED", "HUGE_1G", "FREE_1G",
-	       "CHUNKS", "POOL_FREE", "POOL_USED", "RESERVED", "LAST ACTION / FAILURE");
+	printf("%-4s %-7s %8s %8s %7s %6s %9s %9s %9s  %s\n", "NODE", "MANAGED", "HUGE_1G", "FREE_1G",
+	       "CHUNKS", "EMPTY", "POOL_FREE", "POOL_USED", "RESERVED", "LAST ACTION / FAILURE");
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes")) {
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(n, "last_action");
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(n, "last_failure");
 
-		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %8.1fG %8.1fG %8.1fG  %s%s%s\n",
+		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %6.0f %8.1fG %8.1fG %8.1fG  %s%s%s\n",
 		       num(n, "node"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "managed")) ? "yes" : "no",
 		       num(n, "hugetlb_total"), num(n, "hugetlb_free"), num(n, "pool_chunks"),
+		       num(n, "pool_empty_chunks"),
 		       gib(num(n, "pool_free_pages"), ps), gib(num(n, "pool_used_pages"), ps),
 		       num(n, "reserved_bytes") / GIB, cJSON_IsObject(a) ? str(a, "text") : "-",
 		       cJSON_IsObject(f) ? " / FAILED " : "", cJSON_IsObject(f) ? str(f, "text") : "");

@@ -559,6 +559,7 @@ static cJSON *node_json(const struct manager *m, const struct node_state *n)
 	cJSON_AddNumberToObject(o, "pool_chunks", (double)n->pool_chunks);
 	cJSON_AddNumberToObject(o, "pool_free_pages", (double)n->pool_free_pages);
 	cJSON_AddNumberToObject(o, "pool_used_pages", (double)n->pool_used_pages);
+	cJSON_AddNumberToObject(o, "pool_empty_chunks", (double)n->pool_empty_chunks);
 	cJSON_AddNumberToObject(o, "reserved_bytes", (double)reserved);
 	cJSON_AddNumberToObject(o, "reserved_chunks",
 				(double)div_round_up(reserved, m->state.chunk_size));
@@ -796,8 +797,9 @@ static const char pool_description[] =
 	"type Failure (time: int, text: string, requested: int, achieved: int, error: string)\n\n"
 	"type Node (node: int, managed: bool, hugetlb_total: int, hugetlb_free: int,\n"
 	"  pool_chunks: int, pool_free_pages: int, pool_used_pages: int,\n"
-	"  reserved_bytes: int, reserved_chunks: int, lent_chunks: int,\n"
-	"  reclaimed_chunks: int, failures: int, last_action: ?Event, last_failure: ?Failure)\n\n"
+	"  pool_empty_chunks: int, reserved_bytes: int, reserved_chunks: int,\n"
+	"  lent_chunks: int, reclaimed_chunks: int, failures: int, last_action: ?Event,\n"
+	"  last_failure: ?Failure)\n\n"
 	"type Reservation (owner: string, bytes: int, node: int, any: bool, created: int,\n"
 	"  satisfied: bool)\n\n"
 	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"

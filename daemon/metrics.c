@@ -19,6 +19,7 @@ static const struct metric node_metrics[] = {
 	{ "gigapool_pool_chunks", "pool_chunks", "gauge", "Chunks lent to the unmapped pool" },
 	{ "gigapool_pool_free_pages", "pool_free_pages", "gauge", "Unmapped pool pages not in use" },
 	{ "gigapool_pool_used_pages", "pool_used_pages", "gauge", "Unmapped pool pages in use" },
+	{ "gigapool_pool_empty_chunks", "pool_empty_chunks", "gauge", "Pool chunks with no page in use (reclaimable)" },
 	{ "gigapool_reserved_bytes", "reserved_bytes", "gauge", "Bytes held by reservations" },
 	{ "gigapool_lent_chunks_total", "lent_chunks", "counter", "Chunks this daemon lent to the pool" },
 	{ "gigapool_reclaimed_chunks_total", "reclaimed_chunks", "counter", "Chunks this daemon reclaimed" },

@@ -148,8 +148,12 @@ static void plan_node_reclaim(const struct system_state *s, const struct node_st
 		want = sub_sat(n->pool_chunks, pol->max_pool_chunks);
 		reason = REASON_CAP;
 	}
-	/* Only empty chunks can go back; free pages bound how many there are. */
-	r = take_budget(b, i, np, min_u64(want, free_chunks));
+	/*
+	 * Only empty chunks can go back.  Free pages spread over chunks in use
+	 * (stranded ones among them) add up to free chunks too, but a reclaim
+	 * asking for those would fall short and be retried for nothing.
+	 */
+	r = take_budget(b, i, np, min_u64(want, n->pool_empty_chunks));
 	if (r > 0) {
 		np->reclaim = r;
 		np->reason = reason;

@@ -20,6 +20,11 @@ struct node_state {
 	uint64_t pool_chunks;
 	uint64_t pool_free_pages;
 	uint64_t pool_used_pages;
+	/*
+	 * Chunks no page is in use of: what a reclaim can give back.  Free
+	 * pages spread over chunks in use count in pool_free_pages only.
+	 */
+	uint64_t pool_empty_chunks;
 	uint64_t low_watermark;		/* pages, as the kernel reports it */
 	bool alloc_failed;		/* the pool failed an allocation since the last snapshot */
 	uint64_t last_lend_usec;	/* 0: never */

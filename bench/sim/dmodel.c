@@ -91,7 +91,8 @@ static void snapshot(struct dmodel *d, uint64_t now_us, struct node_state *n,
 		.node = 0, .online = true, .has_cma = true,
 		.hugetlb_total = st.hugetlb_total, .hugetlb_free = st.hugetlb_free,
 		.pool_chunks = st.chunks, .pool_free_pages = st.free_pages,
-		.pool_used_pages = st.used_pages, .low_watermark = st.low_watermark,
+		.pool_used_pages = st.used_pages, .pool_empty_chunks = st.empty_chunks,
+		.low_watermark = st.low_watermark,
 		.last_lend_usec = d->last_lend_us,
 	};
 	*ret = (struct system_state){

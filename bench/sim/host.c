@@ -409,6 +409,7 @@ void host_stats(const struct host *h, struct host_stats *ret)
 		.used_pages = pool->used_pages,
 		.free_pages = unmapped_pool_free_pages(pool),
 		.used_chunks = h->used_chunks,
+		.empty_chunks = pool->nr_chunks - h->used_chunks,
 		.stranded = h->used_chunks - (pool->used_pages + PPC - 1) / PPC,
 		.hugetlb_free = hugetlb_free(h),
 		.hugetlb_total = h->n_slots - pool->nr_chunks,

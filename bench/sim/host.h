@@ -29,6 +29,7 @@ struct host_stats {
 	uint64_t used_pages;		/* pool pages handed out */
 	uint64_t free_pages;		/* pool pages free */
 	uint64_t used_chunks;		/* chunks with a page handed out */
+	uint64_t empty_chunks;		/* chunks - used_chunks: what a reclaim can give back */
 	uint64_t stranded;		/* used_chunks - ceil(used_pages / chunk) */
 	uint64_t hugetlb_free;		/* free 1 GiB hugetlb pages */
 	uint64_t hugetlb_total;		/* 1 GiB hugetlb pages, free or used */

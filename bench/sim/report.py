@@ -159,7 +159,7 @@ def placement_table(runs, prefix):
 def policy_table(runs):
     out = ["| policy | reservation | ordinary VMs failed | of them with empty chunks in the pool "
            "| confidential VMs failed | of them with no free 1 GiB page | lends | reclaims "
-           "| daemon cycles | of them a reclaim finding no empty chunk | wall time |",
+           "| daemon cycles | of them a reclaim finding too few empty chunks | wall time |",
            "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, reserve, r in policy_runs(runs):
         out.append(f"| {POLICY_NAMES[name]} | {'reserve before start' if reserve else 'none'} "
@@ -297,11 +297,13 @@ def planner_reading(runs):
                     f"stranded ones included, not in the daemon's headroom."]
     plain = runs.get("policy.host-1.5t")
     if plain:
-        out += ["", f"Futile reclaims remain: the kernel reports free pages, not empty chunks, and "
-                    f"the planner asks to reclaim up to free pages / chunk size chunks; with "
-                    f"stranded chunks most of those reclaims find no empty chunk and are retried "
-                    f"with backoff ({int(plain['reclaim_short_cycles']):,} of "
-                    f"{int(plain['cycles']):,} cycles with host-1.5t). The daemon ran "
+        out += ["", f"Reclaims ask for empty chunks only: the kernel reports how many chunks "
+                    f"have no page in use (`empty_chunks`) and the planner asks to reclaim no "
+                    f"more, so free pages spread over chunks in use, stranded ones included, are "
+                    f"not asked for. A reclaim that finds too few empty chunks falls short and is "
+                    f"retried with backoff; with host-1.5t that happened in "
+                    f"{int(plain['reclaim_short_cycles']):,} of {int(plain['cycles']):,} cycles. "
+                    f"The daemon ran "
                     f"{int(plain['cycles']) / (float(plain['sim_days']) * 1440):.1f} cycles per "
                     f"simulated minute, where its timer alone (`interval_sec`: "
                     f"{policy_value('host-1.5t', 'interval_sec')} s) would run "

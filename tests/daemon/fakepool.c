@@ -13,8 +13,14 @@
  *     (test only: chunks the node's CMA area can still give; absent = no CMA)
  *   sys/devices/system/node/nodeN/unmapped_pool/fake_alloc_failed
  *     (test only: 1 = an allocation failed; the next STATS reports and clears it)
+ *   sys/devices/system/node/nodeN/unmapped_pool/empty_chunks
+ *     (optional: chunks no page is in use of, so that a test can strand free
+ *     pages in chunks in use; absent = nr_chunks - ceil(used_pages / chunk);
+ *     a reclaim takes one, a lend adds one)
  *   sys/devices/system/node/nodeN/hugepages/hugepages-1048576kB/{nr,free}_hugepages
  * Writing a byte into the FIFO is a pool event (POLLIN); STATS drains it.
+ * With FAKEPOOL_OLD_KERNEL set, INFO does not announce empty_chunks and
+ * STATS leaves it 0, as a kernel from before the field does.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -41,6 +47,11 @@ static const char *root(void)
 	const char *r = getenv("FAKEPOOL_ROOT");
 
 	return r ? r : "";
+}
+
+static bool old_kernel(void)
+{
+	return getenv("FAKEPOOL_OLD_KERNEL") != NULL;
 }
 
 static bool node_file(char *buf, size_t size, unsigned node, const char *file)
@@ -109,6 +120,31 @@ static unsigned nr_node_ids(void)
 #define HUGE_NR "hugepages/hugepages-1048576kB/nr_hugepages"
 #define HUGE_FREE "hugepages/hugepages-1048576kB/free_hugepages"
 
+/*
+ * The chunks a reclaim can give back.  Without an empty_chunks file the
+ * used pages are taken to be packed into as few chunks as they fill.
+ */
+static __u64 empty_chunks(unsigned node)
+{
+	__u64 chunks, used, empty;
+
+	if (get(node, "empty_chunks", &empty))
+		return empty;
+	get(node, "nr_chunks", &chunks);
+	get(node, "used_pages", &used);
+	used = (used + PAGES_PER_CHUNK - 1) / PAGES_PER_CHUNK;
+	return chunks > used ? chunks - used : 0;
+}
+
+/* Count a chunk more or less in the empty_chunks file, if the test made one. */
+static void add_empty(unsigned node, int64_t delta)
+{
+	__u64 empty;
+
+	if (get(node, "empty_chunks", &empty))
+		put(node, "empty_chunks", empty + delta);
+}
+
 static int lend_one(unsigned node, bool cma_only)
 {
 	__u64 free_huge, cma;
@@ -125,17 +161,15 @@ static int lend_one(unsigned node, bool cma_only)
 	add(node, "nr_chunks", 1);
 	add(node, "free_pages", PAGES_PER_CHUNK);
 	add(node, "lends", 1);
+	add_empty(node, 1);
 	return 0;
 }
 
 static int reclaim_one(unsigned node)
 {
-	__u64 chunks, used;
-
-	get(node, "nr_chunks", &chunks);
-	get(node, "used_pages", &used);
-	if (chunks <= (used + PAGES_PER_CHUNK - 1) / PAGES_PER_CHUNK)
+	if (empty_chunks(node) == 0)
 		return -EBUSY;
+	add_empty(node, -1);
 	add(node, "nr_chunks", -1);
 	add(node, "free_pages", -(int64_t)PAGES_PER_CHUNK);
 	add(node, "reclaims", 1);
@@ -196,6 +230,8 @@ static int do_stats(int fd, struct unmapped_pool_stats *s)
 		get(i, "low_watermark", &e->low_watermark);
 		get(i, HUGE_NR, &e->hugetlb_total);
 		get(i, HUGE_FREE, &e->hugetlb_free);
+		if (!old_kernel())
+			e->empty_chunks = empty_chunks(i);
 		if (e->low_watermark && e->free_pages < e->low_watermark)
 			e->flags |= UNMAPPED_POOL_NODE_LOW;
 		/* fake_alloc_failed (test only): a failure pending until this snapshot. */
@@ -225,6 +261,8 @@ static int emulate(int fd, unsigned long req, void *arg)
 		info->chunk_size = PAGES_PER_CHUNK * 4096;
 		info->page_size = 4096;
 		info->features = UNMAPPED_POOL_FEAT_CMA_DIRECT;
+		if (!old_kernel())
+			info->features |= UNMAPPED_POOL_FEAT_EMPTY_CHUNKS;
 		return 0;
 	case UNMAPPED_POOL_IOC_STATS:
 		return do_stats(fd, arg);

@@ -64,6 +64,21 @@ make_root() {
 	return 0
 }
 
+# one_node ROOT HUGETLB_TOTAL MAX_MOVES COOLDOWN_SEC [MORE_POLICY_JSON]: a pool root
+# with node 0 and ROOT/policy.json keeping the band [1, 2]
+one_node() {
+	make_root "$1" 1 pool
+	make_node "$1" 0 "$2"
+	cat >"$1/policy.json" <<EOF
+{
+	"defaults": { "keep_free_hugetlb": 1, "headroom_low": 1, "headroom_high": 2,
+		      "max_pool_chunks": 16, "max_moves": $3, "cooldown_sec": $4 },
+	"interval_sec": 3600${5:+,
+	$5}
+}
+EOF
+}
+
 pool() { cat "$1/sys/devices/system/node/node$2/unmapped_pool/$3"; }
 huge() { cat "$1/sys/devices/system/node/node$2/hugepages/hugepages-1048576kB/$3"; }
 
@@ -289,16 +304,8 @@ stop
 
 echo "# move budget and cooldown"
 R=$W/budget
-make_root "$R" 1 pool
-make_node "$R" 0 12
+one_node "$R" 12 2 3600
 Q=$R/policy.json
-cat >"$Q" <<EOF
-{
-	"defaults": { "keep_free_hugetlb": 1, "headroom_low": 1, "headroom_high": 2,
-		      "max_pool_chunks": 16, "max_moves": 2, "cooldown_sec": 3600 },
-	"interval_sec": 3600
-}
-EOF
 start "$R" "$Q" || exit 1
 eq "the first cycle lends headroom_high" 2 "$(pool "$R" 0 nr_chunks)"
 ctl reserve vm1 7G >/dev/null
@@ -317,6 +324,50 @@ sed -i 's/"max_pool_chunks": 3/"max_pool_chunks": 16/' "$Q"
 kill -HUP "$DPID"
 eventually "an empty pool is refilled right after a reclaim: the cooldown holds no lend" \
 	5 pool "$R" 0 nr_chunks
+stop
+
+echo "# stranded free pages: a reclaim asks for empty chunks only"
+R=$W/stranded
+one_node "$R" 8 8 0 '"retry": { "attempts": 20, "backoff_ms": 50, "backoff_max_ms": 200 }'
+S=$R/policy.json
+# strand EMPTY: 6 chunks, one chunk's worth of pages in use and 5 free (3
+# above headroom_high), spread so that only EMPTY chunks have no page in use.
+strand() {
+	local d=$R/sys/devices/system/node/node0
+	echo 6 >"$d/unmapped_pool/nr_chunks"
+	echo $((5 * PPC)) >"$d/unmapped_pool/free_pages"
+	echo $PPC >"$d/unmapped_pool/used_pages"
+	echo "$1" >"$d/unmapped_pool/empty_chunks"
+	echo 2 >"$d/hugepages/hugepages-1048576kB/nr_hugepages"
+	echo 2 >"$d/hugepages/hugepages-1048576kB/free_hugepages"
+}
+start "$R" "$S" || exit 1
+strand 0
+reclaims=$(pool "$R" 0 reclaims)
+out=$(ctl --json rebalance)
+eq "no reclaim is asked for when no chunk is empty" 0 "$(jq_num 'd["nodes"][0]["reclaim_requested"]' <<<"$out")"
+eq "the cycle does not fall short" "last cycle (rebalance) ok" "$(jq_num 'd["result"]' <<<"$out")"
+sleep 0.3	# a retry would come after 50 ms
+eq "the kernel is asked for no reclaim" "$reclaims" "$(pool "$R" 0 reclaims)"
+eq "no short reclaim is logged" 0 "$(grep -c 'reclaim: requested' "$R/log")"
+out=$(ctl --json status)
+eq "Status reports the empty chunks" 0 "$(jq_num 'd["nodes"][0]["pool_empty_chunks"]' <<<"$out")"
+eq "Status reports no failure" 0 "$(jq_num 'd["nodes"][0]["failures"]' <<<"$out")"
+check "status prints the empty chunks" grep -Eq '^0 +yes +2 +2 +6 +0 ' <<<"$(ctl status)"
+check "metrics print the empty chunks" grep -q '^gigapool_pool_empty_chunks{node="0"} 0$' <<<"$(ctl metrics)"
+echo 5 >"$R/sys/devices/system/node/node0/unmapped_pool/empty_chunks"
+ctl rebalance >/dev/null
+eq "once chunks are empty the surplus is reclaimed" 3 "$(pool "$R" 0 nr_chunks)"
+eq "with three reclaims" $((reclaims + 3)) "$(pool "$R" 0 reclaims)"
+eq "and no more" 2 "$(pool "$R" 0 empty_chunks)"
+stop
+# A kernel without empty_chunks: free pages bound the reclaim, as before.
+strand 0
+FAKEPOOL_OLD_KERNEL=1 start "$R" "$S" || exit 1
+out=$(ctl --json status)
+eq "an older kernel: free pages stand for empty chunks" 5 "$(jq_num 'd["nodes"][0]["pool_empty_chunks"]' <<<"$out")"
+check "an older kernel: the reclaim falls short as before" \
+	grep -q 'node 0: reclaim: requested 3, achieved 0: Device or resource busy' "$R/log"
 stop
 
 echo "# dry run"
@@ -342,7 +393,7 @@ echo "# systemd: socket activation and the notify protocol"
 R=$W/sd
 make_root "$R" 1 pool
 make_node "$R" 0 4
-python3 "$TOP/tests/daemon/notify-listen.py" "$R/notify" "$R/notes" 4 &
+python3 "$TOP/tests/daemon/notify-listen.py" "$R/notify" "$R/notes" 60 &
 LPID=$!
 for _ in $(seq 100); do [ -S "$R/notify" ] && break; sleep 0.05; done
 # systemd-socket-activate passes on only the environment it is told to.

@@ -42,6 +42,14 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A pool of node 0 whose free pages fill whole chunks, all of them empty. */
+static void set_pool(uint64_t chunks, uint64_t free_chunks)
+{
+	nodes[0].pool_chunks = chunks;
+	nodes[0].pool_free_pages = free_chunks * PPC;
+	nodes[0].pool_empty_chunks = free_chunks;
+}
+
 static struct plan run(const struct reservation *res, size_t n)
 {
 	struct plan p;
@@ -73,8 +81,7 @@ static void test_inside_band_nothing_moves(void **state)
 
 	(void)state;
 	for (uint64_t free_chunks = 1; free_chunks <= 3; free_chunks++) {
-		nodes[0].pool_chunks = free_chunks;
-		nodes[0].pool_free_pages = free_chunks * PPC;
+		set_pool(free_chunks, free_chunks);
 		p = run(NULL, 0);
 		assert_int_equal(p.nodes[0].lend + p.nodes[0].lend_cma + p.nodes[0].reclaim, 0);
 		assert_int_equal(p.nodes[0].reason, REASON_NONE);
@@ -88,8 +95,7 @@ static void test_alloc_failure_refills_band(void **state)
 
 	(void)state;
 	/* Inside the cooldown, too: the cooldown delays no lend. */
-	nodes[0].pool_chunks = 2;
-	nodes[0].pool_free_pages = 2 * PPC;
+	set_pool(2, 2);
 	nodes[0].alloc_failed = true;
 	nodes[0].last_lend_usec = st.now_usec - SEC;
 	p = run(NULL, 0);
@@ -103,8 +109,7 @@ static void test_surplus_reclaimed_after_cooldown(void **state)
 	struct plan p;
 
 	(void)state;
-	nodes[0].pool_chunks = 6;
-	nodes[0].pool_free_pages = 6 * PPC;
+	set_pool(6, 6);
 	nodes[0].last_lend_usec = st.now_usec - 10 * SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 0);	/* still cooling down */
@@ -129,8 +134,48 @@ static void test_only_free_chunks_reclaimed(void **state)
 	nodes[0].pool_chunks = 8;
 	nodes[0].pool_free_pages = 4 * PPC + 5;
 	nodes[0].pool_used_pages = 4 * PPC - 5;
+	nodes[0].pool_empty_chunks = 4;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 1);
+	plan_done(&p);
+}
+
+/*
+ * Free pages worth 5 chunks above headroom_high, all of them in chunks
+ * that other pages keep in use: no chunk can go back, so no reclaim is
+ * asked for, not even for the cap, and none is deferred to a later cycle.
+ */
+static void test_stranded_free_pages_not_reclaimed(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	set_pool(10, 8);
+	nodes[0].pool_empty_chunks = 0;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 0);
+	assert_int_equal(p.nodes[0].deferred, 0);
+	assert_int_equal(p.nodes[0].reason, REASON_NONE);
+	plan_done(&p);
+	pol.defaults.max_pool_chunks = 8;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 0);
+	plan_done(&p);
+}
+
+static void test_empty_chunks_bound_reclaim(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	/* A surplus of 3 free chunks, of which one is empty. */
+	set_pool(8, 6);
+	nodes[0].pool_empty_chunks = 1;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].reason, REASON_SURPLUS);
+	/* The rest is not the move budget's doing: nothing to follow up at once. */
+	assert_int_equal(p.nodes[0].deferred, 0);
 	plan_done(&p);
 }
 
@@ -197,6 +242,7 @@ static void apply(const struct plan *p)
 		n->hugetlb_free = n->hugetlb_free - np->lend + np->reclaim;
 		n->pool_chunks = n->pool_chunks + lent - np->reclaim;
 		n->pool_free_pages = n->pool_free_pages + (lent - np->reclaim) * PPC;
+		n->pool_empty_chunks = n->pool_empty_chunks + lent - np->reclaim;
 		if (lent)
 			n->last_lend_usec = st.now_usec;
 	}
@@ -217,8 +263,7 @@ static void test_settles_without_demand(void **state)
 
 			setup(NULL);
 			nodes[0].has_cma = true;
-			nodes[0].pool_chunks = chunks;
-			nodes[0].pool_free_pages = chunks * PPC;
+			set_pool(chunks, chunks);
 			nodes[0].hugetlb_free = hfree;
 			for (unsigned cycle = 1; cycle <= 10; cycle++) {
 				struct plan p = run(NULL, 0);
@@ -290,8 +335,7 @@ static void test_cap(void **state)
 	assert_int_equal(p.nodes[0].lend, 8);	/* cap 10, budget 8 */
 	assert_int_equal(p.nodes[0].deferred, 2);	/* up to the cap, not the reservation */
 	plan_done(&p);
-	nodes[0].pool_chunks = 12;
-	nodes[0].pool_free_pages = 12 * PPC;
+	set_pool(12, 12);
 	nodes[0].last_lend_usec = st.now_usec - SEC;
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 2);
@@ -306,8 +350,7 @@ static void test_reclaim_for_hugetlb(void **state)
 	(void)state;
 	pol.defaults.keep_free_hugetlb = 4;
 	nodes[0].hugetlb_free = 1;
-	nodes[0].pool_chunks = 3;
-	nodes[0].pool_free_pages = 3 * PPC;
+	set_pool(3, 3);
 	p = run(NULL, 0);
 	/* Ordinary VMs lack 3 pages, but the pool keeps headroom_low. */
 	assert_int_equal(p.nodes[0].reclaim, 2);
@@ -379,6 +422,8 @@ int main(void)
 		cmocka_unit_test_setup(test_alloc_failure_refills_band, setup),
 		cmocka_unit_test_setup(test_surplus_reclaimed_after_cooldown, setup),
 		cmocka_unit_test_setup(test_only_free_chunks_reclaimed, setup),
+		cmocka_unit_test_setup(test_stranded_free_pages_not_reclaimed, setup),
+		cmocka_unit_test_setup(test_empty_chunks_bound_reclaim, setup),
 		cmocka_unit_test_setup(test_keep_free_hugetlb_uses_cma, setup),
 		cmocka_unit_test_setup(test_reservation_before_headroom, setup),
 		cmocka_unit_test_setup(test_reservations_first_across_nodes, setup),
