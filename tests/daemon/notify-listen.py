@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 # notify-listen.py SOCKET OUT SECONDS: stand in for systemd's NOTIFY_SOCKET
 # and append every sd_notify datagram gigapoold sends to OUT, one per line
-# with newlines inside a datagram shown as '|'.
+# with newlines inside a datagram shown as '|'.  It stops after STOPPING=1,
+# the daemon's last word, or after SECONDS at most: a fixed listening time
+# lost the last datagrams on a loaded machine.
 import socket
 import sys
 import time
@@ -14,6 +16,9 @@ with open(out, "a", buffering=1) as f:
     while time.monotonic() < end:
         s.settimeout(max(0.01, end - time.monotonic()))
         try:
-            f.write(s.recv(4096).decode().replace("\n", "|") + "\n")
+            note = s.recv(4096).decode()
         except socket.timeout:
-            pass
+            continue
+        f.write(note.replace("\n", "|") + "\n")
+        if "STOPPING=1" in note.split("\n"):
+            break
