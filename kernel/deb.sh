@@ -10,12 +10,25 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 debconf=/usr/src/linux-config-6.12/config.amd64_none_amd64.xz
-src=$top/build/kernel-src/gigapool
+tree=$top/build/kernel-src/gigapool
+src=$top/build/kernel-src/deb
 obj=$top/build/kernel-obj/deb
 
 [ -r "$debconf" ] || { echo "kernel/deb.sh: $debconf is missing: apt-get install linux-config-6.12" >&2; exit 1; }
-# The patched tree is prepared (and checked) by the test-kernel build.
+# The patched tree is prepared (and checked) by the test-kernel build.  The
+# packages build from a copy of it: their build takes hours, and a test
+# kernel built meanwhile replaces the tree whenever kernel/ changes.  The
+# copy is brought up to date by content, not by time stamps (a fresh
+# extraction dates every patched file anew), so that make rebuilds only
+# what really changed and an interrupted build resumes where it stopped.
 "$top/kernel/build.sh" gigapool --tree-only
+(
+	flock 9
+	if ! cmp -s "$tree/.gigapool-key" "$src/.gigapool-key"; then
+		mkdir -p "$src"
+		rsync -rlp --checksum --delete "$tree/" "$src/"
+	fi
+) 9>"$top/build/.kernel-build.lock"
 mkdir -p "$obj"
 xzcat "$debconf" > "$obj/.config"
 "$src/scripts/kconfig/merge_config.sh" -m -O "$obj" "$obj/.config" "$top/kernel/config/host.config" >/dev/null
@@ -25,7 +38,9 @@ for opt in $(grep -h '^CONFIG_.*=y' "$top/kernel/config/host.config" | cut -d= -
 done
 echo "== configuration ready: $obj/.config"
 [ "${1:-}" = --config-only ] && exit 0
-make -C "$src" O="$obj" -j"$(nproc)" LOCALVERSION=-gigapool KDEB_PKGVERSION="$(make -s -C "$src" kernelversion)-1gigapool" bindeb-pkg
+# dpkg-buildpackage is run with -j1 by the kernel's Makefile.package, which
+# makes the whole build serial; DPKG_FLAGS comes later and wins.
+make -C "$src" O="$obj" -j"$(nproc)" DPKG_FLAGS=-j"$(nproc)" LOCALVERSION=-gigapool KDEB_PKGVERSION="$(make -s -C "$src" kernelversion)-1gigapool" bindeb-pkg
 mkdir -p "$top/build/deb"
 mv "$top"/build/kernel-obj/*.deb "$top/build/deb/"
 ls -l "$top/build/deb/"

@@ -10,8 +10,10 @@ pkgs=(
 	cpio xz-utils kmod patch ccache qemu-system-x86 busybox-static
 	# upstream selftests (memfd_secret links libcap statically)
 	libcap-dev
-	# make kernel-deb and make kernel-patches
-	linux-config-6.12 git
+	# make kernel-deb (dwarves: pahole for the BTF in Debian's config;
+	# debhelper and rsync: build dependencies of bindeb-pkg's
+	# debian/control) and make kernel-patches
+	linux-config-6.12 dwarves debhelper rsync git
 	# daemon, its tests and fuzzers
 	pkg-config libsystemd-dev libcjson-dev libnuma-dev libcmocka-dev clang
 	systemd
