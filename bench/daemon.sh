@@ -185,10 +185,9 @@ lend() {
 	load "guest start"
 	# tsc=reliable: TCG's vCPUs look unsynchronised to the TSC check, and
 	# without HPET or ACPI the fallback clock, jiffies, ticks every 4 ms.
-	logged timeout "$lend_timeout" qemu-system-x86_64 -accel tcg -cpu max \
-		-smp 2,sockets=2,cores=1,threads=1 -m 12G -nographic -no-reboot \
-		-kernel "$out/bzImage" -initrd "$out/initramfs.cpio.gz" \
-		-append "console=ttyS0 hugetlb_cma=4G numa=fake=2 tsc=reliable panic=-1 gplend_runs=$lend_runs" \
+	logged timeout "$lend_timeout" tests/qemu.sh --mem 12G --kernel "$out/bzImage" \
+		--initrd "$out/initramfs.cpio.gz" \
+		--append "numa=fake=2 tsc=reliable gplend_runs=$lend_runs" \
 		</dev/null >"$out/console.log" 2>&1 || rc=$?
 	load "guest end"
 	tr -d '\r' <"$out/console.log" >"$out/console.txt"

@@ -165,11 +165,8 @@ echo "# e2e: $kernel (console: $out/console.log)"
 start=$(date +%s)
 {
 	rc=0
-	timeout "$timeout" qemu-system-x86_64 -accel tcg -cpu max \
-		-smp 2,sockets=2,cores=1,threads=1 -m 12G \
-		-nographic -no-reboot -kernel "$kernel" -initrd "$out/initramfs.cpio" \
-		-append "console=ttyS0 hugetlb_cma=4G numa=fake=2 panic=-1" \
-		</dev/null || rc=$?
+	timeout "$timeout" "$top/tests/qemu.sh" --mem 12G --kernel "$kernel" \
+		--initrd "$out/initramfs.cpio" --append "numa=fake=2" </dev/null || rc=$?
 	echo "# host qemu-exit $rc"
 	echo "# host runtime $(($(date +%s) - start))"
 } | tee "$out/console.log" | render "$mode"

@@ -17,6 +17,7 @@
 #include <linux/falloc.h>
 #include <linux/kvm.h>
 #include <linux/unmapped_pool.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,11 +138,56 @@ static void vm_destroy(struct vm *vm)
 	close(vm->kvm);
 }
 
-/* Runs the guest to its hlt; false with the exit it took instead. */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* KVM's exit counters, summed over all VMs, as a diagnostic line. */
+static void kvm_exit_counters(void)
+{
+	static const char *const names[] = {
+		"exits", "irq_exits", "io_exits", "mmio_exits", "halt_exits",
+		"request_irq_exits", "signal_exits", "irq_window_exits", "nested_run",
+		"pf_taken", "pf_fixed", "pf_spurious", "pf_emulate", "insn_emulation",
+	};
+	char path[128], line[512] = "";
+	size_t i, len = 0;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		long long v = -1;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%s", names[i]);
+		f = fopen(path, "r");
+		if (f) {
+			if (fscanf(f, "%lld", &v) != 1)
+				v = -1;
+			fclose(f);
+		}
+		len += snprintf(line + len, sizeof(line) - len, " %s=%lld", names[i], v);
+	}
+	tap_diag("KVM counters:%s", line);
+}
+
+/*
+ * Runs the guest to its hlt; false with the exit it took instead.  A
+ * guest that does not get there in a minute (it takes well under a second)
+ * is interrupted, so that a hang fails this check with KVM's counters
+ * rather than the whole boot on its timeout.
+ */
 static bool vm_run(struct vm *vm)
 {
-	if (ioctl(vm->vcpu, KVM_RUN, 0)) {
+	struct sigaction sa = { .sa_handler = on_alarm };
+	int r;
+
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(60);
+	r = ioctl(vm->vcpu, KVM_RUN, 0);
+	alarm(0);
+	if (r) {
 		tap_diag("KVM_RUN: %s", strerror(errno));
+		kvm_exit_counters();
 		return false;
 	}
 	if (vm->run->exit_reason != KVM_EXIT_HLT) {

@@ -120,13 +120,8 @@ boot() {
 	fi
 	grep -qs '^CONFIG_UNMAPPED_POOL_KUNIT_TEST=y' "$(dirname "$kernel")/config" && require_kunit=1
 	echo "== $name: $kernel${append:+ ($append)}, suites: ${suites:-none}"
-	# One core per socket: without ACPI the kernel finds CPUs in SeaBIOS's
-	# MP table, which lists only the first CPU of each socket, so plain
-	# "-smp 2" (one socket of two cores) would boot a single CPU.
-	timeout "$boot_timeout" qemu-system-x86_64 -accel tcg -cpu max \
-		-smp "$smp,sockets=$smp,cores=1,threads=1" -m "$mem" \
-		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 hugetlb_cma=4G panic=-1 gptests=${suites// /,} $append" \
+	timeout "$boot_timeout" "$top/tests/qemu.sh" --smp "$smp" --mem "$mem" \
+		--kernel "$kernel" --initrd "$initrd" --append "gptests=${suites// /,} $append" \
 		</dev/null >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		[ "$rc" -eq 124 ] && echo "[$name] not ok - timed out after ${boot_timeout}s" ||

@@ -27,9 +27,9 @@ out=$top/build/upstream
 list=$here/tests.list
 initrd=$out/initramfs.cpio.gz
 busybox=${BUSYBOX:-/bin/busybox}
-# tsc_early_khz: without HPET or ACPI PM timer the guest cannot calibrate its
-# TSC under TCG, and the KVM selftests assert that KVM_GET_TSC_KHZ is set.
-guest_args="tsc_early_khz=2000000 default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
+# tests/qemu.sh gives the guest the host's TSC rate (tsc_early_khz), which
+# the KVM selftests need: they assert that KVM_GET_TSC_KHZ is set.
+guest_args="default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
 
 "$here/build.sh"
 
@@ -114,13 +114,8 @@ boot() {
 	# the hugetlb reservation and the memfd_secret holder).
 	limit=$(awk '!/^#/ && $2 ~ /^[0-9]+$/ { s += $2 } END { print s + 120 }' "$list")
 	echo "== $name: $kernel ($guest_args$only), console in $log"
-	# One core per socket: without ACPI the kernel finds CPUs in SeaBIOS's
-	# MP table, which lists only the first CPU of each socket.
-	timeout "$limit" qemu-system-x86_64 -accel tcg -cpu max \
-		-smp 2,sockets=2,cores=1,threads=1 -m 8G \
-		-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 hugetlb_cma=4G panic=-1 $guest_args$only" \
-		</dev/null >"$log" 2>&1 || rc=$?
+	timeout "$limit" "$top/tests/qemu.sh" --kernel "$kernel" --initrd "$initrd" \
+		--append "$guest_args$only" </dev/null >"$log" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || echo "== $name: qemu exited with status $rc (124: timed out after ${limit}s)"
 	parse "$log" >"$out/$name.results"
 	grep '^# \(state\|holdsecret\)' "$log" | sed "s/^/   $name /" || true

@@ -1,0 +1,42 @@
+#!/bin/bash
+# Boot a test kernel under QEMU's TCG the way every test and benchmark does:
+#
+#   tests/qemu.sh --kernel BZIMAGE --initrd INITRD [--smp N] [--mem SIZE]
+#                 [--append "..."]
+#
+# The guest gets a serial console on stdout, a 4 GiB hugetlb CMA area,
+# panics end the run, and the host's TSC rate as tsc_early_khz: the guest
+# reads the host's TSC, and its own calibration against the emulated PIT
+# fails when the host is busy, which leaves KVM in the guest unable to
+# enter any guest (see tests/host/tsc-khz.c).  QEMU replaces this script,
+# so a caller's timeout stops QEMU itself.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+kernel='' initrd='' smp=2 mem=8G append=''
+while [ $# -gt 0 ]; do
+	case $1 in
+	--kernel) kernel=${2:?}; shift 2 ;;
+	--initrd) initrd=${2:?}; shift 2 ;;
+	--smp)    smp=${2:?}; shift 2 ;;
+	--mem)    mem=${2:?}; shift 2 ;;
+	--append) append=${2?}; shift 2 ;;
+	*) echo "tests/qemu.sh: unknown argument '$1'" >&2; exit 2 ;;
+	esac
+done
+[ -n "$kernel" ] && [ -n "$initrd" ] || { echo "tests/qemu.sh: --kernel and --initrd are needed" >&2; exit 2; }
+
+tool=$top/build/host/tsc-khz
+if [ ! -x "$tool" ] || [ "$top/tests/host/tsc-khz.c" -nt "$tool" ]; then
+	mkdir -p "$top/build/host"
+	cc -O2 -Wall -Wextra -o "$tool.$$" "$top/tests/host/tsc-khz.c"
+	mv "$tool.$$" "$tool"
+fi
+khz=$("$tool")
+
+# One core per socket: without ACPI the kernel finds CPUs in SeaBIOS's MP
+# table, which lists only the first CPU of each socket, so plain "-smp 2"
+# (one socket of two cores) would boot a single CPU.
+exec qemu-system-x86_64 -accel tcg -cpu max \
+	-smp "$smp,sockets=$smp,cores=1,threads=1" -m "$mem" \
+	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
+	-append "console=ttyS0 hugetlb_cma=4G panic=-1 tsc_early_khz=$khz${append:+ $append}"
