@@ -13,6 +13,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (needs the backend chosen first)
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from spread import spread  # noqa: E402 (bench/spread.py, shared by the reports)
+
 CLIENTS = (1, 10, 100)
 
 
@@ -31,12 +34,6 @@ def us(v):
 
 def ms(v):
     return f"{v:.1f} ms"
-
-
-def spread(values, fmt):
-    """Median and range, e.g. "22.4 µs (21.9–27.7)"."""
-    lo, hi = min(values), max(values)
-    return f"{fmt(statistics.median(values))} ({fmt(lo)}–{fmt(hi)})"
 
 
 def latency_table(lat, calls):

@@ -5,6 +5,7 @@
 
     report.py FIGURES.txt META.txt FRAGMENT.md PLOT.png
 """
+import os
 import statistics
 import sys
 
@@ -12,6 +13,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (needs the backend chosen first)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from spread import spread  # noqa: E402 (bench/spread.py, shared by the reports)
 
 PAGES_PER_GIB = 262144
 # The goals of issue 6, checked below against the medians.
@@ -33,13 +37,6 @@ def parse(path):
         values = {k: (v if k == "kernel" else int(v)) for k, v in fields.items()}
         data.setdefault(kind, {"boot": [], "round": [], "lend": []})[what].append(values)
     return data
-
-
-def spread(values, fmt):
-    """Median and range, e.g. "22.4 (21.9–27.7)"; one value alone."""
-    if len(values) == 1:
-        return fmt(values[0])
-    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
 
 
 def num(v):
