@@ -40,6 +40,8 @@
 #include "unmapped_alloc.h"
 
 DEFINE_STATIC_KEY_FALSE(unmapped_pool_lent);
+/* Modules test it too, through unmapped_page() (KVM's guest_memfd). */
+EXPORT_SYMBOL_GPL(unmapped_pool_lent);
 /* Serialises lending and reclaim, which sleep, against each other. */
 DEFINE_MUTEX(unmapped_resize_lock);
 DECLARE_WAIT_QUEUE_HEAD(unmapped_event_wait);
@@ -632,6 +634,7 @@ struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner)
 
 	return page ? page_folio(page) : NULL;
 }
+EXPORT_SYMBOL_GPL(unmapped_folio_alloc);
 
 /**
  * unmapped_count_fallback - count an allocation served outside the pool
@@ -653,6 +656,7 @@ bool __unmapped_page(const struct page *page)
 	return xa_load(&unmapped_chunks,
 		       page_to_pfn(page) >> UNMAPPED_CHUNK_ORDER);
 }
+EXPORT_SYMBOL_GPL(__unmapped_page);
 
 bool __unmapped_free_page(struct page *page, unsigned int order)
 {
