@@ -155,17 +155,9 @@ static void kvm_exit_counters(void)
 	size_t i, len = 0;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		long long v = -1;
-		FILE *f;
-
 		snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%s", names[i]);
-		f = fopen(path, "r");
-		if (f) {
-			if (fscanf(f, "%lld", &v) != 1)
-				v = -1;
-			fclose(f);
-		}
-		len += snprintf(line + len, sizeof(line) - len, " %s=%lld", names[i], v);
+		len += snprintf(line + len, sizeof(line) - len, " %s=%lld", names[i],
+				sysfs_read(path));
 	}
 	tap_diag("KVM counters:%s", line);
 }
