@@ -204,7 +204,7 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 		if (b->features & UNMAPPED_POOL_FEAT_EMPTY_CHUNKS)
 			n->pool_empty_chunks = k->empty_chunks;
 		else
-			n->pool_empty_chunks = k->free_pages / (b->chunk_size / b->page_size);
+			n->pool_empty_chunks = k->free_pages / pages_per_chunk(ret);
 		n->low_watermark = k->low_watermark;
 		n->alloc_failed = k->flags & UNMAPPED_POOL_NODE_ALLOC_FAILED;
 	}

@@ -130,11 +130,6 @@ static bool node_managed(const struct manager *m, unsigned node)
 	       !policy_node(m->policy, node)->excluded;
 }
 
-static uint64_t ppc(const struct system_state *s)
-{
-	return s->chunk_size / s->page_size;
-}
-
 static uint64_t now_usec(const struct manager *m)
 {
 	uint64_t t = 0;
@@ -157,7 +152,7 @@ static bool node_satisfied(const struct manager *m, unsigned node)
 {
 	int64_t i = node_index(&m->state, node);
 
-	return i >= 0 && m->state.nodes[i].pool_free_pages / ppc(&m->state) >=
+	return i >= 0 && m->state.nodes[i].pool_free_pages / pages_per_chunk(&m->state) >=
 		div_round_up(node_reserved_bytes(m, node), m->state.chunk_size);
 }
 
@@ -197,7 +192,7 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 {
 	struct node_hist *h = &m->hist[mv->node];
 	const char *verb = k == KIND_RECLAIM ? "reclaim" : k == KIND_LEND ? "lend" : "lend from CMA";
-	uint64_t pages = mv->done * ppc(&m->state);
+	uint64_t pages = mv->done * pages_per_chunk(&m->state);
 
 	if (k == KIND_RECLAIM) {
 		h->reclaim_req += mv->count;
@@ -337,7 +332,7 @@ static void publish(struct manager *m)
 		sd_notifyf(0, "STATUS=%s%zu nodes, %" PRIu64 " chunks lent (%" PRIu64 " GiB free), "
 			   "%" PRIu64 " free 1 GiB pages, %zu reservations; %s",
 			   m->opt.dry_run ? "dry run: " : "", m->state.n_nodes, chunks,
-			   free_pages / ppc(&m->state), hfree, m->resv.n, m->last_cycle);
+			   free_pages / pages_per_chunk(&m->state), hfree, m->resv.n, m->last_cycle);
 	else
 		sd_notifyf(0, "STATUS=hugetlb-only mode (%s): %zu nodes, "
 			   "%" PRIu64 " free 1 GiB pages", m->backend->mode_reason,

@@ -51,7 +51,7 @@ static bool node_managed(const struct system_state *s, const struct node_state *
 	return s->pool_available && n->online && !policy_node(p, n->node)->excluded;
 }
 
-static uint64_t pages_per_chunk(const struct system_state *s)
+uint64_t pages_per_chunk(const struct system_state *s)
 {
 	return s->page_size && s->chunk_size >= s->page_size ? s->chunk_size / s->page_size : 1;
 }

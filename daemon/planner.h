@@ -81,6 +81,8 @@ struct plan {
 	struct node_plan *nodes;	/* same order as system_state.nodes */
 };
 
+/* Pages of page_size per chunk; 1 for sizes that make no sense. */
+uint64_t pages_per_chunk(const struct system_state *s);
 const char *plan_reason_name(enum plan_reason r);
 int planner_plan(const struct system_state *s, const struct policy *p,
 		 const struct reservation *res, size_t n_res, struct plan *ret);
