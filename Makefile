@@ -3,7 +3,7 @@
 
 .PHONY: all deps kernel kernel-stock kernel-debug kernel-deb kernel-patches \
 	daemon install check check-daemon check-style check-kernel check-upstream \
-	check-e2e check-debug check-sim stress bench demo clean
+	check-e2e check-deb check-debug check-sim stress bench demo clean
 
 all: daemon
 
@@ -47,6 +47,14 @@ check-upstream: kernel kernel-stock
 
 check-e2e: kernel daemon
 	tests/e2e/run.sh
+
+# The same scenario on the host kernel package of make kernel-deb,
+# installed by apt and booted from disk.  Not part of check: the packages
+# take hours to build.
+DEB_IMAGE = $(or $(wildcard build/deb/linux-image-*-gigapool_*.deb),build/deb/linux-image-VERSION-gigapool_VERSION_amd64.deb)
+
+check-deb: daemon
+	tests/e2e/run.sh --deb $(DEB_IMAGE)
 
 # The placement simulator's bounded invariant run (never its speed).
 check-sim: deps

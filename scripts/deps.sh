@@ -17,8 +17,9 @@ pkgs=(
 	# daemon, its tests and fuzzers
 	pkg-config libsystemd-dev libcjson-dev libnuma-dev libcmocka-dev clang
 	systemd
-	# end-to-end test: the Debian root filesystem of the guest
-	mmdebstrap
+	# end-to-end test: the Debian root filesystem of the guest (and with
+	# make check-deb, its disk image)
+	mmdebstrap e2fsprogs
 	# benchmarks
 	python3 python3-matplotlib
 )

@@ -2,9 +2,10 @@
 # Boot a test kernel under QEMU's TCG the way every test and benchmark does:
 #
 #   tests/qemu.sh --kernel BZIMAGE --initrd INITRD [--smp N] [--mem SIZE]
-#                 [--append "..."]
+#                 [--disk IMAGE] [--append "..."]
 #
-# The guest gets a serial console on stdout, a 4 GiB hugetlb CMA area,
+# --disk gives the guest a raw image as its virtio disk (/dev/vda).  The
+# guest gets a serial console on stdout, a 4 GiB hugetlb CMA area,
 # panics end the run, and the host's TSC rate as tsc_early_khz: the guest
 # reads the host's TSC, and its own calibration against the emulated PIT
 # fails when the host is busy, which leaves KVM in the guest unable to
@@ -12,7 +13,7 @@
 # so a caller's timeout stops QEMU itself.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-kernel='' initrd='' smp=2 mem=8G append=''
+kernel='' initrd='' smp=2 mem=8G append='' disk=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:?}; shift 2 ;;
@@ -20,6 +21,7 @@ while [ $# -gt 0 ]; do
 	--smp)    smp=${2:?}; shift 2 ;;
 	--mem)    mem=${2:?}; shift 2 ;;
 	--append) append=${2?}; shift 2 ;;
+	--disk)   disk=(-drive "file=${2:?},format=raw,if=virtio"); shift 2 ;;
 	*) echo "tests/qemu.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -38,5 +40,5 @@ khz=$("$tool")
 # (one socket of two cores) would boot a single CPU.
 exec qemu-system-x86_64 -accel tcg -cpu max \
 	-smp "$smp,sockets=$smp,cores=1,threads=1" -m "$mem" \
-	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" \
+	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" "${disk[@]}" \
 	-append "console=ttyS0 hugetlb_cma=4G panic=-1 tsc_early_khz=$khz${append:+ $append}"

@@ -1,23 +1,35 @@
 #!/bin/bash
 # The root filesystem of the end-to-end VM host: Debian 12 (minbase) with
-# systemd as PID 1, made by mmdebstrap from Debian's archive only, as an
-# uncompressed cpio archive for the kernel's initramfs.
+# systemd as PID 1, made by mmdebstrap from Debian's archive only.
 #
 #   rootfs.sh OUT.cpio
+#	for the test kernel: an uncompressed cpio archive for the kernel's
+#	initramfs, with systemd as its /init
+#   rootfs.sh --deb IMAGE.deb OUT.tar
+#	for a host kernel package (make kernel-deb): IMAGE.deb installed by
+#	apt, with kmod, udev and initramfs-tools as on a real host, so that
+#	its postinst makes /boot/initrd.img-VERSION; a tar archive of the tree
 #
-# The archive depends only on this script (the package list and options
-# below), so it is rebuilt when the script changes and otherwise reused
-# between runs on the same machine: build/e2e/base-HASH.cpio.  Without it,
-# it is made from scratch (about 30 s and 60 MB of packages).  The project
-# itself is not in it; tests/e2e/run.sh appends it as a second archive.
+# An archive depends only on this script (the package list and options
+# below) and on IMAGE.deb, so it is rebuilt when they change and otherwise
+# reused between runs on the same machine: build/e2e/base-HASH.cpio or
+# build/e2e/host-HASH.tar.  Without it, it is made from scratch (about
+# 30 s and 60 MB of packages for the cpio).  The project itself is not in
+# it; tests/e2e/run.sh adds it the way an operator installs it.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-out=$1
 suite=bookworm
 # systemd-sysv for /sbin/init; the libraries gigapoold and gigapoolctl link
 # (libsystemd0 comes with systemd).
 packages=systemd,systemd-sysv,libcjson1,libnuma1,libcap2
+
+deb=''
+if [ "${1-}" = --deb ]; then
+	deb=$(realpath "${2:?rootfs.sh: --deb needs IMAGE.deb}")
+	shift 2
+fi
+out=${1:?usage: rootfs.sh [--deb IMAGE.deb] OUT}
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "rootfs.sh: building the Debian root filesystem needs root (mmdebstrap, device nodes)" >&2
@@ -28,27 +40,42 @@ command -v mmdebstrap >/dev/null || {
 	exit 1
 }
 
-key=$(sha256sum "$0" | cut -c1-16)
-cached=$top/build/e2e/base-$key.cpio
+if [ -n "$deb" ]; then
+	key=$(cat "$0" "$deb" | sha256sum | cut -c1-16)
+	kind=host suffix=tar
+	# A Debian host boots the package's vmlinuz with the initrd that
+	# initramfs-tools makes for it, loads modules with kmod and udev.
+	packages=$packages,kmod,udev,initramfs-tools
+else
+	key=$(sha256sum "$0" | cut -c1-16)
+	kind=base suffix=cpio
+fi
+cached=$top/build/e2e/$kind-$key.$suffix
 if [ ! -s "$cached" ]; then
 	work=$top/build/e2e/rootfs-work
 	rm -rf "$work"
 	mkdir -p "$work/root"
-	echo "# e2e: building the Debian $suite root filesystem with mmdebstrap"
+	echo "# e2e: building the Debian $suite root filesystem with mmdebstrap${deb:+ and $(basename "$deb")}"
 	# Documentation and translations are of no use to the test and make up
-	# a third of the image.
+	# a third of the image.  A path as an --include argument of its own
+	# is installed by apt as a local package.
 	mmdebstrap --quiet --variant=minbase --include="$packages" \
+		${deb:+--include="$deb"} \
 		--dpkgopt='path-exclude=/usr/share/man/*' \
 		--dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-exclude=/usr/share/locale/*' \
 		--dpkgopt='path-exclude=/usr/share/info/*' \
 		"$suite" "$work/root.tar"
-	tar -C "$work/root" -xpf "$work/root.tar"
-	# The kernel runs /init from an initramfs; here that is systemd.
-	ln -sfn /lib/systemd/systemd "$work/root/init"
-	rm -f "$top"/build/e2e/base-*.cpio
-	(cd "$work/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$cached.tmp"
-	mv "$cached.tmp" "$cached"
+	rm -f "$top"/build/e2e/"$kind"-*."$suffix"
+	if [ -n "$deb" ]; then
+		mv "$work/root.tar" "$cached"
+	else
+		tar -C "$work/root" -xpf "$work/root.tar"
+		# The kernel runs /init from an initramfs; here that is systemd.
+		ln -sfn /lib/systemd/systemd "$work/root/init"
+		(cd "$work/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) >"$cached.tmp"
+		mv "$cached.tmp" "$cached"
+	fi
 	rm -rf "$work"
 fi
 ln -sfn "$(basename "$cached")" "$out"
