@@ -57,10 +57,18 @@ if [ ! -s "$cached" ]; then
 	mkdir -p "$work/root"
 	echo "# e2e: building the Debian $suite root filesystem with mmdebstrap${deb:+ and $(basename "$deb")}"
 	# Documentation and translations are of no use to the test and make up
-	# a third of the image.  A path as an --include argument of its own
-	# is installed by apt as a local package.
-	mmdebstrap --quiet --variant=minbase --include="$packages" \
-		${deb:+--include="$deb"} \
+	# a third of the image.  The kernel package goes in last, with dpkg -i
+	# as on a host that has initramfs-tools already: it does not depend on
+	# it, and installed together with it, it may be set up first and get
+	# no initrd.
+	hooks=()
+	if [ -n "$deb" ]; then
+		name=$(basename "$deb")
+		hooks=(--customize-hook="copy-in $deb /tmp"
+			--customize-hook="chroot \"\$1\" dpkg -i /tmp/$name"
+			--customize-hook="rm \"\$1/tmp/$name\"")
+	fi
+	mmdebstrap --quiet --variant=minbase --include="$packages" "${hooks[@]}" \
 		--dpkgopt='path-exclude=/usr/share/man/*' \
 		--dpkgopt='path-exclude=/usr/share/doc/*' \
 		--dpkgopt='path-exclude=/usr/share/locale/*' \
