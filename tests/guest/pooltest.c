@@ -488,6 +488,47 @@ static void sysfs_reclaim(long long hp_nr, long long hp_free)
 	check_direct_map("after reclaiming");
 }
 
+#define POWER_STATE	"/sys/power/state"
+
+/* Whether the kernel offers hibernation: "disk" in /sys/power/state. */
+static bool hibernation_offered(void)
+{
+	char buf[256], *word, *save;
+	bool offered = false;
+	ssize_t n;
+	int f;
+
+	f = open(POWER_STATE, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	for (word = strtok_r(buf, " \n", &save); word; word = strtok_r(NULL, " \n", &save))
+		offered = offered || !strcmp(word, "disk");
+	return offered;
+}
+
+/*
+ * Hibernation would read every page of a lent chunk, free or not, through
+ * a temporary direct-map entry, splitting the chunk's PUD, and write it to
+ * swap: the kernel must refuse it while any chunk is lent.
+ */
+static void test_hibernation_refused(void)
+{
+	bool refused;
+	int f;
+
+	tap_ok(!hibernation_offered(), "%s offers no disk while chunks are lent", POWER_STATE);
+	f = open(POWER_STATE, O_WRONLY | O_CLOEXEC);
+	refused = f >= 0 && write(f, "disk", 4) < 0 && errno == EPERM;
+	if (f >= 0)
+		close(f);
+	tap_ok(refused, "echo disk > %s fails with EPERM while chunks are lent", POWER_STATE);
+}
+
 static void test_system(void)
 {
 	long long hp_nr, hp_free;
@@ -501,7 +542,9 @@ static void test_system(void)
 	if (!mm_counters_read(&start))
 		tap_bail("direct-map counters missing");
 
+	tap_ok(hibernation_offered(), "%s offers disk before anything is lent", POWER_STATE);
 	node = sysfs_lend(hp_nr, hp_free);
+	test_hibernation_refused();
 	test_stats();
 	test_fault(node);
 	test_watermark(node);
@@ -509,6 +552,7 @@ static void test_system(void)
 	test_bad_input(node);
 	test_unprivileged(node);
 	sysfs_reclaim(hp_nr, hp_free);
+	tap_ok(hibernation_offered(), "%s offers disk again once the chunks are back", POWER_STATE);
 }
 
 static void test_node(int node)

@@ -27,6 +27,20 @@ bool __unmapped_page(const struct page *page);
 bool __unmapped_free_page(struct page *page, unsigned int order);
 
 /**
+ * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
+ *
+ * Hibernation asks this, as it asks secretmem_active(): its image would be
+ * read through temporary direct-map entries of the pool's pages, which
+ * splits their chunks' PUD mappings and writes what they hold to disk.
+ *
+ * Return: true while at least one chunk is lent.
+ */
+static inline bool unmapped_pool_active(void)
+{
+	return static_branch_unlikely(&unmapped_pool_lent);
+}
+
+/**
  * unmapped_page - tell whether a page belongs to the unmapped pool
  * @page: any page
  *
@@ -74,6 +88,11 @@ static inline struct folio *unmapped_folio_alloc(gfp_t gfp,
 
 static inline void unmapped_count_fallback(void)
 {
+}
+
+static inline bool unmapped_pool_active(void)
+{
+	return false;
 }
 
 static inline bool unmapped_page(const struct page *page)
