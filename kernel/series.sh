@@ -1,8 +1,9 @@
 #!/bin/bash
 # Emit the kernel changes as a `git format-patch` series for mailing-list
 # review, in build/kernel-patches/: the hugetlb hooks, the new files of the
-# pool, the free-path hook and the secretmem consumer, one commit each, on
-# top of the pristine Debian 6.12 tree.
+# pool, the free-path hook, the secretmem and guest_memfd consumers and the
+# hibernation check, one commit each, on top of the pristine Debian 6.12
+# tree.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 pristine=$top/build/kernel-src/stock
