@@ -118,6 +118,7 @@ eq() { [ "$1" = "$2" ]; }
 node_is() { [ "$(pool "$1" "$2")" = "$3" ]; }
 huge_free_is() { [ "$(huge "$1" free_hugepages)" = "$2" ]; }
 alive() { kill -0 "$1" 2>/dev/null; }
+hibernation_offered() { grep -qw disk /sys/power/state; }
 module_live() { [ "$(cat "/sys/module/$1/initstate" 2>/dev/null)" = live ]; }
 ready() { [ -e "$1" ] || ! alive "$2"; }
 
@@ -197,6 +198,7 @@ check "cvm-1's reservation is on node 1" eq "$(reservation node cvm-1)" 1
 check "the daemon reports it satisfied" eq "$(reservation satisfied cvm-1)" true
 check "the daemon lent node 1 two chunks for it" node_is 1 nr_chunks 2
 check "node 0 lent nothing" node_is 0 nr_chunks 0
+check "the kernel offers no hibernation while chunks are lent" eval '! hibernation_offered'
 row reserve
 
 echo "# step cvm-start confidential VM cvm-1 starts: ${cvm_secret_mib} MiB memfd_secret + ${cvm_gmem_mib} MiB guest_memfd, bound to node 1"
@@ -272,6 +274,7 @@ check "within 30 s every chunk is back in hugetlb on both nodes" \
 	wait_for 30 eval 'chunks_back 0 2 && chunks_back 1 2'
 check "gigapoold reported no failed move" eq "$(status_value failures 0) $(status_value failures 1)" "0 0"
 check "0 direct-map splits while the chunks went back" eq "$(splits)" "$splits_before"
+check "with every chunk back, the kernel offers hibernation again" hibernation_offered
 row teardown
 check "systemctl stop gigapoold" systemctl stop gigapoold.service
 check "gigapoold exited 0 on SIGTERM" eq "$(unit ExecMainStatus) $(unit Result)" "0 success"
