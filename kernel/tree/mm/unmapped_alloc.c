@@ -345,7 +345,7 @@ out_hugetlb:
  */
 void unmapped_settle(void)
 {
-	if (static_branch_unlikely(&unmapped_pool_lent))
+	if (unmapped_pool_active())
 		lru_add_drain_all();
 }
 
@@ -562,8 +562,7 @@ struct page *unmapped_alloc(int nid, unsigned int order, gfp_t gfp,
 	bool wipe = false;
 	bool raise;
 
-	if (!static_branch_unlikely(&unmapped_pool_lent) ||
-	    order > UNMAPPED_MAX_ORDER)
+	if (!unmapped_pool_active() || order > UNMAPPED_MAX_ORDER)
 		return NULL;
 	if (nid == NUMA_NO_NODE)
 		nid = numa_mem_id();

@@ -29,9 +29,11 @@ bool __unmapped_free_page(struct page *page, unsigned int order);
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
  *
- * Hibernation asks this, as it asks secretmem_active(): its image would be
- * read through temporary direct-map entries of the pool's pages, which
- * splits their chunks' PUD mappings and writes what they hold to disk.
+ * Costs a patched-out branch while no chunk is lent, so that hot paths can
+ * ask it first.  Hibernation asks it too, as it asks secretmem_active():
+ * its image would be read through temporary direct-map entries of the
+ * pool's pages, which splits their chunks' PUD mappings and writes what
+ * they hold to disk.
  *
  * Return: true while at least one chunk is lent.
  */
@@ -50,7 +52,7 @@ static inline bool unmapped_pool_active(void)
  */
 static inline bool unmapped_page(const struct page *page)
 {
-	if (!static_branch_unlikely(&unmapped_pool_lent))
+	if (!unmapped_pool_active())
 		return false;
 	return __unmapped_page(page);
 }
@@ -67,7 +69,7 @@ static inline bool unmapped_page(const struct page *page)
  */
 static inline bool unmapped_free_page(struct page *page, unsigned int order)
 {
-	if (!static_branch_unlikely(&unmapped_pool_lent))
+	if (!unmapped_pool_active())
 		return false;
 	return __unmapped_free_page(page, order);
 }
