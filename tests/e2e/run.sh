@@ -99,8 +99,6 @@ if [ -n "$deb" ]; then
 		>"$root/etc/systemd/system/gigapool-e2e.service.d/deb.conf"
 	kernel=$(echo "$root"/boot/vmlinuz-*)
 	initrd=$(echo "$root"/boot/initrd.img-*)
-	cp "$kernel" "$initrd" "$out/"
-	kernel=$out/$(basename "$kernel") initrd=$out/$(basename "$initrd")
 	# A sparse image with room to spare; mke2fs copies the tree into it.
 	rm -f "$out/host.img"
 	mke2fs -q -t ext4 -d "$root" "$out/host.img" 4G

@@ -162,9 +162,11 @@ for node in 0 1; do
 	check "node $node has two 1 GiB hugetlb pages" wait_for 10 give_hugetlb "$node" 2
 done
 if [ "${E2E_KERNEL-}" = deb ]; then
-	say "the host runs the kernel package: $(uname -r), root on $(awk '$2 == "/" { print $1 }' /proc/mounts)"
+	kernel_release=$(uname -r)
+	root_dev=$(awk '$2 == "/" { print $1 }' /proc/mounts)
+	say "the host runs the kernel package: $kernel_release, root on $root_dev"
 	check "the kernel is the package's, booted with root on the virtio disk" \
-		eq "$(uname -r | sed 's/.*-//') $(awk '$2 == "/" { print $1 }' /proc/mounts)" "gigapool /dev/vda"
+		eq "${kernel_release##*-} $root_dev" "gigapool /dev/vda"
 	check "udev loaded kvm_amd, a module that calls the pool's exports" \
 		wait_for 60 module_live kvm_amd
 	say "no guest_memfd for cvm-1: Debian's configuration has no KVM_X86_SW_PROTECTED_VM"
