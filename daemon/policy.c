@@ -25,22 +25,15 @@
 #define MAX_CHUNKS	(1ULL << 20)
 #define MAX_POLICY_BYTES (1U << 20)
 
-enum field_type { F_U64, F_BOOL, F_STRING, F_STRUCT };
+/*
+ * The tables are the single source of keys, ranges and defaults: the
+ * schema and gigapool-policy(5) repeat them for their readers, and
+ * tests/daemon/test_policy_docs.c checks that they agree with these.
+ */
+#define U64(s, k, lo, hi, d) { #k, POLICY_U64, offsetof(s, k), lo, hi, d, NULL }
 
-struct field {
-	const char *key;
-	enum field_type type;
-	size_t offset;
-	uint64_t min, max;
-	uint64_t def;			/* F_U64, F_BOOL: the built-in default */
-	const struct field *sub;	/* F_STRUCT: fields of the sub-object */
-};
-
-/* The tables are the single source of keys, ranges and defaults. */
-#define U64(s, k, lo, hi, d) { #k, F_U64, offsetof(s, k), lo, hi, d, NULL }
-
-static const struct field node_fields[] = {
-	{ "excluded", F_BOOL, offsetof(struct node_policy, excluded), 0, 0, false, NULL },
+static const struct policy_field node_fields[] = {
+	{ "excluded", POLICY_BOOL, offsetof(struct node_policy, excluded), 0, 0, false, NULL },
 	U64(struct node_policy, keep_free_hugetlb, 0, MAX_CHUNKS, 0),
 	U64(struct node_policy, headroom_low, 0, MAX_CHUNKS, 1),
 	U64(struct node_policy, headroom_high, 0, MAX_CHUNKS, 2),
@@ -50,7 +43,7 @@ static const struct field node_fields[] = {
 	{ NULL }
 };
 
-static const struct field limit_fields[] = {
+static const struct policy_field limit_fields[] = {
 	U64(struct policy_limits, max_message_bytes, 1024, 16 << 20, 65536),
 	U64(struct policy_limits, max_connections, 1, 65536, 256),
 	U64(struct policy_limits, max_connections_per_uid, 1, 65536, 128),
@@ -60,36 +53,41 @@ static const struct field limit_fields[] = {
 	{ NULL }
 };
 
-static const struct field retry_fields[] = {
-	{ "attempts", F_U64, offsetof(struct policy, retry_attempts), 0, 100, 5, NULL },
-	{ "backoff_ms", F_U64, offsetof(struct policy, retry_backoff_ms), 1, 3600000, 200, NULL },
-	{ "backoff_max_ms", F_U64, offsetof(struct policy, retry_backoff_max_ms), 1, 3600000, 10000, NULL },
+static const struct policy_field retry_fields[] = {
+	{ "attempts", POLICY_U64, offsetof(struct policy, retry_attempts), 0, 100, 5, NULL },
+	{ "backoff_ms", POLICY_U64, offsetof(struct policy, retry_backoff_ms), 1, 3600000, 200, NULL },
+	{ "backoff_max_ms", POLICY_U64, offsetof(struct policy, retry_backoff_max_ms), 1, 3600000, 10000, NULL },
 	{ NULL }
 };
 
 /* Offsets in retry_fields are relative to struct policy, so base is 0. */
-static const struct field top_fields[] = {
-	{ "defaults", F_STRUCT, offsetof(struct policy, defaults), 0, 0, 0, node_fields },
+static const struct policy_field top_fields[] = {
+	{ "defaults", POLICY_OBJECT, offsetof(struct policy, defaults), 0, 0, 0, node_fields },
 	U64(struct policy, interval_sec, 1, 86400, 60),
 	U64(struct policy, max_moves_per_cycle, 1, MAX_CHUNKS, 16),
-	{ "retry", F_STRUCT, 0, 0, 0, 0, retry_fields },
-	{ "limits", F_STRUCT, offsetof(struct policy, limits), 0, 0, 0, limit_fields },
-	{ "control_group", F_STRING, offsetof(struct policy, control_group), 1, 64, 0, NULL },
-	{ "textfile", F_STRING, offsetof(struct policy, textfile), 1, PATH_MAX - 8, 0, NULL },
+	{ "retry", POLICY_OBJECT, 0, 0, 0, 0, retry_fields },
+	{ "limits", POLICY_OBJECT, offsetof(struct policy, limits), 0, 0, 0, limit_fields },
+	{ "control_group", POLICY_STRING, offsetof(struct policy, control_group), 1, 64, 0, NULL },
+	{ "textfile", POLICY_STRING, offsetof(struct policy, textfile), 1, PATH_MAX - 8, 0, NULL },
 	{ NULL }
 };
 
-/* Strings default to NULL, which calloc already gave. */
-static void apply_defaults(const struct field *fields, void *base)
+const struct policy_field *policy_fields(void)
 {
-	for (const struct field *f = fields; f->key; f++) {
+	return top_fields;
+}
+
+/* Strings default to NULL, which calloc already gave. */
+static void apply_defaults(const struct policy_field *fields, void *base)
+{
+	for (const struct policy_field *f = fields; f->key; f++) {
 		void *dst = (char *)base + f->offset;
 
-		if (f->type == F_U64)
+		if (f->type == POLICY_U64)
 			*(uint64_t *)dst = f->def;
-		else if (f->type == F_BOOL)
+		else if (f->type == POLICY_BOOL)
 			*(bool *)dst = f->def;
-		else if (f->type == F_STRUCT)
+		else if (f->type == POLICY_OBJECT)
 			apply_defaults(f->sub, dst);
 	}
 }
@@ -105,29 +103,29 @@ static int fail(char **ret_error, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static int parse_object(const cJSON *obj, const struct field *fields, void *base,
+static int parse_object(const cJSON *obj, const struct policy_field *fields, void *base,
 			const char *path, char **ret_error);
 
-static int parse_field(const cJSON *item, const struct field *f, void *base,
+static int parse_field(const cJSON *item, const struct policy_field *f, void *base,
 		       const char *path, char **ret_error)
 {
 	void *dst = (char *)base + f->offset;
 	double d;
 
 	switch (f->type) {
-	case F_BOOL:
+	case POLICY_BOOL:
 		if (!cJSON_IsBool(item))
 			return fail(ret_error, "%s: must be true or false", path);
 		*(bool *)dst = cJSON_IsTrue(item);
 		return 0;
-	case F_U64:
+	case POLICY_U64:
 		d = cJSON_IsNumber(item) ? item->valuedouble : -1;
 		if (!cJSON_IsNumber(item) || d != floor(d) || d < (double)f->min || d > (double)f->max)
 			return fail(ret_error, "%s: must be an integer from %llu to %llu", path,
 				    (unsigned long long)f->min, (unsigned long long)f->max);
 		*(uint64_t *)dst = (uint64_t)d;
 		return 0;
-	case F_STRING:
+	case POLICY_STRING:
 		if (cJSON_IsNull(item)) {
 			free(*(char **)dst);
 			*(char **)dst = NULL;
@@ -140,7 +138,7 @@ static int parse_field(const cJSON *item, const struct field *f, void *base,
 		free(*(char **)dst);
 		*(char **)dst = strdup(item->valuestring);
 		return *(char **)dst ? 0 : -ENOMEM;
-	case F_STRUCT:
+	case POLICY_OBJECT:
 		return parse_object(item, f->sub, dst, path, ret_error);
 	}
 	return -EINVAL;
@@ -157,7 +155,7 @@ static int check_object(const cJSON *obj, const char *path, char **ret_error)
 }
 
 /* Fill base from obj through a field table; every key must be known. */
-static int parse_object(const cJSON *obj, const struct field *fields, void *base,
+static int parse_object(const cJSON *obj, const struct policy_field *fields, void *base,
 			const char *path, char **ret_error)
 {
 	int r = check_object(obj, path, ret_error);
@@ -165,7 +163,7 @@ static int parse_object(const cJSON *obj, const struct field *fields, void *base
 	if (r < 0)
 		return r;
 	for (const cJSON *c = obj->child; c; c = c->next) {
-		const struct field *f;
+		const struct policy_field *f;
 		char sub[512];
 
 		snprintf(sub, sizeof(sub), "%s.%s", path, c->string);
@@ -300,7 +298,7 @@ int policy_parse(const char *text, size_t len, const char *filename,
 	r = check_object(root, "$", ret_error);
 	/* nodes is parsed last so that overrides start from the final defaults. */
 	for (const cJSON *c = r < 0 ? NULL : root->child; c && r >= 0; c = c->next) {
-		const struct field *f;
+		const struct policy_field *f;
 		char path[512];
 
 		if (strcmp(c->string, "nodes") == 0)

@@ -48,6 +48,24 @@ struct policy {
 	struct policy_limits limits;
 };
 
+enum policy_type { POLICY_U64, POLICY_BOOL, POLICY_STRING, POLICY_OBJECT };
+
+/* One key of the policy, as the parser accepts it. */
+struct policy_field {
+	const char *key;			/* NULL ends a table */
+	enum policy_type type;
+	size_t offset;
+	uint64_t min, max;			/* U64: the value; STRING: its length in bytes */
+	uint64_t def;				/* U64, BOOL: the built-in default */
+	const struct policy_field *sub;		/* OBJECT: the keys of the sub-object */
+};
+
+/*
+ * The parser's table of top-level keys.  It lacks only "nodes", whose
+ * entries, keyed by node id, take the keys of "defaults".
+ */
+const struct policy_field *policy_fields(void);
+
 /*
  * Resolve the policy of one node.  Inline and free of I/O so that the
  * planner does not depend on the parser.
