@@ -15,15 +15,7 @@
  *
  * The cooldown only delays reclaims that are a matter of choice (surplus
  * above the band, pages for ordinary VMs) after a lend on the node; it
- * never delays a lend.  A lend answers demand that a consumer without a
- * fallback (guest_memfd) would otherwise meet with ENOMEM: a reservation,
- * a pool below headroom_low or an allocation that failed.  Holding such a
- * lend back would not prevent an oscillation either, because the planner
- * does not start one on its own: a lend stops at headroom_high and takes
- * no page that keep_free_hugetlb holds, the surplus reclaim starts above
- * headroom_high and the reclaim for ordinary VMs stops at headroom_low.
- * Chunks go back and forth only as demand comes and goes, and the cooldown
- * after a lend bounds that to one round trip per cooldown_sec.
+ * never delays a lend.  gigapool-policy(5), PLANNING, says why.
  */
 #include <errno.h>
 #include <stdlib.h>
