@@ -33,7 +33,7 @@
 #include "metrics.h"
 #include "planner.h"
 #include "protocol.h"
-#include "state.h"
+#include "reservations.h"
 #include "util.h"
 
 #ifndef GIGAPOOL_VERSION
@@ -511,12 +511,12 @@ static int reconcile(struct manager *m)
 				 "node %u: %" PRIu64 " bytes reserved, kernel reports %" PRIu64
 				 " free pool pages", node, bytes, m->state.nodes[i].pool_free_pages);
 	}
-	return changed ? state_save(m->opt.state_dir, &m->resv) : 0;
+	return changed ? resv_save(m->opt.state_dir, &m->resv) : 0;
 }
 
 static cJSON *reservation_json(const struct manager *m, const struct reservation *r)
 {
-	cJSON *o = reservation_to_json(r);
+	cJSON *o = resv_to_json(r);
 
 	if (o)
 		cJSON_AddBoolToObject(o, "satisfied", node_satisfied(m, r->node));
@@ -666,7 +666,8 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	if (!m->state.pool_available)
 		return reply_error(ret, POOL_INTERFACE ".PoolUnavailable", "reason",
 				   m->backend->mode_reason);
-	if (!cJSON_IsString(owner) || !owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
+	if (!cJSON_IsString(owner) ||
+	    !resv_owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
 	if (!json_uint(bytes, RESV_MAX_BYTES) || bytes->valuedouble < 1)
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "bytes");
@@ -687,7 +688,7 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	e = resv_add(&m->resv, &r);
 	if (e < 0)
 		return e;
-	e = state_save(m->opt.state_dir, &m->resv);
+	e = resv_save(m->opt.state_dir, &m->resv);
 	if (e < 0) {
 		resv_remove(&m->resv, r.owner);
 		return e;
@@ -718,7 +719,7 @@ static int method_release(void *userdata, const cJSON *params, const struct peer
 	if (!copy.owner)
 		return -ENOMEM;
 	resv_remove(&m->resv, owner->valuestring);
-	e = state_save(m->opt.state_dir, &m->resv);
+	e = resv_save(m->opt.state_dir, &m->resv);
 	if (e < 0) {
 		/* Keep memory and disk in agreement: the release did not happen. */
 		resv_add(&m->resv, &copy);
@@ -1156,7 +1157,7 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 	if (r >= 0 && mkdir(o->state_dir, 0750) < 0 && errno != EEXIST)
 		r = -errno;
 	if (r >= 0)
-		r = state_load(o->state_dir, &m->resv);
+		r = resv_load(o->state_dir, &m->resv);
 	if (r < 0) {
 		manager_free(m);
 		return r;
