@@ -138,5 +138,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_corrupt_file, make_dir, remove_dir),
 	};
 
-	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("reservations", tests, NULL, NULL);
 }
