@@ -28,6 +28,7 @@
 #include <systemd/sd-event.h>
 
 #include "backend.h"
+#include "cycle.h"
 #include "log.h"
 #include "manager.h"
 #include "metrics.h"
@@ -46,23 +47,6 @@
 #define ACCEPT_BATCH 64
 /* How long systemd should wait for each slow step of the initial apply. */
 #define EXTEND_TIMEOUT_USEC (30 * USEC_PER_SEC)
-/*
- * When the move budget (max_moves, max_moves_per_cycle) cut a cycle's plan
- * short, the next cycle runs this much later instead of at the next pool
- * event: the kernel raises the low-watermark event only when the pool
- * crosses below the watermark, so a pool left short by a large reservation
- * would otherwise stay short until the safety timer.  The pause lets the
- * socket and the watchdog have the loop between batches and holds the
- * daemon to ten batches a second.
- */
-#define MORE_DELAY_MSEC 100
-/*
- * At most this many such cycles in a row, so that a daemon whose moves
- * something else undoes (a hand-run reclaim, the kernel's shrinker) falls
- * back to the pace of pool events and the safety timer.  With the shipped
- * budget of 4 chunks per node that is 1 TiB on a node.
- */
-#define MORE_CYCLES_MAX 256
 
 /* What the daemon remembers about a node between cycles. */
 struct node_hist {
@@ -105,8 +89,7 @@ struct manager {
 	struct system_state state;
 	bool have_state;
 	struct node_hist *hist;	/* indexed by node id */
-	unsigned retry_count;
-	unsigned more_count;	/* cycles in a row that left moves to the next one */
+	struct cycle_sched sched;
 	uint64_t cycles;
 	char last_cycle[160];
 	struct client *clients;
@@ -265,9 +248,9 @@ static bool execute_kind(struct manager *m, const struct plan *plan, enum move_k
 }
 
 /*
- * Every move is read back: the chunks of each node must have changed by
- * exactly what the kernel said it did.  A difference means someone else
- * moved chunks too, which is worth a warning but not a failure.
+ * Every move is read back against cycle_read_back_chunks().  A difference
+ * means someone else moved chunks too, which is worth a warning but not a
+ * failure.
  */
 static void read_back(struct manager *m, const struct system_state *before,
 		      const struct system_state *after)
@@ -276,7 +259,8 @@ static void read_back(struct manager *m, const struct system_state *before,
 		const struct node_state *b = &before->nodes[i];
 		const struct node_hist *h = &m->hist[b->node];
 		int64_t j = node_index(after, b->node);
-		uint64_t expect = b->pool_chunks + h->lend_done - h->reclaim_done;
+		uint64_t expect = cycle_read_back_chunks(b->pool_chunks, h->lend_done,
+							 h->reclaim_done);
 
 		if (j >= 0 && after->nodes[j].pool_chunks != expect)
 			log_node(LOG_WARNING, b->node, after->nodes[j].pool_chunks,
@@ -296,13 +280,18 @@ static void update_watermarks(struct manager *m, const struct plan *plan)
 
 		if (!m->state.pool_available || m->opt.dry_run)
 			continue;
-		/* The snapshot reads back what the kernel holds; set it again if it differs. */
-		if (h->watermark_set && kernel != h->watermark)
+		switch (cycle_watermark(h->watermark_set, h->watermark, kernel,
+					np->low_watermark_pages)) {
+		case CYCLE_WATERMARK_KEEP:
+			continue;
+		case CYCLE_WATERMARK_RESET:
 			log_node(LOG_WARNING, np->node, kernel,
 				 "node %u: read back low watermark %" PRIu64 ", set %" PRIu64,
 				 np->node, kernel, h->watermark);
-		else if (h->watermark_set && h->watermark == np->low_watermark_pages)
-			continue;
+			break;
+		case CYCLE_WATERMARK_SET:
+			break;
+		}
 		r = m->backend->ops->set_watermark(m->backend, np->node, np->low_watermark_pages);
 		if (r < 0) {
 			log_node(LOG_WARNING, np->node, np->low_watermark_pages,
@@ -364,49 +353,43 @@ static void log_plan(const struct plan *plan)
 
 static void schedule_retry(struct manager *m, bool shortfall)
 {
-	uint64_t delay_ms;
+	unsigned retries = m->sched.retries;
+	uint64_t delay;
 
-	if (!shortfall) {
-		m->retry_count = 0;
-		return;
-	}
-	if (m->retry_count >= m->policy->retry_attempts) {
+	switch (cycle_retry(&m->sched, m->policy, shortfall, &delay)) {
+	case CYCLE_NEXT_NONE:
+		break;
+	case CYCLE_NEXT_GIVE_UP:
 		log_warning("moves still short after %u retries; waiting for the next event",
-			    m->retry_count);
-		m->retry_count = 0;
-		return;
+			    retries);
+		break;
+	case CYCLE_NEXT_AFTER:
+		sd_event_source_set_time(m->retry, now_usec(m) + delay);
+		sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
+		break;
 	}
-	delay_ms = m->policy->retry_backoff_ms << min_u64(m->retry_count, 32);
-	delay_ms = min_u64(delay_ms, m->policy->retry_backoff_max_ms);
-	m->retry_count++;
-	sd_event_source_set_time(m->retry, now_usec(m) + delay_ms * USEC_PER_MSEC);
-	sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
 }
 
-/*
- * Run the next cycle soon when the move budget, not a failure, left moves
- * for later and this cycle's moves all went through; a shortfall is the
- * retry's business, and a cycle that moved nothing (a dry run) would only
- * plan the same again.  A cycle that leaves nothing for later, whatever
- * ran it, makes a pending one pointless.
- */
 static void schedule_more(struct manager *m, uint64_t deferred, uint64_t moved, bool shortfall)
 {
-	bool wanted = deferred > 0 && moved > 0 && !shortfall;
+	unsigned more = m->sched.more;
+	uint64_t delay;
 
-	if (wanted && m->more_count >= MORE_CYCLES_MAX)
-		log_info("the move budget still leaves %" PRIu64 " chunks after %u cycles in a row; "
-			 "waiting for the next event", deferred, m->more_count);
-	if (!wanted || m->more_count >= MORE_CYCLES_MAX) {
-		m->more_count = 0;
-		sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
+	switch (cycle_more(&m->sched, deferred, moved, shortfall, &delay)) {
+	case CYCLE_NEXT_AFTER:
+		log_debug("the move budget leaves %" PRIu64 " chunks; next cycle in %" PRIu64 " ms",
+			  deferred, (uint64_t)(delay / USEC_PER_MSEC));
+		sd_event_source_set_time(m->more, now_usec(m) + delay);
+		sd_event_source_set_enabled(m->more, SD_EVENT_ONESHOT);
 		return;
+	case CYCLE_NEXT_GIVE_UP:
+		log_info("the move budget still leaves %" PRIu64 " chunks after %u cycles in a row; "
+			 "waiting for the next event", deferred, more);
+		break;
+	case CYCLE_NEXT_NONE:
+		break;
 	}
-	m->more_count++;
-	log_debug("the move budget leaves %" PRIu64 " chunks; next cycle in %u ms",
-		  deferred, MORE_DELAY_MSEC);
-	sd_event_source_set_time(m->more, now_usec(m) + MORE_DELAY_MSEC * USEC_PER_MSEC);
-	sd_event_source_set_enabled(m->more, SD_EVENT_ONESHOT);
+	sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
 }
 
 static void run_cycle(struct manager *m, const char *why)
