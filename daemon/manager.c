@@ -7,21 +7,17 @@
  * watermark, a failed allocation), on a safety timer, after a retry
  * backoff, shortly after a cycle that the move budget cut short, on SIGHUP
  * and on mutating calls; between them the daemon sleeps in sd-event.  The
- * same loop serves the varlink control socket.
+ * same loop serves the control socket (server.c).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <linux/unmapped_pool.h>
 #include <systemd/sd-daemon.h>
@@ -35,16 +31,12 @@
 #include "planner.h"
 #include "protocol.h"
 #include "reservations.h"
+#include "server.h"
 #include "util.h"
 
 #ifndef GIGAPOOL_VERSION
 #define GIGAPOOL_VERSION "0"
 #endif
-
-/* A client that does not read its replies is dropped beyond this. */
-#define MAX_OUTPUT_BYTES (16U << 20)
-/* Connections accepted per wakeup, so that a flood cannot starve cycles. */
-#define ACCEPT_BATCH 64
 /* How long systemd should wait for each slow step of the initial apply. */
 #define EXTEND_TIMEOUT_USEC (30 * USEC_PER_SEC)
 
@@ -64,26 +56,13 @@ struct node_hist {
 	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
 };
 
-struct client {
-	struct manager *m;
-	int fd;
-	struct peer peer;
-	sd_event_source *io;
-	sd_event_source *idle;
-	struct framer in;
-	char *out;
-	size_t out_len, out_off;
-	struct client *next, *prev;
-};
-
 struct manager {
 	struct manager_options opt;
 	struct policy *policy;
 	struct backend *backend;
 	sd_event *event;
-	sd_event_source *pool_io, *timer, *retry, *more, *listen_io;
-	int listen_fd;
-	bool bound;		/* we created the socket file (not socket-activated) */
+	sd_event_source *pool_io, *timer, *retry, *more;
+	struct server *server;
 	bool ready;
 	struct resv_set resv;
 	struct system_state state;
@@ -92,8 +71,6 @@ struct manager {
 	struct cycle_sched sched;
 	uint64_t cycles;
 	char last_cycle[160];
-	struct client *clients;
-	size_t n_clients;
 	struct service service;
 };
 
@@ -813,245 +790,6 @@ static const struct service pool_service_template = {
 	.methods = pool_methods,
 };
 
-/* ---- control socket ---- */
-
-static void client_free(struct client *c)
-{
-	struct manager *m = c->m;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		m->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	m->n_clients--;
-	sd_event_source_unref(c->io);
-	sd_event_source_unref(c->idle);
-	close(c->fd);
-	framer_done(&c->in);
-	free(c->out);
-	free(c);
-}
-
-/* Returns false when the client is gone. */
-static bool client_flush(struct client *c)
-{
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n < 0) {
-			client_free(c);
-			return false;
-		}
-		c->out_off += n;
-	}
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	sd_event_source_set_io_events(c->io, c->out_len ? EPOLLIN | EPOLLOUT : EPOLLIN);
-	return true;
-}
-
-static int client_queue(struct client *c, const char *reply)
-{
-	size_t len = strlen(reply) + 1;
-	char *out;
-
-	if (c->out_len + len > MAX_OUTPUT_BYTES)
-		return -ENOBUFS;
-	if (c->out_off > 0) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-	}
-	out = realloc(c->out, c->out_len + len);
-	if (!out)
-		return -ENOMEM;
-	memcpy(out + c->out_len, reply, len);
-	c->out = out;
-	c->out_len += len;
-	return 0;
-}
-
-/* Handle all complete messages; false when the client was dropped. */
-static bool client_process(struct client *c)
-{
-	const char *msg;
-	size_t len;
-	int r;
-
-	while ((r = framer_next(&c->in, &msg, &len)) > 0) {
-		char *reply;
-
-		r = protocol_dispatch(&c->m->service, &c->peer, msg, len, &reply);
-		if (r < 0)
-			break;
-		if (reply) {
-			r = client_queue(c, reply);
-			free(reply);
-			if (r < 0)
-				break;
-		}
-	}
-	if (r < 0) {
-		client_free(c);
-		return false;
-	}
-	return client_flush(c);
-}
-
-static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct client *c = userdata;
-	char buf[65536];
-	ssize_t n;
-
-	(void)s;
-	if ((revents & EPOLLOUT) && !client_flush(c))
-		return 0;
-	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return 0;
-	/* Never more than one message at a time, so pipelined calls fit the framer. */
-	n = recv(fd, buf, min_u64(sizeof(buf), c->in.max + 1), MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n <= 0 || framer_feed(&c->in, buf, n) < 0) {
-		client_free(c);
-		return 0;
-	}
-	sd_event_source_set_time(c->idle, now_usec(c->m) +
-				 c->m->policy->limits.idle_timeout_sec * USEC_PER_SEC);
-	client_process(c);
-	return 0;
-}
-
-static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s, (void)usec;
-	client_free(userdata);
-	return 0;
-}
-
-static bool peer_privileged(const struct manager *m, int fd, const struct ucred *cred)
-{
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
-
-	if (cred->uid == 0)
-		return true;
-	if (!m->policy->has_control_group)
-		return false;
-	if (cred->gid == m->policy->control_gid)
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == m->policy->control_gid)
-			return true;
-	return false;
-}
-
-static size_t clients_of_uid(const struct manager *m, uid_t uid)
-{
-	size_t n = 0;
-
-	for (const struct client *c = m->clients; c; c = c->next)
-		n += c->peer.uid == uid;
-	return n;
-}
-
-static void accept_one(struct manager *m, int fd)
-{
-	const struct policy_limits *lim = &m->policy->limits;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct client *c;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    m->n_clients >= lim->max_connections ||
-	    clients_of_uid(m, cred.uid) >= lim->max_connections_per_uid) {
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->m = m;
-	c->fd = fd;
-	c->peer.uid = cred.uid;
-	c->peer.privileged = peer_privileged(m, fd, &cred);
-	framer_init(&c->in, lim->max_message_bytes);
-	c->next = m->clients;
-	if (m->clients)
-		m->clients->prev = c;
-	m->clients = c;
-	m->n_clients++;
-	if (sd_event_add_io(m->event, &c->io, fd, EPOLLIN, on_client_io, c) < 0 ||
-	    sd_event_add_time(m->event, &c->idle, CLOCK_MONOTONIC,
-			      now_usec(m) + lim->idle_timeout_sec * USEC_PER_SEC, 0,
-			      on_client_idle, c) < 0)
-		client_free(c);
-}
-
-static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	(void)s, (void)revents;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd < 0)
-			break;
-		accept_one(userdata, cfd);
-	}
-	return 0;
-}
-
-static int bind_socket(struct manager *m)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = m->opt.socket_path;
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd;
-
-	if (sd_listen_fds(1) == 1) {
-		m->listen_fd = SD_LISTEN_FDS_START;
-		return fcntl(m->listen_fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	/* Everyone may connect and read; SO_PEERCRED guards the mutations. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, SOMAXCONN) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	m->listen_fd = fd;
-	m->bound = true;
-	return 0;
-}
-
 /* ---- events ---- */
 
 static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -1093,23 +831,41 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return sd_event_exit(m->event, 0);
 }
 
+/* The policy's limits section and control group, for the control socket. */
+static void server_limits_of(const struct policy *p, struct server_limits *ret)
+{
+	*ret = (struct server_limits){
+		.max_connections = p->limits.max_connections,
+		.max_connections_per_uid = p->limits.max_connections_per_uid,
+		.max_message_bytes = p->limits.max_message_bytes,
+		.idle_timeout_usec = p->limits.idle_timeout_sec * USEC_PER_SEC,
+		.has_control_group = p->has_control_group,
+		.control_gid = p->control_gid,
+	};
+}
+
 /* A broken policy on reload keeps the old one: better stale than none. */
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct manager *m = userdata;
+	struct server_limits lim;
 	struct policy *p;
 	char *err;
 
 	(void)s, (void)si;
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_usec(m));
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)now_usec(m));
 	if (policy_load(m->opt.policy_path, &p, &err) < 0) {
 		log_error("reload: keeping the old policy: %s", err ? err : "out of memory");
 		free(err);
 	} else {
 		policy_free(m->policy);
 		m->policy = p;
+		server_limits_of(p, &lim);
+		server_set_limits(m->server, &lim);
 		log_info("reload: policy %s applied", m->opt.policy_path);
-		sd_event_source_set_time(m->timer, now_usec(m) + p->interval_sec * USEC_PER_SEC);
+		sd_event_source_set_time(m->timer,
+					 now_usec(m) + p->interval_sec * USEC_PER_SEC);
 		run_cycle(m, "reload");
 	}
 	sd_notify(0, "READY=1");
@@ -1119,6 +875,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret)
 {
 	struct manager *m = calloc(1, sizeof(*m));
+	struct server_limits lim;
 	int r;
 
 	if (!m) {
@@ -1129,11 +886,13 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 	m->policy = policy;
 	m->service = pool_service_template;
 	m->service.userdata = m;
-	m->listen_fd = -1;
+	server_limits_of(policy, &lim);
 	m->hist = calloc(UNMAPPED_POOL_MAX_NODES, sizeof(*m->hist));
 	r = m->hist ? 0 : -ENOMEM;
 	if (r >= 0)
 		r = sd_event_default(&m->event);
+	if (r >= 0)
+		r = server_new(m->event, &m->service, &lim, &m->server);
 	if (r >= 0)
 		r = backend_open(o->sysfs_root, &m->backend);
 	/* systemd's StateDirectory= makes it; a hand-started daemon makes its own. */
@@ -1203,10 +962,7 @@ int manager_run(struct manager *m)
 	if (r < 0)
 		return r;
 	run_cycle(m, "start");
-	r = bind_socket(m);
-	if (r < 0)
-		return r;
-	r = sd_event_add_io(m->event, &m->listen_io, m->listen_fd, EPOLLIN, on_listen, m);
+	r = server_listen(m->server, m->opt.socket_path);
 	if (r < 0)
 		return r;
 	m->ready = true;
@@ -1218,17 +974,11 @@ void manager_free(struct manager *m)
 {
 	if (!m)
 		return;
-	while (m->clients)
-		client_free(m->clients);
-	sd_event_source_unref(m->listen_io);
+	server_free(m->server);
 	sd_event_source_unref(m->pool_io);
 	sd_event_source_unref(m->timer);
 	sd_event_source_unref(m->retry);
 	sd_event_source_unref(m->more);
-	if (m->listen_fd >= 0)
-		close(m->listen_fd);
-	if (m->bound)
-		unlink(m->opt.socket_path);
 	sd_event_unref(m->event);
 	backend_close(m->backend);
 	system_state_done(&m->state);
