@@ -7,11 +7,11 @@
  * watermark, a failed allocation), on a safety timer, after a retry
  * backoff, shortly after a cycle that the move budget cut short, on SIGHUP
  * and on mutating calls; between them the daemon sleeps in sd-event.  The
- * same loop serves the control socket (server.c).
+ * same loop serves the control socket (server.c) with the io.gigapool.Pool
+ * methods (methods.c); what follows a cycle is decided in cycle.c.
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,55 +24,15 @@
 #include <systemd/sd-event.h>
 
 #include "backend.h"
-#include "cycle.h"
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 #include "metrics.h"
-#include "planner.h"
-#include "protocol.h"
-#include "reservations.h"
 #include "server.h"
 #include "util.h"
 
-#ifndef GIGAPOOL_VERSION
-#define GIGAPOOL_VERSION "0"
-#endif
 /* How long systemd should wait for each slow step of the initial apply. */
 #define EXTEND_TIMEOUT_USEC (30 * USEC_PER_SEC)
-
-/* What the daemon remembers about a node between cycles. */
-struct node_hist {
-	uint64_t last_lend_usec;
-	uint64_t watermark;
-	bool watermark_set;
-	uint64_t lent, reclaimed, failures;
-	char action[160];
-	uint64_t action_time;
-	char failure[160];
-	uint64_t failure_time;
-	uint64_t fail_requested, fail_achieved;
-	int fail_error;
-	/* The last cycle: requested and achieved per direction. */
-	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
-};
-
-struct manager {
-	struct manager_options opt;
-	struct policy *policy;
-	struct backend *backend;
-	sd_event *event;
-	sd_event_source *pool_io, *timer, *retry, *more;
-	struct server *server;
-	bool ready;
-	struct resv_set resv;
-	struct system_state state;
-	bool have_state;
-	struct node_hist *hist;	/* indexed by node id */
-	struct cycle_sched sched;
-	uint64_t cycles;
-	char last_cycle[160];
-	struct service service;
-};
 
 static int64_t node_index(const struct system_state *s, unsigned node)
 {
@@ -82,7 +42,7 @@ static int64_t node_index(const struct system_state *s, unsigned node)
 	return -1;
 }
 
-static bool node_managed(const struct manager *m, unsigned node)
+bool manager_node_managed(const struct manager *m, unsigned node)
 {
 	int64_t i = node_index(&m->state, node);
 
@@ -90,7 +50,7 @@ static bool node_managed(const struct manager *m, unsigned node)
 	       !policy_node(m->policy, node)->excluded;
 }
 
-static uint64_t now_usec(const struct manager *m)
+uint64_t manager_now_usec(const struct manager *m)
 {
 	uint64_t t = 0;
 
@@ -98,7 +58,7 @@ static uint64_t now_usec(const struct manager *m)
 	return t;
 }
 
-static uint64_t node_reserved_bytes(const struct manager *m, unsigned node)
+uint64_t manager_reserved_bytes(const struct manager *m, unsigned node)
 {
 	uint64_t sum = 0;
 
@@ -108,12 +68,12 @@ static uint64_t node_reserved_bytes(const struct manager *m, unsigned node)
 	return sum;
 }
 
-static bool node_satisfied(const struct manager *m, unsigned node)
+bool manager_node_satisfied(const struct manager *m, unsigned node)
 {
 	int64_t i = node_index(&m->state, node);
 
 	return i >= 0 && m->state.nodes[i].pool_free_pages / pages_per_chunk(&m->state) >=
-		div_round_up(node_reserved_bytes(m, node), m->state.chunk_size);
+		div_round_up(manager_reserved_bytes(m, node), m->state.chunk_size);
 }
 
 /* Take a snapshot and fold in the move history the planner needs. */
@@ -123,7 +83,7 @@ static int take_snapshot(struct manager *m, struct system_state *ret)
 
 	if (r < 0)
 		return r;
-	ret->now_usec = now_usec(m);
+	ret->now_usec = manager_now_usec(m);
 	for (size_t i = 0; i < ret->n_nodes; i++) {
 		struct node_state *n = &ret->nodes[i];
 
@@ -136,7 +96,6 @@ static void replace_state(struct manager *m, struct system_state *s)
 {
 	system_state_done(&m->state);
 	m->state = *s;
-	m->have_state = true;
 	memset(s, 0, sizeof(*s));
 }
 
@@ -163,7 +122,7 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 		h->lend_done += mv->done;
 		h->lent += mv->done;
 		if (mv->done)
-			h->last_lend_usec = now_usec(m);
+			h->last_lend_usec = manager_now_usec(m);
 	}
 	h->action_time = time(NULL);
 	snprintf(h->action, sizeof(h->action), "%s %" PRIu64 " of %" PRIu64 " chunks (%s)",
@@ -280,8 +239,6 @@ static void update_watermarks(struct manager *m, const struct plan *plan)
 	}
 }
 
-static cJSON *status_json(const struct manager *m);
-
 static void publish(struct manager *m)
 {
 	uint64_t chunks = 0, free_pages = 0, hfree = 0;
@@ -305,7 +262,7 @@ static void publish(struct manager *m)
 			   m->state.n_nodes, hfree);
 	if (!m->policy->textfile)
 		return;
-	status = status_json(m);
+	status = methods_status_json(m);
 	text = status ? metrics_format(status) : NULL;
 	cJSON_Delete(status);
 	r = text ? write_file_atomic(m->policy->textfile, text, strlen(text), 0644) : -ENOMEM;
@@ -341,7 +298,7 @@ static void schedule_retry(struct manager *m, bool shortfall)
 			    retries);
 		break;
 	case CYCLE_NEXT_AFTER:
-		sd_event_source_set_time(m->retry, now_usec(m) + delay);
+		sd_event_source_set_time(m->retry, manager_now_usec(m) + delay);
 		sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
 		break;
 	}
@@ -356,7 +313,7 @@ static void schedule_more(struct manager *m, uint64_t deferred, uint64_t moved, 
 	case CYCLE_NEXT_AFTER:
 		log_debug("the move budget leaves %" PRIu64 " chunks; next cycle in %" PRIu64 " ms",
 			  deferred, (uint64_t)(delay / USEC_PER_MSEC));
-		sd_event_source_set_time(m->more, now_usec(m) + delay);
+		sd_event_source_set_time(m->more, manager_now_usec(m) + delay);
 		sd_event_source_set_enabled(m->more, SD_EVENT_ONESHOT);
 		return;
 	case CYCLE_NEXT_GIVE_UP:
@@ -369,7 +326,7 @@ static void schedule_more(struct manager *m, uint64_t deferred, uint64_t moved, 
 	sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
 }
 
-static void run_cycle(struct manager *m, const char *why)
+void manager_run_cycle(struct manager *m, const char *why)
 {
 	struct system_state before = { 0 }, after = { 0 };
 	struct plan plan = { 0 };
@@ -447,7 +404,7 @@ static int reconcile(struct manager *m)
 		struct reservation *r = &m->resv.items[i];
 		int node;
 
-		if (!m->state.pool_available || node_managed(m, r->node))
+		if (!m->state.pool_available || manager_node_managed(m, r->node))
 			continue;
 		if (!r->any) {
 			log_node(LOG_WARNING, r->node, r->bytes / m->state.page_size,
@@ -464,7 +421,7 @@ static int reconcile(struct manager *m)
 	}
 	for (size_t i = 0; i < m->state.n_nodes; i++) {
 		unsigned node = m->state.nodes[i].node;
-		uint64_t bytes = node_reserved_bytes(m, node);
+		uint64_t bytes = manager_reserved_bytes(m, node);
 
 		if (bytes)
 			log_node(LOG_INFO, node, bytes / m->state.page_size,
@@ -474,328 +431,12 @@ static int reconcile(struct manager *m)
 	return changed ? resv_save(m->opt.state_dir, &m->resv) : 0;
 }
 
-static cJSON *reservation_json(const struct manager *m, const struct reservation *r)
-{
-	cJSON *o = resv_to_json(r);
-
-	if (o)
-		cJSON_AddBoolToObject(o, "satisfied", node_satisfied(m, r->node));
-	return o;
-}
-
-/* ---- io.gigapool.Pool methods ---- */
-
-static cJSON *hist_json(const char *text, uint64_t when)
-{
-	cJSON *o;
-
-	if (!text[0])
-		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	cJSON_AddNumberToObject(o, "time", (double)when);
-	cJSON_AddStringToObject(o, "text", text);
-	return o;
-}
-
-static cJSON *node_json(const struct manager *m, const struct node_state *n)
-{
-	const struct node_hist *h = &m->hist[n->node];
-	cJSON *o = cJSON_CreateObject(), *f;
-	uint64_t reserved = node_reserved_bytes(m, n->node);
-
-	if (!o)
-		return NULL;
-	cJSON_AddNumberToObject(o, "node", n->node);
-	cJSON_AddBoolToObject(o, "managed", node_managed(m, n->node));
-	cJSON_AddNumberToObject(o, "hugetlb_total", (double)n->hugetlb_total);
-	cJSON_AddNumberToObject(o, "hugetlb_free", (double)n->hugetlb_free);
-	cJSON_AddNumberToObject(o, "pool_chunks", (double)n->pool_chunks);
-	cJSON_AddNumberToObject(o, "pool_free_pages", (double)n->pool_free_pages);
-	cJSON_AddNumberToObject(o, "pool_used_pages", (double)n->pool_used_pages);
-	cJSON_AddNumberToObject(o, "pool_empty_chunks", (double)n->pool_empty_chunks);
-	cJSON_AddNumberToObject(o, "reserved_bytes", (double)reserved);
-	cJSON_AddNumberToObject(o, "reserved_chunks",
-				(double)div_round_up(reserved, m->state.chunk_size));
-	cJSON_AddNumberToObject(o, "lent_chunks", (double)h->lent);
-	cJSON_AddNumberToObject(o, "reclaimed_chunks", (double)h->reclaimed);
-	cJSON_AddNumberToObject(o, "failures", (double)h->failures);
-	cJSON_AddItemToObject(o, "last_action", hist_json(h->action, h->action_time));
-	f = hist_json(h->failure, h->failure_time);
-	if (cJSON_IsObject(f)) {
-		cJSON_AddNumberToObject(f, "requested", (double)h->fail_requested);
-		cJSON_AddNumberToObject(f, "achieved", (double)h->fail_achieved);
-		cJSON_AddStringToObject(f, "error", strerror(h->fail_error ? -h->fail_error : EIO));
-	}
-	cJSON_AddItemToObject(o, "last_failure", f);
-	return o;
-}
-
-static cJSON *status_json(const struct manager *m)
-{
-	cJSON *o = cJSON_CreateObject(), *nodes, *hugetlb;
-
-	if (!o)
-		return NULL;
-	cJSON_AddStringToObject(o, "mode", m->backend->ops->mode);
-	if (!m->state.pool_available)
-		cJSON_AddStringToObject(o, "mode_reason", m->backend->mode_reason);
-	cJSON_AddBoolToObject(o, "dry_run", m->opt.dry_run);
-	cJSON_AddStringToObject(o, "version", GIGAPOOL_VERSION);
-	cJSON_AddNumberToObject(o, "chunk_size", (double)m->state.chunk_size);
-	cJSON_AddNumberToObject(o, "page_size", (double)m->state.page_size);
-	cJSON_AddNumberToObject(o, "cycles", (double)m->cycles);
-	cJSON_AddStringToObject(o, "last_cycle", m->last_cycle);
-	cJSON_AddNumberToObject(o, "reservations", (double)m->resv.n);
-	hugetlb = m->state.hugetlb.known ? cJSON_AddObjectToObject(o, "hugetlb") : NULL;
-	if (hugetlb) {
-		cJSON_AddNumberToObject(hugetlb, "total", (double)m->state.hugetlb.total);
-		cJSON_AddNumberToObject(hugetlb, "free", (double)m->state.hugetlb.free);
-		cJSON_AddNumberToObject(hugetlb, "reserved", (double)m->state.hugetlb.resv);
-		cJSON_AddNumberToObject(hugetlb, "surplus", (double)m->state.hugetlb.surplus);
-	}
-	nodes = cJSON_AddArrayToObject(o, "nodes");
-	for (size_t i = 0; nodes && i < m->state.n_nodes; i++)
-		cJSON_AddItemToArray(nodes, node_json(m, &m->state.nodes[i]));
-	return o;
-}
-
-/*
- * Status answers from the last snapshot instead of taking a new one: a
- * STATS ioctl acknowledges the pool's events, and a client asking for
- * status must not swallow a wakeup meant for the planner.
- */
-static int method_status(void *userdata, const cJSON *params, const struct peer *peer,
-			 struct reply *ret)
-{
-	(void)params, (void)peer;
-	ret->params = status_json(userdata);
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_plan(void *userdata, const cJSON *params, const struct peer *peer,
-		       struct reply *ret)
-{
-	struct manager *m = userdata;
-	struct plan plan;
-	cJSON *nodes;
-	int r;
-
-	(void)params, (void)peer;
-	m->state.now_usec = now_usec(m);
-	r = planner_plan(&m->state, m->policy, m->resv.items, m->resv.n, &plan);
-	if (r < 0)
-		return r;
-	ret->params = cJSON_CreateObject();
-	nodes = cJSON_AddArrayToObject(ret->params, "nodes");
-	for (size_t i = 0; nodes && i < plan.n_nodes; i++) {
-		const struct node_plan *np = &plan.nodes[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddItemToArray(nodes, o);
-		cJSON_AddNumberToObject(o, "node", np->node);
-		cJSON_AddStringToObject(o, "reason", plan_reason_name(np->reason));
-		cJSON_AddNumberToObject(o, "lend", (double)np->lend);
-		cJSON_AddNumberToObject(o, "lend_cma", (double)np->lend_cma);
-		cJSON_AddNumberToObject(o, "reclaim", (double)np->reclaim);
-		cJSON_AddNumberToObject(o, "shortfall", (double)np->shortfall);
-		cJSON_AddNumberToObject(o, "deferred", (double)np->deferred);
-		cJSON_AddNumberToObject(o, "reserved_chunks", (double)np->reserved_chunks);
-	}
-	plan_done(&plan);
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static bool json_uint(const cJSON *v, uint64_t max)
-{
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max &&
-	       v->valuedouble == floor(v->valuedouble);
-}
-
-static int method_reserve(void *userdata, const cJSON *params, const struct peer *peer,
-			  struct reply *ret)
-{
-	struct manager *m = userdata;
-	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
-	const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(params, "bytes");
-	const cJSON *node = cJSON_GetObjectItemCaseSensitive(params, "node");
-	struct reservation r = { .any = !node || cJSON_IsNull(node) };
-	int e;
-
-	if (!m->state.pool_available)
-		return reply_error(ret, POOL_INTERFACE ".PoolUnavailable", "reason",
-				   m->backend->mode_reason);
-	if (!cJSON_IsString(owner) ||
-	    !resv_owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
-	if (!json_uint(bytes, RESV_MAX_BYTES) || bytes->valuedouble < 1)
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "bytes");
-	if (!r.any && (!json_uint(node, UNMAPPED_POOL_MAX_NODES - 1) ||
-		       !node_managed(m, (unsigned)node->valuedouble)))
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "node");
-	if (resv_find(&m->resv, owner->valuestring))
-		return reply_error(ret, POOL_INTERFACE ".ReservationExists", "owner", owner->valuestring);
-	if (m->resv.n >= m->policy->limits.max_reservations)
-		return reply_error(ret, POOL_INTERFACE ".TooManyReservations", NULL, NULL);
-	r.node = r.any ? planner_place(&m->state, m->policy, m->resv.items, m->resv.n)
-		       : (int)node->valuedouble;
-	if (r.node < 0)
-		return reply_error(ret, POOL_INTERFACE ".NoCapacity", NULL, NULL);
-	r.owner = owner->valuestring;
-	r.bytes = (uint64_t)bytes->valuedouble;
-	r.created = time(NULL);
-	e = resv_add(&m->resv, &r);
-	if (e < 0)
-		return e;
-	e = resv_save(m->opt.state_dir, &m->resv);
-	if (e < 0) {
-		resv_remove(&m->resv, r.owner);
-		return e;
-	}
-	log_node(LOG_INFO, r.node, r.bytes / m->state.page_size, "uid %u reserved %" PRIu64
-		 " bytes on node %d for %s", peer->uid, r.bytes, r.node, r.owner);
-	run_cycle(m, "reserve");
-	ret->params = reservation_json(m, resv_find(&m->resv, r.owner));
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_release(void *userdata, const cJSON *params, const struct peer *peer,
-			  struct reply *ret)
-{
-	struct manager *m = userdata;
-	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
-	struct reservation *r;
-	struct reservation copy;
-	int e;
-
-	if (!cJSON_IsString(owner))
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
-	r = resv_find(&m->resv, owner->valuestring);
-	if (!r)
-		return reply_error(ret, POOL_INTERFACE ".NoSuchReservation", "owner", owner->valuestring);
-	copy = *r;
-	copy.owner = strdup(r->owner);
-	if (!copy.owner)
-		return -ENOMEM;
-	resv_remove(&m->resv, owner->valuestring);
-	e = resv_save(m->opt.state_dir, &m->resv);
-	if (e < 0) {
-		/* Keep memory and disk in agreement: the release did not happen. */
-		resv_add(&m->resv, &copy);
-		free(copy.owner);
-		return e;
-	}
-	log_node(LOG_INFO, copy.node, copy.bytes / m->state.page_size,
-		 "uid %u released %" PRIu64 " bytes on node %d of %s", peer->uid, copy.bytes,
-		 copy.node, copy.owner);
-	free(copy.owner);
-	run_cycle(m, "release");
-	ret->params = cJSON_CreateObject();
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_list(void *userdata, const cJSON *params, const struct peer *peer,
-		       struct reply *ret)
-{
-	struct manager *m = userdata;
-	cJSON *list;
-
-	(void)params, (void)peer;
-	ret->params = cJSON_CreateObject();
-	list = cJSON_AddArrayToObject(ret->params, "reservations");
-	for (size_t i = 0; list && i < m->resv.n; i++)
-		cJSON_AddItemToArray(list, reservation_json(m, &m->resv.items[i]));
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_rebalance(void *userdata, const cJSON *params, const struct peer *peer,
-			    struct reply *ret)
-{
-	struct manager *m = userdata;
-	cJSON *nodes;
-
-	(void)params;
-	log_info("rebalance requested by uid %u", peer->uid);
-	run_cycle(m, "rebalance");
-	ret->params = cJSON_CreateObject();
-	cJSON_AddBoolToObject(ret->params, "dry_run", m->opt.dry_run);
-	cJSON_AddStringToObject(ret->params, "result", m->last_cycle);
-	nodes = cJSON_AddArrayToObject(ret->params, "nodes");
-	for (size_t i = 0; nodes && i < m->state.n_nodes; i++) {
-		const struct node_hist *h = &m->hist[m->state.nodes[i].node];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddItemToArray(nodes, o);
-		cJSON_AddNumberToObject(o, "node", m->state.nodes[i].node);
-		cJSON_AddNumberToObject(o, "lend_requested", (double)h->lend_req);
-		cJSON_AddNumberToObject(o, "lent", (double)h->lend_done);
-		cJSON_AddNumberToObject(o, "reclaim_requested", (double)h->reclaim_req);
-		cJSON_AddNumberToObject(o, "reclaimed", (double)h->reclaim_done);
-	}
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static const struct method pool_methods[] = {
-	{ "Status", false, method_status },
-	{ "Plan", false, method_plan },
-	{ "ListReservations", false, method_list },
-	{ "Reserve", true, method_reserve },
-	{ "Release", true, method_release },
-	{ "Rebalance", true, method_rebalance },
-	{ NULL }
-};
-
-static const char pool_description[] =
-	"# Sizes the unmapped pool of 1 GiB chunks against 1 GiB hugetlb pages per NUMA node.\n"
-	"interface io.gigapool.Pool\n\n"
-	"type Event (time: int, text: string)\n\n"
-	"type Failure (time: int, text: string, requested: int, achieved: int, error: string)\n\n"
-	"type Node (node: int, managed: bool, hugetlb_total: int, hugetlb_free: int,\n"
-	"  pool_chunks: int, pool_free_pages: int, pool_used_pages: int,\n"
-	"  pool_empty_chunks: int, reserved_bytes: int, reserved_chunks: int,\n"
-	"  lent_chunks: int, reclaimed_chunks: int, failures: int, last_action: ?Event,\n"
-	"  last_failure: ?Failure)\n\n"
-	"type Reservation (owner: string, bytes: int, node: int, any: bool, created: int,\n"
-	"  satisfied: bool)\n\n"
-	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"
-	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
-	"  shortfall: int, deferred: int, reserved_chunks: int)\n\n"
-	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
-	"  reclaimed: int)\n\n"
-	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
-	"  chunk_size: int, page_size: int, cycles: int, last_cycle: string,\n"
-	"  reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
-	"method Plan() -> (nodes: []NodePlan)\n\n"
-	"method ListReservations() -> (reservations: []Reservation)\n\n"
-	"# node omitted or null: the daemon chooses.\n"
-	"method Reserve(owner: string, bytes: int, node: ?int) -> (owner: string, bytes: int,\n"
-	"  node: int, any: bool, created: int, satisfied: bool)\n\n"
-	"method Release(owner: string) -> ()\n\n"
-	"method Rebalance() -> (dry_run: bool, result: string, nodes: []NodeResult)\n\n"
-	"error PermissionDenied ()\n"
-	"error PoolUnavailable (reason: string)\n"
-	"error ReservationExists (owner: string)\n"
-	"error NoSuchReservation (owner: string)\n"
-	"error TooManyReservations ()\n"
-	"error NoCapacity ()\n"
-	"error InternalError (errno: string)\n";
-
-static const struct service pool_service_template = {
-	.vendor = "gigapool",
-	.product = "gigapoold",
-	.version = GIGAPOOL_VERSION,
-	.url = "https://github.com/gigapool/gigapool",
-	.description = pool_description,
-	.methods = pool_methods,
-};
-
 /* ---- events ---- */
 
 static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	(void)s, (void)fd, (void)revents;
-	run_cycle(userdata, "pool event");
+	manager_run_cycle(userdata, "pool event");
 	return 0;
 }
 
@@ -803,7 +444,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 
-	run_cycle(m, "timer");
+	manager_run_cycle(m, "timer");
 	sd_event_source_set_time(s, usec + m->policy->interval_sec * USEC_PER_SEC);
 	return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
@@ -811,14 +452,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	(void)s, (void)usec;
-	run_cycle(userdata, "retry");
+	manager_run_cycle(userdata, "retry");
 	return 0;
 }
 
 static int on_more(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	(void)s, (void)usec;
-	run_cycle(userdata, "more moves");
+	manager_run_cycle(userdata, "more moves");
 	return 0;
 }
 
@@ -854,7 +495,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
 	(void)s, (void)si;
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)now_usec(m));
+		   (unsigned long long)manager_now_usec(m));
 	if (policy_load(m->opt.policy_path, &p, &err) < 0) {
 		log_error("reload: keeping the old policy: %s", err ? err : "out of memory");
 		free(err);
@@ -865,8 +506,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		server_set_limits(m->server, &lim);
 		log_info("reload: policy %s applied", m->opt.policy_path);
 		sd_event_source_set_time(m->timer,
-					 now_usec(m) + p->interval_sec * USEC_PER_SEC);
-		run_cycle(m, "reload");
+					 manager_now_usec(m) + p->interval_sec * USEC_PER_SEC);
+		manager_run_cycle(m, "reload");
 	}
 	sd_notify(0, "READY=1");
 	return 0;
@@ -884,8 +525,7 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 	}
 	m->opt = *o;
 	m->policy = policy;
-	m->service = pool_service_template;
-	m->service.userdata = m;
+	methods_service_init(&m->service, m);
 	server_limits_of(policy, &lim);
 	m->hist = calloc(UNMAPPED_POOL_MAX_NODES, sizeof(*m->hist));
 	r = m->hist ? 0 : -ENOMEM;
@@ -927,8 +567,8 @@ static int setup_events(struct manager *m)
 		r = sd_event_set_watchdog(m->event, true);
 	if (r >= 0)
 		r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC,
-				      now_usec(m) + m->policy->interval_sec * USEC_PER_SEC, 0,
-				      on_timer, m);
+				      manager_now_usec(m) + m->policy->interval_sec * USEC_PER_SEC,
+				      0, on_timer, m);
 	if (r >= 0)
 		r = sd_event_add_time(m->event, &m->retry, CLOCK_MONOTONIC, 0, 0, on_retry, m);
 	if (r >= 0)
@@ -961,7 +601,7 @@ int manager_run(struct manager *m)
 	r = reconcile(m);
 	if (r < 0)
 		return r;
-	run_cycle(m, "start");
+	manager_run_cycle(m, "start");
 	r = server_listen(m->server, m->opt.socket_path);
 	if (r < 0)
 		return r;

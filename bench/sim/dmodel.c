@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The daemon's cycle (daemon/manager.c, run_cycle()) without its I/O:
+ * The daemon's cycle (daemon/manager.c, manager_run_cycle()) without its I/O:
  * snapshot, planner_plan(), lends taking free hugetlb pages, lends from
  * CMA, reclaims, low watermark, retry with backoff after a shortfall, and
  * the next cycle soon after one that the move budget cut short.  What to
