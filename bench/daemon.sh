@@ -2,7 +2,8 @@
 # Daemon benchmarks (issue 6), for the "## Daemon" section of
 # docs/BENCHMARKS.md:
 #   - Status latency, p50 and p99, with 1, 10 and 100 concurrent clients:
-#     daemon/build/gigapool-bench against gigapoold on this host;
+#     build/bench/client/gigapool-bench (bench/daemon/client.c) against
+#     gigapoold on this host;
 #   - wake-ups of an idle gigapoold per minute with the shipped policy;
 #   - time from a pool low-watermark event to the lend completing, in a QEMU
 #     guest on the patched kernel (bench/daemon/init.sh and lowwater.c).
@@ -22,6 +23,7 @@ cd "$top"
 src=bench/daemon
 out=build/bench/daemon
 B=daemon/build
+client=build/bench/client/gigapool-bench
 fragment=build/bench/daemon.md
 plot=docs/bench/daemon-latency.png
 latency_runs=${LATENCY_RUNS:-7}
@@ -108,10 +110,10 @@ latency() {
 	start_daemon "$out/latency" config/policy.json
 	load "latency start"
 	note "for run in \$(seq $latency_runs); do for c in 1 10 100; do" \
-		"$B/gigapool-bench --socket $out/latency/S --clients \$c --requests \$(($calls / c)); done; done"
+		"$client --socket $out/latency/S --clients \$c --requests \$(($calls / c)); done; done"
 	for run in $(seq "$latency_runs"); do
 		for c in 1 10 100; do
-			line=$("$B/gigapool-bench" --socket "$out/latency/S" --clients "$c" \
+			line=$("$client" --socket "$out/latency/S" --clients "$c" \
 				--requests $((calls / c)) | tail -n 1)
 			[[ $line =~ ^p50=([0-9.]+)us\ p99=([0-9.]+)us\ max=([0-9.]+)us\ throughput=([0-9]+)\ calls/s$ ]] ||
 				fail "unexpected gigapool-bench output: $line"
@@ -208,7 +210,8 @@ lend() {
 	grep '^# guest ' "$out/console.txt" | head -n 1 >"$out/guest"
 }
 
-make -s -C daemon build/gigapoold build/gigapool-bench
+make -s -C daemon build/gigapoold
+make -s -C bench/daemon
 t_start=$(date +%s)
 {
 	echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"

@@ -7,21 +7,17 @@
  * watermark, a failed allocation), on a safety timer, after a retry
  * backoff, shortly after a cycle that the move budget cut short, on SIGHUP
  * and on mutating calls; between them the daemon sleeps in sd-event.  The
- * same loop serves the varlink control socket.
+ * same loop serves the control socket (server.c) with the io.gigapool.Pool
+ * methods (methods.c); what follows a cycle is decided in cycle.c.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <linux/unmapped_pool.h>
 #include <systemd/sd-daemon.h>
@@ -30,89 +26,13 @@
 #include "backend.h"
 #include "log.h"
 #include "manager.h"
+#include "methods.h"
 #include "metrics.h"
-#include "planner.h"
-#include "protocol.h"
-#include "state.h"
+#include "server.h"
 #include "util.h"
 
-#ifndef GIGAPOOL_VERSION
-#define GIGAPOOL_VERSION "0"
-#endif
-
-/* A client that does not read its replies is dropped beyond this. */
-#define MAX_OUTPUT_BYTES (16U << 20)
-/* Connections accepted per wakeup, so that a flood cannot starve cycles. */
-#define ACCEPT_BATCH 64
 /* How long systemd should wait for each slow step of the initial apply. */
 #define EXTEND_TIMEOUT_USEC (30 * USEC_PER_SEC)
-/*
- * When the move budget (max_moves, max_moves_per_cycle) cut a cycle's plan
- * short, the next cycle runs this much later instead of at the next pool
- * event: the kernel raises the low-watermark event only when the pool
- * crosses below the watermark, so a pool left short by a large reservation
- * would otherwise stay short until the safety timer.  The pause lets the
- * socket and the watchdog have the loop between batches and holds the
- * daemon to ten batches a second.
- */
-#define MORE_DELAY_MSEC 100
-/*
- * At most this many such cycles in a row, so that a daemon whose moves
- * something else undoes (a hand-run reclaim, the kernel's shrinker) falls
- * back to the pace of pool events and the safety timer.  With the shipped
- * budget of 4 chunks per node that is 1 TiB on a node.
- */
-#define MORE_CYCLES_MAX 256
-
-/* What the daemon remembers about a node between cycles. */
-struct node_hist {
-	uint64_t last_lend_usec;
-	uint64_t watermark;
-	bool watermark_set;
-	uint64_t lent, reclaimed, failures;
-	char action[160];
-	uint64_t action_time;
-	char failure[160];
-	uint64_t failure_time;
-	uint64_t fail_requested, fail_achieved;
-	int fail_error;
-	/* The last cycle: requested and achieved per direction. */
-	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
-};
-
-struct client {
-	struct manager *m;
-	int fd;
-	struct peer peer;
-	sd_event_source *io;
-	sd_event_source *idle;
-	struct framer in;
-	char *out;
-	size_t out_len, out_off;
-	struct client *next, *prev;
-};
-
-struct manager {
-	struct manager_options opt;
-	struct policy *policy;
-	struct backend *backend;
-	sd_event *event;
-	sd_event_source *pool_io, *timer, *retry, *more, *listen_io;
-	int listen_fd;
-	bool bound;		/* we created the socket file (not socket-activated) */
-	bool ready;
-	struct resv_set resv;
-	struct system_state state;
-	bool have_state;
-	struct node_hist *hist;	/* indexed by node id */
-	unsigned retry_count;
-	unsigned more_count;	/* cycles in a row that left moves to the next one */
-	uint64_t cycles;
-	char last_cycle[160];
-	struct client *clients;
-	size_t n_clients;
-	struct service service;
-};
 
 static int64_t node_index(const struct system_state *s, unsigned node)
 {
@@ -122,7 +42,7 @@ static int64_t node_index(const struct system_state *s, unsigned node)
 	return -1;
 }
 
-static bool node_managed(const struct manager *m, unsigned node)
+bool manager_node_managed(const struct manager *m, unsigned node)
 {
 	int64_t i = node_index(&m->state, node);
 
@@ -130,7 +50,7 @@ static bool node_managed(const struct manager *m, unsigned node)
 	       !policy_node(m->policy, node)->excluded;
 }
 
-static uint64_t now_usec(const struct manager *m)
+uint64_t manager_now_usec(const struct manager *m)
 {
 	uint64_t t = 0;
 
@@ -138,7 +58,7 @@ static uint64_t now_usec(const struct manager *m)
 	return t;
 }
 
-static uint64_t node_reserved_bytes(const struct manager *m, unsigned node)
+uint64_t manager_reserved_bytes(const struct manager *m, unsigned node)
 {
 	uint64_t sum = 0;
 
@@ -148,12 +68,12 @@ static uint64_t node_reserved_bytes(const struct manager *m, unsigned node)
 	return sum;
 }
 
-static bool node_satisfied(const struct manager *m, unsigned node)
+bool manager_node_satisfied(const struct manager *m, unsigned node)
 {
 	int64_t i = node_index(&m->state, node);
 
 	return i >= 0 && m->state.nodes[i].pool_free_pages / pages_per_chunk(&m->state) >=
-		div_round_up(node_reserved_bytes(m, node), m->state.chunk_size);
+		div_round_up(manager_reserved_bytes(m, node), m->state.chunk_size);
 }
 
 /* Take a snapshot and fold in the move history the planner needs. */
@@ -163,7 +83,7 @@ static int take_snapshot(struct manager *m, struct system_state *ret)
 
 	if (r < 0)
 		return r;
-	ret->now_usec = now_usec(m);
+	ret->now_usec = manager_now_usec(m);
 	for (size_t i = 0; i < ret->n_nodes; i++) {
 		struct node_state *n = &ret->nodes[i];
 
@@ -176,7 +96,6 @@ static void replace_state(struct manager *m, struct system_state *s)
 {
 	system_state_done(&m->state);
 	m->state = *s;
-	m->have_state = true;
 	memset(s, 0, sizeof(*s));
 }
 
@@ -203,7 +122,7 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 		h->lend_done += mv->done;
 		h->lent += mv->done;
 		if (mv->done)
-			h->last_lend_usec = now_usec(m);
+			h->last_lend_usec = manager_now_usec(m);
 	}
 	h->action_time = time(NULL);
 	snprintf(h->action, sizeof(h->action), "%s %" PRIu64 " of %" PRIu64 " chunks (%s)",
@@ -265,9 +184,9 @@ static bool execute_kind(struct manager *m, const struct plan *plan, enum move_k
 }
 
 /*
- * Every move is read back: the chunks of each node must have changed by
- * exactly what the kernel said it did.  A difference means someone else
- * moved chunks too, which is worth a warning but not a failure.
+ * Every move is read back against cycle_read_back_chunks().  A difference
+ * means someone else moved chunks too, which is worth a warning but not a
+ * failure.
  */
 static void read_back(struct manager *m, const struct system_state *before,
 		      const struct system_state *after)
@@ -276,7 +195,8 @@ static void read_back(struct manager *m, const struct system_state *before,
 		const struct node_state *b = &before->nodes[i];
 		const struct node_hist *h = &m->hist[b->node];
 		int64_t j = node_index(after, b->node);
-		uint64_t expect = b->pool_chunks + h->lend_done - h->reclaim_done;
+		uint64_t expect = cycle_read_back_chunks(b->pool_chunks, h->lend_done,
+							 h->reclaim_done);
 
 		if (j >= 0 && after->nodes[j].pool_chunks != expect)
 			log_node(LOG_WARNING, b->node, after->nodes[j].pool_chunks,
@@ -296,13 +216,18 @@ static void update_watermarks(struct manager *m, const struct plan *plan)
 
 		if (!m->state.pool_available || m->opt.dry_run)
 			continue;
-		/* The snapshot reads back what the kernel holds; set it again if it differs. */
-		if (h->watermark_set && kernel != h->watermark)
+		switch (cycle_watermark(h->watermark_set, h->watermark, kernel,
+					np->low_watermark_pages)) {
+		case CYCLE_WATERMARK_KEEP:
+			continue;
+		case CYCLE_WATERMARK_RESET:
 			log_node(LOG_WARNING, np->node, kernel,
 				 "node %u: read back low watermark %" PRIu64 ", set %" PRIu64,
 				 np->node, kernel, h->watermark);
-		else if (h->watermark_set && h->watermark == np->low_watermark_pages)
-			continue;
+			break;
+		case CYCLE_WATERMARK_SET:
+			break;
+		}
 		r = m->backend->ops->set_watermark(m->backend, np->node, np->low_watermark_pages);
 		if (r < 0) {
 			log_node(LOG_WARNING, np->node, np->low_watermark_pages,
@@ -313,8 +238,6 @@ static void update_watermarks(struct manager *m, const struct plan *plan)
 		h->watermark_set = true;
 	}
 }
-
-static cJSON *status_json(const struct manager *m);
 
 static void publish(struct manager *m)
 {
@@ -339,7 +262,7 @@ static void publish(struct manager *m)
 			   m->state.n_nodes, hfree);
 	if (!m->policy->textfile)
 		return;
-	status = status_json(m);
+	status = methods_status_json(m);
 	text = status ? metrics_format(status) : NULL;
 	cJSON_Delete(status);
 	r = text ? write_file_atomic(m->policy->textfile, text, strlen(text), 0644) : -ENOMEM;
@@ -364,52 +287,46 @@ static void log_plan(const struct plan *plan)
 
 static void schedule_retry(struct manager *m, bool shortfall)
 {
-	uint64_t delay_ms;
+	unsigned retries = m->sched.retries;
+	uint64_t delay;
 
-	if (!shortfall) {
-		m->retry_count = 0;
-		return;
-	}
-	if (m->retry_count >= m->policy->retry_attempts) {
+	switch (cycle_retry(&m->sched, m->policy, shortfall, &delay)) {
+	case CYCLE_NEXT_NONE:
+		break;
+	case CYCLE_NEXT_GIVE_UP:
 		log_warning("moves still short after %u retries; waiting for the next event",
-			    m->retry_count);
-		m->retry_count = 0;
-		return;
+			    retries);
+		break;
+	case CYCLE_NEXT_AFTER:
+		sd_event_source_set_time(m->retry, manager_now_usec(m) + delay);
+		sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
+		break;
 	}
-	delay_ms = m->policy->retry_backoff_ms << min_u64(m->retry_count, 32);
-	delay_ms = min_u64(delay_ms, m->policy->retry_backoff_max_ms);
-	m->retry_count++;
-	sd_event_source_set_time(m->retry, now_usec(m) + delay_ms * USEC_PER_MSEC);
-	sd_event_source_set_enabled(m->retry, SD_EVENT_ONESHOT);
 }
 
-/*
- * Run the next cycle soon when the move budget, not a failure, left moves
- * for later and this cycle's moves all went through; a shortfall is the
- * retry's business, and a cycle that moved nothing (a dry run) would only
- * plan the same again.  A cycle that leaves nothing for later, whatever
- * ran it, makes a pending one pointless.
- */
 static void schedule_more(struct manager *m, uint64_t deferred, uint64_t moved, bool shortfall)
 {
-	bool wanted = deferred > 0 && moved > 0 && !shortfall;
+	unsigned more = m->sched.more;
+	uint64_t delay;
 
-	if (wanted && m->more_count >= MORE_CYCLES_MAX)
-		log_info("the move budget still leaves %" PRIu64 " chunks after %u cycles in a row; "
-			 "waiting for the next event", deferred, m->more_count);
-	if (!wanted || m->more_count >= MORE_CYCLES_MAX) {
-		m->more_count = 0;
-		sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
+	switch (cycle_more(&m->sched, deferred, moved, shortfall, &delay)) {
+	case CYCLE_NEXT_AFTER:
+		log_debug("the move budget leaves %" PRIu64 " chunks; next cycle in %" PRIu64 " ms",
+			  deferred, (uint64_t)(delay / USEC_PER_MSEC));
+		sd_event_source_set_time(m->more, manager_now_usec(m) + delay);
+		sd_event_source_set_enabled(m->more, SD_EVENT_ONESHOT);
 		return;
+	case CYCLE_NEXT_GIVE_UP:
+		log_info("the move budget still leaves %" PRIu64 " chunks after %u cycles in a row; "
+			 "waiting for the next event", deferred, more);
+		break;
+	case CYCLE_NEXT_NONE:
+		break;
 	}
-	m->more_count++;
-	log_debug("the move budget leaves %" PRIu64 " chunks; next cycle in %u ms",
-		  deferred, MORE_DELAY_MSEC);
-	sd_event_source_set_time(m->more, now_usec(m) + MORE_DELAY_MSEC * USEC_PER_MSEC);
-	sd_event_source_set_enabled(m->more, SD_EVENT_ONESHOT);
+	sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
 }
 
-static void run_cycle(struct manager *m, const char *why)
+void manager_run_cycle(struct manager *m, const char *why)
 {
 	struct system_state before = { 0 }, after = { 0 };
 	struct plan plan = { 0 };
@@ -487,7 +404,7 @@ static int reconcile(struct manager *m)
 		struct reservation *r = &m->resv.items[i];
 		int node;
 
-		if (!m->state.pool_available || node_managed(m, r->node))
+		if (!m->state.pool_available || manager_node_managed(m, r->node))
 			continue;
 		if (!r->any) {
 			log_node(LOG_WARNING, r->node, r->bytes / m->state.page_size,
@@ -504,568 +421,14 @@ static int reconcile(struct manager *m)
 	}
 	for (size_t i = 0; i < m->state.n_nodes; i++) {
 		unsigned node = m->state.nodes[i].node;
-		uint64_t bytes = node_reserved_bytes(m, node);
+		uint64_t bytes = manager_reserved_bytes(m, node);
 
 		if (bytes)
 			log_node(LOG_INFO, node, bytes / m->state.page_size,
 				 "node %u: %" PRIu64 " bytes reserved, kernel reports %" PRIu64
 				 " free pool pages", node, bytes, m->state.nodes[i].pool_free_pages);
 	}
-	return changed ? state_save(m->opt.state_dir, &m->resv) : 0;
-}
-
-static cJSON *reservation_json(const struct manager *m, const struct reservation *r)
-{
-	cJSON *o = reservation_to_json(r);
-
-	if (o)
-		cJSON_AddBoolToObject(o, "satisfied", node_satisfied(m, r->node));
-	return o;
-}
-
-/* ---- io.gigapool.Pool methods ---- */
-
-static cJSON *hist_json(const char *text, uint64_t when)
-{
-	cJSON *o;
-
-	if (!text[0])
-		return cJSON_CreateNull();
-	o = cJSON_CreateObject();
-	if (!o)
-		return NULL;
-	cJSON_AddNumberToObject(o, "time", (double)when);
-	cJSON_AddStringToObject(o, "text", text);
-	return o;
-}
-
-static cJSON *node_json(const struct manager *m, const struct node_state *n)
-{
-	const struct node_hist *h = &m->hist[n->node];
-	cJSON *o = cJSON_CreateObject(), *f;
-	uint64_t reserved = node_reserved_bytes(m, n->node);
-
-	if (!o)
-		return NULL;
-	cJSON_AddNumberToObject(o, "node", n->node);
-	cJSON_AddBoolToObject(o, "managed", node_managed(m, n->node));
-	cJSON_AddNumberToObject(o, "hugetlb_total", (double)n->hugetlb_total);
-	cJSON_AddNumberToObject(o, "hugetlb_free", (double)n->hugetlb_free);
-	cJSON_AddNumberToObject(o, "pool_chunks", (double)n->pool_chunks);
-	cJSON_AddNumberToObject(o, "pool_free_pages", (double)n->pool_free_pages);
-	cJSON_AddNumberToObject(o, "pool_used_pages", (double)n->pool_used_pages);
-	cJSON_AddNumberToObject(o, "pool_empty_chunks", (double)n->pool_empty_chunks);
-	cJSON_AddNumberToObject(o, "reserved_bytes", (double)reserved);
-	cJSON_AddNumberToObject(o, "reserved_chunks",
-				(double)div_round_up(reserved, m->state.chunk_size));
-	cJSON_AddNumberToObject(o, "lent_chunks", (double)h->lent);
-	cJSON_AddNumberToObject(o, "reclaimed_chunks", (double)h->reclaimed);
-	cJSON_AddNumberToObject(o, "failures", (double)h->failures);
-	cJSON_AddItemToObject(o, "last_action", hist_json(h->action, h->action_time));
-	f = hist_json(h->failure, h->failure_time);
-	if (cJSON_IsObject(f)) {
-		cJSON_AddNumberToObject(f, "requested", (double)h->fail_requested);
-		cJSON_AddNumberToObject(f, "achieved", (double)h->fail_achieved);
-		cJSON_AddStringToObject(f, "error", strerror(h->fail_error ? -h->fail_error : EIO));
-	}
-	cJSON_AddItemToObject(o, "last_failure", f);
-	return o;
-}
-
-static cJSON *status_json(const struct manager *m)
-{
-	cJSON *o = cJSON_CreateObject(), *nodes, *hugetlb;
-
-	if (!o)
-		return NULL;
-	cJSON_AddStringToObject(o, "mode", m->backend->ops->mode);
-	if (!m->state.pool_available)
-		cJSON_AddStringToObject(o, "mode_reason", m->backend->mode_reason);
-	cJSON_AddBoolToObject(o, "dry_run", m->opt.dry_run);
-	cJSON_AddStringToObject(o, "version", GIGAPOOL_VERSION);
-	cJSON_AddNumberToObject(o, "chunk_size", (double)m->state.chunk_size);
-	cJSON_AddNumberToObject(o, "page_size", (double)m->state.page_size);
-	cJSON_AddNumberToObject(o, "cycles", (double)m->cycles);
-	cJSON_AddStringToObject(o, "last_cycle", m->last_cycle);
-	cJSON_AddNumberToObject(o, "reservations", (double)m->resv.n);
-	hugetlb = m->state.hugetlb.known ? cJSON_AddObjectToObject(o, "hugetlb") : NULL;
-	if (hugetlb) {
-		cJSON_AddNumberToObject(hugetlb, "total", (double)m->state.hugetlb.total);
-		cJSON_AddNumberToObject(hugetlb, "free", (double)m->state.hugetlb.free);
-		cJSON_AddNumberToObject(hugetlb, "reserved", (double)m->state.hugetlb.resv);
-		cJSON_AddNumberToObject(hugetlb, "surplus", (double)m->state.hugetlb.surplus);
-	}
-	nodes = cJSON_AddArrayToObject(o, "nodes");
-	for (size_t i = 0; nodes && i < m->state.n_nodes; i++)
-		cJSON_AddItemToArray(nodes, node_json(m, &m->state.nodes[i]));
-	return o;
-}
-
-/*
- * Status answers from the last snapshot instead of taking a new one: a
- * STATS ioctl acknowledges the pool's events, and a client asking for
- * status must not swallow a wakeup meant for the planner.
- */
-static int method_status(void *userdata, const cJSON *params, const struct peer *peer,
-			 struct reply *ret)
-{
-	(void)params, (void)peer;
-	ret->params = status_json(userdata);
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_plan(void *userdata, const cJSON *params, const struct peer *peer,
-		       struct reply *ret)
-{
-	struct manager *m = userdata;
-	struct plan plan;
-	cJSON *nodes;
-	int r;
-
-	(void)params, (void)peer;
-	m->state.now_usec = now_usec(m);
-	r = planner_plan(&m->state, m->policy, m->resv.items, m->resv.n, &plan);
-	if (r < 0)
-		return r;
-	ret->params = cJSON_CreateObject();
-	nodes = cJSON_AddArrayToObject(ret->params, "nodes");
-	for (size_t i = 0; nodes && i < plan.n_nodes; i++) {
-		const struct node_plan *np = &plan.nodes[i];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddItemToArray(nodes, o);
-		cJSON_AddNumberToObject(o, "node", np->node);
-		cJSON_AddStringToObject(o, "reason", plan_reason_name(np->reason));
-		cJSON_AddNumberToObject(o, "lend", (double)np->lend);
-		cJSON_AddNumberToObject(o, "lend_cma", (double)np->lend_cma);
-		cJSON_AddNumberToObject(o, "reclaim", (double)np->reclaim);
-		cJSON_AddNumberToObject(o, "shortfall", (double)np->shortfall);
-		cJSON_AddNumberToObject(o, "deferred", (double)np->deferred);
-		cJSON_AddNumberToObject(o, "reserved_chunks", (double)np->reserved_chunks);
-	}
-	plan_done(&plan);
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static bool json_uint(const cJSON *v, uint64_t max)
-{
-	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max &&
-	       v->valuedouble == floor(v->valuedouble);
-}
-
-static int method_reserve(void *userdata, const cJSON *params, const struct peer *peer,
-			  struct reply *ret)
-{
-	struct manager *m = userdata;
-	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
-	const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(params, "bytes");
-	const cJSON *node = cJSON_GetObjectItemCaseSensitive(params, "node");
-	struct reservation r = { .any = !node || cJSON_IsNull(node) };
-	int e;
-
-	if (!m->state.pool_available)
-		return reply_error(ret, POOL_INTERFACE ".PoolUnavailable", "reason",
-				   m->backend->mode_reason);
-	if (!cJSON_IsString(owner) || !owner_valid(owner->valuestring, m->policy->limits.max_owner_length))
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
-	if (!json_uint(bytes, RESV_MAX_BYTES) || bytes->valuedouble < 1)
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "bytes");
-	if (!r.any && (!json_uint(node, UNMAPPED_POOL_MAX_NODES - 1) ||
-		       !node_managed(m, (unsigned)node->valuedouble)))
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "node");
-	if (resv_find(&m->resv, owner->valuestring))
-		return reply_error(ret, POOL_INTERFACE ".ReservationExists", "owner", owner->valuestring);
-	if (m->resv.n >= m->policy->limits.max_reservations)
-		return reply_error(ret, POOL_INTERFACE ".TooManyReservations", NULL, NULL);
-	r.node = r.any ? planner_place(&m->state, m->policy, m->resv.items, m->resv.n)
-		       : (int)node->valuedouble;
-	if (r.node < 0)
-		return reply_error(ret, POOL_INTERFACE ".NoCapacity", NULL, NULL);
-	r.owner = owner->valuestring;
-	r.bytes = (uint64_t)bytes->valuedouble;
-	r.created = time(NULL);
-	e = resv_add(&m->resv, &r);
-	if (e < 0)
-		return e;
-	e = state_save(m->opt.state_dir, &m->resv);
-	if (e < 0) {
-		resv_remove(&m->resv, r.owner);
-		return e;
-	}
-	log_node(LOG_INFO, r.node, r.bytes / m->state.page_size, "uid %u reserved %" PRIu64
-		 " bytes on node %d for %s", peer->uid, r.bytes, r.node, r.owner);
-	run_cycle(m, "reserve");
-	ret->params = reservation_json(m, resv_find(&m->resv, r.owner));
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_release(void *userdata, const cJSON *params, const struct peer *peer,
-			  struct reply *ret)
-{
-	struct manager *m = userdata;
-	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
-	struct reservation *r;
-	struct reservation copy;
-	int e;
-
-	if (!cJSON_IsString(owner))
-		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "owner");
-	r = resv_find(&m->resv, owner->valuestring);
-	if (!r)
-		return reply_error(ret, POOL_INTERFACE ".NoSuchReservation", "owner", owner->valuestring);
-	copy = *r;
-	copy.owner = strdup(r->owner);
-	if (!copy.owner)
-		return -ENOMEM;
-	resv_remove(&m->resv, owner->valuestring);
-	e = state_save(m->opt.state_dir, &m->resv);
-	if (e < 0) {
-		/* Keep memory and disk in agreement: the release did not happen. */
-		resv_add(&m->resv, &copy);
-		free(copy.owner);
-		return e;
-	}
-	log_node(LOG_INFO, copy.node, copy.bytes / m->state.page_size,
-		 "uid %u released %" PRIu64 " bytes on node %d of %s", peer->uid, copy.bytes,
-		 copy.node, copy.owner);
-	free(copy.owner);
-	run_cycle(m, "release");
-	ret->params = cJSON_CreateObject();
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_list(void *userdata, const cJSON *params, const struct peer *peer,
-		       struct reply *ret)
-{
-	struct manager *m = userdata;
-	cJSON *list;
-
-	(void)params, (void)peer;
-	ret->params = cJSON_CreateObject();
-	list = cJSON_AddArrayToObject(ret->params, "reservations");
-	for (size_t i = 0; list && i < m->resv.n; i++)
-		cJSON_AddItemToArray(list, reservation_json(m, &m->resv.items[i]));
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static int method_rebalance(void *userdata, const cJSON *params, const struct peer *peer,
-			    struct reply *ret)
-{
-	struct manager *m = userdata;
-	cJSON *nodes;
-
-	(void)params;
-	log_info("rebalance requested by uid %u", peer->uid);
-	run_cycle(m, "rebalance");
-	ret->params = cJSON_CreateObject();
-	cJSON_AddBoolToObject(ret->params, "dry_run", m->opt.dry_run);
-	cJSON_AddStringToObject(ret->params, "result", m->last_cycle);
-	nodes = cJSON_AddArrayToObject(ret->params, "nodes");
-	for (size_t i = 0; nodes && i < m->state.n_nodes; i++) {
-		const struct node_hist *h = &m->hist[m->state.nodes[i].node];
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddItemToArray(nodes, o);
-		cJSON_AddNumberToObject(o, "node", m->state.nodes[i].node);
-		cJSON_AddNumberToObject(o, "lend_requested", (double)h->lend_req);
-		cJSON_AddNumberToObject(o, "lent", (double)h->lend_done);
-		cJSON_AddNumberToObject(o, "reclaim_requested", (double)h->reclaim_req);
-		cJSON_AddNumberToObject(o, "reclaimed", (double)h->reclaim_done);
-	}
-	return ret->params ? 0 : -ENOMEM;
-}
-
-static const struct method pool_methods[] = {
-	{ "Status", false, method_status },
-	{ "Plan", false, method_plan },
-	{ "ListReservations", false, method_list },
-	{ "Reserve", true, method_reserve },
-	{ "Release", true, method_release },
-	{ "Rebalance", true, method_rebalance },
-	{ NULL }
-};
-
-static const char pool_description[] =
-	"# Sizes the unmapped pool of 1 GiB chunks against 1 GiB hugetlb pages per NUMA node.\n"
-	"interface io.gigapool.Pool\n\n"
-	"type Event (time: int, text: string)\n\n"
-	"type Failure (time: int, text: string, requested: int, achieved: int, error: string)\n\n"
-	"type Node (node: int, managed: bool, hugetlb_total: int, hugetlb_free: int,\n"
-	"  pool_chunks: int, pool_free_pages: int, pool_used_pages: int,\n"
-	"  pool_empty_chunks: int, reserved_bytes: int, reserved_chunks: int,\n"
-	"  lent_chunks: int, reclaimed_chunks: int, failures: int, last_action: ?Event,\n"
-	"  last_failure: ?Failure)\n\n"
-	"type Reservation (owner: string, bytes: int, node: int, any: bool, created: int,\n"
-	"  satisfied: bool)\n\n"
-	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"
-	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
-	"  shortfall: int, deferred: int, reserved_chunks: int)\n\n"
-	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
-	"  reclaimed: int)\n\n"
-	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
-	"  chunk_size: int, page_size: int, cycles: int, last_cycle: string,\n"
-	"  reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
-	"method Plan() -> (nodes: []NodePlan)\n\n"
-	"method ListReservations() -> (reservations: []Reservation)\n\n"
-	"# node omitted or null: the daemon chooses.\n"
-	"method Reserve(owner: string, bytes: int, node: ?int) -> (owner: string, bytes: int,\n"
-	"  node: int, any: bool, created: int, satisfied: bool)\n\n"
-	"method Release(owner: string) -> ()\n\n"
-	"method Rebalance() -> (dry_run: bool, result: string, nodes: []NodeResult)\n\n"
-	"error PermissionDenied ()\n"
-	"error PoolUnavailable (reason: string)\n"
-	"error ReservationExists (owner: string)\n"
-	"error NoSuchReservation (owner: string)\n"
-	"error TooManyReservations ()\n"
-	"error NoCapacity ()\n"
-	"error InternalError (errno: string)\n";
-
-static const struct service pool_service_template = {
-	.vendor = "gigapool",
-	.product = "gigapoold",
-	.version = GIGAPOOL_VERSION,
-	.url = "https://github.com/gigapool/gigapool",
-	.description = pool_description,
-	.methods = pool_methods,
-};
-
-/* ---- control socket ---- */
-
-static void client_free(struct client *c)
-{
-	struct manager *m = c->m;
-
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		m->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	m->n_clients--;
-	sd_event_source_unref(c->io);
-	sd_event_source_unref(c->idle);
-	close(c->fd);
-	framer_done(&c->in);
-	free(c->out);
-	free(c);
-}
-
-/* Returns false when the client is gone. */
-static bool client_flush(struct client *c)
-{
-	while (c->out_off < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			break;
-		if (n < 0) {
-			client_free(c);
-			return false;
-		}
-		c->out_off += n;
-	}
-	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0;
-	sd_event_source_set_io_events(c->io, c->out_len ? EPOLLIN | EPOLLOUT : EPOLLIN);
-	return true;
-}
-
-static int client_queue(struct client *c, const char *reply)
-{
-	size_t len = strlen(reply) + 1;
-	char *out;
-
-	if (c->out_len + len > MAX_OUTPUT_BYTES)
-		return -ENOBUFS;
-	if (c->out_off > 0) {
-		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-		c->out_len -= c->out_off;
-		c->out_off = 0;
-	}
-	out = realloc(c->out, c->out_len + len);
-	if (!out)
-		return -ENOMEM;
-	memcpy(out + c->out_len, reply, len);
-	c->out = out;
-	c->out_len += len;
-	return 0;
-}
-
-/* Handle all complete messages; false when the client was dropped. */
-static bool client_process(struct client *c)
-{
-	const char *msg;
-	size_t len;
-	int r;
-
-	while ((r = framer_next(&c->in, &msg, &len)) > 0) {
-		char *reply;
-
-		r = protocol_dispatch(&c->m->service, &c->peer, msg, len, &reply);
-		if (r < 0)
-			break;
-		if (reply) {
-			r = client_queue(c, reply);
-			free(reply);
-			if (r < 0)
-				break;
-		}
-	}
-	if (r < 0) {
-		client_free(c);
-		return false;
-	}
-	return client_flush(c);
-}
-
-static int on_client_io(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	struct client *c = userdata;
-	char buf[65536];
-	ssize_t n;
-
-	(void)s;
-	if ((revents & EPOLLOUT) && !client_flush(c))
-		return 0;
-	if (!(revents & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-		return 0;
-	/* Never more than one message at a time, so pipelined calls fit the framer. */
-	n = recv(fd, buf, min_u64(sizeof(buf), c->in.max + 1), MSG_DONTWAIT);
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n <= 0 || framer_feed(&c->in, buf, n) < 0) {
-		client_free(c);
-		return 0;
-	}
-	sd_event_source_set_time(c->idle, now_usec(c->m) +
-				 c->m->policy->limits.idle_timeout_sec * USEC_PER_SEC);
-	client_process(c);
-	return 0;
-}
-
-static int on_client_idle(sd_event_source *s, uint64_t usec, void *userdata)
-{
-	(void)s, (void)usec;
-	client_free(userdata);
-	return 0;
-}
-
-static bool peer_privileged(const struct manager *m, int fd, const struct ucred *cred)
-{
-	gid_t groups[256];
-	socklen_t len = sizeof(groups);
-
-	if (cred->uid == 0)
-		return true;
-	if (!m->policy->has_control_group)
-		return false;
-	if (cred->gid == m->policy->control_gid)
-		return true;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
-		return false;
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		if (groups[i] == m->policy->control_gid)
-			return true;
-	return false;
-}
-
-static size_t clients_of_uid(const struct manager *m, uid_t uid)
-{
-	size_t n = 0;
-
-	for (const struct client *c = m->clients; c; c = c->next)
-		n += c->peer.uid == uid;
-	return n;
-}
-
-static void accept_one(struct manager *m, int fd)
-{
-	const struct policy_limits *lim = &m->policy->limits;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct client *c;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    m->n_clients >= lim->max_connections ||
-	    clients_of_uid(m, cred.uid) >= lim->max_connections_per_uid) {
-		close(fd);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->m = m;
-	c->fd = fd;
-	c->peer.uid = cred.uid;
-	c->peer.privileged = peer_privileged(m, fd, &cred);
-	framer_init(&c->in, lim->max_message_bytes);
-	c->next = m->clients;
-	if (m->clients)
-		m->clients->prev = c;
-	m->clients = c;
-	m->n_clients++;
-	if (sd_event_add_io(m->event, &c->io, fd, EPOLLIN, on_client_io, c) < 0 ||
-	    sd_event_add_time(m->event, &c->idle, CLOCK_MONOTONIC,
-			      now_usec(m) + lim->idle_timeout_sec * USEC_PER_SEC, 0,
-			      on_client_idle, c) < 0)
-		client_free(c);
-}
-
-static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdata)
-{
-	(void)s, (void)revents;
-	for (int i = 0; i < ACCEPT_BATCH; i++) {
-		int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd < 0)
-			break;
-		accept_one(userdata, cfd);
-	}
-	return 0;
-}
-
-static int bind_socket(struct manager *m)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	const char *path = m->opt.socket_path;
-	char dir[sizeof(sa.sun_path)];
-	char *slash;
-	int fd;
-
-	if (sd_listen_fds(1) == 1) {
-		m->listen_fd = SD_LISTEN_FDS_START;
-		return fcntl(m->listen_fd, F_SETFL, O_NONBLOCK) < 0 ? -errno : 0;
-	}
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-			return -errno;
-	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	unlink(path);
-	/* Everyone may connect and read; SO_PEERCRED guards the mutations. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, SOMAXCONN) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	m->listen_fd = fd;
-	m->bound = true;
-	return 0;
+	return changed ? resv_save(m->opt.state_dir, &m->resv) : 0;
 }
 
 /* ---- events ---- */
@@ -1073,7 +436,7 @@ static int bind_socket(struct manager *m)
 static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	(void)s, (void)fd, (void)revents;
-	run_cycle(userdata, "pool event");
+	manager_run_cycle(userdata, "pool event");
 	return 0;
 }
 
@@ -1081,7 +444,7 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct manager *m = userdata;
 
-	run_cycle(m, "timer");
+	manager_run_cycle(m, "timer");
 	sd_event_source_set_time(s, usec + m->policy->interval_sec * USEC_PER_SEC);
 	return sd_event_source_set_enabled(s, SD_EVENT_ON);
 }
@@ -1089,14 +452,14 @@ static int on_timer(sd_event_source *s, uint64_t usec, void *userdata)
 static int on_retry(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	(void)s, (void)usec;
-	run_cycle(userdata, "retry");
+	manager_run_cycle(userdata, "retry");
 	return 0;
 }
 
 static int on_more(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	(void)s, (void)usec;
-	run_cycle(userdata, "more moves");
+	manager_run_cycle(userdata, "more moves");
 	return 0;
 }
 
@@ -1109,24 +472,42 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
 	return sd_event_exit(m->event, 0);
 }
 
+/* The policy's limits section and control group, for the control socket. */
+static void server_limits_of(const struct policy *p, struct server_limits *ret)
+{
+	*ret = (struct server_limits){
+		.max_connections = p->limits.max_connections,
+		.max_connections_per_uid = p->limits.max_connections_per_uid,
+		.max_message_bytes = p->limits.max_message_bytes,
+		.idle_timeout_usec = p->limits.idle_timeout_sec * USEC_PER_SEC,
+		.has_control_group = p->has_control_group,
+		.control_gid = p->control_gid,
+	};
+}
+
 /* A broken policy on reload keeps the old one: better stale than none. */
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct manager *m = userdata;
+	struct server_limits lim;
 	struct policy *p;
 	char *err;
 
 	(void)s, (void)si;
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)now_usec(m));
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)manager_now_usec(m));
 	if (policy_load(m->opt.policy_path, &p, &err) < 0) {
 		log_error("reload: keeping the old policy: %s", err ? err : "out of memory");
 		free(err);
 	} else {
 		policy_free(m->policy);
 		m->policy = p;
+		server_limits_of(p, &lim);
+		server_set_limits(m->server, &lim);
 		log_info("reload: policy %s applied", m->opt.policy_path);
-		sd_event_source_set_time(m->timer, now_usec(m) + p->interval_sec * USEC_PER_SEC);
-		run_cycle(m, "reload");
+		sd_event_source_set_time(m->timer,
+					 manager_now_usec(m) + p->interval_sec * USEC_PER_SEC);
+		manager_run_cycle(m, "reload");
 	}
 	sd_notify(0, "READY=1");
 	return 0;
@@ -1135,6 +516,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret)
 {
 	struct manager *m = calloc(1, sizeof(*m));
+	struct server_limits lim;
 	int r;
 
 	if (!m) {
@@ -1143,20 +525,21 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 	}
 	m->opt = *o;
 	m->policy = policy;
-	m->service = pool_service_template;
-	m->service.userdata = m;
-	m->listen_fd = -1;
+	methods_service_init(&m->service, m);
+	server_limits_of(policy, &lim);
 	m->hist = calloc(UNMAPPED_POOL_MAX_NODES, sizeof(*m->hist));
 	r = m->hist ? 0 : -ENOMEM;
 	if (r >= 0)
 		r = sd_event_default(&m->event);
+	if (r >= 0)
+		r = server_new(m->event, &m->service, &lim, &m->server);
 	if (r >= 0)
 		r = backend_open(o->sysfs_root, &m->backend);
 	/* systemd's StateDirectory= makes it; a hand-started daemon makes its own. */
 	if (r >= 0 && mkdir(o->state_dir, 0750) < 0 && errno != EEXIST)
 		r = -errno;
 	if (r >= 0)
-		r = state_load(o->state_dir, &m->resv);
+		r = resv_load(o->state_dir, &m->resv);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -1184,8 +567,8 @@ static int setup_events(struct manager *m)
 		r = sd_event_set_watchdog(m->event, true);
 	if (r >= 0)
 		r = sd_event_add_time(m->event, &m->timer, CLOCK_MONOTONIC,
-				      now_usec(m) + m->policy->interval_sec * USEC_PER_SEC, 0,
-				      on_timer, m);
+				      manager_now_usec(m) + m->policy->interval_sec * USEC_PER_SEC,
+				      0, on_timer, m);
 	if (r >= 0)
 		r = sd_event_add_time(m->event, &m->retry, CLOCK_MONOTONIC, 0, 0, on_retry, m);
 	if (r >= 0)
@@ -1218,11 +601,8 @@ int manager_run(struct manager *m)
 	r = reconcile(m);
 	if (r < 0)
 		return r;
-	run_cycle(m, "start");
-	r = bind_socket(m);
-	if (r < 0)
-		return r;
-	r = sd_event_add_io(m->event, &m->listen_io, m->listen_fd, EPOLLIN, on_listen, m);
+	manager_run_cycle(m, "start");
+	r = server_listen(m->server, m->opt.socket_path);
 	if (r < 0)
 		return r;
 	m->ready = true;
@@ -1234,17 +614,11 @@ void manager_free(struct manager *m)
 {
 	if (!m)
 		return;
-	while (m->clients)
-		client_free(m->clients);
-	sd_event_source_unref(m->listen_io);
+	server_free(m->server);
 	sd_event_source_unref(m->pool_io);
 	sd_event_source_unref(m->timer);
 	sd_event_source_unref(m->retry);
 	sd_event_source_unref(m->more);
-	if (m->listen_fd >= 0)
-		close(m->listen_fd);
-	if (m->bound)
-		unlink(m->opt.socket_path);
 	sd_event_unref(m->event);
 	backend_close(m->backend);
 	system_state_done(&m->state);

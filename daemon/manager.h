@@ -3,8 +3,15 @@
 #define GIGAPOOL_MANAGER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
+#include <systemd/sd-event.h>
+
+#include "cycle.h"
+#include "planner.h"
 #include "policy.h"
+#include "protocol.h"
+#include "reservations.h"
 
 struct manager_options {
 	const char *policy_path;
@@ -14,11 +21,52 @@ struct manager_options {
 	bool dry_run;
 };
 
-struct manager;
+/* What the daemon remembers about a node between cycles. */
+struct node_hist {
+	uint64_t last_lend_usec;
+	uint64_t watermark;
+	bool watermark_set;
+	uint64_t lent, reclaimed, failures;
+	char action[160];
+	uint64_t action_time;
+	char failure[160];
+	uint64_t failure_time;
+	uint64_t fail_requested, fail_achieved;
+	int fail_error;
+	/* The last cycle: requested and achieved per direction. */
+	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
+};
+
+/* Public so that methods.c can answer from it, as systemd's oomd-manager-bus.c does. */
+struct manager {
+	struct manager_options opt;
+	struct policy *policy;
+	struct backend *backend;
+	sd_event *event;
+	sd_event_source *pool_io, *timer, *retry, *more;
+	struct server *server;
+	bool ready;
+	struct resv_set resv;
+	struct system_state state;	/* the last snapshot */
+	struct node_hist *hist;		/* indexed by node id */
+	struct cycle_sched sched;
+	uint64_t cycles;
+	char last_cycle[160];
+	struct service service;		/* io.gigapool.Pool, served by server */
+};
 
 /* Takes ownership of policy. */
 int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret);
 int manager_run(struct manager *m);
 void manager_free(struct manager *m);
+
+/* A cycle now: snapshot, plan, moves, read-back; why is logged. */
+void manager_run_cycle(struct manager *m, const char *why);
+uint64_t manager_now_usec(const struct manager *m);
+/* Whether the daemon moves chunks on node: online, pool present, not excluded. */
+bool manager_node_managed(const struct manager *m, unsigned node);
+uint64_t manager_reserved_bytes(const struct manager *m, unsigned node);
+/* Whether node's free pool chunks cover its reservations. */
+bool manager_node_satisfied(const struct manager *m, unsigned node);
 
 #endif

@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The daemon's cycle (daemon/manager.c, run_cycle()) without its I/O:
+ * The daemon's cycle (daemon/manager.c, manager_run_cycle()) without its I/O:
  * snapshot, planner_plan(), lends taking free hugetlb pages, lends from
  * CMA, reclaims, low watermark, retry with backoff after a shortfall, and
- * the next cycle soon after one that the move budget cut short.
+ * the next cycle soon after one that the move budget cut short.  What to
+ * do after the moves is the daemon's own daemon/cycle.c.
  *
  * In the host model the CMA area holds nothing but the 1 GiB hugetlb
  * pages, so a lend from CMA alone finds no room and falls short, as it
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cycle.h"
 #include "planner.h"
 #include "policy.h"
 #include "util.h"
@@ -25,16 +27,6 @@
 #define MAX_POLL_CYCLES	1000
 /* CLOCK_MONOTONIC is not 0 when the daemon starts, and 0 means "never moved". */
 #define CLOCK_OFFSET_US	USEC_PER_SEC
-/*
- * manager.c's MORE_DELAY_MSEC: when the move budget cut a cycle short, the
- * next one runs this much later rather than at the next pool event.
- */
-#define MORE_DELAY_US	(100 * USEC_PER_MSEC)
-/*
- * manager.c's MORE_CYCLES_MAX: at most this many such cycles in a row; then
- * the daemon waits for events and the safety timer again.
- */
-#define MORE_CYCLES_MAX	256
 
 struct dmodel {
 	struct host *host;
@@ -44,10 +36,9 @@ struct dmodel {
 	uint64_t last_lend_us;
 	uint64_t watermark;
 	bool watermark_set;
-	unsigned retry_count;
+	struct cycle_sched sched;
 	uint64_t retry_at;		/* 0: no retry pending */
 	uint64_t more_at;		/* 0: no cycle pending for moves the budget left */
-	unsigned more_count;		/* such cycles in a row */
 	uint64_t next_timer;
 	struct dmodel_stats stats;
 };
@@ -120,45 +111,25 @@ static int lend_cma(struct host *h)
 	return -ENOMEM;
 }
 
-/* As manager.c's schedule_retry(): exponential backoff, a bounded number of times. */
-static void schedule_retry(struct dmodel *d, bool shortfall, uint64_t now_us)
+/* The daemon's decisions after a cycle (daemon/cycle.c), on the model's clock. */
+static void schedule(struct dmodel *d, uint64_t deferred, uint64_t moved, bool shortfall,
+		     uint64_t now_us)
 {
-	uint64_t delay_ms;
+	uint64_t delay;
 
-	if (!shortfall) {
-		d->retry_count = 0;
+	if (cycle_retry(&d->sched, d->policy, shortfall, &delay) == CYCLE_NEXT_AFTER)
+		d->retry_at = now_us + delay;
+	switch (cycle_more(&d->sched, deferred, moved, shortfall, &delay)) {
+	case CYCLE_NEXT_AFTER:
+		d->more_at = now_us + delay;
 		return;
+	case CYCLE_NEXT_GIVE_UP:
+		d->stats.more_capped++;
+		break;
+	case CYCLE_NEXT_NONE:
+		break;
 	}
-	if (d->retry_count >= d->policy->retry_attempts) {
-		d->retry_count = 0;
-		return;
-	}
-	delay_ms = min_u64(d->policy->retry_backoff_ms << min_u64(d->retry_count, 32),
-			   d->policy->retry_backoff_max_ms);
-	d->retry_count++;
-	d->retry_at = now_us + delay_ms * USEC_PER_MSEC;
-}
-
-/*
- * As manager.c's schedule_more(): the next cycle comes MORE_DELAY_US later
- * when the move budget, not a failure, left moves for later and every move
- * of this cycle went through.  A shortfall is the retry's business, and a
- * cycle that leaves nothing for later cancels a pending one, whatever ran
- * it.  After MORE_CYCLES_MAX in a row the chain ends, as the daemon's does.
- */
-static void schedule_more(struct dmodel *d, uint64_t deferred, uint64_t moved, bool shortfall,
-			  uint64_t now_us)
-{
-	bool wanted = deferred > 0 && moved > 0 && !shortfall;
-
-	if (!wanted || d->more_count >= MORE_CYCLES_MAX) {
-		d->stats.more_capped += wanted;
-		d->more_count = 0;
-		d->more_at = 0;
-		return;
-	}
-	d->more_count++;
-	d->more_at = now_us + MORE_DELAY_US;
+	d->more_at = 0;
 }
 
 static int cycle(struct dmodel *d, uint64_t now_us)
@@ -184,7 +155,9 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	shortfall = lent < np->lend || lent_cma < np->lend_cma || reclaimed < np->reclaim;
 	if (lent + lent_cma)
 		d->last_lend_us = s.now_usec;
-	if (!d->watermark_set || d->watermark != np->low_watermark_pages) {
+	/* Only this sets the model's watermark: the cycle's snapshot reads back the last one set. */
+	if (cycle_watermark(d->watermark_set, d->watermark, n.low_watermark,
+			    np->low_watermark_pages) != CYCLE_WATERMARK_KEEP) {
 		host_set_watermark(d->host, np->low_watermark_pages);
 		d->watermark = np->low_watermark_pages;
 		d->watermark_set = true;
@@ -195,8 +168,7 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	d->stats.reclaim_requested += np->reclaim;
 	d->stats.reclaimed += reclaimed;
 	d->stats.reclaim_short_cycles += reclaimed < np->reclaim;
-	schedule_retry(d, shortfall, now_us);
-	schedule_more(d, np->deferred, lent + lent_cma + reclaimed, shortfall, now_us);
+	schedule(d, np->deferred, lent + lent_cma + reclaimed, shortfall, now_us);
 	plan_done(&plan);
 	return 0;
 }

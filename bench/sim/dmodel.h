@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * gigapoold as the simulator runs it: the daemon's own policy parser and
- * pure planner (daemon/policy.c, daemon/planner.c, linked unchanged),
- * driven the way its manager drives them: a cycle on every pool event,
- * on the safety timer, on retries after a shortfall, soon after a cycle
- * that the move budget cut short, and on Reserve and Release.  How far
- * VMs fault before the daemon answers is the caller's choice (sim.c's
- * --react-mib); the kernel side is struct host.
+ * gigapoold as the simulator runs it: the daemon's own policy parser, pure
+ * planner and cycle decisions (daemon/policy.c, planner.c, cycle.c, linked
+ * unchanged), driven the way its manager drives them: a cycle on every
+ * pool event, on the safety timer, on retries after a shortfall, soon
+ * after a cycle that the move budget cut short, and on Reserve and
+ * Release.  How far VMs fault before the daemon answers is the caller's
+ * choice (sim.c's --react-mib); the kernel side is struct host.
  */
 #ifndef SIM_DMODEL_H
 #define SIM_DMODEL_H

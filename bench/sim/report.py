@@ -321,8 +321,8 @@ def fragment(runs, plots_rel, commands):
         "",
         f"`build/bench/sim/gigapool-sim` compiles the kernel's placement code "
         f"(`kernel/tree/mm/unmapped_place.c`, unchanged, against shim headers in "
-        f"`bench/sim/include/`) and the daemon's planner and policy parser (`daemon/planner.c`, "
-        f"`daemon/policy.c`), and replays VM creates and destroys on a model of one host with "
+        f"`bench/sim/include/`) and the daemon's planner, cycle decisions and policy parser "
+        f"(`daemon/planner.c`, `daemon/cycle.c`, `daemon/policy.c`), and replays VM creates and destroys on a model of one host with "
         f"{oa['host_gib']} x 1 GiB hugetlb pages (1.5 TiB, one NUMA node). A VM is ordinary "
         f"(whole 1 GiB hugetlb pages) or, with probability {oa['confidential_share']}, confidential "
         f"(pool memory, one owner); each VM start also brings, with probability "

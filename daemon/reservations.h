@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-#ifndef GIGAPOOL_STATE_H
-#define GIGAPOOL_STATE_H
+#ifndef GIGAPOOL_RESERVATIONS_H
+#define GIGAPOOL_RESERVATIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,7 +10,7 @@
 
 #include "planner.h"
 
-#define STATE_FILE "reservations.json"
+#define RESV_FILE "reservations.json"
 /* Largest reservation: 2^53 bytes keep JSON numbers exact. */
 #define RESV_MAX_BYTES (1ULL << 53)
 
@@ -19,16 +19,16 @@ struct resv_set {
 	size_t n;
 };
 
-bool owner_valid(const char *owner, size_t max_len);
+bool resv_owner_valid(const char *owner, size_t max_len);
 struct reservation *resv_find(const struct resv_set *set, const char *owner);
 int resv_add(struct resv_set *set, const struct reservation *r);
 int resv_remove(struct resv_set *set, const char *owner);
 void resv_set_done(struct resv_set *set);
 
-int state_parse(const char *text, size_t len, struct resv_set *ret);
-cJSON *reservation_to_json(const struct reservation *r);
-char *state_format(const struct resv_set *set);
-int state_load(const char *dir, struct resv_set *ret);
-int state_save(const char *dir, const struct resv_set *set);
+int resv_parse(const char *text, size_t len, struct resv_set *ret);
+cJSON *resv_to_json(const struct reservation *r);
+char *resv_format(const struct resv_set *set);
+int resv_load(const char *dir, struct resv_set *ret);
+int resv_save(const char *dir, const struct resv_set *set);
 
 #endif

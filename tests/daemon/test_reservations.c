@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "state.h"
+#include "reservations.h"
 #include "util.h"
 
 static char dir[64];
@@ -29,7 +29,7 @@ static int remove_dir(void **state)
 	char path[128];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
+	snprintf(path, sizeof(path), "%s/" RESV_FILE, dir);
 	unlink(path);
 	return rmdir(dir);
 }
@@ -37,12 +37,12 @@ static int remove_dir(void **state)
 static void test_owner_valid(void **state)
 {
 	(void)state;
-	assert_true(owner_valid("vm-42.example:a@b_c", 64));
-	assert_false(owner_valid("", 64));
-	assert_false(owner_valid("has space", 64));
-	assert_false(owner_valid("quote\"", 64));
-	assert_false(owner_valid("abcdef", 5));
-	assert_true(owner_valid("abcde", 5));
+	assert_true(resv_owner_valid("vm-42.example:a@b_c", 64));
+	assert_false(resv_owner_valid("", 64));
+	assert_false(resv_owner_valid("has space", 64));
+	assert_false(resv_owner_valid("quote\"", 64));
+	assert_false(resv_owner_valid("abcdef", 5));
+	assert_true(resv_owner_valid("abcde", 5));
 }
 
 static void test_add_find_remove(void **state)
@@ -73,14 +73,14 @@ static void test_save_load_roundtrip(void **state)
 	char path[128];
 
 	(void)state;
-	assert_int_equal(state_load(dir, &back), 0);	/* no file yet: empty */
+	assert_int_equal(resv_load(dir, &back), 0);	/* no file yet: empty */
 	assert_int_equal(back.n, 0);
 	assert_int_equal(resv_add(&set, &r1), 0);
 	assert_int_equal(resv_add(&set, &r2), 0);
-	assert_int_equal(state_save(dir, &set), 0);
-	snprintf(path, sizeof(path), "%s/" STATE_FILE ".tmp", dir);
+	assert_int_equal(resv_save(dir, &set), 0);
+	snprintf(path, sizeof(path), "%s/" RESV_FILE ".tmp", dir);
 	assert_int_equal(access(path, F_OK), -1);	/* renamed, not left behind */
-	assert_int_equal(state_load(dir, &back), 0);
+	assert_int_equal(resv_load(dir, &back), 0);
 	assert_int_equal(back.n, 2);
 	assert_int_equal(resv_find(&back, "vm1")->bytes, 3 * GIB + 7);
 	assert_int_equal(resv_find(&back, "vm1")->created, 1700000000);
@@ -109,7 +109,7 @@ static void test_parse_rejects(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		int r = state_parse(bad[i], strlen(bad[i]), &set);
+		int r = resv_parse(bad[i], strlen(bad[i]), &set);
 
 		if (r >= 0)
 			fail_msg("accepted: %s", bad[i]);
@@ -123,9 +123,9 @@ static void test_load_corrupt_file(void **state)
 	char path[128];
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/" STATE_FILE, dir);
+	snprintf(path, sizeof(path), "%s/" RESV_FILE, dir);
 	assert_int_equal(write_file_atomic(path, "{\"version\":", 11, 0644), 0);
-	assert_int_equal(state_load(dir, &set), -EINVAL);
+	assert_int_equal(resv_load(dir, &set), -EINVAL);
 }
 
 int main(void)
@@ -138,5 +138,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_load_corrupt_file, make_dir, remove_dir),
 	};
 
-	return cmocka_run_group_tests_name("state", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("reservations", tests, NULL, NULL);
 }

@@ -194,5 +194,5 @@ int main(void)
 		cmocka_unit_test(test_dispatch),
 	};
 
-	return cmocka_run_group_tests_name("framing", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }

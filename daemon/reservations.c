@@ -13,14 +13,14 @@
 #include <cjson/cJSON.h>
 #include <linux/unmapped_pool.h>
 
-#include "state.h"
+#include "reservations.h"
 #include "util.h"
 
-#define STATE_VERSION 1
-#define STATE_MAX_BYTES (64U << 20)
+#define RESV_FILE_VERSION 1
+#define RESV_FILE_MAX_BYTES (64U << 20)
 
 /* Owners end up in logs and tables: keep them to a safe alphabet. */
-bool owner_valid(const char *owner, size_t max_len)
+bool resv_owner_valid(const char *owner, size_t max_len)
 {
 	size_t len = strlen(owner);
 
@@ -94,7 +94,7 @@ static int parse_one(const cJSON *e, struct resv_set *set)
 	struct reservation r = { 0 };
 	double bytes, node, created;
 
-	if (!cJSON_IsString(owner) || !owner_valid(owner->valuestring, 1024) ||
+	if (!cJSON_IsString(owner) || !resv_owner_valid(owner->valuestring, 1024) ||
 	    !get_uint(e, "bytes", (double)RESV_MAX_BYTES, &bytes) || bytes == 0 ||
 	    !get_uint(e, "node", UNMAPPED_POOL_MAX_NODES - 1, &node) ||
 	    !get_uint(e, "created", 1e15, &created) || !cJSON_IsBool(any))
@@ -107,7 +107,7 @@ static int parse_one(const cJSON *e, struct resv_set *set)
 	return resv_add(set, &r);
 }
 
-int state_parse(const char *text, size_t len, struct resv_set *ret)
+int resv_parse(const char *text, size_t len, struct resv_set *ret)
 {
 	cJSON *root = cJSON_ParseWithLength(text, len);
 	const cJSON *list, *e;
@@ -118,7 +118,7 @@ int state_parse(const char *text, size_t len, struct resv_set *ret)
 	if (!root)
 		return -EINVAL;
 	list = cJSON_GetObjectItemCaseSensitive(root, "reservations");
-	if (!get_uint(root, "version", 1e6, &version) || version != STATE_VERSION ||
+	if (!get_uint(root, "version", 1e6, &version) || version != RESV_FILE_VERSION ||
 	    !cJSON_IsArray(list)) {
 		r = -EINVAL;
 		list = NULL;
@@ -135,7 +135,7 @@ int state_parse(const char *text, size_t len, struct resv_set *ret)
 }
 
 /* The same object is stored on disk and sent to clients. */
-cJSON *reservation_to_json(const struct reservation *r)
+cJSON *resv_to_json(const struct reservation *r)
 {
 	cJSON *e = cJSON_CreateObject();
 
@@ -149,17 +149,17 @@ cJSON *reservation_to_json(const struct reservation *r)
 	return e;
 }
 
-char *state_format(const struct resv_set *set)
+char *resv_format(const struct resv_set *set)
 {
 	cJSON *root = cJSON_CreateObject(), *list;
 	char *text = NULL;
 
 	if (!root)
 		return NULL;
-	cJSON_AddNumberToObject(root, "version", STATE_VERSION);
+	cJSON_AddNumberToObject(root, "version", RESV_FILE_VERSION);
 	list = cJSON_AddArrayToObject(root, "reservations");
 	for (size_t i = 0; list && i < set->n; i++) {
-		cJSON *e = reservation_to_json(&set->items[i]);
+		cJSON *e = resv_to_json(&set->items[i]);
 
 		if (!e || !cJSON_AddItemToArray(list, e))
 			goto out;
@@ -171,37 +171,37 @@ out:
 	return text;
 }
 
-static void state_path(const char *dir, char *buf, size_t size)
+static void resv_path(const char *dir, char *buf, size_t size)
 {
-	snprintf(buf, size, "%s/" STATE_FILE, dir);
+	snprintf(buf, size, "%s/" RESV_FILE, dir);
 }
 
 /* A missing file is an empty set: the first start of the daemon. */
-int state_load(const char *dir, struct resv_set *ret)
+int resv_load(const char *dir, struct resv_set *ret)
 {
 	char path[4096], *text;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	state_path(dir, path, sizeof(path));
-	r = read_file_str(path, &text, STATE_MAX_BYTES);
+	resv_path(dir, path, sizeof(path));
+	r = read_file_str(path, &text, RESV_FILE_MAX_BYTES);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
 		return r;
-	r = state_parse(text, r, ret);
+	r = resv_parse(text, r, ret);
 	free(text);
 	return r;
 }
 
-int state_save(const char *dir, const struct resv_set *set)
+int resv_save(const char *dir, const struct resv_set *set)
 {
-	char path[4096], *text = state_format(set);
+	char path[4096], *text = resv_format(set);
 	int r;
 
 	if (!text)
 		return -ENOMEM;
-	state_path(dir, path, sizeof(path));
+	resv_path(dir, path, sizeof(path));
 	r = write_file_atomic(path, text, strlen(text), 0644);
 	free(text);
 	return r;

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The decisions that follow a cycle: whether and when to retry one that
+ * fell short, whether the next one runs soon because the move budget left
+ * moves for later, and what the kernel must report when the moves are read
+ * back.  Pure, without I/O or a clock, so that gigapoold, its unit tests
+ * and the simulator (bench/sim) compile this one file unchanged.
+ */
+#include "cycle.h"
+#include "util.h"
+
+/*
+ * When the move budget (max_moves, max_moves_per_cycle) cut a cycle's plan
+ * short, the next cycle runs this much later instead of at the next pool
+ * event: the kernel raises the low-watermark event only when the pool
+ * crosses below the watermark, so a pool left short by a large reservation
+ * would otherwise stay short until the safety timer.  The pause lets the
+ * socket and the watchdog have the loop between batches and holds the
+ * daemon to ten batches a second.
+ */
+#define MORE_DELAY_MSEC 100
+/*
+ * At most this many such cycles in a row, so that a daemon whose moves
+ * something else undoes (a hand-run reclaim, the kernel's shrinker) falls
+ * back to the pace of pool events and the safety timer.  With the shipped
+ * budget of 4 chunks per node that is 1 TiB on a node.
+ */
+#define MORE_CYCLES_MAX 256
+
+/*
+ * Exponential backoff from retry.backoff_ms up to retry.backoff_max_ms, at
+ * most retry.attempts times in a row; a cycle that does not fall short
+ * starts the count again.
+ */
+enum cycle_next cycle_retry(struct cycle_sched *c, const struct policy *p, bool shortfall,
+			    uint64_t *ret_delay_usec)
+{
+	uint64_t delay_ms;
+
+	if (!shortfall) {
+		c->retries = 0;
+		return CYCLE_NEXT_NONE;
+	}
+	if (c->retries >= p->retry_attempts) {
+		c->retries = 0;
+		return CYCLE_NEXT_GIVE_UP;
+	}
+	delay_ms = p->retry_backoff_ms << min_u64(c->retries, 32);
+	delay_ms = min_u64(delay_ms, p->retry_backoff_max_ms);
+	c->retries++;
+	*ret_delay_usec = delay_ms * USEC_PER_MSEC;
+	return CYCLE_NEXT_AFTER;
+}
+
+/*
+ * Run the next cycle soon when the move budget, not a failure, left moves
+ * for later and this cycle's moves all went through; a shortfall is the
+ * retry's business, and a cycle that moved nothing (a dry run) would only
+ * plan the same again.  A cycle that leaves nothing for later, whatever
+ * ran it, makes a pending one pointless.
+ */
+enum cycle_next cycle_more(struct cycle_sched *c, uint64_t deferred, uint64_t moved,
+			   bool shortfall, uint64_t *ret_delay_usec)
+{
+	bool wanted = deferred > 0 && moved > 0 && !shortfall;
+	bool capped = c->more >= MORE_CYCLES_MAX;
+
+	if (!wanted || capped) {
+		c->more = 0;
+		return wanted ? CYCLE_NEXT_GIVE_UP : CYCLE_NEXT_NONE;
+	}
+	c->more++;
+	*ret_delay_usec = MORE_DELAY_MSEC * USEC_PER_MSEC;
+	return CYCLE_NEXT_AFTER;
+}
+
+/*
+ * The chunks of each node must have changed by exactly what the kernel
+ * said the moves did; a difference means someone else moved chunks too.
+ */
+uint64_t cycle_read_back_chunks(uint64_t before, uint64_t lent, uint64_t reclaimed)
+{
+	return before + lent - reclaimed;
+}
+
+/*
+ * The snapshot reads back the watermark the kernel holds: one that differs
+ * from what was set is set again, one that agrees is set only when the
+ * plan wants another.
+ */
+enum cycle_watermark cycle_watermark(bool is_set, uint64_t set_pages, uint64_t kernel_pages,
+				     uint64_t want_pages)
+{
+	if (is_set && kernel_pages != set_pages)
+		return CYCLE_WATERMARK_RESET;
+	if (is_set && set_pages == want_pages)
+		return CYCLE_WATERMARK_KEEP;
+	return CYCLE_WATERMARK_SET;
+}
