@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -267,7 +268,6 @@ static int bind_socket(struct server *s, const char *path)
 	}
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
 	strcpy(dir, path);
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
@@ -275,15 +275,24 @@ static int bind_socket(struct server *s, const char *path)
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return -errno;
 	}
+	/*
+	 * Bind and listen under a temporary name, then rename it into place:
+	 * the socket appears at its path only once connect() can succeed, so
+	 * a client that starts right after the daemon is never refused.
+	 */
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d", path, (int)getpid()) >=
+	    (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path);
+	unlink(sa.sun_path);
 	/* Everyone may connect and read; SO_PEERCRED guards the mutations. */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, 0666) < 0 ||
-	    listen(fd, SOMAXCONN) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0666) < 0 ||
+	    listen(fd, SOMAXCONN) < 0 || rename(sa.sun_path, path) < 0) {
 		int r = -errno;
 
+		unlink(sa.sun_path);
 		close(fd);
 		return r;
 	}
