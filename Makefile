@@ -37,7 +37,7 @@ check-daemon: deps
 	$(MAKE) -C daemon check
 
 check-style: deps
-	tests/kernel/checkpatch.sh
+	tests/style/checkpatch.sh
 
 check-kernel: kernel kernel-stock
 	tests/guest/run.sh
