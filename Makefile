@@ -40,7 +40,7 @@ check-style: deps
 	tests/style/checkpatch.sh
 
 check-kernel: kernel kernel-stock
-	tests/guest/run.sh
+	tests/kernel/run.sh
 
 check-upstream: kernel kernel-stock
 	tests/upstream/run.sh
@@ -63,7 +63,7 @@ check-sim: deps
 # The stress run on the debug kernel (KASAN, lockdep, DEBUG_VM) on two
 # nodes: bounded in make check, longer with make stress (STRESS_SECONDS).
 STRESS_SECONDS ?= 600
-DEBUG_RUN = tests/guest/run.sh --kernel build/kernel-debug/bzImage --mem 12G
+DEBUG_RUN = tests/kernel/run.sh --kernel build/kernel-debug/bzImage --mem 12G
 
 check-debug: kernel-debug
 	$(DEBUG_RUN) --name debug --append "numa=fake=2 gpstress=60" stress pooltest-numa

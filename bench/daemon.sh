@@ -164,7 +164,7 @@ guest_image() {
 			install -D -m 755 "$lib" "$root$lib"
 		done
 	logged gcc -static -O2 -Wall -Wextra -Werror -I include/uapi -I build/kernel/headers/include \
-		-I tests/guest -o "$root/bin/lowwater" "$src/lowwater.c" tests/guest/util.c
+		-I tests/lib -o "$root/bin/lowwater" "$src/lowwater.c" tests/lib/util.c
 	install -m 755 "$src/init.sh" "$root/init"
 	install -m 644 "$src/policy.json" "$root/etc/gigapool/policy.json"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
@@ -185,7 +185,7 @@ lend() {
 	load "guest start"
 	# tsc=reliable: TCG's vCPUs look unsynchronised to the TSC check, and
 	# without HPET or ACPI the fallback clock, jiffies, ticks every 4 ms.
-	logged timeout "$lend_timeout" tests/qemu.sh --mem 12G --kernel "$out/bzImage" \
+	logged timeout "$lend_timeout" tests/lib/qemu.sh --mem 12G --kernel "$out/bzImage" \
 		--initrd "$out/initramfs.cpio.gz" \
 		--append "numa=fake=2 tsc=reliable gplend_runs=$lend_runs" \
 		</dev/null >"$out/console.log" 2>&1 || rc=$?

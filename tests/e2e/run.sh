@@ -91,8 +91,8 @@ systemctl --root="$root" --quiet mask serial-getty@ttyS0.service getty.target \
 	e2scrub_reap.service
 mkdir -p "$root/usr/local/bin"
 gcc -static -O2 -Wall -Werror "${headers[@]}" \
-	-I "$top/include/uapi" -I "$top/tests/guest" \
-	-o "$root/usr/local/bin/vm" "$src/vm.c" "$top/tests/guest/util.c"
+	-I "$top/include/uapi" -I "$top/tests/lib" \
+	-o "$root/usr/local/bin/vm" "$src/vm.c" "$top/tests/lib/util.c"
 if [ -n "$deb" ]; then
 	mkdir -p "$root/etc/systemd/system/gigapool-e2e.service.d"
 	printf '[Service]\nEnvironment=E2E_KERNEL=deb\n' \
@@ -213,7 +213,7 @@ echo "# e2e: $kernel (console: $out/console.log)"
 start=$(date +%s)
 {
 	rc=0
-	timeout "$timeout" "$top/tests/qemu.sh" --mem 12G --kernel "$kernel" \
+	timeout "$timeout" "$top/tests/lib/qemu.sh" --mem 12G --kernel "$kernel" \
 		--initrd "$initrd" "${boot[@]}" </dev/null || rc=$?
 	echo "# host qemu-exit $rc"
 	echo "# host runtime $(($(date +%s) - start))"

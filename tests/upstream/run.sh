@@ -27,7 +27,7 @@ out=$top/build/upstream
 list=$here/tests.list
 initrd=$out/initramfs.cpio.gz
 busybox=${BUSYBOX:-/bin/busybox}
-# tests/qemu.sh gives the guest the host's TSC rate (tsc_early_khz), which
+# tests/lib/qemu.sh gives the guest the host's TSC rate (tsc_early_khz), which
 # the KVM selftests need: they assert that KVM_GET_TSC_KHZ is set.
 guest_args="default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
 
@@ -114,7 +114,7 @@ boot() {
 	# the hugetlb reservation and the memfd_secret holder).
 	limit=$(awk '!/^#/ && $2 ~ /^[0-9]+$/ { s += $2 } END { print s + 120 }' "$list")
 	echo "== $name: $kernel ($guest_args$only), console in $log"
-	timeout "$limit" "$top/tests/qemu.sh" --kernel "$kernel" --initrd "$initrd" \
+	timeout "$limit" "$top/tests/lib/qemu.sh" --kernel "$kernel" --initrd "$initrd" \
 		--append "$guest_args$only" </dev/null >"$log" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || echo "== $name: qemu exited with status $rc (124: timed out after ${limit}s)"
 	parse "$log" >"$out/$name.results"

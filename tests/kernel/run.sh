@@ -5,7 +5,7 @@
 #                               numa=fake=2) and the stock comparison
 #   run.sh [--kernel PATH] [--append "..."] [--smp N] [--mem SIZE] [--name NAME] [suite...]
 #                               one boot of PATH (default build/kernel/bzImage)
-#                               running the named suites of tests/guest/init.sh
+#                               running the named suites of tests/kernel/init.sh
 #
 # The serial console of each boot goes to build/guest/NAME.log.  A boot fails
 # on a "not ok" line of a test program or of KUnit, a missing result (a suite
@@ -120,7 +120,7 @@ boot() {
 	fi
 	grep -qs '^CONFIG_UNMAPPED_POOL_KUNIT_TEST=y' "$(dirname "$kernel")/config" && require_kunit=1
 	echo "== $name: $kernel${append:+ ($append)}, suites: ${suites:-none}"
-	timeout "$boot_timeout" "$top/tests/qemu.sh" --smp "$smp" --mem "$mem" \
+	timeout "$boot_timeout" "$top/tests/lib/qemu.sh" --smp "$smp" --mem "$mem" \
 		--kernel "$kernel" --initrd "$initrd" --append "gptests=${suites// /,} $append" \
 		</dev/null >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
@@ -180,7 +180,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-"$top/tests/guest/mkinitramfs.sh"
+"$top/tests/kernel/mkinitramfs.sh"
 mkdir -p "$out"
 if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
 	boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm
