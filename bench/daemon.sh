@@ -19,6 +19,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 # The command lines the fragment quotes are relative to the top of the tree.
 cd "$top"
+. tests/lib/console.sh
 src=bench/daemon
 out=build/bench/daemon
 B=daemon/build
@@ -192,8 +193,7 @@ lend() {
 	load "guest end"
 	tr -d '\r' <"$out/console.log" >"$out/console.txt"
 	[ "$rc" -eq 0 ] || fail "qemu exited with status $rc, see $out/console.txt"
-	! grep -E '(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)' \
-		"$out/console.txt" || fail "kernel trouble in the guest, see $out/console.txt"
+	! console_check "$out/console.txt" || fail "kernel trouble in the guest, see $out/console.txt"
 	# The kernel names every change of clock; the last must be to the TSC.
 	[ "$(grep -o 'Switched to clocksource .*' "$out/console.txt" | tail -n 1)" = \
 		"Switched to clocksource tsc" ] || fail "the guest's clock is not the TSC, see $out/console.txt"
