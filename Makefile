@@ -33,8 +33,9 @@ daemon: deps
 install:
 	$(MAKE) -C daemon install
 
+# CMocka's TAP output, which tests/lib/tap.sh counts for the table of make check.
 check-daemon: deps
-	$(MAKE) -C daemon check
+	CMOCKA_MESSAGE_OUTPUT=TAP $(MAKE) -C daemon check
 
 check-style: deps
 	tests/style/checkpatch.sh
@@ -72,7 +73,18 @@ stress: kernel-debug
 	BOOT_TIMEOUT=$$(( $(STRESS_SECONDS) + 600 )) $(DEBUG_RUN) --name stress \
 		--append "numa=fake=2 gpstress=$(STRESS_SECONDS)" stress
 
-check: check-style check-daemon check-sim check-kernel check-debug check-upstream check-e2e
+# Every stage in turn, each through tests/lib/stage.sh (its progress, its
+# log and counts in build/check/), until one fails; then the table of all
+# of them, also after a failure, which it names.
+CHECK_STAGES = style daemon sim kernel debug upstream e2e
+
+check:
+	@rm -rf build/check
+	@status=0; for stage in $(CHECK_STAGES); do \
+		tests/lib/stage.sh $$stage $(MAKE) --no-print-directory check-$$stage || { status=1; break; }; \
+	done; \
+	tests/lib/check-table.sh $(CHECK_STAGES); \
+	exit $$status
 
 # Every benchmark of docs/BENCHMARKS.md, regenerated with its plots.
 bench: kernel kernel-stock daemon
@@ -84,4 +96,4 @@ demo: kernel daemon
 
 clean:
 	$(MAKE) -C daemon clean
-	rm -rf build/kernel build/kernel-stock build/kernel-debug build/guest
+	rm -rf build/kernel build/kernel-stock build/kernel-debug build/guest build/check
