@@ -33,14 +33,15 @@ daemon: deps
 install:
 	$(MAKE) -C daemon install
 
+# CMocka's TAP output, which tests/lib/tap.sh counts for the table of make check.
 check-daemon: deps
-	$(MAKE) -C daemon check
+	CMOCKA_MESSAGE_OUTPUT=TAP $(MAKE) -C daemon check
 
 check-style: deps
-	tests/kernel/checkpatch.sh
+	tests/style/checkpatch.sh
 
 check-kernel: kernel kernel-stock
-	tests/guest/run.sh
+	tests/kernel/run.sh
 
 check-upstream: kernel kernel-stock
 	tests/upstream/run.sh
@@ -63,7 +64,7 @@ check-sim: deps
 # The stress run on the debug kernel (KASAN, lockdep, DEBUG_VM) on two
 # nodes: bounded in make check, longer with make stress (STRESS_SECONDS).
 STRESS_SECONDS ?= 600
-DEBUG_RUN = tests/guest/run.sh --kernel build/kernel-debug/bzImage --mem 12G
+DEBUG_RUN = tests/kernel/run.sh --kernel build/kernel-debug/bzImage --mem 12G
 
 check-debug: kernel-debug
 	$(DEBUG_RUN) --name debug --append "numa=fake=2 gpstress=60" stress pooltest-numa
@@ -72,7 +73,18 @@ stress: kernel-debug
 	BOOT_TIMEOUT=$$(( $(STRESS_SECONDS) + 600 )) $(DEBUG_RUN) --name stress \
 		--append "numa=fake=2 gpstress=$(STRESS_SECONDS)" stress
 
-check: check-style check-daemon check-sim check-kernel check-debug check-upstream check-e2e
+# Every stage in turn, each through tests/lib/stage.sh (its progress, its
+# log and counts in build/check/), until one fails; then the table of all
+# of them, also after a failure, which it names.
+CHECK_STAGES = style daemon sim kernel debug upstream e2e
+
+check:
+	@rm -rf build/check
+	@status=0; for stage in $(CHECK_STAGES); do \
+		tests/lib/stage.sh $$stage $(MAKE) --no-print-directory check-$$stage || { status=1; break; }; \
+	done; \
+	tests/lib/check-table.sh $(CHECK_STAGES); \
+	exit $$status
 
 # Every benchmark of docs/BENCHMARKS.md, regenerated with its plots.
 bench: kernel kernel-stock daemon
@@ -84,4 +96,4 @@ demo: kernel daemon
 
 clean:
 	$(MAKE) -C daemon clean
-	rm -rf build/kernel build/kernel-stock build/kernel-debug build/guest
+	rm -rf build/kernel build/kernel-stock build/kernel-debug build/guest build/check

@@ -20,6 +20,7 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 # The command lines the fragment quotes are relative to the top of the tree.
 cd "$top"
+. tests/lib/console.sh
 src=bench/daemon
 out=build/bench/daemon
 B=daemon/build
@@ -166,7 +167,7 @@ guest_image() {
 			install -D -m 755 "$lib" "$root$lib"
 		done
 	logged gcc -static -O2 -Wall -Wextra -Werror -I include/uapi -I build/kernel/headers/include \
-		-I tests/guest -o "$root/bin/lowwater" "$src/lowwater.c" tests/guest/util.c
+		-I tests/lib -o "$root/bin/lowwater" "$src/lowwater.c" tests/lib/util.c
 	install -m 755 "$src/init.sh" "$root/init"
 	install -m 644 "$src/policy.json" "$root/etc/gigapool/policy.json"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
@@ -187,15 +188,14 @@ lend() {
 	load "guest start"
 	# tsc=reliable: TCG's vCPUs look unsynchronised to the TSC check, and
 	# without HPET or ACPI the fallback clock, jiffies, ticks every 4 ms.
-	logged timeout "$lend_timeout" tests/qemu.sh --mem 12G --kernel "$out/bzImage" \
+	logged timeout "$lend_timeout" tests/lib/qemu.sh --mem 12G --kernel "$out/bzImage" \
 		--initrd "$out/initramfs.cpio.gz" \
 		--append "numa=fake=2 tsc=reliable gplend_runs=$lend_runs" \
 		</dev/null >"$out/console.log" 2>&1 || rc=$?
 	load "guest end"
 	tr -d '\r' <"$out/console.log" >"$out/console.txt"
 	[ "$rc" -eq 0 ] || fail "qemu exited with status $rc, see $out/console.txt"
-	! grep -E '(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)' \
-		"$out/console.txt" || fail "kernel trouble in the guest, see $out/console.txt"
+	! console_check "$out/console.txt" || fail "kernel trouble in the guest, see $out/console.txt"
 	# The kernel names every change of clock; the last must be to the TSC.
 	[ "$(grep -o 'Switched to clocksource .*' "$out/console.txt" | tail -n 1)" = \
 		"Switched to clocksource tsc" ] || fail "the guest's clock is not the TSC, see $out/console.txt"

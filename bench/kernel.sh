@@ -1,7 +1,7 @@
 #!/bin/bash
 # Kernel benchmarks (issue 6), for the "## Kernel" section of
 # docs/BENCHMARKS.md: the stock and the gigapool kernel booted in turn,
-# KBENCH_BOOTS (3) fresh boots each, every boot running tests/guest/kbench.c
+# KBENCH_BOOTS (3) fresh boots each, every boot running tests/kernel/kbench.c
 # for KBENCH_ROUNDS (2) rounds of 1 GiB; plus one gigapool boot with HugeTLB
 # vmemmap optimisation on, for the memory a lend costs then.
 #
@@ -30,7 +30,7 @@ mkdir -p "$out" docs/bench
 : >"$out/figures.txt"
 # run NAME KERNEL APPEND: one boot; its figure lines go to figures.txt.
 run() {
-	tests/guest/run.sh --kernel "$2" --name "$1" --append "$3" kbench | tail -n 1 |
+	tests/kernel/run.sh --kernel "$2" --name "$1" --append "$3" kbench | tail -n 1 |
 		tee "$out/$1.result"
 	grep -q ' 0 failed, 0 skipped$' "$out/$1.result" || {
 		echo "kernel.sh: boot $1 failed; see build/guest/$1.log" >&2

@@ -5,7 +5,9 @@
 #                          destroys each; SIM_EVENTS overrides), write the markdown
 #                          fragment build/bench/sim.md and docs/bench/sim-*.png
 #   bench/sim.sh --check   the bounded invariant run of make check: TAP lines, then
-#                          "N passed, N failed, N known"; exits non-zero on a failure
+#                          tests/lib/tap.sh's "N passed, N failed, N skipped" (goals
+#                          the simulation shows unmet are "not ok # TODO", counted
+#                          apart); exits non-zero on a failure
 #
 # Each run's command line and output are kept in build/bench/sim/runs/.
 set -euo pipefail
@@ -48,14 +50,10 @@ cd "$top"
 make -s -C bench/sim
 
 if $check_mode; then
-	passed=0 failed=0 known=0 n=0
+	. "$top/tests/lib/tap.sh"
+	n=0
 	tap_line() {
 		n=$((n + 1))
-		case "$1" in
-		"not ok"*"# TODO"*) known=$((known + 1)) ;;
-		"not ok"*) failed=$((failed + 1)) ;;
-		*) passed=$((passed + 1)) ;;
-		esac
 		echo "${1/#ok -/ok $n -}" | sed "s/^not ok -/not ok $n -/"
 	}
 	check_run() {
@@ -67,15 +65,15 @@ if $check_mode; then
 		done <<<"$output"
 		[ "$status" -eq 0 ] || tap_line "not ok - $label: gigapool-sim exited with status $status"
 	}
-	echo "# placement simulator: $check_events VM creates and destroys per run, invariants only"
-	for p in first-fit fullest-first owner-affine; do
-		check_run "$p" --placement "$p"
-	done
-	check_run "planner" --placement owner-affine \
-		--policy bench/sim/policies/host-1.5t.json --reserve
-	echo "1..$n"
-	echo "$passed passed, $failed failed, $known known (not ok # TODO: goals the simulation shows unmet)"
-	[ "$failed" -eq 0 ]
+	{
+		echo "# placement simulator: $check_events VM creates and destroys per run, invariants only"
+		for p in first-fit fullest-first owner-affine; do
+			check_run "$p" --placement "$p"
+		done
+		check_run "planner" --placement owner-affine \
+			--policy bench/sim/policies/host-1.5t.json --reserve
+		echo "1..$n"
+	} | tap_summary
 	exit
 fi
 

@@ -11,6 +11,8 @@
 # every patch applied, so a failed patch never leaves a half-patched tree.
 # Object files live in a separate O= directory and the compiler runs under
 # ccache, so rebuilding after a small change takes a minute, not three.
+# A build from scratch takes minutes: every 30 s it says how many objects it
+# compiled so far.
 set -euo pipefail
 
 variant=${1:?usage: kernel/build.sh gigapool|stock [debug] [--tree-only]}
@@ -25,6 +27,7 @@ for arg; do
 	esac
 done
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/progress.sh"
 tarball=${LINUX_SOURCE_TARBALL:-/usr/src/linux-source-6.12.tar.xz}
 want_version=6.12
 build=$top/build
@@ -112,7 +115,10 @@ for opt in $(grep -h '^CONFIG_.*=y' "${frags[@]}" | cut -d= -f1); do
 	fi
 done
 echo "== building $name kernel (-j$jobs)"
+start=$(date +%s)
+progress_objects "building $name kernel" "$obj"
 make -s -C "$src" O="$obj" CC="$cc" -j"$jobs" bzImage
+progress_stop
 # build/kernel, build/kernel-stock, build/kernel-debug: where the tests look.
 case $name in
 gigapool) out=$build/kernel ;;
@@ -125,4 +131,4 @@ cp "$obj/.config" "$out/config"
 # The in-guest tests need this kernel's uAPI (guest_memfd is newer than
 # Debian 12's linux-libc-dev).
 make -s -C "$src" O="$obj" headers_install INSTALL_HDR_PATH="$out/headers" >/dev/null
-echo "== $out/bzImage"
+echo "== $out/bzImage ($(elapsed $(($(date +%s) - start))))"

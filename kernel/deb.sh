@@ -9,6 +9,7 @@
 # build (a full Debian configuration takes hours on two cores).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/progress.sh"
 debconf=/usr/src/linux-config-6.12/config.amd64_none_amd64.xz
 tree=$top/build/kernel-src/gigapool
 src=$top/build/kernel-src/deb
@@ -38,9 +39,14 @@ for opt in $(grep -h '^CONFIG_.*=y' "$top/kernel/config/host.config" | cut -d= -
 done
 echo "== configuration ready: $obj/.config"
 [ "${1:-}" = --config-only ] && exit 0
+# The build takes hours and its own output says little of how far it is.
+start=$(date +%s)
+progress_objects "building the Debian packages" "$obj"
 # dpkg-buildpackage is run with -j1 by the kernel's Makefile.package, which
 # makes the whole build serial; DPKG_FLAGS comes later and wins.
 make -C "$src" O="$obj" -j"$(nproc)" DPKG_FLAGS=-j"$(nproc)" LOCALVERSION=-gigapool KDEB_PKGVERSION="$(make -s -C "$src" kernelversion)-1gigapool" bindeb-pkg
+progress_stop
+echo "== packages built in $(elapsed $(($(date +%s) - start)))"
 mkdir -p "$top/build/deb"
 mv "$top"/build/kernel-obj/*.deb "$top/build/deb/"
 ls -l "$top/build/deb/"

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The "## Kernel" section of docs/BENCHMARKS.md and its plot, from the
 "# figure kbench..." lines of the guest boots bench/kernel.sh ran
-(tests/guest/kbench.c says what each key measures).
+(tests/kernel/kbench.c says what each key measures).
 
     report.py FIGURES.txt META.txt FRAGMENT.md PLOT.png
 """
@@ -69,7 +69,7 @@ def report(data, meta, plot_name):
     later = {k: [r for r in data[k]["round"] if r["round"] > 1] for k in ("stock", "gigapool")}
     out = ["## Kernel: stock vs gigapool", ""]
     out += [f"{meta.get('boots')} fresh boots of each kernel, {meta.get('rounds')} rounds of "
-            "1 GiB per boot (`tests/guest/kbench.c`), the kernels booted in turn; "
+            "1 GiB per boot (`tests/kernel/kbench.c`), the kernels booted in turn; "
             "median (min–max) over all boots or rounds. QEMU TCG: absolute times are "
             "inflated and noisy, ratios taken inside one round are what to compare.", ""]
     out += ["Command: `" + meta.get("command", "") + "`", ""]

@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 
 ok() { PASS=$((PASS + 1)); echo "ok   - $*"; }
-ko() { FAIL=$((FAIL + 1)); echo "FAIL - $*"; }
+ko() { FAIL=$((FAIL + 1)); echo "not ok - $*"; }
 check() {	# check DESCRIPTION COMMAND...
 	local what=$1
 	shift

@@ -2,7 +2,7 @@
 # The end-to-end scenario: a VM host in a box (docs/demo.md).
 #
 #   run.sh [--deb IMAGE.deb]           TAP: one line per assertion, then
-#                                      "N passed, N failed"
+#                                      "N passed, N failed, N skipped"
 #   run.sh [--deb IMAGE.deb] --demo    the same scenario as a narrated
 #                                      timeline and a verdict
 #
@@ -11,7 +11,8 @@
 # installed by make install with gigapoold.socket enabled, and
 # tests/e2e/scenario.sh run by gigapool-e2e.service.  Fails on a failed
 # assertion, a guest that did not finish or printed no verdict, a kernel
-# oops/BUG/WARNING line, a unit systemd reports failed, or a timeout.  The
+# oops/BUG/WARNING line (tests/lib/console.sh), a unit systemd reports
+# failed, or a timeout.  The
 # console is kept in build/e2e/console.log.  Needs root (the root
 # filesystem is made with mmdebstrap).
 #
@@ -26,6 +27,8 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/console.sh"
+. "$top/tests/lib/tap.sh"
 src=$top/tests/e2e
 out=$top/build/e2e
 # TCG: the boot takes under a minute, faulting the confidential VM's 1.6 GiB in
@@ -91,8 +94,8 @@ systemctl --root="$root" --quiet mask serial-getty@ttyS0.service getty.target \
 	e2scrub_reap.service
 mkdir -p "$root/usr/local/bin"
 gcc -static -O2 -Wall -Werror "${headers[@]}" \
-	-I "$top/include/uapi" -I "$top/tests/guest" \
-	-o "$root/usr/local/bin/vm" "$src/vm.c" "$top/tests/guest/util.c"
+	-I "$top/include/uapi" -I "$top/tests/lib" \
+	-o "$root/usr/local/bin/vm" "$src/vm.c" "$top/tests/lib/util.c"
 if [ -n "$deb" ]; then
 	mkdir -p "$root/etc/systemd/system/gigapool-e2e.service.d"
 	printf '[Service]\nEnvironment=E2E_KERNEL=deb\n' \
@@ -110,16 +113,19 @@ else
 	boot=(--append "numa=fake=2")
 fi
 
-# render MODE: the console on stdin, as TAP or as the demo; the last input
-# line is "# host qemu-exit STATUS".  Exits 1 if anything failed.
+# render MODE: the console on stdin, as TAP (which tests/lib/tap.sh then
+# counts) or as the demo with its own count; the last input line is
+# "# host qemu-exit STATUS".  Exits 1 if anything failed.  The console is
+# checked line by line as it streams, so the demo says at once what failed.
 render() {
-	awk -v mode="$1" '
+	awk -v mode="$1" -v console_trouble="$console_trouble" '
 	function fail(what) {
 		failed++
 		if (mode == "tap")
 			printf "not ok %d - %s\n", ++n, what
 		else
 			printf "!! FAILED: %s\n", what
+		fflush()
 	}
 	function header(prefix) {
 		printf "%s%-12s %4s %9s %9s %6s %9s %6s\n", prefix, "step", "node",
@@ -134,7 +140,7 @@ render() {
 	{ sub(/\r$/, ""); gsub(/\033\[[0-9;]*m/, "") }
 	/^\[FAILED\] / { fail("systemd: " substr($0, 10)); next }
 
-	/(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)/ {
+	$0 ~ console_trouble {
 		fail("kernel console: " $0)
 		next
 	}
@@ -170,6 +176,7 @@ render() {
 				printf "ok %d - %s\n", ++n, name
 			else
 				print "   [ok] " name
+			fflush()
 		} else {
 			fail(name)
 		}
@@ -204,7 +211,8 @@ render() {
 			print "# runtime: " runtime " s"
 			print "1.." n
 		}
-		printf "%d passed, %d failed\n", passed, failed
+		if (mode == "demo")
+			printf "%d passed, %d failed\n", passed, failed
 		exit failed > 0
 	}'
 }
@@ -213,8 +221,8 @@ echo "# e2e: $kernel (console: $out/console.log)"
 start=$(date +%s)
 {
 	rc=0
-	timeout "$timeout" "$top/tests/qemu.sh" --mem 12G --kernel "$kernel" \
+	timeout "$timeout" "$top/tests/lib/qemu.sh" --mem 12G --kernel "$kernel" \
 		--initrd "$initrd" "${boot[@]}" </dev/null || rc=$?
 	echo "# host qemu-exit $rc"
 	echo "# host runtime $(($(date +%s) - start))"
-} | tee "$out/console.log" | render "$mode"
+} | tee "$out/console.log" | if [ "$mode" = tap ]; then render tap | tap_summary; else render demo; fi

@@ -75,8 +75,8 @@ done
 
 if [ ! -x "$bin/holdsecret" ]; then
 	echo "== cc holdsecret"
-	# Shares tests/guest's helpers (secret_create, region_*) instead of
+	# Shares tests/lib's helpers (secret_create, region_*) instead of
 	# repeating them.
-	gcc -static -O2 -Wall -Werror -I "$top/include/uapi" -I "$hdrs" -I "$top/tests/guest" \
-		-o "$bin/holdsecret" "$here/holdsecret.c" "$top/tests/guest/util.c"
+	gcc -static -O2 -Wall -Werror -I "$top/include/uapi" -I "$hdrs" -I "$top/tests/lib" \
+		-o "$bin/holdsecret" "$here/holdsecret.c" "$top/tests/lib/util.c"
 fi

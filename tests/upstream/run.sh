@@ -17,17 +17,21 @@
 # skip (the reason is printed); anything else, a timeout included, fails.
 # The console of each boot is in build/upstream/NAME.log.  The exit status is
 # non-zero when a test passes on stock but not on gigapool, when a console
-# shows a kernel oops/BUG/WARNING, or when a guest does not finish.  The last
-# line is "N passed, N failed, N skipped", counted over both kernels.
+# shows a kernel oops/BUG/WARNING (tests/lib/console.sh), or when a guest
+# does not finish.  After the table, every test on each kernel is a TAP
+# line, and the last line is tests/lib/tap.sh's "N passed, N failed,
+# N skipped", counted over both kernels.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/console.sh"
+. "$top/tests/lib/tap.sh"
 here=$top/tests/upstream
 out=$top/build/upstream
 list=$here/tests.list
 initrd=$out/initramfs.cpio.gz
 busybox=${BUSYBOX:-/bin/busybox}
-# tests/qemu.sh gives the guest the host's TSC rate (tsc_early_khz), which
+# tests/lib/qemu.sh gives the guest the host's TSC rate (tsc_early_khz), which
 # the KVM selftests need: they assert that KVM_GET_TSC_KHZ is set.
 guest_args="default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
 
@@ -59,7 +63,7 @@ mkinitramfs() {
 # parse LOG: one line per test of the list, "NAME RESULT PASS FAIL SKIP
 # SECONDS" (PASS/FAIL/SKIP count its TAP results; RESULT is pass, fail,
 # skip, timeout, or missing when the guest never printed its exit line),
-# then "console LINE" per kernel trouble line and "done" if the guest ended.
+# then "done" if the guest ended, then "console LINE" per kernel trouble line.
 parse() {
 	awk -v list="$list" '
 	BEGIN {
@@ -72,9 +76,6 @@ parse() {
 		}
 	}
 	{ sub(/\r$/, "") }
-	/(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)/ {
-		trouble[++nt] = $0
-	}
 	/^# test / { cur = $3; p[cur] = f_[cur] = s[cur] = 0; next }
 	/^# exit / { rc[$3] = $4; secs[$3] = $5; cur = ""; next }
 	/^# guest done/ { done = 1; next }
@@ -94,11 +95,10 @@ parse() {
 			else r = "fail"
 			printf "%s %s %d %d %d %s\n", t, r, p[t], f_[t], s[t], (t in secs) ? secs[t] : "-"
 		}
-		for (i = 1; i <= nt; i++)
-			print "console " trouble[i]
 		if (done)
 			print "done"
 	}' "$1"
+	console_check "$1" | sed 's/^/console /' || true
 }
 
 # boot NAME KERNEL: one guest run; its parsed results go to $out/NAME.results.
@@ -114,7 +114,7 @@ boot() {
 	# the hugetlb reservation and the memfd_secret holder).
 	limit=$(awk '!/^#/ && $2 ~ /^[0-9]+$/ { s += $2 } END { print s + 120 }' "$list")
 	echo "== $name: $kernel ($guest_args$only), console in $log"
-	timeout "$limit" "$top/tests/qemu.sh" --kernel "$kernel" --initrd "$initrd" \
+	timeout "$limit" "$top/tests/lib/qemu.sh" --kernel "$kernel" --initrd "$initrd" \
 		--append "$guest_args$only" </dev/null >"$log" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || echo "== $name: qemu exited with status $rc (124: timed out after ${limit}s)"
 	parse "$log" >"$out/$name.results"
@@ -129,7 +129,11 @@ boot stock "$top/build/kernel-stock/bzImage"
 boot gigapool "$top/build/kernel/bzImage"
 echo "== both kernels in $((SECONDS - start)) s"
 
-# The table, the verdict and the counts, from the two result files.
+# The table, every result as a TAP line, and the verdict, from the two
+# result files; tests/lib/tap.sh counts the results.  The verdict is the
+# exit status of this awk, not the count: a test that fails on both
+# kernels is counted failed, but it is not gigapool's regression.
+verdict=0
 awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
 	BEGIN {
 		while ((getline line < list) > 0) {
@@ -155,9 +159,9 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
 			for (kk = 0; kk < 2; kk++) {
 				k = kk ? "gigapool" : "stock"
 				r = ((k, t) in res) ? res[k, t] : "missing"
-				if (r == "pass") passed++
-				else if (r == "skip") skipped++
-				else failed++
+				if (r == "pass") tap[++ntap] = "ok - " k ": " t
+				else if (r == "skip") tap[++ntap] = "ok - " k ": " t " # SKIP"
+				else tap[++ntap] = "not ok - " k ": " t " (" r ")"
 				R[k] = r
 			}
 			note = ""
@@ -168,17 +172,20 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
 		for (i = 1; i <= n; i++)
 			if (order[i] in why)
 				printf "skipped %s: %s\n", order[i], why[order[i]]
+		for (i = 1; i <= ntap; i++)
+			print tap[i]
 		for (kk = 0; kk < 2; kk++) {
 			k = kk ? "gigapool" : "stock"
 			if (!done[k]) {
 				printf "not ok - %s: the guest did not finish (see its log)\n", k
-				failed++; bad = 1
+				bad = 1
 			}
 			if (trouble[k] != "") {
 				printf "not ok - %s: kernel trouble on the console:\n%s", k, trouble[k]
-				failed++; bad = 1
+				bad = 1
 			}
 		}
-		printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
 		exit bad
-	}' "$out/stock.results" "$out/gigapool.results"
+	}' "$out/stock.results" "$out/gigapool.results" >"$out/summary.tap" || verdict=$?
+tap_summary --no-status <"$out/summary.tap"
+exit "$verdict"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build build/guest/initramfs.cpio.gz for the test guest: busybox-static
-# with a symlink per applet, tests/guest/init.sh as /init, and every test
-# program (tests/guest/*.c but util.c) linked statically with util.c.
+# with a symlink per applet, tests/kernel/init.sh as /init, and every test
+# program (tests/kernel/*.c) linked statically with tests/lib/util.c.
 #
 # The programs compile against the project's uAPI header and the uAPI of
 # the gigapool kernel (`make kernel` installs it): guest_memfd is newer than
@@ -12,12 +12,13 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-src=$top/tests/guest
+src=$top/tests/kernel
+lib=$top/tests/lib
 out=$top/build/guest
 busybox=${BUSYBOX:-/bin/busybox}
 image=$out/initramfs.cpio.gz
 headers=$top/build/kernel/headers/include
-cflags=(-static -O2 -Wall -Werror -I "$top/include/uapi" -I "$headers" -pthread)
+cflags=(-static -O2 -Wall -Werror -I "$top/include/uapi" -I "$headers" -I "$lib" -pthread)
 
 if [ ! -r "$headers/linux/kvm.h" ]; then
 	echo "mkinitramfs: $headers is missing: run 'make kernel' first" >&2
@@ -26,7 +27,7 @@ fi
 
 mkdir -p "$out"
 key=$( {
-	sha256sum "$src"/*.c "$src"/*.h "$src/init.sh" "$src/mkinitramfs.sh" \
+	sha256sum "$src"/*.c "$lib/util.c" "$lib/util.h" "$src/init.sh" "$src/mkinitramfs.sh" \
 		"$top/include/uapi/linux/unmapped_pool.h" "$headers/linux/kvm.h" "$busybox"
 	gcc --version | head -n 1
 } | sha256sum | cut -c1-16)
@@ -46,9 +47,8 @@ mknod -m 600 "$root/dev/console" c 5 1
 
 for prog in "$src"/*.c; do
 	name=$(basename "$prog" .c)
-	[ "$name" = util ] && continue
 	echo "== cc $name"
-	gcc "${cflags[@]}" -o "$root/bin/$name" "$prog" "$src/util.c"
+	gcc "${cflags[@]}" -o "$root/bin/$name" "$prog" "$lib/util.c"
 done
 install -m 755 "$src/init.sh" "$root/init"
 

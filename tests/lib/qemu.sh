@@ -1,7 +1,7 @@
 #!/bin/bash
 # Boot a test kernel under QEMU's TCG the way every test and benchmark does:
 #
-#   tests/qemu.sh --kernel BZIMAGE --initrd INITRD [--smp N] [--mem SIZE]
+#   tests/lib/qemu.sh --kernel BZIMAGE --initrd INITRD [--smp N] [--mem SIZE]
 #                 [--disk IMAGE] [--append "..."]
 #
 # --disk gives the guest a raw image as its virtio disk (/dev/vda).  The
@@ -9,10 +9,10 @@
 # panics end the run, and the host's TSC rate as tsc_early_khz: the guest
 # reads the host's TSC, and its own calibration against the emulated PIT
 # fails when the host is busy, which leaves KVM in the guest unable to
-# enter any guest (see tests/host/tsc-khz.c).  QEMU replaces this script,
+# enter any guest (see tests/lib/tsc-khz.c).  QEMU replaces this script,
 # so a caller's timeout stops QEMU itself.
 set -euo pipefail
-top=$(cd "$(dirname "$0")/.." && pwd)
+top=$(cd "$(dirname "$0")/../.." && pwd)
 kernel='' initrd='' smp=2 mem=8G append='' disk=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -22,15 +22,15 @@ while [ $# -gt 0 ]; do
 	--mem)    mem=${2:?}; shift 2 ;;
 	--append) append=${2?}; shift 2 ;;
 	--disk)   disk=(-drive "file=${2:?},format=raw,if=virtio"); shift 2 ;;
-	*) echo "tests/qemu.sh: unknown argument '$1'" >&2; exit 2 ;;
+	*) echo "tests/lib/qemu.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
-[ -n "$kernel" ] && [ -n "$initrd" ] || { echo "tests/qemu.sh: --kernel and --initrd are needed" >&2; exit 2; }
+[ -n "$kernel" ] && [ -n "$initrd" ] || { echo "tests/lib/qemu.sh: --kernel and --initrd are needed" >&2; exit 2; }
 
 tool=$top/build/host/tsc-khz
-if [ ! -x "$tool" ] || [ "$top/tests/host/tsc-khz.c" -nt "$tool" ]; then
+if [ ! -x "$tool" ] || [ "$top/tests/lib/tsc-khz.c" -nt "$tool" ]; then
 	mkdir -p "$top/build/host"
-	cc -O2 -Wall -Wextra -o "$tool.$$" "$top/tests/host/tsc-khz.c"
+	cc -O2 -Wall -Wextra -o "$tool.$$" "$top/tests/lib/tsc-khz.c"
 	mv "$tool.$$" "$tool"
 fi
 khz=$("$tool")

@@ -5,18 +5,22 @@
 #                               numa=fake=2) and the stock comparison
 #   run.sh [--kernel PATH] [--append "..."] [--smp N] [--mem SIZE] [--name NAME] [suite...]
 #                               one boot of PATH (default build/kernel/bzImage)
-#                               running the named suites of tests/guest/init.sh
+#                               running the named suites of tests/kernel/init.sh
 #
 # The serial console of each boot goes to build/guest/NAME.log.  A boot fails
 # on a "not ok" line of a test program or of KUnit, a missing result (a suite
 # without its plan, its exit line or all its results, a guest that did not
 # finish), a non-zero exit of a test program, a kernel oops/BUG/WARNING/KASAN
-# line, or a timeout.  KUnit suite unmapped_pool must be present whenever the
-# kernel's config (next to its bzImage) enables it.  The last line printed is
-# "N passed, N failed, N skipped"; the exit status is non-zero on any failure.
+# line (tests/lib/console.sh), or a timeout.  KUnit suite unmapped_pool must
+# be present whenever the kernel's config (next to its bzImage) enables it.
+# Every result is a TAP line "[NAME] ok|not ok - ..."; the last line printed
+# is tests/lib/tap.sh's "N passed, N failed, N skipped", and the exit status
+# is non-zero on any failure.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$top/tests/lib/console.sh"
+. "$top/tests/lib/tap.sh"
 out=$top/build/guest
 initrd=$out/initramfs.cpio.gz
 # TCG is slow: faulting 1 GiB twice takes about a minute, a boot 3 s.
@@ -27,19 +31,13 @@ usage() {
 	exit 2
 }
 
-passed=0 failed=0 skipped=0
-
 # parse_log LOG "SUITES" REQUIRE_KUNIT: one line per result on stdout,
 # "ok|fail|skip NAME" or "fail <what is missing or wrong>", then the
-# guest's "# figure" lines as "figure ...".
+# guest's "# figure" lines as "figure ...", then a "fail kernel console:"
+# line per line of kernel trouble.
 parse_log() {
 	awk -v suites="$2" -v require_kunit="$3" '
 	{ sub(/\r$/, "") }
-
-	# Kernel trouble anywhere, also inside a line a test program wrote.
-	/(BUG:|WARNING:|Oops|Kernel panic|KASAN|general protection fault|Call Trace:)/ {
-		print "fail kernel console: " $0
-	}
 
 	# Kernel lines: KTAP from KUnit, which runs before /init.
 	match($0, /^\[ *[0-9]+\.[0-9]+\] /) {
@@ -103,10 +101,11 @@ parse_log() {
 		for (i = 1; i <= nfig; i++)
 			print "figure " figures[i]
 	}' "$1"
+	console_check "$1" | sed 's/^/fail kernel console: /' || true
 }
 
-# boot NAME KERNEL APPEND SMP [SUITE...]: one guest run, counted into the
-# totals; its figure lines are appended to $out/NAME.figures.
+# boot NAME KERNEL APPEND SMP MEM [SUITE...]: one guest run, its results as
+# TAP lines; its figure lines are appended to $out/NAME.figures.
 boot() {
 	local name=$1 kernel=$2 append=$3 smp=$4 mem=$5
 	shift 5
@@ -115,25 +114,23 @@ boot() {
 	: >"$out/$name.figures"
 	if [ ! -r "$kernel" ]; then
 		echo "[$name] not ok - $kernel does not exist"
-		failed=$((failed + 1))
 		return
 	fi
 	grep -qs '^CONFIG_UNMAPPED_POOL_KUNIT_TEST=y' "$(dirname "$kernel")/config" && require_kunit=1
 	echo "== $name: $kernel${append:+ ($append)}, suites: ${suites:-none}"
-	timeout "$boot_timeout" "$top/tests/qemu.sh" --smp "$smp" --mem "$mem" \
+	timeout "$boot_timeout" "$top/tests/lib/qemu.sh" --smp "$smp" --mem "$mem" \
 		--kernel "$kernel" --initrd "$initrd" --append "gptests=${suites// /,} $append" \
 		</dev/null >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		[ "$rc" -eq 124 ] && echo "[$name] not ok - timed out after ${boot_timeout}s" ||
 			echo "[$name] not ok - qemu exited with status $rc"
-		failed=$((failed + 1))
 	fi
+	# A skipped result keeps its "# SKIP" directive in its name.
 	while read -r kind rest; do
 		case $kind in
-		ok)     passed=$((passed + 1)); echo "[$name] ok - $rest" ;;
-		skip)   skipped=$((skipped + 1)); echo "[$name] skip - $rest" ;;
-		fail)   failed=$((failed + 1)); echo "[$name] not ok - $rest" ;;
-		figure) echo "$name $rest" >>"$out/$name.figures" ;;
+		ok|skip) echo "[$name] ok - $rest" ;;
+		fail)    echo "[$name] not ok - $rest" ;;
+		figure)  echo "$name $rest" >>"$out/$name.figures" ;;
 		esac
 	done < <(parse_log "$log" "$suites" "$require_kunit")
 	echo "== $name: console in $log"
@@ -180,20 +177,22 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-"$top/tests/guest/mkinitramfs.sh"
+"$top/tests/kernel/mkinitramfs.sh"
 mkdir -p "$out"
 if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
-	boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm
-	# Two nodes, with HugeTLB vmemmap optimisation on: lending must undo it
-	# and reclaim redo it, through hugetlb's own paths.
-	boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2 hugetlb_free_vmemmap=on" "$smp" 12G pooltest-numa stress
-	boot stock "$top/build/kernel-stock/bzImage" "" "$smp" 8G secretfault
-	figures stock gigapool
+	{
+		boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm
+		# Two nodes, with HugeTLB vmemmap optimisation on: lending must undo it
+		# and reclaim redo it, through hugetlb's own paths.
+		boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2 hugetlb_free_vmemmap=on" "$smp" 12G pooltest-numa stress
+		boot stock "$top/build/kernel-stock/bzImage" "" "$smp" 8G secretfault
+		figures stock gigapool
+	} | tap_summary
 else
 	kernel=${kernel:-$top/build/kernel/bzImage}
 	name=${name:-$(basename "$(dirname "$kernel")")}
-	boot "$name" "$kernel" "$append" "$smp" "$mem" "${suites[@]}"
-	figures "$name"
+	{
+		boot "$name" "$kernel" "$append" "$smp" "$mem" "${suites[@]}"
+		figures "$name"
+	} | tap_summary
 fi
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]

@@ -5,7 +5,7 @@
  * A guest under QEMU's TCG reads the host's TSC, and Linux in the guest
  * calibrates it against the emulated PIT, which fails when the host is
  * busy: the guest then has no TSC rate, and KVM inside it never enters a
- * guest (it waits for a clock update that cannot come).  tests/qemu.sh
+ * guest (it waits for a clock update that cannot come).  tests/lib/qemu.sh
  * passes the rate measured here as tsc_early_khz instead.
  *
  * The rate is the TSC ticks over CLOCK_MONOTONIC_RAW across 200 ms.  Each
