@@ -7,11 +7,17 @@
  *
  * Per node: workers bound to the node fault and verify memfd_secret
  * regions and fallocate and punch guest_memfd files (pool flag), while a
- * resizer thread lends and reclaims chunks of every node through sysfs and
- * the ioctls.  The resizer never goes below a floor of chunks that covers
- * what the workers can hold at once, so every allocation must come from
- * the pool: no fallback, no direct-map split.  At the end every counter
- * must be back where it started and every chunk a free 1 GiB hugetlb page.
+ * resizer thread lends and reclaims chunks of every node, in turn, through
+ * sysfs and the ioctls.  The resizer never goes below a floor of chunks
+ * that covers what the workers can hold at once, so every allocation must
+ * come from the pool: no fallback, no direct-map split.  Every move is
+ * counted: lends and reclaims must succeed during the run, and a failed one
+ * must fail for a reason the kernel gives under load (see move_failed()).
+ * Since nothing else in the guest uses 1 GiB hugetlb pages, the resizer
+ * knows how many hugetlb must hold on every node after every move (see
+ * expect_move()); at the end every counter must be back where it started,
+ * every chunk a free 1 GiB hugetlb page and the hugetlb pages exactly as
+ * many as the moves account for.
  * Meant for the debug kernel (KASAN, lockdep, DEBUG_VM), whose console the
  * harness checks for reports.
  */
@@ -40,9 +46,18 @@
 #define GMEM_SIZE	(16 * MIB)
 
 static atomic_bool stop;
-static atomic_long secret_ops, gmem_ops, moves, worker_errors;
+static atomic_long secret_ops, gmem_ops, worker_errors;
 static int nodes[MAX_NODES], nr_nodes;
 static long long floor_chunks;
+
+/* Written by the resizer only, read by main() once it has joined it. */
+static struct {
+	long lends, lend_failures, reclaims, reclaim_failures;
+	long unexpected;		/* failures with an errno not expected */
+	long hugetlb_mismatches;	/* checks that found hugetlb off */
+} moves;
+/* 1 GiB hugetlb pages each node must have, all free; by node index. */
+static long long expect_hugetlb[MAX_NODES];
 
 struct worker {
 	pthread_t thread;
@@ -140,34 +155,148 @@ static void *worker_fn(void *arg)
 	return NULL;
 }
 
-/* Lend or reclaim one chunk of a node through the ioctls. */
-static void move_ioctl(int dev, int node, bool lend)
+/*
+ * A lend or reclaim that fell short, with the error the kernel gave for
+ * it.  Under this load the kernel may refuse:
+ *  - a lend with ENOMEM (unmapped_lend()): the node has no free 1 GiB
+ *    hugetlb page and cma_alloc() found no free 1 GiB range in the node's
+ *    CMA area: the area (hugetlb_cma=4G: 2 GiB per node on two nodes) is
+ *    full of chunks and hugetlb pages, or a page of the range could not be
+ *    migrated away;
+ *  - a reclaim with EBUSY (unmapped_reclaim()): every chunk of the node
+ *    has a page in use by the workers.
+ * Anything else (EINTR, ENODEV, EINVAL, EFAULT, EPERM, a sysfs write that
+ * fell short without an error) is a bug.
+ */
+static void move_failed(const char *how, int node, bool lend, int err)
 {
-	struct unmapped_pool_node_req req = { .node = node, .count = 1 };
+	if (lend)
+		moves.lend_failures++;
+	else
+		moves.reclaim_failures++;
+	if (err == (lend ? ENOMEM : EBUSY))
+		return;
+	moves.unexpected++;
+	tap_diag("resizer: %s %s on node %d failed with %s (%d)", how,
+		 lend ? "lend" : "reclaim", node, err ? strerror(err) : "no error", err);
+}
+
+/*
+ * Whether node index i holds the 1 GiB hugetlb pages the moves account
+ * for, all free (no page is ever in use); when not, counted as a
+ * mismatch, the first one told.
+ */
+static void check_node_hugetlb(int i, const char *when)
+{
+	long long nr = hugetlb_read(nodes[i], "nr_hugepages");
+	long long free = hugetlb_read(nodes[i], "free_hugepages");
+
+	if (nr == expect_hugetlb[i] && free == nr)
+		return;
+	if (!moves.hugetlb_mismatches++)
+		tap_diag("resizer: node %d has %lld 1 GiB hugetlb pages, %lld free, %s: want %lld",
+			 nodes[i], nr, free, when, expect_hugetlb[i]);
+}
+
+/*
+ * What done chunks moved mean for hugetlb: a lend takes a free 1 GiB
+ * hugetlb page of the node while there is one (hugetlb_release_free_gigantic()),
+ * else a range of the CMA area; a reclaim always gives one back
+ * (hugetlb_add_fresh_gigantic()).  Checked right after the move, as the
+ * state of every node is before each move.
+ */
+static void expect_move(int i, bool lend, long long done)
+{
+	long long *expect = &expect_hugetlb[i];
+
+	if (lend)
+		*expect -= done < *expect ? done : *expect;
+	else
+		*expect += done;
+	check_node_hugetlb(i, lend ? "after a lend" : "after a reclaim");
+}
+
+/* Lends or reclaims count chunks of a node through the ioctls. */
+static long long move_ioctl(int dev, int node, bool lend, long long count)
+{
+	struct unmapped_pool_node_req req = { .node = node, .count = count };
 	struct unmapped_pool_move move = {
 		.nr_reqs = 1, .reqs_ptr = (unsigned long)&req,
 	};
+	int ret, err;
 
-	ioctl(dev, lend ? UNMAPPED_POOL_IOC_LEND : UNMAPPED_POOL_IOC_RECLAIM,
-	      &move);
+	ret = ioctl(dev, lend ? UNMAPPED_POOL_IOC_LEND : UNMAPPED_POOL_IOC_RECLAIM,
+		    &move);
+	err = ret ? errno : 0;
+	/* Short of the count: EAGAIN, with the reason in the entry. */
+	if (req.done < (__u64)count) {
+		if (err == EAGAIN)
+			move_failed("ioctl", node, lend, -req.error);
+		else
+			move_failed("ioctl (status)", node, lend, err);
+	} else if (err || req.error) {
+		move_failed("ioctl (done, yet)", node, lend, err ? err : -req.error);
+	}
+	return req.done;
 }
 
-/* Chunks of each node wander between the floor and floor + 2. */
+/* Lends or reclaims one chunk of a node by writing its nr_chunks. */
+static long long move_sysfs(int node, long long chunks, bool lend)
+{
+	long long target = chunks + (lend ? 1 : -1), after;
+	int err = 0;
+
+	/* A write that moved nothing fails with the reason. */
+	if (!node_write(node, POOL_DIR, "nr_chunks", target))
+		err = errno;
+	after = pool_read(node, "nr_chunks");
+	if (after != target)
+		move_failed("sysfs", node, lend, err);
+	else if (err)
+		move_failed("sysfs (done, yet)", node, lend, err);
+	return lend ? after - chunks : chunks - after;
+}
+
+/*
+ * Chunks of each node wander between the floor and floor + 2: lends and
+ * reclaims alternate, each on a random node with room for it, through
+ * sysfs one chunk at a time (so that a write that falls short fails with
+ * its reason) or through an ioctl of one or two chunks.
+ */
 static void *resizer_fn(void *arg)
 {
 	int dev = *(int *)arg;
 	unsigned int seed = 1;
+	long turn;
 
-	while (!atomic_load(&stop)) {
-		int node = nodes[rand_r(&seed) % nr_nodes];
-		long long chunks = pool_read(node, "nr_chunks");
-		long long target = floor_chunks + rand_r(&seed) % 3;
+	for (turn = 0; !atomic_load(&stop); turn++) {
+		long long chunks[MAX_NODES], room, done;
+		int i, n, candidates[MAX_NODES], nr = 0;
+		bool lend = !(turn & 1);
 
+		for (i = 0; i < nr_nodes; i++) {
+			check_node_hugetlb(i, "before a move");
+			chunks[i] = pool_read(nodes[i], "nr_chunks");
+			if (lend ? chunks[i] < floor_chunks + 2 : chunks[i] > floor_chunks)
+				candidates[nr++] = i;
+		}
+		if (!nr) {
+			/* Every node at the floor (or at the top): go the other way. */
+			usleep(20000);
+			continue;
+		}
+		i = candidates[rand_r(&seed) % nr];
+		n = nodes[i];
+		room = lend ? floor_chunks + 2 - chunks[i] : chunks[i] - floor_chunks;
 		if (rand_r(&seed) & 1)
-			pool_set_chunks(node, target);
-		else if (chunks != target)
-			move_ioctl(dev, node, chunks < target);
-		atomic_fetch_add(&moves, 1);
+			done = move_sysfs(n, chunks[i], lend);
+		else
+			done = move_ioctl(dev, n, lend, 1 + rand_r(&seed) % room);
+		if (lend)
+			moves.lends += done;
+		else
+			moves.reclaims += done;
+		expect_move(i, lend, done);
 		usleep(20000);
 	}
 	return NULL;
@@ -183,11 +312,50 @@ static long long counter_sum(const char *file)
 	return sum;
 }
 
+/*
+ * hugetlb's own invariants with no page in use, against what the moves
+ * account for: per node and in total, nr_hugepages as expected, all of
+ * them free, none surplus, none reserved.
+ */
+static void check_hugetlb(const char *when)
+{
+	long long want = 0;
+	int i;
+
+	for (i = 0; i < nr_nodes; i++) {
+		long long nr = hugetlb_read(nodes[i], "nr_hugepages");
+
+		want += expect_hugetlb[i];
+		tap_eq(nr, expect_hugetlb[i], "%s: node %d nr_hugepages as the moves account for",
+		       when, nodes[i]);
+		tap_ok(hugetlb_read(nodes[i], "free_hugepages") == nr &&
+		       hugetlb_read(nodes[i], "surplus_hugepages") == 0,
+		       "%s: node %d: every 1 GiB hugetlb page free, none surplus", when, nodes[i]);
+	}
+	tap_eq(hugetlb_read(-1, "nr_hugepages"), want,
+	       "%s: nr_hugepages is the sum over the nodes", when);
+	tap_ok(hugetlb_read(-1, "free_hugepages") == want &&
+	       hugetlb_read(-1, "surplus_hugepages") == 0 &&
+	       hugetlb_read(-1, "resv_hugepages") == 0,
+	       "%s: every 1 GiB hugetlb page free, none surplus or reserved", when);
+}
+
+static long long expected_total(void)
+{
+	long long sum = 0;
+	int i;
+
+	for (i = 0; i < nr_nodes; i++)
+		sum += expect_hugetlb[i];
+	return sum;
+}
+
 int main(int argc, char **argv)
 {
 	struct worker workers[MAX_WORKERS];
 	int seconds = 20, per_node = 2, nr_workers, dev, i;
-	long long fallbacks0, huge_total0;
+	long long fallbacks0, lends0, reclaims0, huge0;
+	long long final_reclaims = 0;
 	struct mm_counters before, after;
 	uint64_t online;
 	pthread_t resizer;
@@ -211,15 +379,26 @@ int main(int argc, char **argv)
 	dev = open(UNMAPPED_POOL_DEVICE, O_RDONLY);
 	if (dev < 0)
 		tap_bail("%s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
-	for (i = 0; i < nr_nodes; i++) {
+	for (i = 0; i < nr_nodes; i++)
 		if (!pool_set_chunks(nodes[i], 0) || !hugetlb_reserve(nodes[i], 1))
 			tap_bail("cannot reserve a 1 GiB page on node %d", nodes[i]);
+
+	/* The baseline, before this run lends anything. */
+	for (i = 0; i < nr_nodes; i++)
+		expect_hugetlb[i] = hugetlb_read(nodes[i], "nr_hugepages");
+	huge0 = expected_total();
+	check_hugetlb("before any lend");
+	lends0 = counter_sum("lends");
+	reclaims0 = counter_sum("reclaims");
+
+	for (i = 0; i < nr_nodes; i++) {
+		check_node_hugetlb(i, "before the floor lend");
 		tap_ok(pool_set_chunks(nodes[i], floor_chunks),
 		       "node %d: lend the floor of %lld chunk(s)", nodes[i],
 		       floor_chunks);
+		expect_move(i, true, floor_chunks);
 	}
 	fallbacks0 = counter_sum("fallbacks");
-	huge_total0 = hugetlb_read(-1, "nr_hugepages");
 	if (!mm_counters_read(&before))
 		tap_bail("kernel counters missing");
 
@@ -239,24 +418,40 @@ int main(int argc, char **argv)
 	tap_ok(atomic_load(&secret_ops) > 0 && atomic_load(&gmem_ops) > 0,
 	       "both consumers ran (%ld memfd_secret, %ld guest_memfd rounds)",
 	       atomic_load(&secret_ops), atomic_load(&gmem_ops));
+	tap_ok(moves.lends > 0, "the resizer lent chunks under load (%ld lent, %ld lends fell short)",
+	       moves.lends, moves.lend_failures);
+	tap_ok(moves.reclaims > 0,
+	       "the resizer reclaimed chunks under load (%ld reclaimed, %ld reclaims fell short)",
+	       moves.reclaims, moves.reclaim_failures);
+	tap_eq(moves.unexpected, 0,
+	       "every lend that fell short failed with ENOMEM, every reclaim with EBUSY");
 	tap_eq(counter_sum("used_pages"), 0, "every pool page came back");
 	tap_eq(counter_sum("fallbacks") - fallbacks0, 0,
 	       "no allocation fell back outside the pool");
-	for (i = 0; i < nr_nodes; i++)
+	for (i = 0; i < nr_nodes; i++) {
+		long long chunks = pool_read(nodes[i], "nr_chunks");
+
+		check_node_hugetlb(i, "before the last reclaim");
 		tap_ok(pool_set_chunks(nodes[i], 0), "node %d: every chunk reclaimed",
 		       nodes[i]);
-	tap_ok(hugetlb_read(-1, "nr_hugepages") >= huge_total0,
-	       "no 1 GiB hugetlb page lost");
-	tap_eq(hugetlb_read(-1, "free_hugepages"), hugetlb_read(-1, "nr_hugepages"),
-	       "every 1 GiB hugetlb page is free again");
+		final_reclaims += chunks;
+		expect_move(i, false, chunks);
+	}
+	tap_eq(moves.hugetlb_mismatches, 0,
+	       "before and after every move, 1 GiB hugetlb pages as the moves account for");
+	tap_eq(counter_sum("lends") - lends0, floor_chunks * nr_nodes + moves.lends,
+	       "lends counts every chunk lent, no more");
+	tap_eq(counter_sum("reclaims") - reclaims0, moves.reclaims + final_reclaims,
+	       "reclaims counts every chunk reclaimed, no more");
+	check_hugetlb("no 1 GiB hugetlb page lost");
 	if (!mm_counters_read(&after))
 		tap_bail("kernel counters missing");
 	tap_eq(after.splits2 - before.splits2, 0, "no 2M direct-map splits");
 	tap_eq(after.splits3 - before.splits3, 0, "no 1G direct-map splits");
-	printf("# figure stress seconds=%d workers=%d secret_rounds=%ld gmem_rounds=%ld resizes=%ld lends=%lld reclaims=%lld\n",
+	printf("# figure stress seconds=%d workers=%d secret_rounds=%ld gmem_rounds=%ld lent=%ld lends_short=%ld reclaimed=%ld reclaims_short=%ld hugetlb=%lld->%lld\n",
 	       seconds, nr_workers, atomic_load(&secret_ops),
-	       atomic_load(&gmem_ops), atomic_load(&moves),
-	       counter_sum("lends"), counter_sum("reclaims"));
+	       atomic_load(&gmem_ops), moves.lends, moves.lend_failures,
+	       moves.reclaims, moves.reclaim_failures, huge0, expected_total());
 	close(dev);
 	return tap_done();
 }
