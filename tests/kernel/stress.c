@@ -17,7 +17,10 @@
  * knows how many hugetlb must hold on every node after every move (see
  * expect_move()); at the end every counter must be back where it started,
  * every chunk a free 1 GiB hugetlb page and the hugetlb pages exactly as
- * many as the moves account for.
+ * many as the moves account for.  With hugetlb_free_vmemmap=on on the
+ * kernel command line, HugeTLB vmemmap optimisation (HVO) must be in
+ * effect; where it is, every lend of a hugetlb page must undo it and every
+ * reclaim redo it, where it is not, the vmemmap must not change.
  * Meant for the debug kernel (KASAN, lockdep, DEBUG_VM), whose console the
  * harness checks for reports.
  */
@@ -44,6 +47,14 @@
 /* Each worker holds at most this much at once: 2 x 16 MiB. */
 #define REGION_MAX	(16 * MIB)
 #define GMEM_SIZE	(16 * MIB)
+
+/*
+ * HugeTLB vmemmap optimisation frees all but one of the 4 KiB pages that
+ * hold the struct pages of a 1 GiB page: 2^18 struct pages of 64 bytes
+ * are 4096 pages, 4095 of them freed (the kernel's "16380 KiB vmemmap can
+ * be freed for a 1.00 GiB page" at boot).
+ */
+#define HVO_PAGES	(CHUNK_PAGES * 64 / PAGE_SIZE_4K - 1)
 
 static atomic_bool stop;
 static atomic_long secret_ops, gmem_ops, worker_errors;
@@ -313,6 +324,26 @@ static long long counter_sum(const char *file)
 }
 
 /*
+ * Whether the kernel command line turns HugeTLB vmemmap optimisation on:
+ * its last hugetlb_free_vmemmap= word, as the kernel reads it.
+ */
+static bool hvo_requested(void)
+{
+	char cmdline[4096], *word, *save;
+	bool on = false;
+	FILE *f;
+
+	f = fopen("/proc/cmdline", "r");
+	if (!f || !fgets(cmdline, sizeof(cmdline), f))
+		tap_bail("cannot read /proc/cmdline");
+	fclose(f);
+	for (word = strtok_r(cmdline, " \n", &save); word; word = strtok_r(NULL, " \n", &save))
+		if (!strncmp(word, "hugetlb_free_vmemmap=", 21))
+			on = strchr("1yY", word[21]) || !strcmp(word + 21, "on");
+	return on;
+}
+
+/*
  * hugetlb's own invariants with no page in use, against what the moves
  * account for: per node and in total, nr_hugepages as expected, all of
  * them free, none surplus, none reserved.
@@ -350,13 +381,27 @@ static long long expected_total(void)
 	return sum;
 }
 
+/*
+ * Pages holding struct pages.  HVO frees boot-time ones (counted in
+ * nr_memmap_boot_pages) and ones it allocated itself when it restored a
+ * vmemmap (nr_memmap_pages), so only the sum follows the hugetlb pages.
+ */
+static long long memmap_pages(void)
+{
+	long long buddy = proc_value("/proc/vmstat", "nr_memmap_pages");
+	long long boot = proc_value("/proc/vmstat", "nr_memmap_boot_pages");
+
+	return buddy < 0 || boot < 0 ? -1 : buddy + boot;
+}
+
 int main(int argc, char **argv)
 {
 	struct worker workers[MAX_WORKERS];
 	int seconds = 20, per_node = 2, nr_workers, dev, i;
-	long long fallbacks0, lends0, reclaims0, huge0;
+	long long fallbacks0, lends0, reclaims0, huge0, memmap0, hvo_pages;
 	long long final_reclaims = 0;
 	struct mm_counters before, after;
+	bool hvo;
 	uint64_t online;
 	pthread_t resizer;
 
@@ -379,6 +424,14 @@ int main(int argc, char **argv)
 	dev = open(UNMAPPED_POOL_DEVICE, O_RDONLY);
 	if (dev < 0)
 		tap_bail("%s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
+	/*
+	 * With HVO in effect, every 1 GiB hugetlb page that leaves hugetlb
+	 * gets its vmemmap back and every one that joins it loses it again.
+	 */
+	hvo = sysfs_read("/proc/sys/vm/hugetlb_optimize_vmemmap") == 1;
+	if (hvo_requested())
+		tap_ok(hvo, "hugetlb_free_vmemmap=on: /proc/sys/vm/hugetlb_optimize_vmemmap is 1");
+	hvo_pages = hvo ? HVO_PAGES : 0;
 	for (i = 0; i < nr_nodes; i++)
 		if (!pool_set_chunks(nodes[i], 0) || !hugetlb_reserve(nodes[i], 1))
 			tap_bail("cannot reserve a 1 GiB page on node %d", nodes[i]);
@@ -388,6 +441,9 @@ int main(int argc, char **argv)
 		expect_hugetlb[i] = hugetlb_read(nodes[i], "nr_hugepages");
 	huge0 = expected_total();
 	check_hugetlb("before any lend");
+	memmap0 = memmap_pages();
+	tap_ok(memmap0 >= 0, "/proc/vmstat has nr_memmap_pages and nr_memmap_boot_pages (%lld)",
+	       memmap0);
 	lends0 = counter_sum("lends");
 	reclaims0 = counter_sum("reclaims");
 
@@ -398,6 +454,9 @@ int main(int argc, char **argv)
 		       floor_chunks);
 		expect_move(i, true, floor_chunks);
 	}
+	tap_eq(memmap_pages() - memmap0, hvo_pages * (huge0 - expected_total()),
+	       "lending %lld hugetlb page(s) restored %lld vmemmap pages each",
+	       huge0 - expected_total(), hvo_pages);
 	fallbacks0 = counter_sum("fallbacks");
 	if (!mm_counters_read(&before))
 		tap_bail("kernel counters missing");
@@ -444,6 +503,9 @@ int main(int argc, char **argv)
 	tap_eq(counter_sum("reclaims") - reclaims0, moves.reclaims + final_reclaims,
 	       "reclaims counts every chunk reclaimed, no more");
 	check_hugetlb("no 1 GiB hugetlb page lost");
+	tap_eq(memmap_pages() - memmap0, -hvo_pages * (expected_total() - huge0),
+	       "reclaims optimised the vmemmap of every hugetlb page they added (%lld pages each)",
+	       hvo_pages);
 	if (!mm_counters_read(&after))
 		tap_bail("kernel counters missing");
 	tap_eq(after.splits2 - before.splits2, 0, "no 2M direct-map splits");
