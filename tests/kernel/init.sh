@@ -26,7 +26,7 @@ echo "# guest kernel=$(uname -r) cpus=$(nproc) nodes=$(cat /sys/devices/system/n
 for suite in $suites; do
 	echo "# suite $suite"
 	case $suite in
-	secretfault)      secretfault ;;
+	secretfault)      secretfault --expect-splits ;;
 	secretfault-pool) secretfault --lend 2 --expect-no-splits ;;
 	pooltest)         pooltest ;;
 	pooltest-numa)    pooltest --node 1 ;;

@@ -2,7 +2,7 @@
 /*
  * secretfault - what faulting memfd_secret memory costs the direct map.
  *
- *   secretfault [--mib N] [--lend CHUNKS] [--expect-no-splits]
+ *   secretfault [--mib N] [--lend CHUNKS] [--expect-splits | --expect-no-splits]
  *
  * Faults N MiB (default 1024) of memfd_secret and reports the direct-map
  * splits, the DirectMap sizes, the function-call IPIs and remote TLB
@@ -10,7 +10,11 @@
  * the same amount of plain memfd_create memory, which stays in the direct
  * map.  --lend first lends CHUNKS 1 GiB chunks to the unmapped pool (and
  * takes them back at the end); --expect-no-splits asserts that the direct
- * map was not split.  The "# figure" line is what run.sh tabulates.
+ * map was not split.  --expect-splits is the positive control of that
+ * assertion, for the stock kernel: faulting the first GiB after boot must
+ * split 2 MiB and 1 GiB mappings of the direct map and the split counters
+ * must show it, else a pool run's zero would prove nothing.  The
+ * "# figure" line is what run.sh tabulates.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -47,14 +51,14 @@ static bool measure(const char *what, int fd, size_t size, struct fault_result *
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: secretfault [--mib N] [--lend CHUNKS] [--expect-no-splits]\n");
+	fprintf(stderr, "usage: secretfault [--mib N] [--lend CHUNKS] [--expect-splits | --expect-no-splits]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	struct fault_result sec, ref;
-	bool expect_no_splits = false;
+	bool expect_no_splits = false, expect_splits = false;
 	long long mib = 1024, lend = 0, pages;
 	struct mm_counters *b = &sec.before, *a = &sec.after;
 	struct utsname uts;
@@ -63,6 +67,8 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--expect-no-splits"))
 			expect_no_splits = true;
+		else if (!strcmp(argv[i], "--expect-splits"))
+			expect_splits = true;
 		else if (!strcmp(argv[i], "--mib") && i + 1 < argc)
 			mib = atoll(argv[++i]);
 		else if (!strcmp(argv[i], "--lend") && i + 1 < argc)
@@ -70,7 +76,7 @@ int main(int argc, char **argv)
 		else
 			usage();
 	}
-	if (mib <= 0 || lend < 0)
+	if (mib <= 0 || lend < 0 || (expect_splits && expect_no_splits))
 		usage();
 	pages = mib * MIB / PAGE_SIZE_4K;
 	uname(&uts);
@@ -110,6 +116,14 @@ int main(int argc, char **argv)
 		tap_eq(a->splits2 - b->splits2, 0, "memfd_secret: no 2 MiB direct-map splits");
 		tap_eq(a->splits3 - b->splits3, 0, "memfd_secret: no 1 GiB direct-map splits");
 		tap_eq(a->dm1g, b->dm1g, "memfd_secret: DirectMap1G unchanged");
+	}
+	if (expect_splits) {
+		tap_ok(a->splits2 > b->splits2, "memfd_secret: 2 MiB direct-map splits rose (+%lld)",
+		       a->splits2 - b->splits2);
+		tap_ok(a->splits3 > b->splits3, "memfd_secret: 1 GiB direct-map splits rose (+%lld)",
+		       a->splits3 - b->splits3);
+		tap_ok(a->dm1g < b->dm1g, "memfd_secret: DirectMap1G fell (%lld -> %lld kB)",
+		       b->dm1g, a->dm1g);
 	}
 	if (lend)
 		tap_ok(pool_set_chunks(-1, 0), "take the %lld chunks back", lend);
