@@ -355,6 +355,7 @@ static void test_lend_reclaim(int node)
 {
 	long long chunks = pool_read(node, "nr_chunks"), hp_free = hugetlb_read(-1, "free_hugepages");
 	long long lends = pool_read(-1, "lends"), reclaims = pool_read(-1, "reclaims");
+	long long flushes = pool_read(node, "tlb_flushes");
 	struct unmapped_pool_node_req reqs[2], req;
 	int err;
 
@@ -364,6 +365,8 @@ static void test_lend_reclaim(int node)
 	tap_eq(pool_read(node, "nr_chunks"), chunks + 1, "LEND: node nr_chunks went up by 1");
 	tap_eq(hugetlb_read(-1, "free_hugepages"), hp_free - 1, "LEND: free_hugepages went down by 1");
 	tap_eq(pool_read(-1, "lends"), lends + 1, "LEND: lends went up by 1");
+	tap_eq(pool_read(node, "tlb_flushes"), flushes + 1,
+	       "LEND: one TLB flush for the whole chunk (tlb_flushes up by 1)");
 
 	err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
 	tap_ok(!err && req.done == 1 && !req.error, "RECLAIM 1 chunk on node %d (got %d, done %llu, error %d)",
@@ -371,6 +374,8 @@ static void test_lend_reclaim(int node)
 	tap_eq(pool_read(node, "nr_chunks"), chunks, "RECLAIM: node nr_chunks back");
 	tap_eq(hugetlb_read(-1, "free_hugepages"), hp_free, "RECLAIM: free_hugepages back");
 	tap_eq(pool_read(-1, "reclaims"), reclaims + 1, "RECLAIM: reclaims went up by 1");
+	tap_eq(pool_read(node, "tlb_flushes"), flushes + 2,
+	       "RECLAIM: one TLB flush for the whole chunk (tlb_flushes up by 1)");
 
 	/* Each node entry succeeds or fails on its own. */
 	reqs[0] = (struct unmapped_pool_node_req){ .node = node, .count = 1 };
@@ -557,7 +562,7 @@ static void test_system(void)
 
 static void test_node(int node)
 {
-	long long hp_free, others, fallbacks = pool_read(-1, "fallbacks");
+	long long hp_free, others, flushes, fallbacks = pool_read(-1, "fallbacks");
 	const long long pages = 64 * MIB / PAGE_SIZE_4K;
 	struct region r;
 
@@ -569,11 +574,14 @@ static void test_node(int node)
 	tap_ok(hugetlb_reserve(node, 1), "node %d has a 1 GiB hugetlb page", node);
 	hp_free = hugetlb_read(node, "free_hugepages");
 	others = pool_read(-1, "nr_chunks") - pool_read(node, "nr_chunks");
+	flushes = pool_read(node, "tlb_flushes");
 	if (!mm_counters_read(&start))
 		tap_bail("direct-map counters missing");
 
 	tap_ok(pool_set_chunks(node, 1), "echo 1 > node%d nr_chunks reads back 1", node);
 	tap_eq(hugetlb_read(node, "free_hugepages"), hp_free - 1, "node %d free_hugepages went down by 1", node);
+	tap_eq(pool_read(node, "tlb_flushes"), flushes + 1,
+	       "node %d: one TLB flush for the lent chunk (tlb_flushes up by 1)", node);
 	tap_eq(pool_read(-1, "nr_chunks") - pool_read(node, "nr_chunks"), others,
 	       "other nodes' nr_chunks unchanged");
 	tap_ok(fault_secret(node, 64 * MIB, &r), "fault 64 MiB of memfd_secret bound to node %d", node);
@@ -587,6 +595,8 @@ static void test_node(int node)
 	tap_eq(pool_read(node, "empty_chunks"), 1, "node %d chunk empty again", node);
 	tap_ok(pool_set_chunks(node, 0), "echo 0 > node%d nr_chunks reads back 0", node);
 	tap_eq(hugetlb_read(node, "free_hugepages"), hp_free, "node %d free_hugepages back", node);
+	tap_eq(pool_read(node, "tlb_flushes"), flushes + 2,
+	       "node %d: one TLB flush for the reclaimed chunk (tlb_flushes up by 1)", node);
 	check_direct_map("after reclaiming the node's chunk");
 }
 
