@@ -1,7 +1,8 @@
 #!/bin/sh
 # /init of the test guest.  Runs the suites named by gptests=a,b,... on the
 # kernel command line, each framed by "# suite NAME" and "# exit NAME STATUS"
-# lines that run.sh checks, then powers the guest off.
+# lines that run.sh checks, then powers the guest off.  gpcpus=N is the
+# number of CPUs run.sh gave QEMU, which pooltest checks the guest sees.
 #
 # No `set -e`: init must never exit early (the kernel would panic), and a
 # failing suite must not stop the others.  Failures are reported, not fatal.
@@ -19,6 +20,7 @@ for word in $cmdline; do
 	gptests=*) suites=$(echo "${word#gptests=}" | tr , ' ') ;;
 	gpstress=*) stress_seconds=${word#gpstress=} ;;
 	gprounds=*) kbench_rounds=${word#gprounds=} ;;
+	gpcpus=*) cpus=${word#gpcpus=} ;;
 	esac
 done
 
@@ -28,8 +30,8 @@ for suite in $suites; do
 	case $suite in
 	secretfault)      secretfault --expect-splits ;;
 	secretfault-pool) secretfault --lend 2 --expect-no-splits ;;
-	pooltest)         pooltest ;;
-	pooltest-numa)    pooltest --node 1 ;;
+	pooltest)         pooltest ${cpus:+--cpus "$cpus"} ;;
+	pooltest-numa)    pooltest ${cpus:+--cpus "$cpus"} --node 1 ;;
 	gmemvm)           gmemvm ;;
 	kbench)           kbench --rounds "${kbench_rounds:-3}" ;;
 	stress)           stress --seconds "${stress_seconds:-20}" ;;

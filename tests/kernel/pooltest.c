@@ -3,10 +3,15 @@
  * pooltest - the unmapped pool seen from user space: sysfs, the ioctls of
  * /dev/unmapped_pool and memfd_secret drawing from the pool.
  *
- *   pooltest             lend, use and reclaim on the whole system
- *   pooltest --node N    lend on node N only and check that memfd_secret
- *                        faulted by a thread bound to node N uses N's pool
- *                        (boot with numa=fake=2 for N = 1)
+ *   pooltest [--cpus N]            lend, use and reclaim on the whole system
+ *   pooltest [--cpus N] --node N   lend on node N only and check that
+ *                                  memfd_secret faulted by a thread bound
+ *                                  to node N uses N's pool (boot with
+ *                                  numa=fake=2 for N = 1)
+ *
+ * Memory is faulted on one CPU and freed on another, which needs at least
+ * two online CPUs: fewer fails the run, and so does a count other than the
+ * N CPUs the harness booted the guest with (--cpus).
  *
  * Every step checks the direct map: lending, using and reclaiming the pool
  * must never split it.
@@ -131,10 +136,15 @@ static void *fault_thread(void *arg)
 	/* A fake NUMA node may have memory but no CPU. */
 	if (!cpus)
 		cpus = node_cpus(-1);
-	/* Fault away from CPU 0, where the main thread frees (see main()). */
-	if (cpus & ~1ULL)
-		cpus &= ~1ULL;
-	job->ok = set_cpus(cpus) && (job->node < 0 || bind_memory(job->node)) &&
+	/*
+	 * Fault away from CPU 0, where the main thread frees (see main()):
+	 * with no other CPU to fault on, the test would turn into a same-CPU
+	 * one, so that fails.
+	 */
+	cpus &= ~1ULL;
+	if (!cpus)
+		tap_diag("no CPU but CPU 0 to fault on (node %d)", job->node);
+	job->ok = cpus && set_cpus(cpus) && (job->node < 0 || bind_memory(job->node)) &&
 		  region_map(&job->r, secret_create(), job->size) &&
 		  region_fault(&job->r) >= 0;
 	return NULL;
@@ -600,14 +610,29 @@ static void test_node(int node)
 	check_direct_map("after reclaiming the node's chunk");
 }
 
+/* The cross-CPU frees need a second CPU, and every CPU the guest got. */
+static void check_cpus(int want)
+{
+	int cpus = __builtin_popcountll(node_cpus(-1));
+
+	tap_ok(cpus >= 2, "at least 2 online CPUs to fault on one and free on another (%d)",
+	       cpus);
+	if (want)
+		tap_eq(cpus, want, "the guest sees the %d CPUs it was booted with", want);
+}
+
 int main(int argc, char **argv)
 {
-	int node = -1;
+	int i, node = -1, want_cpus = 0;
 
-	if (argc == 3 && !strcmp(argv[1], "--node"))
-		node = atoi(argv[2]);
-	else if (argc != 1)
-		tap_bail("usage: pooltest [--node N]");
+	for (i = 1; i < argc; i += 2) {
+		if (i + 1 < argc && !strcmp(argv[i], "--node"))
+			node = atoi(argv[i + 1]);
+		else if (i + 1 < argc && !strcmp(argv[i], "--cpus"))
+			want_cpus = atoi(argv[i + 1]);
+		else
+			tap_bail("usage: pooltest [--cpus N] [--node N]");
+	}
 
 	/*
 	 * The main thread stays on CPU 0 and faults run on other CPUs, as when
@@ -615,6 +640,7 @@ int main(int argc, char **argv)
 	 * what the faulting CPU still caches must not keep freed pages from
 	 * the pool, and the outcome must not depend on where threads ran.
 	 */
+	check_cpus(want_cpus);
 	if (!set_cpus(1))
 		tap_bail("cannot run on CPU 0");
 	online = sysfs_list("/sys/devices/system/node/online");

@@ -119,7 +119,7 @@ boot() {
 	grep -qs '^CONFIG_UNMAPPED_POOL_KUNIT_TEST=y' "$(dirname "$kernel")/config" && require_kunit=1
 	echo "== $name: $kernel${append:+ ($append)}, suites: ${suites:-none}"
 	timeout "$boot_timeout" "$top/tests/lib/qemu.sh" --smp "$smp" --mem "$mem" \
-		--kernel "$kernel" --initrd "$initrd" --append "gptests=${suites// /,} $append" \
+		--kernel "$kernel" --initrd "$initrd" --append "gptests=${suites// /,} gpcpus=$smp $append" \
 		</dev/null >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		[ "$rc" -eq 124 ] && echo "[$name] not ok - timed out after ${boot_timeout}s" ||
