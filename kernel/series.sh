@@ -38,10 +38,10 @@ page.
 
 Add a per-node pool that borrows whole PUD-sized pages of hugetlb_cma=,
 removes each from the direct map as one PUD with one TLB flush, and
-serves pages of up to PMD order from it: unmapped_alloc() and
-unmapped_free().  Placement keeps one owner's pages in blocks of their
-own and fills the fullest chunk first, so that chunks empty out and can
-go back to hugetlb.  Freed pages are wiped through a per-CPU temporary
+serves pages of up to PMD order from it: unmapped_pool_alloc_pages()
+and unmapped_pool_free_pages().  Placement keeps one owner's pages in
+blocks of their own and fills the fullest chunk first, so that chunks
+empty out and can go back to hugetlb.  Freed pages are wiped through a per-CPU temporary
 mapping before the chunk is mapped again.
 
 User interfaces: sysfs nr_chunks and counters under

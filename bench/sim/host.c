@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The host model.  Pool bookkeeping is the kernel's own: struct
- * unmapped_chunk and struct unmapped_pool from kernel/tree/mm/unmapped_alloc.h,
- * unmapped_place(), unmapped_chunk_take(), unmapped_chunk_put() and
- * unmapped_place_forget() from unmapped_place.c.  What the kernel does
- * around them is mirrored here: unmapped_alloc() (owner 0 becomes
- * UNMAPPED_OWNER_SHARED, failures are counted and raise an event),
- * unmapped_lend() (list_add() at the head of the pool's list) and
- * unmapped_reclaim() (the first empty chunk in list order).
+ * unmapped_pool_chunk and struct unmapped_pool from kernel/tree/mm/unmapped_pool.h,
+ * unmapped_pool_place(), unmapped_pool_chunk_take(), unmapped_pool_chunk_put() and
+ * unmapped_pool_place_forget() from unmapped_pool_place.c.  What the kernel does
+ * around them is mirrored here: unmapped_pool_alloc_pages() (owner 0 becomes
+ * UNMAPPED_POOL_OWNER_SHARED, failures are counted and raise an event),
+ * unmapped_pool_lend() (list_add() at the head of the pool's list) and
+ * unmapped_pool_reclaim() (the first empty chunk in list order).
  *
  * Chunks are placed at host addresses: a lend takes the lowest free 1 GiB
  * page slot, as cma_alloc() takes the lowest free range.  Ordinary VMs
@@ -21,12 +21,12 @@
 
 #include <linux/bitmap.h>
 
-#include "unmapped_alloc.h"
+#include "unmapped_pool.h"
 #include "host.h"
 
-#define PPC		UNMAPPED_CHUNK_PAGES
-#define BLOCKS		UNMAPPED_CHUNK_BLOCKS
-#define ORDERS		(UNMAPPED_MAX_ORDER + 1)
+#define PPC		UNMAPPED_POOL_CHUNK_PAGES
+#define BLOCKS		UNMAPPED_POOL_CHUNK_BLOCKS
+#define ORDERS		(UNMAPPED_POOL_MAX_ORDER + 1)
 
 /* The independent model of check mode: pages per block, from the records alone. */
 struct model {
@@ -43,7 +43,7 @@ struct host {
 	struct unmapped_pool pool;
 	enum placement placement;
 	unsigned n_slots;
-	struct unmapped_chunk **slots;	/* chunk lent from each 1 GiB page, or NULL */
+	struct unmapped_pool_chunk **slots;	/* chunk lent from each 1 GiB page, or NULL */
 	uint64_t hugetlb_used;		/* by ordinary VMs */
 	uint64_t used_chunks;
 	bool event;			/* poll() would report readiness */
@@ -123,7 +123,7 @@ int host_new(unsigned host_gib, enum placement placement, bool check, struct hos
 	return 0;
 }
 
-static void chunk_free(struct unmapped_chunk *c)
+static void chunk_free(struct unmapped_pool_chunk *c)
 {
 	if (c)
 		free(c->used_map);
@@ -141,9 +141,9 @@ void host_free(struct host *h)
 	free(h);
 }
 
-static unsigned slot_of(const struct unmapped_chunk *c)
+static unsigned slot_of(const struct unmapped_pool_chunk *c)
 {
-	return c->pfn >> UNMAPPED_CHUNK_ORDER;
+	return c->pfn >> UNMAPPED_POOL_CHUNK_ORDER;
 }
 
 /* Set bits of map in [start, start + nr). */
@@ -190,14 +190,14 @@ static void model_touch(struct model *m, unsigned slot)
  * account it in the model: a page handed out twice, a misaligned range or
  * one crossing a block is a placement bug, whatever the counters say.
  */
-static void model_take(struct model *m, const struct unmapped_chunk *c, unsigned long index,
+static void model_take(struct model *m, const struct unmapped_pool_chunk *c, unsigned long index,
 		       unsigned order)
 {
 	unsigned slot = slot_of(c);
 	unsigned long nr = 1UL << order;
 
 	if (index % nr || index + nr > PPC ||
-	    index / UNMAPPED_BLOCK_PAGES != (index + nr - 1) / UNMAPPED_BLOCK_PAGES) {
+	    index / UNMAPPED_POOL_BLOCK_PAGES != (index + nr - 1) / UNMAPPED_POOL_BLOCK_PAGES) {
 		/* Not accounted: outside the chunk it would write outside the model. */
 		model_fail(m, "chunk %u: bad range at page %lu (order %u)", slot, index, order);
 		return;
@@ -205,13 +205,13 @@ static void model_take(struct model *m, const struct unmapped_chunk *c, unsigned
 	if (weight(c->used_map, index, nr))
 		model_fail(m, "chunk %u: page %lu handed out again (%lu of %lu in use)", slot,
 			   index, weight(c->used_map, index, nr), nr);
-	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_BLOCK_PAGES] += nr;
+	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_POOL_BLOCK_PAGES] += nr;
 	m->used[slot] += nr;
 	m->total += nr;
 	model_touch(m, slot);
 }
 
-static void model_put(struct model *m, const struct unmapped_chunk *c, unsigned long index,
+static void model_put(struct model *m, const struct unmapped_pool_chunk *c, unsigned long index,
 		      unsigned order)
 {
 	unsigned slot = slot_of(c);
@@ -220,24 +220,24 @@ static void model_put(struct model *m, const struct unmapped_chunk *c, unsigned 
 	if (weight(c->used_map, index, nr) != nr)
 		model_fail(m, "chunk %u: page %lu freed while free (%lu of %lu in use)", slot,
 			   index, weight(c->used_map, index, nr), nr);
-	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_BLOCK_PAGES] -= nr;
+	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_POOL_BLOCK_PAGES] -= nr;
 	m->used[slot] -= nr;
 	m->total -= nr;
 	model_touch(m, slot);
 }
 
 /* Lowest free naturally aligned range of a chunk, or -1. */
-static long chunk_first_fit(struct unmapped_chunk *c, unsigned order)
+static long chunk_first_fit(struct unmapped_pool_chunk *c, unsigned order)
 {
 	unsigned long nr = 1UL << order;
 
 	if (c->used + nr > PPC)
 		return -1;
 	for (unsigned b = 0; b < BLOCKS; b++) {
-		unsigned long start = (unsigned long)b * UNMAPPED_BLOCK_PAGES;
-		unsigned long end = start + UNMAPPED_BLOCK_PAGES, index;
+		unsigned long start = (unsigned long)b * UNMAPPED_POOL_BLOCK_PAGES;
+		unsigned long end = start + UNMAPPED_POOL_BLOCK_PAGES, index;
 
-		if (c->block_used[b] + nr > UNMAPPED_BLOCK_PAGES)
+		if (c->block_used[b] + nr > UNMAPPED_POOL_BLOCK_PAGES)
 			continue;
 		index = bitmap_find_next_zero_area(c->used_map, end, start, nr, nr - 1);
 		if (index < end)
@@ -251,8 +251,8 @@ static long chunk_first_fit(struct unmapped_chunk *c, unsigned order)
  * with no notion of owners.  ff_from[order] skips the slots known to have
  * no room for the order; frees and lends below it move it down.
  */
-static struct unmapped_chunk *first_fit(struct host *h, unsigned order,
-					unsigned long *ret_index)
+static struct unmapped_pool_chunk *first_fit(struct host *h, unsigned order,
+					     unsigned long *ret_index)
 {
 	unsigned s;
 
@@ -275,11 +275,11 @@ static void first_fit_room(struct host *h, unsigned slot)
 			h->ff_from[o] = slot;
 }
 
-/* As unmapped_note_level(): raise on a failure or on falling below the watermark. */
+/* As unmapped_pool_note_level(): raise on a failure or on falling below the watermark. */
 static void note_level(struct host *h, bool failed)
 {
 	struct unmapped_pool *pool = &h->pool;
-	bool low = pool->low_watermark && unmapped_pool_free_pages(pool) < pool->low_watermark;
+	bool low = pool->low_watermark && unmapped_pool_nr_free(pool) < pool->low_watermark;
 
 	h->event |= failed || (low && !pool->below_watermark);
 	pool->below_watermark = low;
@@ -288,7 +288,7 @@ static void note_level(struct host *h, bool failed)
 int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc_rec *ret)
 {
 	struct unmapped_pool *pool = &h->pool;
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	unsigned long index;
 
 	/* With no chunk lent the kernel's static key is off: no placement, no event. */
@@ -296,11 +296,11 @@ int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc
 		return -ENOMEM;
 	/* Without owner affinity every request is the kernel's ownerless one. */
 	if (h->placement == PLACE_FULLEST_FIRST)
-		owner = UNMAPPED_OWNER_SHARED;
+		owner = UNMAPPED_POOL_OWNER_SHARED;
 	if (h->placement == PLACE_FIRST_FIT)
 		chunk = first_fit(h, order, &index);
 	else
-		chunk = unmapped_place(pool, owner, order, &index);
+		chunk = unmapped_pool_place(pool, owner, order, &index);
 	if (!chunk) {
 		pool->alloc_failures++;
 		note_level(h, true);
@@ -309,7 +309,7 @@ int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc
 	if (h->model)
 		model_take(h->model, chunk, index, order);
 	h->used_chunks += !chunk->used;
-	unmapped_chunk_take(pool, chunk, index, order, owner);
+	unmapped_pool_chunk_take(pool, chunk, index, order, owner);
 	note_level(h, false);
 	*ret = (struct alloc_rec){ .index = index, .slot = slot_of(chunk), .order = order };
 	return 0;
@@ -317,11 +317,11 @@ int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc
 
 void host_put(struct host *h, const struct alloc_rec *rec)
 {
-	struct unmapped_chunk *chunk = h->slots[rec->slot];
+	struct unmapped_pool_chunk *chunk = h->slots[rec->slot];
 
 	if (h->model)
 		model_put(h->model, chunk, rec->index, rec->order);
-	unmapped_chunk_put(&h->pool, chunk, rec->index, rec->order);
+	unmapped_pool_chunk_put(&h->pool, chunk, rec->index, rec->order);
 	h->used_chunks -= !chunk->used;
 	if (h->placement == PLACE_FIRST_FIT)
 		first_fit_room(h, rec->slot);
@@ -334,7 +334,7 @@ static uint64_t hugetlb_free(const struct host *h)
 
 int host_lend(struct host *h)
 {
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	unsigned s = 0;
 
 	if (!hugetlb_free(h))
@@ -348,8 +348,8 @@ int host_lend(struct host *h)
 		chunk_free(chunk);
 		return -ENOMEM;
 	}
-	chunk->pfn = (unsigned long)s << UNMAPPED_CHUNK_ORDER;
-	unmapped_chunk_init(chunk);
+	chunk->pfn = (unsigned long)s << UNMAPPED_POOL_CHUNK_ORDER;
+	unmapped_pool_chunk_init(chunk);
 	h->slots[s] = chunk;
 	list_add(&chunk->list, &h->pool.chunks);
 	h->pool.nr_chunks++;
@@ -361,7 +361,7 @@ int host_lend(struct host *h)
 
 int host_reclaim(struct host *h)
 {
-	struct unmapped_chunk *chunk = NULL, *iter;
+	struct unmapped_pool_chunk *chunk = NULL, *iter;
 
 	/* The same answer as the walk below, without it: the daemon retries often. */
 	if (h->used_chunks == h->pool.nr_chunks)
@@ -378,7 +378,7 @@ int host_reclaim(struct host *h)
 			   slot_of(chunk), h->model->used[slot_of(chunk)]);
 	chunk->draining = true;
 	list_del(&chunk->list);
-	unmapped_place_forget(&h->pool, chunk);
+	unmapped_pool_place_forget(&h->pool, chunk);
 	h->pool.nr_chunks--;
 	h->pool.reclaims++;
 	h->slots[slot_of(chunk)] = NULL;
@@ -407,7 +407,7 @@ void host_stats(const struct host *h, struct host_stats *ret)
 	*ret = (struct host_stats){
 		.chunks = pool->nr_chunks,
 		.used_pages = pool->used_pages,
-		.free_pages = unmapped_pool_free_pages(pool),
+		.free_pages = unmapped_pool_nr_free(pool),
 		.used_chunks = h->used_chunks,
 		.empty_chunks = pool->nr_chunks - h->used_chunks,
 		.stranded = h->used_chunks - (pool->used_pages + PPC - 1) / PPC,
@@ -419,7 +419,7 @@ void host_stats(const struct host *h, struct host_stats *ret)
 	};
 }
 
-/* As unmapped_set_watermark(): a pool already below it raises an event. */
+/* As unmapped_pool_set_watermark(): a pool already below it raises an event. */
 void host_set_watermark(struct host *h, uint64_t pages)
 {
 	h->pool.low_watermark = pages;
@@ -441,7 +441,7 @@ bool host_snapshot_ack(struct host *h)
 	return failed;
 }
 
-static void verify_chunk(struct model *m, unsigned slot, struct unmapped_chunk *c)
+static void verify_chunk(struct model *m, unsigned slot, struct unmapped_pool_chunk *c)
 {
 	unsigned free_blocks = 0;
 
@@ -454,8 +454,8 @@ static void verify_chunk(struct model *m, unsigned slot, struct unmapped_chunk *
 		model_fail(m, "chunk %u: %lu pages used, model %lu, bitmap %lu", slot, c->used,
 			   m->used[slot], weight(c->used_map, 0, PPC));
 	for (unsigned b = 0; b < BLOCKS; b++) {
-		unsigned long bits = weight(c->used_map, (unsigned long)b * UNMAPPED_BLOCK_PAGES,
-					    UNMAPPED_BLOCK_PAGES);
+		unsigned long bits = weight(c->used_map, (unsigned long)b * UNMAPPED_POOL_BLOCK_PAGES,
+					    UNMAPPED_POOL_BLOCK_PAGES);
 
 		free_blocks += !bits;
 		if (bits != c->block_used[b] || bits != m->blocks[(size_t)slot * BLOCKS + b])
@@ -470,7 +470,7 @@ static void verify_chunk(struct model *m, unsigned slot, struct unmapped_chunk *
 int host_verify(struct host *h, char **ret_error)
 {
 	struct model *m = h->model;
-	struct unmapped_chunk *iter;
+	struct unmapped_pool_chunk *iter;
 	uint64_t listed = 0, lent = 0;
 
 	for (size_t i = 0; i < m->n_touched; i++) {
@@ -509,17 +509,17 @@ static int expect_caught(struct host *h, void (*plant)(struct host *, struct all
 
 static void plant_counter(struct host *h, struct alloc_rec *rec)
 {
-	h->slots[rec->slot]->block_used[rec->index / UNMAPPED_BLOCK_PAGES]--;
+	h->slots[rec->slot]->block_used[rec->index / UNMAPPED_POOL_BLOCK_PAGES]--;
 	model_touch(h->model, rec->slot);
 }
 
 /* The kernel's accounting of a second take of the same pages, placement bypassed. */
 static void plant_double_take(struct host *h, struct alloc_rec *rec)
 {
-	struct unmapped_chunk *c = h->slots[rec->slot];
+	struct unmapped_pool_chunk *c = h->slots[rec->slot];
 
 	model_take(h->model, c, rec->index, rec->order);
-	unmapped_chunk_take(&h->pool, c, rec->index, rec->order, 2);
+	unmapped_pool_chunk_take(&h->pool, c, rec->index, rec->order, 2);
 }
 
 int host_selftest(char **ret_error)
@@ -533,13 +533,13 @@ int host_selftest(char **ret_error)
 		return r;
 	r = host_lend(h);
 	if (r == 0)
-		r = host_alloc(h, 1, UNMAPPED_BLOCK_ORDER, &rec);
+		r = host_alloc(h, 1, UNMAPPED_POOL_BLOCK_ORDER, &rec);
 	if (r == 0)
 		r = host_verify(h, ret_error);
 	if (r == 0)
 		r = expect_caught(h, plant_counter, &rec, "a wrong block counter", ret_error);
 	if (r == 0) {
-		h->slots[rec.slot]->block_used[rec.index / UNMAPPED_BLOCK_PAGES]++;
+		h->slots[rec.slot]->block_used[rec.index / UNMAPPED_POOL_BLOCK_PAGES]++;
 		r = host_verify(h, ret_error);
 	}
 	if (r == 0)

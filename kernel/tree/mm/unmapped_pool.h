@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Internal interfaces of the unmapped page pool, shared by the allocator
- * (unmapped_alloc.c), its placement policy (unmapped_place.c), its user
+ * (unmapped_pool.c), its placement policy (unmapped_pool_place.c), its user
  * interfaces (unmapped_pool_sysfs.c) and its KUnit tests.
  */
-#ifndef _MM_UNMAPPED_ALLOC_H
-#define _MM_UNMAPPED_ALLOC_H
+#ifndef _MM_UNMAPPED_POOL_H
+#define _MM_UNMAPPED_POOL_H
 
 #include <linux/bits.h>
 #include <linux/list.h>
@@ -14,18 +14,19 @@
 #include <linux/types.h>
 
 /* A chunk is one PUD of memory, served in pages of up to one PMD. */
-#define UNMAPPED_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
-#define UNMAPPED_CHUNK_PAGES	BIT(UNMAPPED_CHUNK_ORDER)
-#define UNMAPPED_BLOCK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
-#define UNMAPPED_BLOCK_PAGES	BIT(UNMAPPED_BLOCK_ORDER)
-#define UNMAPPED_CHUNK_BLOCKS	(UNMAPPED_CHUNK_PAGES / UNMAPPED_BLOCK_PAGES)
-#define UNMAPPED_MAX_ORDER	UNMAPPED_BLOCK_ORDER
+#define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
+#define UNMAPPED_POOL_CHUNK_PAGES	BIT(UNMAPPED_POOL_CHUNK_ORDER)
+#define UNMAPPED_POOL_BLOCK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define UNMAPPED_POOL_BLOCK_PAGES	BIT(UNMAPPED_POOL_BLOCK_ORDER)
+#define UNMAPPED_POOL_CHUNK_BLOCKS \
+	(UNMAPPED_POOL_CHUNK_PAGES / UNMAPPED_POOL_BLOCK_PAGES)
+#define UNMAPPED_POOL_MAX_ORDER		UNMAPPED_POOL_BLOCK_ORDER
 
 /* Owner of a block that more than one owner had to share. */
-#define UNMAPPED_OWNER_SHARED	(~0UL)
+#define UNMAPPED_POOL_OWNER_SHARED	(~0UL)
 
 /**
- * struct unmapped_chunk - one PUD-sized page lent to the pool
+ * struct unmapped_pool_chunk - one PUD-sized page lent to the pool
  * @list: entry in the pool's list of chunks
  * @pfn: first page frame of the chunk
  * @nid: node the chunk belongs to
@@ -45,7 +46,7 @@
  * gets blocks of its own while there are free blocks, and only shares a
  * block once every block of the pool is in use.
  */
-struct unmapped_chunk {
+struct unmapped_pool_chunk {
 	struct list_head list;
 	unsigned long pfn;
 	int nid;
@@ -55,16 +56,16 @@ struct unmapped_chunk {
 	unsigned long *used_map;
 	unsigned long *dirty_map;
 	unsigned long *zeroed_map;
-	unsigned long block_owner[UNMAPPED_CHUNK_BLOCKS];
-	u16 block_used[UNMAPPED_CHUNK_BLOCKS];
+	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
+	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
 };
 
 /* The last blocks recent owners allocated from, to find them again fast. */
-#define UNMAPPED_OWNER_HINTS	16
+#define UNMAPPED_POOL_OWNER_HINTS	16
 
-struct unmapped_owner_hint {
+struct unmapped_pool_owner_hint {
 	unsigned long owner;
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	unsigned int block;
 };
 
@@ -77,7 +78,7 @@ struct unmapped_owner_hint {
  * @low_watermark: free pages under which user space wants an event
  * @below_watermark: the low-watermark event has been raised and not yet
  *	cleared by free pages rising above the watermark again
- * @hints: owner to block cache of unmapped_place()
+ * @hints: owner to block cache of unmapped_pool_place()
  * @next_hint: slot of @hints to replace next
  * @lends: chunks lent since boot
  * @reclaims: chunks given back since boot
@@ -92,7 +93,7 @@ struct unmapped_pool {
 	unsigned long used_pages;
 	unsigned long low_watermark;
 	bool below_watermark;
-	struct unmapped_owner_hint hints[UNMAPPED_OWNER_HINTS];
+	struct unmapped_pool_owner_hint hints[UNMAPPED_POOL_OWNER_HINTS];
 	unsigned int next_hint;
 	u64 lends;
 	u64 reclaims;
@@ -101,38 +102,43 @@ struct unmapped_pool {
 	u64 tlb_flushes;
 };
 
-static inline unsigned long unmapped_pool_free_pages(const struct unmapped_pool *pool)
+static inline unsigned long
+unmapped_pool_nr_free(const struct unmapped_pool *pool)
 {
-	return pool->nr_chunks * UNMAPPED_CHUNK_PAGES - pool->used_pages;
+	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages;
 }
 
-/* unmapped_place.c: where a request goes; pure bookkeeping, no locking */
-struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
-				      unsigned long owner, unsigned int order,
-				      unsigned long *ret_index);
-void unmapped_chunk_take(struct unmapped_pool *pool, struct unmapped_chunk *chunk,
-			 unsigned long index, unsigned int order,
-			 unsigned long owner);
-void unmapped_chunk_put(struct unmapped_pool *pool, struct unmapped_chunk *chunk,
-			unsigned long index, unsigned int order);
-void unmapped_chunk_init(struct unmapped_chunk *chunk);
-void unmapped_place_forget(struct unmapped_pool *pool,
-			   struct unmapped_chunk *chunk);
+/* unmapped_pool_place.c: where a request goes; pure bookkeeping, no locking */
+struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
+						unsigned long owner,
+						unsigned int order,
+						unsigned long *ret_index);
+void unmapped_pool_chunk_take(struct unmapped_pool *pool,
+			      struct unmapped_pool_chunk *chunk,
+			      unsigned long index, unsigned int order,
+			      unsigned long owner);
+void unmapped_pool_chunk_put(struct unmapped_pool *pool,
+			     struct unmapped_pool_chunk *chunk,
+			     unsigned long index, unsigned int order);
+void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk);
+void unmapped_pool_place_forget(struct unmapped_pool *pool,
+				struct unmapped_pool_chunk *chunk);
 
-/* unmapped_alloc.c: the pools and their lending */
-struct unmapped_pool *unmapped_node_pool(int nid);
-int unmapped_lend(int nid, bool allow_hugetlb);
-int unmapped_reclaim(int nid);
-int unmapped_set_node_chunks(int nid, unsigned long target,
-			     unsigned long *ret_chunks);
-int unmapped_set_total_chunks(unsigned long target, unsigned long *ret_chunks);
-unsigned long unmapped_total_chunks(void);
-unsigned long unmapped_empty_chunks(struct unmapped_pool *pool);
-bool unmapped_node_has_cma(int nid);
-void unmapped_set_watermark(int nid, unsigned long low_pages);
-u64 unmapped_event_seq(void);
-void unmapped_settle(void);
-extern struct mutex unmapped_resize_lock;
-extern wait_queue_head_t unmapped_event_wait;
+/* unmapped_pool.c: the pools and their lending */
+struct unmapped_pool *unmapped_pool_of_node(int nid);
+int unmapped_pool_lend(int nid, bool allow_hugetlb);
+int unmapped_pool_reclaim(int nid);
+int unmapped_pool_set_node_chunks(int nid, unsigned long target,
+				  unsigned long *ret_chunks);
+int unmapped_pool_set_total_chunks(unsigned long target,
+				   unsigned long *ret_chunks);
+unsigned long unmapped_pool_total_chunks(void);
+unsigned long unmapped_pool_empty_chunks(struct unmapped_pool *pool);
+bool unmapped_pool_node_has_cma(int nid);
+void unmapped_pool_set_watermark(int nid, unsigned long low_pages);
+u64 unmapped_pool_event_seq(void);
+void unmapped_pool_settle(void);
+extern struct mutex unmapped_pool_resize_lock;
+extern wait_queue_head_t unmapped_pool_event_wait;
 
-#endif /* _MM_UNMAPPED_ALLOC_H */
+#endif /* _MM_UNMAPPED_POOL_H */

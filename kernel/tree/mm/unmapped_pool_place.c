@@ -16,7 +16,7 @@
  *    the emptiest chunk, so that a large owner (a VM's guest memory) ends
  *    up with chunks of its own rather than filling the holes of many.
  *
- * This file is pure bookkeeping over struct unmapped_chunk: no locking and
+ * This file is pure bookkeeping over struct unmapped_pool_chunk: no locking and
  * no calls into memory management, so that it can be compiled unchanged
  * into a user-space simulator.  Callers hold the pool lock.
  */
@@ -24,57 +24,58 @@
 #include <linux/list.h>
 #include <linux/string.h>
 
-#include "unmapped_alloc.h"
+#include "unmapped_pool.h"
 
 /**
- * unmapped_chunk_init - reset the placement state of a fresh chunk
+ * unmapped_pool_chunk_init - reset the placement state of a fresh chunk
  * @chunk: chunk whose bitmaps are allocated
  */
-void unmapped_chunk_init(struct unmapped_chunk *chunk)
+void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk)
 {
-	bitmap_zero(chunk->used_map, UNMAPPED_CHUNK_PAGES);
+	bitmap_zero(chunk->used_map, UNMAPPED_POOL_CHUNK_PAGES);
 	memset(chunk->block_owner, 0, sizeof(chunk->block_owner));
 	memset(chunk->block_used, 0, sizeof(chunk->block_used));
 	chunk->used = 0;
-	chunk->free_blocks = UNMAPPED_CHUNK_BLOCKS;
+	chunk->free_blocks = UNMAPPED_POOL_CHUNK_BLOCKS;
 	chunk->draining = false;
 }
 
 /* First free, naturally aligned range of 2^order pages in a block, or -1. */
-static long block_find(struct unmapped_chunk *chunk, unsigned int block,
+static long block_find(struct unmapped_pool_chunk *chunk, unsigned int block,
 		       unsigned int order)
 {
-	unsigned long start = (unsigned long)block * UNMAPPED_BLOCK_PAGES;
-	unsigned long end = start + UNMAPPED_BLOCK_PAGES;
+	unsigned long start = (unsigned long)block * UNMAPPED_POOL_BLOCK_PAGES;
+	unsigned long end = start + UNMAPPED_POOL_BLOCK_PAGES;
 	unsigned long nr = 1UL << order;
 	unsigned long index;
 
-	if (chunk->block_used[block] + nr > UNMAPPED_BLOCK_PAGES)
+	if (chunk->block_used[block] + nr > UNMAPPED_POOL_BLOCK_PAGES)
 		return -1;
 	index = bitmap_find_next_zero_area(chunk->used_map, end, start, nr,
 					   nr - 1);
 	return index < end ? index : -1;
 }
 
-static struct unmapped_owner_hint *hint_find(struct unmapped_pool *pool,
-					     unsigned long owner)
+static struct unmapped_pool_owner_hint *hint_find(struct unmapped_pool *pool,
+						  unsigned long owner)
 {
 	unsigned int i;
 
-	for (i = 0; i < UNMAPPED_OWNER_HINTS; i++)
+	for (i = 0; i < UNMAPPED_POOL_OWNER_HINTS; i++)
 		if (pool->hints[i].owner == owner && pool->hints[i].chunk)
 			return &pool->hints[i];
 	return NULL;
 }
 
 static void hint_update(struct unmapped_pool *pool, unsigned long owner,
-			struct unmapped_chunk *chunk, unsigned int block)
+			struct unmapped_pool_chunk *chunk, unsigned int block)
 {
-	struct unmapped_owner_hint *hint = hint_find(pool, owner);
+	struct unmapped_pool_owner_hint *hint = hint_find(pool, owner);
 
 	if (!hint) {
 		hint = &pool->hints[pool->next_hint];
-		pool->next_hint = (pool->next_hint + 1) % UNMAPPED_OWNER_HINTS;
+		pool->next_hint =
+			(pool->next_hint + 1) % UNMAPPED_POOL_OWNER_HINTS;
 		hint->owner = owner;
 	}
 	hint->chunk = chunk;
@@ -82,25 +83,25 @@ static void hint_update(struct unmapped_pool *pool, unsigned long owner,
 }
 
 /**
- * unmapped_place_forget - drop what placement remembers of a chunk
+ * unmapped_pool_place_forget - drop what placement remembers of a chunk
  * @pool: pool the chunk leaves
  * @chunk: chunk that is being given back
  */
-void unmapped_place_forget(struct unmapped_pool *pool,
-			   struct unmapped_chunk *chunk)
+void unmapped_pool_place_forget(struct unmapped_pool *pool,
+				struct unmapped_pool_chunk *chunk)
 {
 	unsigned int i;
 
-	for (i = 0; i < UNMAPPED_OWNER_HINTS; i++)
+	for (i = 0; i < UNMAPPED_POOL_OWNER_HINTS; i++)
 		if (pool->hints[i].chunk == chunk)
 			pool->hints[i].chunk = NULL;
 }
 
 /* The chunk with a free block that has the most or the fewest pages used. */
-static struct unmapped_chunk *chunk_with_free_block(struct unmapped_pool *pool,
-						    bool emptiest)
+static struct unmapped_pool_chunk *
+chunk_with_free_block(struct unmapped_pool *pool, bool emptiest)
 {
-	struct unmapped_chunk *chunk, *best = NULL;
+	struct unmapped_pool_chunk *chunk, *best = NULL;
 
 	list_for_each_entry(chunk, &pool->chunks, list) {
 		if (chunk->draining || !chunk->free_blocks)
@@ -112,31 +113,31 @@ static struct unmapped_chunk *chunk_with_free_block(struct unmapped_pool *pool,
 	return best;
 }
 
-static unsigned int first_free_block(const struct unmapped_chunk *chunk)
+static unsigned int first_free_block(const struct unmapped_pool_chunk *chunk)
 {
 	unsigned int block;
 
-	for (block = 0; block < UNMAPPED_CHUNK_BLOCKS; block++)
+	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
 		if (!chunk->block_used[block])
 			break;
 	return block;
 }
 
 /* Every block is in use: share a block of the fullest chunk with room. */
-static struct unmapped_chunk *share_block(struct unmapped_pool *pool,
-					  unsigned int order,
-					  unsigned long *ret_index)
+static struct unmapped_pool_chunk *share_block(struct unmapped_pool *pool,
+					       unsigned int order,
+					       unsigned long *ret_index)
 {
-	struct unmapped_chunk *chunk, *best = NULL;
+	struct unmapped_pool_chunk *chunk, *best = NULL;
 	unsigned int block;
 	long index;
 
 	list_for_each_entry(chunk, &pool->chunks, list) {
 		if (chunk->draining ||
-		    chunk->used + (1UL << order) > UNMAPPED_CHUNK_PAGES ||
+		    chunk->used + (1UL << order) > UNMAPPED_POOL_CHUNK_PAGES ||
 		    (best && chunk->used <= best->used))
 			continue;
-		for (block = 0; block < UNMAPPED_CHUNK_BLOCKS; block++) {
+		for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++) {
 			index = block_find(chunk, block, order);
 			if (index >= 0) {
 				best = chunk;
@@ -149,10 +150,10 @@ static struct unmapped_chunk *share_block(struct unmapped_pool *pool,
 }
 
 /**
- * unmapped_place - choose where a request of the pool is served
+ * unmapped_pool_place - choose where a request of the pool is served
  * @pool: pool of the node
  * @owner: owner cookie of the request (never 0)
- * @order: order of the request, at most UNMAPPED_MAX_ORDER
+ * @order: order of the request, at most UNMAPPED_POOL_MAX_ORDER
  * @ret_index: page index inside the returned chunk
  *
  * In order of preference: the block the owner allocated from last, a free
@@ -162,12 +163,13 @@ static struct unmapped_chunk *share_block(struct unmapped_pool *pool,
  *
  * Return: the chunk, or NULL if the pool has no room for the request.
  */
-struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
-				      unsigned long owner, unsigned int order,
-				      unsigned long *ret_index)
+struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
+						unsigned long owner,
+						unsigned int order,
+						unsigned long *ret_index)
 {
-	struct unmapped_owner_hint *hint = hint_find(pool, owner);
-	struct unmapped_chunk *chunk = NULL;
+	struct unmapped_pool_owner_hint *hint = hint_find(pool, owner);
+	struct unmapped_pool_chunk *chunk = NULL;
 	bool grows = false;
 	long index;
 
@@ -179,7 +181,7 @@ struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
 				return hint->chunk;
 			}
 			/* Requests without an owner are no one owner growing. */
-			grows = owner != UNMAPPED_OWNER_SHARED;
+			grows = owner != UNMAPPED_POOL_OWNER_SHARED;
 		}
 		if (hint->chunk->free_blocks)
 			chunk = hint->chunk;
@@ -188,25 +190,26 @@ struct unmapped_chunk *unmapped_place(struct unmapped_pool *pool,
 		chunk = chunk_with_free_block(pool, grows);
 	if (chunk) {
 		*ret_index = (unsigned long)first_free_block(chunk) *
-			     UNMAPPED_BLOCK_PAGES;
+			     UNMAPPED_POOL_BLOCK_PAGES;
 		return chunk;
 	}
 	return share_block(pool, order, ret_index);
 }
 
 /**
- * unmapped_chunk_take - account pages handed out
+ * unmapped_pool_chunk_take - account pages handed out
  * @pool: pool of the chunk
- * @chunk: chunk chosen by unmapped_place()
- * @index: first page, as returned by unmapped_place()
+ * @chunk: chunk chosen by unmapped_pool_place()
+ * @index: first page, as returned by unmapped_pool_place()
  * @order: order of the request
  * @owner: owner cookie of the request
  */
-void unmapped_chunk_take(struct unmapped_pool *pool, struct unmapped_chunk *chunk,
-			 unsigned long index, unsigned int order,
-			 unsigned long owner)
+void unmapped_pool_chunk_take(struct unmapped_pool *pool,
+			      struct unmapped_pool_chunk *chunk,
+			      unsigned long index, unsigned int order,
+			      unsigned long owner)
 {
-	unsigned int block = index / UNMAPPED_BLOCK_PAGES;
+	unsigned int block = index / UNMAPPED_POOL_BLOCK_PAGES;
 	unsigned long nr = 1UL << order;
 
 	bitmap_set(chunk->used_map, index, nr);
@@ -214,7 +217,7 @@ void unmapped_chunk_take(struct unmapped_pool *pool, struct unmapped_chunk *chun
 		chunk->free_blocks--;
 		chunk->block_owner[block] = owner;
 	} else if (chunk->block_owner[block] != owner) {
-		chunk->block_owner[block] = UNMAPPED_OWNER_SHARED;
+		chunk->block_owner[block] = UNMAPPED_POOL_OWNER_SHARED;
 	}
 	chunk->block_used[block] += nr;
 	chunk->used += nr;
@@ -223,16 +226,17 @@ void unmapped_chunk_take(struct unmapped_pool *pool, struct unmapped_chunk *chun
 }
 
 /**
- * unmapped_chunk_put - account pages given back
+ * unmapped_pool_chunk_put - account pages given back
  * @pool: pool of the chunk
  * @chunk: chunk the pages belong to
  * @index: first page inside the chunk
  * @order: order of the block of pages
  */
-void unmapped_chunk_put(struct unmapped_pool *pool, struct unmapped_chunk *chunk,
-			unsigned long index, unsigned int order)
+void unmapped_pool_chunk_put(struct unmapped_pool *pool,
+			     struct unmapped_pool_chunk *chunk,
+			     unsigned long index, unsigned int order)
 {
-	unsigned int block = index / UNMAPPED_BLOCK_PAGES;
+	unsigned int block = index / UNMAPPED_POOL_BLOCK_PAGES;
 	unsigned long nr = 1UL << order;
 
 	bitmap_clear(chunk->used_map, index, nr);
