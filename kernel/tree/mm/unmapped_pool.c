@@ -18,6 +18,8 @@
  * local TLB invalidation.  Under memory pressure a shrinker gives empty
  * chunks back to hugetlb, beyond what the pool's low watermark asks for.
  */
+#define pr_fmt(fmt) "unmapped_pool: " fmt
+
 #include <linux/cma.h>
 #include <linux/hugetlb.h>
 #include <linux/mempolicy.h>
@@ -332,8 +334,7 @@ out_cma:
 	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_POOL_CHUNK_PAGES);
 out_hugetlb:
 	if (released && hugetlb_add_fresh_gigantic(nid))
-		pr_warn("unmapped_pool: node %d lost a gigantic page to CMA\n",
-			nid);
+		pr_warn("node %d lost a gigantic page to CMA\n", nid);
 	unmapped_pool_chunk_free(chunk);
 	return err;
 }
@@ -433,7 +434,7 @@ int unmapped_pool_reclaim(int nid)
 
 	err = hugetlb_add_fresh_gigantic(nid);
 	if (err)
-		pr_warn("unmapped_pool: node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
+		pr_warn("node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
 			nid, err);
 	return 0;
 }

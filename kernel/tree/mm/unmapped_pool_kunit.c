@@ -7,6 +7,8 @@
  * hugetlb_cma= on the command line; without it they are reported as
  * skipped, never as passed.
  */
+#define pr_fmt(fmt) "unmapped_pool: " fmt
+
 #include <kunit/test.h>
 #include <linux/mm.h>
 #include <linux/set_memory.h>

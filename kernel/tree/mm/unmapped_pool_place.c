@@ -20,6 +20,8 @@
  * no calls into memory management, so that it can be compiled unchanged
  * into a user-space simulator.  Callers hold the pool lock.
  */
+#define pr_fmt(fmt) "unmapped_pool: " fmt
+
 #include <linux/bitmap.h>
 #include <linux/list.h>
 #include <linux/string.h>

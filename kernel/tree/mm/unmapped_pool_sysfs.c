@@ -10,6 +10,8 @@
  *    an exact result per node, and sleep in poll() until a pool runs low;
  *  - debugfs unmapped_pool/chunks, a per-chunk map for debugging placement.
  */
+#define pr_fmt(fmt) "unmapped_pool: " fmt
+
 #include <linux/capability.h>
 #include <linux/debugfs.h>
 #include <linux/fs.h>
