@@ -37,6 +37,7 @@
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <asm/tlbflush.h>
+#include <uapi/linux/unmapped_pool.h>
 
 #include "internal.h"
 #include "unmapped_pool.h"
@@ -131,6 +132,47 @@ void unmapped_pool_set_watermark(int nid, unsigned long low_pages)
 	pool->low_watermark = low_pages;
 	pool->below_watermark = false;
 	unmapped_pool_unlock(pool);
+}
+
+/**
+ * unmapped_pool_node_snapshot - the state of a node's pool
+ * @nid: node id
+ * @st: filled with the node's counters, flags and hugetlb pages
+ *
+ * Callers hold unmapped_pool_resize_lock, so that the chunk counts of
+ * several nodes form one consistent picture.
+ */
+void unmapped_pool_node_snapshot(int nid,
+				 struct unmapped_pool_node_stats *st)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	unsigned long total, free;
+
+	memset(st, 0, sizeof(*st));
+	st->node = nid;
+	if (node_online(nid))
+		st->flags |= UNMAPPED_POOL_NODE_ONLINE;
+	if (unmapped_pool_node_has_cma(nid))
+		st->flags |= UNMAPPED_POOL_NODE_HAS_CMA;
+	if (!pool)
+		return;
+	spin_lock_irq(&pool->lock);
+	st->nr_chunks = pool->nr_chunks;
+	st->free_pages = unmapped_pool_nr_free(pool);
+	st->used_pages = pool->used_pages;
+	st->lends = pool->lends;
+	st->reclaims = pool->reclaims;
+	st->alloc_failures = pool->alloc_failures;
+	st->tlb_flushes = pool->tlb_flushes;
+	st->low_watermark = pool->low_watermark;
+	st->empty_chunks = unmapped_pool_empty_chunks(pool);
+	if (pool->below_watermark)
+		st->flags |= UNMAPPED_POOL_NODE_LOW;
+	spin_unlock_irq(&pool->lock);
+	st->fallbacks = atomic64_read(&pool->fallbacks);
+	hugetlb_gigantic_counts(nid, &total, &free);
+	st->hugetlb_total = total;
+	st->hugetlb_free = free;
 }
 
 static int unmapped_pool_wipe_slot_pte(pte_t *pte, unsigned long addr,

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Internal interfaces of the unmapped page pool, shared by the allocator
+ * Internal interfaces of the unmapped page pool, shared by its core
  * (unmapped_pool.c), its placement policy (unmapped_pool_place.c), its user
- * interfaces (unmapped_pool_sysfs.c) and its KUnit tests.
+ * interfaces (unmapped_pool_sysfs.c, unmapped_pool_dev.c,
+ * unmapped_pool_debug.c) and its KUnit tests.
  */
 #ifndef _MM_UNMAPPED_POOL_H
 #define _MM_UNMAPPED_POOL_H
@@ -125,6 +126,8 @@ void unmapped_pool_place_forget(struct unmapped_pool *pool,
 				struct unmapped_pool_chunk *chunk);
 
 /* unmapped_pool.c: the pools and their lending */
+struct unmapped_pool_node_stats;
+
 struct unmapped_pool *unmapped_pool_of_node(int nid);
 int unmapped_pool_lend(int nid, bool allow_hugetlb);
 int unmapped_pool_reclaim(int nid);
@@ -136,6 +139,7 @@ unsigned long unmapped_pool_total_chunks(void);
 unsigned long unmapped_pool_empty_chunks(struct unmapped_pool *pool);
 bool unmapped_pool_node_has_cma(int nid);
 void unmapped_pool_set_watermark(int nid, unsigned long low_pages);
+void unmapped_pool_node_snapshot(int nid, struct unmapped_pool_node_stats *st);
 u64 unmapped_pool_event_seq(void);
 void unmapped_pool_settle(void);
 extern struct mutex unmapped_pool_resize_lock;

@@ -42,7 +42,8 @@ static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
 		ctx->chunks[i].used_map = kunit_kzalloc(test, map, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].used_map);
 		unmapped_pool_chunk_init(&ctx->chunks[i]);
-		ctx->chunks[i].pfn = (unsigned long)i << UNMAPPED_POOL_CHUNK_ORDER;
+		ctx->chunks[i].pfn = (unsigned long)i
+				     << UNMAPPED_POOL_CHUNK_ORDER;
 		list_add_tail(&ctx->chunks[i].list, &ctx->pool.chunks);
 		ctx->pool.nr_chunks++;
 	}
