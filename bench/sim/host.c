@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The host model.  Pool bookkeeping is the kernel's own: struct
- * unmapped_pool_chunk and struct unmapped_pool from kernel/tree/mm/unmapped_pool.h,
- * unmapped_pool_place(), unmapped_pool_chunk_take(), unmapped_pool_chunk_put() and
- * unmapped_pool_place_forget() from unmapped_pool_place.c.  What the kernel does
- * around them is mirrored here: unmapped_pool_alloc_pages() (owner 0 becomes
- * UNMAPPED_POOL_OWNER_SHARED, failures are counted and raise an event),
- * unmapped_pool_lend() (list_add() at the head of the pool's list) and
- * unmapped_pool_reclaim() (the first empty chunk in list order).
+ * The host model.  Pool bookkeeping and its decisions are the kernel's own:
+ * struct unmapped_pool_chunk and struct unmapped_pool from
+ * kernel/tree/mm/unmapped_pool.h, and from unmapped_pool_place.c the
+ * placement (unmapped_pool_place()), the accounting of a request, a failure
+ * and a lend (unmapped_pool_account(), unmapped_pool_add_chunk()), the
+ * chunk a reclaim gives back (unmapped_pool_remove_empty()) and when an
+ * event is due (unmapped_pool_note_level(), unmapped_pool_watermark_reset()).
+ * What stays here is what the kernel does with memory: lending and freeing
+ * 1 GiB pages, and the first-fit baseline placement.
  *
  * Chunks are placed at host addresses: a lend takes the lowest free 1 GiB
  * page slot, as cma_alloc() takes the lowest free range.  Ordinary VMs
@@ -275,21 +276,11 @@ static void first_fit_room(struct host *h, unsigned slot)
 			h->ff_from[o] = slot;
 }
 
-/* As unmapped_pool_note_level(): raise on a failure or on falling below the watermark. */
-static void note_level(struct host *h, bool failed)
-{
-	struct unmapped_pool *pool = &h->pool;
-	bool low = pool->low_watermark && unmapped_pool_nr_free(pool) < pool->low_watermark;
-
-	h->event |= failed || (low && !pool->below_watermark);
-	pool->below_watermark = low;
-}
-
 int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc_rec *ret)
 {
 	struct unmapped_pool *pool = &h->pool;
 	struct unmapped_pool_chunk *chunk;
-	unsigned long index;
+	unsigned long index = 0;
 
 	/* With no chunk lent the kernel's static key is off: no placement, no event. */
 	if (!pool->nr_chunks)
@@ -301,16 +292,14 @@ int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc
 		chunk = first_fit(h, order, &index);
 	else
 		chunk = unmapped_pool_place(pool, owner, order, &index);
-	if (!chunk) {
-		pool->alloc_failures++;
-		note_level(h, true);
-		return -ENOMEM;
+	if (chunk) {
+		if (h->model)
+			model_take(h->model, chunk, index, order);
+		h->used_chunks += !chunk->used;
 	}
-	if (h->model)
-		model_take(h->model, chunk, index, order);
-	h->used_chunks += !chunk->used;
-	unmapped_pool_chunk_take(pool, chunk, index, order, owner);
-	note_level(h, false);
+	h->event |= unmapped_pool_account(pool, chunk, index, order, owner);
+	if (!chunk)
+		return -ENOMEM;
 	*ret = (struct alloc_rec){ .index = index, .slot = slot_of(chunk), .order = order };
 	return 0;
 }
@@ -351,39 +340,29 @@ int host_lend(struct host *h)
 	chunk->pfn = (unsigned long)s << UNMAPPED_POOL_CHUNK_ORDER;
 	unmapped_pool_chunk_init(chunk);
 	h->slots[s] = chunk;
-	list_add(&chunk->list, &h->pool.chunks);
-	h->pool.nr_chunks++;
-	h->pool.lends++;
+	unmapped_pool_add_chunk(&h->pool, chunk);
 	first_fit_room(h, s);
-	note_level(h, false);
+	h->event |= unmapped_pool_note_level(&h->pool, false);
 	return 0;
 }
 
 int host_reclaim(struct host *h)
 {
-	struct unmapped_pool_chunk *chunk = NULL, *iter;
+	struct unmapped_pool_chunk *chunk;
 
-	/* The same answer as the walk below, without it: the daemon retries often. */
+	/* The same answer as the kernel's walk, without it: the daemon retries often. */
 	if (h->used_chunks == h->pool.nr_chunks)
 		return -EBUSY;
-	list_for_each_entry(iter, &h->pool.chunks, list)
-		if (!iter->used) {
-			chunk = iter;
-			break;
-		}
+	chunk = unmapped_pool_remove_empty(&h->pool);
 	if (!chunk)
 		return -EBUSY;
 	if (h->model && h->model->used[slot_of(chunk)])
 		model_fail(h->model, "chunk %u: given back with %lu pages in use",
 			   slot_of(chunk), h->model->used[slot_of(chunk)]);
-	chunk->draining = true;
-	list_del(&chunk->list);
-	unmapped_pool_place_forget(&h->pool, chunk);
-	h->pool.nr_chunks--;
 	h->pool.reclaims++;
 	h->slots[slot_of(chunk)] = NULL;
 	chunk_free(chunk);
-	note_level(h, false);
+	h->event |= unmapped_pool_note_level(&h->pool, false);
 	return 0;
 }
 
@@ -422,9 +401,8 @@ void host_stats(const struct host *h, struct host_stats *ret)
 /* As unmapped_pool_set_watermark(): a pool already below it raises an event. */
 void host_set_watermark(struct host *h, uint64_t pages)
 {
-	h->pool.low_watermark = pages;
-	h->pool.below_watermark = false;
-	note_level(h, false);
+	unmapped_pool_watermark_reset(&h->pool, pages);
+	h->event |= unmapped_pool_note_level(&h->pool, false);
 }
 
 bool host_event_pending(const struct host *h)

@@ -94,17 +94,6 @@ static void unmapped_pool_raise_event(void)
 	wake_up_interruptible_all(&unmapped_pool_event_wait);
 }
 
-/* Called with pool->lock held; true if an event is due. */
-static bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed)
-{
-	bool low = pool->low_watermark &&
-		   unmapped_pool_nr_free(pool) < pool->low_watermark;
-	bool raise = failed || (low && !pool->below_watermark);
-
-	pool->below_watermark = low;
-	return raise;
-}
-
 /*
  * Drop pool->lock, taken with spin_lock_irq() around a change of the
  * pool's size or watermark, and raise the low-watermark event if the
@@ -129,8 +118,7 @@ void unmapped_pool_set_watermark(int nid, unsigned long low_pages)
 	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 
 	spin_lock_irq(&pool->lock);
-	pool->low_watermark = low_pages;
-	pool->below_watermark = false;
+	unmapped_pool_watermark_reset(pool, low_pages);
 	unmapped_pool_unlock(pool);
 }
 
@@ -362,9 +350,7 @@ int unmapped_pool_lend(int nid, bool allow_hugetlb)
 	static_branch_inc(&unmapped_pool_lent);
 
 	spin_lock_irq(&pool->lock);
-	list_add(&chunk->list, &pool->chunks);
-	pool->nr_chunks++;
-	pool->lends++;
+	unmapped_pool_add_chunk(pool, chunk);
 	pool->tlb_flushes++;
 	unmapped_pool_unlock(pool);
 	return 0;
@@ -413,7 +399,7 @@ void unmapped_pool_settle(void)
 int unmapped_pool_reclaim(int nid)
 {
 	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
-	struct unmapped_pool_chunk *chunk = NULL, *iter;
+	struct unmapped_pool_chunk *chunk;
 	struct page *page;
 	unsigned long i;
 	int err;
@@ -424,18 +410,7 @@ int unmapped_pool_reclaim(int nid)
 
 	unmapped_pool_settle();
 	spin_lock_irq(&pool->lock);
-	list_for_each_entry(iter, &pool->chunks, list) {
-		if (!iter->used) {
-			chunk = iter;
-			break;
-		}
-	}
-	if (chunk) {
-		chunk->draining = true;
-		list_del(&chunk->list);
-		unmapped_pool_place_forget(pool, chunk);
-		pool->nr_chunks--;
-	}
+	chunk = unmapped_pool_remove_empty(pool);
 	spin_unlock_irq(&pool->lock);
 	if (!chunk)
 		return -EBUSY;
@@ -606,7 +581,7 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 {
 	struct unmapped_pool *pool;
 	struct unmapped_pool_chunk *chunk;
-	unsigned long index, i, nr = 1UL << order;
+	unsigned long index = 0, i, nr = 1UL << order;
 	unsigned long flags;
 	struct page *page;
 	bool wipe = false;
@@ -624,17 +599,14 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 
 	spin_lock_irqsave(&pool->lock, flags);
 	chunk = unmapped_pool_place(pool, owner, order, &index);
+	raise = unmapped_pool_account(pool, chunk, index, order, owner);
 	if (chunk) {
-		unmapped_pool_chunk_take(pool, chunk, index, order, owner);
 		if (gfp & __GFP_ZERO)
 			wipe = find_next_zero_bit(chunk->zeroed_map, index + nr,
 						  index) < index + nr;
 		bitmap_clear(chunk->zeroed_map, index, nr);
 		bitmap_clear(chunk->dirty_map, index, nr);
-	} else if (pool->nr_chunks) {
-		pool->alloc_failures++;
 	}
-	raise = unmapped_pool_note_level(pool, !chunk && pool->nr_chunks);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (raise)
 		unmapped_pool_raise_event();

@@ -109,7 +109,10 @@ unmapped_pool_nr_free(const struct unmapped_pool *pool)
 	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages;
 }
 
-/* unmapped_pool_place.c: where a request goes; pure bookkeeping, no locking */
+/*
+ * unmapped_pool_place.c: where a request goes and what the pool's counters
+ * and chunk list decide; pure bookkeeping, no locking
+ */
 struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
 						unsigned long owner,
 						unsigned int order,
@@ -122,8 +125,17 @@ void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk,
 			     unsigned long index, unsigned int order);
 void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk);
-void unmapped_pool_place_forget(struct unmapped_pool *pool,
-				struct unmapped_pool_chunk *chunk);
+bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed);
+void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
+				   unsigned long low_pages);
+bool unmapped_pool_account(struct unmapped_pool *pool,
+			   struct unmapped_pool_chunk *chunk,
+			   unsigned long index, unsigned int order,
+			   unsigned long owner);
+void unmapped_pool_add_chunk(struct unmapped_pool *pool,
+			     struct unmapped_pool_chunk *chunk);
+struct unmapped_pool_chunk *
+unmapped_pool_remove_empty(struct unmapped_pool *pool);
 
 /* unmapped_pool.c: the pools and their lending */
 struct unmapped_pool_node_stats;

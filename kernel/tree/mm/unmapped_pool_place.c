@@ -4,7 +4,7 @@
  *
  * A chunk goes back to hugetlb only once every one of its pages is free,
  * so where pages are placed decides how many chunks stay stranded by a few
- * long-lived pages.  Two rules keep chunks reclaimable:
+ * long-lived pages.  Three rules keep chunks reclaimable:
  *
  *  - owner affinity: pages of one owner (a memfd_secret or guest_memfd
  *    file) are packed into blocks of their own, so that the owner going
@@ -16,9 +16,14 @@
  *    the emptiest chunk, so that a large owner (a VM's guest memory) ends
  *    up with chunks of its own rather than filling the holes of many.
  *
- * This file is pure bookkeeping over struct unmapped_pool_chunk: no locking and
- * no calls into memory management, so that it can be compiled unchanged
- * into a user-space simulator.  Callers hold the pool lock.
+ * The decisions around placement live here too: which chunk a reclaim
+ * gives back, how requests, failures and lends are counted, and when the
+ * pool's level against its low watermark is worth an event.
+ *
+ * This file is pure bookkeeping over struct unmapped_pool_chunk and struct
+ * unmapped_pool: no locking and no calls into memory management, so that it
+ * can be compiled unchanged into a user-space simulator (bench/sim).
+ * Callers hold the pool lock.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -84,13 +89,9 @@ static void hint_update(struct unmapped_pool *pool, unsigned long owner,
 	hint->block = block;
 }
 
-/**
- * unmapped_pool_place_forget - drop what placement remembers of a chunk
- * @pool: pool the chunk leaves
- * @chunk: chunk that is being given back
- */
-void unmapped_pool_place_forget(struct unmapped_pool *pool,
-				struct unmapped_pool_chunk *chunk)
+/* Drop what placement remembers of a chunk that leaves the pool. */
+static void place_forget(struct unmapped_pool *pool,
+			 struct unmapped_pool_chunk *chunk)
 {
 	unsigned int i;
 
@@ -249,4 +250,103 @@ void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 	}
 	chunk->used -= nr;
 	pool->used_pages -= nr;
+}
+
+/**
+ * unmapped_pool_note_level - compare the pool's free pages with its watermark
+ * @pool: pool whose use, size or watermark just changed
+ * @failed: a request just found no room in the pool
+ *
+ * User space is told once when the pool falls below its low watermark, not
+ * again while it stays below, and on every failed request.
+ *
+ * Return: true if an event is due.
+ */
+bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed)
+{
+	bool low = pool->low_watermark &&
+		   unmapped_pool_nr_free(pool) < pool->low_watermark;
+	bool raise = failed || (low && !pool->below_watermark);
+
+	pool->below_watermark = low;
+	return raise;
+}
+
+/**
+ * unmapped_pool_watermark_reset - set the free-page level that raises an event
+ * @pool: pool of the node
+ * @low_pages: free pages under which an event is due, 0 for none
+ *
+ * The pool counts as above the new watermark, so that a pool already below
+ * it raises the event at the next unmapped_pool_note_level().
+ */
+void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
+				   unsigned long low_pages)
+{
+	pool->low_watermark = low_pages;
+	pool->below_watermark = false;
+}
+
+/**
+ * unmapped_pool_account - account a request where unmapped_pool_place() put it
+ * @pool: pool of the node, with at least one chunk
+ * @chunk: chunk chosen by unmapped_pool_place(), or NULL if it found no room
+ * @index: first page, as returned by unmapped_pool_place()
+ * @order: order of the request
+ * @owner: owner cookie of the request
+ *
+ * Return: true if an event is due, as for unmapped_pool_note_level().
+ */
+bool unmapped_pool_account(struct unmapped_pool *pool,
+			   struct unmapped_pool_chunk *chunk,
+			   unsigned long index, unsigned int order,
+			   unsigned long owner)
+{
+	if (chunk)
+		unmapped_pool_chunk_take(pool, chunk, index, order, owner);
+	else if (pool->nr_chunks)
+		pool->alloc_failures++;
+	return unmapped_pool_note_level(pool, !chunk && pool->nr_chunks);
+}
+
+/**
+ * unmapped_pool_add_chunk - account a chunk just lent to the pool
+ * @pool: pool of the chunk's node
+ * @chunk: chunk after unmapped_pool_chunk_init()
+ *
+ * A new chunk goes to the head of the list, which placement's ties and the
+ * choice of unmapped_pool_remove_empty() depend on.
+ */
+void unmapped_pool_add_chunk(struct unmapped_pool *pool,
+			     struct unmapped_pool_chunk *chunk)
+{
+	list_add(&chunk->list, &pool->chunks);
+	pool->nr_chunks++;
+	pool->lends++;
+}
+
+/**
+ * unmapped_pool_remove_empty - take the chunk a reclaim gives back
+ * @pool: pool of the node
+ *
+ * The first chunk in list order with no page in use leaves the pool's list
+ * and placement's memory, marked as draining.
+ *
+ * Return: the chunk, or NULL when every chunk has pages in use.
+ */
+struct unmapped_pool_chunk *
+unmapped_pool_remove_empty(struct unmapped_pool *pool)
+{
+	struct unmapped_pool_chunk *chunk;
+
+	list_for_each_entry(chunk, &pool->chunks, list) {
+		if (chunk->used)
+			continue;
+		chunk->draining = true;
+		list_del(&chunk->list);
+		place_forget(pool, chunk);
+		pool->nr_chunks--;
+		return chunk;
+	}
+	return NULL;
 }
