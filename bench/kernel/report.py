@@ -161,7 +161,7 @@ def report(data, meta, plot_name):
             "MemFree before and after lending two chunks (the chunk itself was "
             "hugetlb memory before and is pool memory after, in neither count), and "
             "the static size of the chunk's bookkeeping "
-            "(`bench/sim` compiles `mm/unmapped_alloc.h` and prints it).", "",
+            "(`bench/sim` compiles `mm/unmapped_pool.h` and prints it).", "",
             "| | per 1 GiB chunk |", "| --- | --- |",
             f"| MemFree drop on lend, HugeTLB vmemmap optimisation off | "
             f"{spread(col(lend, 'memfree_kb_per_chunk'), lambda v: f'{v:,.0f} KiB')} |"]
@@ -169,7 +169,7 @@ def report(data, meta, plot_name):
         out.append(f"| MemFree drop on lend, `hugetlb_free_vmemmap=on` (undone on lend) | "
                    f"{spread(col(hvo, 'memfree_kb_per_chunk'), lambda v: f'{v:,.0f} KiB')} |")
     if meta.get("chunk_bytes"):
-        out.append(f"| struct unmapped_chunk + used/dirty/zeroed bitmaps | "
+        out.append(f"| struct unmapped_pool_chunk + used/dirty/zeroed bitmaps | "
                    f"{int(meta['chunk_bytes']) / 1024:,.1f} KiB "
                    f"({int(meta['chunk_bytes']) / 2**30 * 100:.4f}% of the chunk) |")
     out.append("")

@@ -1,21 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * chunk-size - the bookkeeping the pool keeps per 1 GiB chunk, in bytes:
- * struct unmapped_chunk as the kernel's own header lays it out, plus its
+ * struct unmapped_pool_chunk as the kernel's own header lays it out, plus its
  * used, dirty and zeroed bitmaps (one bit per 4 KiB page each), which
- * unmapped_alloc.c allocates separately.  bench/kernel.sh quotes it next
+ * unmapped_pool.c allocates separately.  bench/kernel.sh quotes it next
  * to the memory a lend was measured to cost.
  */
 #include <stdio.h>
 
 #include <linux/bitmap.h>
 
-#include "unmapped_alloc.h"
+#include "unmapped_pool.h"
 
 int main(void)
 {
-	size_t bitmap = BITS_TO_LONGS(UNMAPPED_CHUNK_PAGES) * sizeof(long);
+	size_t bitmap = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
 
-	printf("%zu\n", sizeof(struct unmapped_chunk) + 3 * bitmap);
+	printf("%zu\n", sizeof(struct unmapped_pool_chunk) + 3 * bitmap);
 	return 0;
 }

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The host model.  Pool bookkeeping is the kernel's own: struct
- * unmapped_chunk and struct unmapped_pool from kernel/tree/mm/unmapped_alloc.h,
- * unmapped_place(), unmapped_chunk_take(), unmapped_chunk_put() and
- * unmapped_place_forget() from unmapped_place.c.  What the kernel does
- * around them is mirrored here: unmapped_alloc() (owner 0 becomes
- * UNMAPPED_OWNER_SHARED, failures are counted and raise an event),
- * unmapped_lend() (list_add() at the head of the pool's list) and
- * unmapped_reclaim() (the first empty chunk in list order).
+ * The host model.  Pool bookkeeping and its decisions are the kernel's own:
+ * struct unmapped_pool_chunk and struct unmapped_pool from
+ * kernel/tree/mm/unmapped_pool.h, and from unmapped_pool_place.c the
+ * placement (unmapped_pool_place()), the accounting of a request, a failure
+ * and a lend (unmapped_pool_account(), unmapped_pool_add_chunk()), the
+ * chunk a reclaim gives back (unmapped_pool_remove_empty()) and when an
+ * event is due (unmapped_pool_note_level(), unmapped_pool_watermark_reset()).
+ * What stays here is what the kernel does with memory: lending and freeing
+ * 1 GiB pages, and the first-fit baseline placement.
  *
  * Chunks are placed at host addresses: a lend takes the lowest free 1 GiB
  * page slot, as cma_alloc() takes the lowest free range.  Ordinary VMs
@@ -21,12 +22,12 @@
 
 #include <linux/bitmap.h>
 
-#include "unmapped_alloc.h"
+#include "unmapped_pool.h"
 #include "host.h"
 
-#define PPC		UNMAPPED_CHUNK_PAGES
-#define BLOCKS		UNMAPPED_CHUNK_BLOCKS
-#define ORDERS		(UNMAPPED_MAX_ORDER + 1)
+#define PPC		UNMAPPED_POOL_CHUNK_PAGES
+#define BLOCKS		UNMAPPED_POOL_CHUNK_BLOCKS
+#define ORDERS		(UNMAPPED_POOL_MAX_ORDER + 1)
 
 /* The independent model of check mode: pages per block, from the records alone. */
 struct model {
@@ -43,7 +44,7 @@ struct host {
 	struct unmapped_pool pool;
 	enum placement placement;
 	unsigned n_slots;
-	struct unmapped_chunk **slots;	/* chunk lent from each 1 GiB page, or NULL */
+	struct unmapped_pool_chunk **slots;	/* chunk lent from each 1 GiB page, or NULL */
 	uint64_t hugetlb_used;		/* by ordinary VMs */
 	uint64_t used_chunks;
 	bool event;			/* poll() would report readiness */
@@ -123,7 +124,7 @@ int host_new(unsigned host_gib, enum placement placement, bool check, struct hos
 	return 0;
 }
 
-static void chunk_free(struct unmapped_chunk *c)
+static void chunk_free(struct unmapped_pool_chunk *c)
 {
 	if (c)
 		free(c->used_map);
@@ -141,9 +142,9 @@ void host_free(struct host *h)
 	free(h);
 }
 
-static unsigned slot_of(const struct unmapped_chunk *c)
+static unsigned slot_of(const struct unmapped_pool_chunk *c)
 {
-	return c->pfn >> UNMAPPED_CHUNK_ORDER;
+	return c->pfn >> UNMAPPED_POOL_CHUNK_ORDER;
 }
 
 /* Set bits of map in [start, start + nr). */
@@ -190,14 +191,14 @@ static void model_touch(struct model *m, unsigned slot)
  * account it in the model: a page handed out twice, a misaligned range or
  * one crossing a block is a placement bug, whatever the counters say.
  */
-static void model_take(struct model *m, const struct unmapped_chunk *c, unsigned long index,
+static void model_take(struct model *m, const struct unmapped_pool_chunk *c, unsigned long index,
 		       unsigned order)
 {
 	unsigned slot = slot_of(c);
 	unsigned long nr = 1UL << order;
 
 	if (index % nr || index + nr > PPC ||
-	    index / UNMAPPED_BLOCK_PAGES != (index + nr - 1) / UNMAPPED_BLOCK_PAGES) {
+	    index / UNMAPPED_POOL_BLOCK_PAGES != (index + nr - 1) / UNMAPPED_POOL_BLOCK_PAGES) {
 		/* Not accounted: outside the chunk it would write outside the model. */
 		model_fail(m, "chunk %u: bad range at page %lu (order %u)", slot, index, order);
 		return;
@@ -205,13 +206,13 @@ static void model_take(struct model *m, const struct unmapped_chunk *c, unsigned
 	if (weight(c->used_map, index, nr))
 		model_fail(m, "chunk %u: page %lu handed out again (%lu of %lu in use)", slot,
 			   index, weight(c->used_map, index, nr), nr);
-	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_BLOCK_PAGES] += nr;
+	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_POOL_BLOCK_PAGES] += nr;
 	m->used[slot] += nr;
 	m->total += nr;
 	model_touch(m, slot);
 }
 
-static void model_put(struct model *m, const struct unmapped_chunk *c, unsigned long index,
+static void model_put(struct model *m, const struct unmapped_pool_chunk *c, unsigned long index,
 		      unsigned order)
 {
 	unsigned slot = slot_of(c);
@@ -220,24 +221,24 @@ static void model_put(struct model *m, const struct unmapped_chunk *c, unsigned 
 	if (weight(c->used_map, index, nr) != nr)
 		model_fail(m, "chunk %u: page %lu freed while free (%lu of %lu in use)", slot,
 			   index, weight(c->used_map, index, nr), nr);
-	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_BLOCK_PAGES] -= nr;
+	m->blocks[(size_t)slot * BLOCKS + index / UNMAPPED_POOL_BLOCK_PAGES] -= nr;
 	m->used[slot] -= nr;
 	m->total -= nr;
 	model_touch(m, slot);
 }
 
 /* Lowest free naturally aligned range of a chunk, or -1. */
-static long chunk_first_fit(struct unmapped_chunk *c, unsigned order)
+static long chunk_first_fit(struct unmapped_pool_chunk *c, unsigned order)
 {
 	unsigned long nr = 1UL << order;
 
 	if (c->used + nr > PPC)
 		return -1;
 	for (unsigned b = 0; b < BLOCKS; b++) {
-		unsigned long start = (unsigned long)b * UNMAPPED_BLOCK_PAGES;
-		unsigned long end = start + UNMAPPED_BLOCK_PAGES, index;
+		unsigned long start = (unsigned long)b * UNMAPPED_POOL_BLOCK_PAGES;
+		unsigned long end = start + UNMAPPED_POOL_BLOCK_PAGES, index;
 
-		if (c->block_used[b] + nr > UNMAPPED_BLOCK_PAGES)
+		if (c->block_used[b] + nr > UNMAPPED_POOL_BLOCK_PAGES)
 			continue;
 		index = bitmap_find_next_zero_area(c->used_map, end, start, nr, nr - 1);
 		if (index < end)
@@ -251,8 +252,8 @@ static long chunk_first_fit(struct unmapped_chunk *c, unsigned order)
  * with no notion of owners.  ff_from[order] skips the slots known to have
  * no room for the order; frees and lends below it move it down.
  */
-static struct unmapped_chunk *first_fit(struct host *h, unsigned order,
-					unsigned long *ret_index)
+static struct unmapped_pool_chunk *first_fit(struct host *h, unsigned order,
+					     unsigned long *ret_index)
 {
 	unsigned s;
 
@@ -275,53 +276,41 @@ static void first_fit_room(struct host *h, unsigned slot)
 			h->ff_from[o] = slot;
 }
 
-/* As unmapped_note_level(): raise on a failure or on falling below the watermark. */
-static void note_level(struct host *h, bool failed)
-{
-	struct unmapped_pool *pool = &h->pool;
-	bool low = pool->low_watermark && unmapped_pool_free_pages(pool) < pool->low_watermark;
-
-	h->event |= failed || (low && !pool->below_watermark);
-	pool->below_watermark = low;
-}
-
 int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc_rec *ret)
 {
 	struct unmapped_pool *pool = &h->pool;
-	struct unmapped_chunk *chunk;
-	unsigned long index;
+	struct unmapped_pool_chunk *chunk;
+	unsigned long index = 0;
 
 	/* With no chunk lent the kernel's static key is off: no placement, no event. */
 	if (!pool->nr_chunks)
 		return -ENOMEM;
 	/* Without owner affinity every request is the kernel's ownerless one. */
 	if (h->placement == PLACE_FULLEST_FIRST)
-		owner = UNMAPPED_OWNER_SHARED;
+		owner = UNMAPPED_POOL_OWNER_SHARED;
 	if (h->placement == PLACE_FIRST_FIT)
 		chunk = first_fit(h, order, &index);
 	else
-		chunk = unmapped_place(pool, owner, order, &index);
-	if (!chunk) {
-		pool->alloc_failures++;
-		note_level(h, true);
-		return -ENOMEM;
+		chunk = unmapped_pool_place(pool, owner, order, &index);
+	if (chunk) {
+		if (h->model)
+			model_take(h->model, chunk, index, order);
+		h->used_chunks += !chunk->used;
 	}
-	if (h->model)
-		model_take(h->model, chunk, index, order);
-	h->used_chunks += !chunk->used;
-	unmapped_chunk_take(pool, chunk, index, order, owner);
-	note_level(h, false);
+	h->event |= unmapped_pool_account(pool, chunk, index, order, owner);
+	if (!chunk)
+		return -ENOMEM;
 	*ret = (struct alloc_rec){ .index = index, .slot = slot_of(chunk), .order = order };
 	return 0;
 }
 
 void host_put(struct host *h, const struct alloc_rec *rec)
 {
-	struct unmapped_chunk *chunk = h->slots[rec->slot];
+	struct unmapped_pool_chunk *chunk = h->slots[rec->slot];
 
 	if (h->model)
 		model_put(h->model, chunk, rec->index, rec->order);
-	unmapped_chunk_put(&h->pool, chunk, rec->index, rec->order);
+	unmapped_pool_chunk_put(&h->pool, chunk, rec->index, rec->order);
 	h->used_chunks -= !chunk->used;
 	if (h->placement == PLACE_FIRST_FIT)
 		first_fit_room(h, rec->slot);
@@ -334,7 +323,7 @@ static uint64_t hugetlb_free(const struct host *h)
 
 int host_lend(struct host *h)
 {
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	unsigned s = 0;
 
 	if (!hugetlb_free(h))
@@ -348,42 +337,32 @@ int host_lend(struct host *h)
 		chunk_free(chunk);
 		return -ENOMEM;
 	}
-	chunk->pfn = (unsigned long)s << UNMAPPED_CHUNK_ORDER;
-	unmapped_chunk_init(chunk);
+	chunk->pfn = (unsigned long)s << UNMAPPED_POOL_CHUNK_ORDER;
+	unmapped_pool_chunk_init(chunk);
 	h->slots[s] = chunk;
-	list_add(&chunk->list, &h->pool.chunks);
-	h->pool.nr_chunks++;
-	h->pool.lends++;
+	unmapped_pool_add_chunk(&h->pool, chunk);
 	first_fit_room(h, s);
-	note_level(h, false);
+	h->event |= unmapped_pool_note_level(&h->pool, false);
 	return 0;
 }
 
 int host_reclaim(struct host *h)
 {
-	struct unmapped_chunk *chunk = NULL, *iter;
+	struct unmapped_pool_chunk *chunk;
 
-	/* The same answer as the walk below, without it: the daemon retries often. */
+	/* The same answer as the kernel's walk, without it: the daemon retries often. */
 	if (h->used_chunks == h->pool.nr_chunks)
 		return -EBUSY;
-	list_for_each_entry(iter, &h->pool.chunks, list)
-		if (!iter->used) {
-			chunk = iter;
-			break;
-		}
+	chunk = unmapped_pool_remove_empty(&h->pool);
 	if (!chunk)
 		return -EBUSY;
 	if (h->model && h->model->used[slot_of(chunk)])
 		model_fail(h->model, "chunk %u: given back with %lu pages in use",
 			   slot_of(chunk), h->model->used[slot_of(chunk)]);
-	chunk->draining = true;
-	list_del(&chunk->list);
-	unmapped_place_forget(&h->pool, chunk);
-	h->pool.nr_chunks--;
 	h->pool.reclaims++;
 	h->slots[slot_of(chunk)] = NULL;
 	chunk_free(chunk);
-	note_level(h, false);
+	h->event |= unmapped_pool_note_level(&h->pool, false);
 	return 0;
 }
 
@@ -407,7 +386,7 @@ void host_stats(const struct host *h, struct host_stats *ret)
 	*ret = (struct host_stats){
 		.chunks = pool->nr_chunks,
 		.used_pages = pool->used_pages,
-		.free_pages = unmapped_pool_free_pages(pool),
+		.free_pages = unmapped_pool_nr_free(pool),
 		.used_chunks = h->used_chunks,
 		.empty_chunks = pool->nr_chunks - h->used_chunks,
 		.stranded = h->used_chunks - (pool->used_pages + PPC - 1) / PPC,
@@ -419,12 +398,11 @@ void host_stats(const struct host *h, struct host_stats *ret)
 	};
 }
 
-/* As unmapped_set_watermark(): a pool already below it raises an event. */
+/* As unmapped_pool_set_watermark(): a pool already below it raises an event. */
 void host_set_watermark(struct host *h, uint64_t pages)
 {
-	h->pool.low_watermark = pages;
-	h->pool.below_watermark = false;
-	note_level(h, false);
+	unmapped_pool_watermark_reset(&h->pool, pages);
+	h->event |= unmapped_pool_note_level(&h->pool, false);
 }
 
 bool host_event_pending(const struct host *h)
@@ -441,7 +419,7 @@ bool host_snapshot_ack(struct host *h)
 	return failed;
 }
 
-static void verify_chunk(struct model *m, unsigned slot, struct unmapped_chunk *c)
+static void verify_chunk(struct model *m, unsigned slot, struct unmapped_pool_chunk *c)
 {
 	unsigned free_blocks = 0;
 
@@ -454,8 +432,8 @@ static void verify_chunk(struct model *m, unsigned slot, struct unmapped_chunk *
 		model_fail(m, "chunk %u: %lu pages used, model %lu, bitmap %lu", slot, c->used,
 			   m->used[slot], weight(c->used_map, 0, PPC));
 	for (unsigned b = 0; b < BLOCKS; b++) {
-		unsigned long bits = weight(c->used_map, (unsigned long)b * UNMAPPED_BLOCK_PAGES,
-					    UNMAPPED_BLOCK_PAGES);
+		unsigned long bits = weight(c->used_map, (unsigned long)b * UNMAPPED_POOL_BLOCK_PAGES,
+					    UNMAPPED_POOL_BLOCK_PAGES);
 
 		free_blocks += !bits;
 		if (bits != c->block_used[b] || bits != m->blocks[(size_t)slot * BLOCKS + b])
@@ -470,7 +448,7 @@ static void verify_chunk(struct model *m, unsigned slot, struct unmapped_chunk *
 int host_verify(struct host *h, char **ret_error)
 {
 	struct model *m = h->model;
-	struct unmapped_chunk *iter;
+	struct unmapped_pool_chunk *iter;
 	uint64_t listed = 0, lent = 0;
 
 	for (size_t i = 0; i < m->n_touched; i++) {
@@ -509,17 +487,17 @@ static int expect_caught(struct host *h, void (*plant)(struct host *, struct all
 
 static void plant_counter(struct host *h, struct alloc_rec *rec)
 {
-	h->slots[rec->slot]->block_used[rec->index / UNMAPPED_BLOCK_PAGES]--;
+	h->slots[rec->slot]->block_used[rec->index / UNMAPPED_POOL_BLOCK_PAGES]--;
 	model_touch(h->model, rec->slot);
 }
 
 /* The kernel's accounting of a second take of the same pages, placement bypassed. */
 static void plant_double_take(struct host *h, struct alloc_rec *rec)
 {
-	struct unmapped_chunk *c = h->slots[rec->slot];
+	struct unmapped_pool_chunk *c = h->slots[rec->slot];
 
 	model_take(h->model, c, rec->index, rec->order);
-	unmapped_chunk_take(&h->pool, c, rec->index, rec->order, 2);
+	unmapped_pool_chunk_take(&h->pool, c, rec->index, rec->order, 2);
 }
 
 int host_selftest(char **ret_error)
@@ -533,13 +511,13 @@ int host_selftest(char **ret_error)
 		return r;
 	r = host_lend(h);
 	if (r == 0)
-		r = host_alloc(h, 1, UNMAPPED_BLOCK_ORDER, &rec);
+		r = host_alloc(h, 1, UNMAPPED_POOL_BLOCK_ORDER, &rec);
 	if (r == 0)
 		r = host_verify(h, ret_error);
 	if (r == 0)
 		r = expect_caught(h, plant_counter, &rec, "a wrong block counter", ret_error);
 	if (r == 0) {
-		h->slots[rec.slot]->block_used[rec.index / UNMAPPED_BLOCK_PAGES]++;
+		h->slots[rec.slot]->block_used[rec.index / UNMAPPED_POOL_BLOCK_PAGES]++;
 		r = host_verify(h, ret_error);
 	}
 	if (r == 0)

@@ -2,7 +2,7 @@
 /*
  * The host: its 1 GiB hugetlb pages, of which some are lent to the
  * unmapped pool as chunks, and the pool itself, whose placement is the
- * kernel's (kernel/tree/mm/unmapped_place.c, compiled unchanged) or a
+ * kernel's (kernel/tree/mm/unmapped_pool_place.c, compiled unchanged) or a
  * first-fit baseline.  One NUMA node.
  */
 #ifndef SIM_HOST_H

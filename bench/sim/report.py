@@ -320,7 +320,7 @@ def fragment(runs, plots_rel, commands):
         f"{tool_version(['gcc', '--version'])}, {cpu_model()}).",
         "",
         f"`build/bench/sim/gigapool-sim` compiles the kernel's placement code "
-        f"(`kernel/tree/mm/unmapped_place.c`, unchanged, against shim headers in "
+        f"(`kernel/tree/mm/unmapped_pool_place.c`, unchanged, against shim headers in "
         f"`bench/sim/include/`) and the daemon's planner, cycle decisions and policy parser "
         f"(`daemon/planner.c`, `daemon/cycle.c`, `daemon/policy.c`), and replays VM creates and destroys on a model of one host with "
         f"{oa['host_gib']} x 1 GiB hugetlb pages (1.5 TiB, one NUMA node). A VM is ordinary "
@@ -346,8 +346,8 @@ def fragment(runs, plots_rel, commands):
         "",
         "- **first-fit**: the 2023 RFC's buddy-like placement, lowest-address free range, no owners "
         "(implemented in `bench/sim/host.c` over the same chunk bookkeeping);",
-        "- **fullest-first**: the kernel's `unmapped_place()` with every request made under one "
-        "owner, `UNMAPPED_OWNER_SHARED`, which is what `unmapped_alloc()` does for a request without "
+        "- **fullest-first**: the kernel's `unmapped_pool_place()` with every request made under one "
+        "owner, `UNMAPPED_POOL_OWNER_SHARED`, which is what `unmapped_pool_alloc_pages()` does for a request without "
         "an owner: the block last used and then the fullest chunk, no affinity;",
         "- **owner-affine**: the kernel's code as it is, each VM and small owner its own cookie: "
         "a new owner starts in the fullest chunk, an owner that filled a block of its own and "

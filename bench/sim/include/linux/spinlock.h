@@ -2,7 +2,7 @@
 /*
  * User-space stand-in for <linux/spinlock.h>.  The simulator is single
  * threaded and the placement code takes no locks, so the lock is an empty
- * member.  In the kernel unmapped_alloc.h gets struct mutex and
+ * member.  In the kernel unmapped_pool.h gets struct mutex and
  * wait_queue_head_t through these headers too; it only declares objects of
  * those types, so incomplete types suffice here.
  */

@@ -2,7 +2,7 @@
 /*
  * User-space stand-in for the kernel's <linux/types.h>: only the types the
  * pool's placement code and its header use.  The simulator compiles
- * kernel/tree/mm/unmapped_place.c unchanged against these shims, as the
+ * kernel/tree/mm/unmapped_pool_place.c unchanged against these shims, as the
  * kernel's own tools/testing does.
  */
 #ifndef _SIM_LINUX_TYPES_H

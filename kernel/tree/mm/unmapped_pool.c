@@ -18,6 +18,8 @@
  * local TLB invalidation.  Under memory pressure a shrinker gives empty
  * chunks back to hugetlb, beyond what the pool's low watermark asks for.
  */
+#define pr_fmt(fmt) "unmapped_pool: " fmt
+
 #include <linux/cma.h>
 #include <linux/hugetlb.h>
 #include <linux/mempolicy.h>
@@ -29,77 +31,67 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
-#include <linux/unmapped_alloc.h>
+#include <linux/unmapped_pool.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/xarray.h>
 #include <asm/tlbflush.h>
+#include <uapi/linux/unmapped_pool.h>
 
 #include "internal.h"
-#include "unmapped_alloc.h"
+#include "unmapped_pool.h"
 
 DEFINE_STATIC_KEY_FALSE(unmapped_pool_lent);
-/* Modules test it too, through unmapped_page() (KVM's guest_memfd). */
+/* Modules test it too, through unmapped_pool_has_page() (KVM's guest_memfd). */
 EXPORT_SYMBOL_GPL(unmapped_pool_lent);
 /* Serialises lending and reclaim, which sleep, against each other. */
-DEFINE_MUTEX(unmapped_resize_lock);
-DECLARE_WAIT_QUEUE_HEAD(unmapped_event_wait);
+DEFINE_MUTEX(unmapped_pool_resize_lock);
+DECLARE_WAIT_QUEUE_HEAD(unmapped_pool_event_wait);
 
-static struct unmapped_pool *unmapped_pools[MAX_NUMNODES];
+static struct unmapped_pool *node_pools[MAX_NUMNODES];
 
-/* Chunks by pfn >> UNMAPPED_CHUNK_ORDER, for the free path. */
-static DEFINE_XARRAY(unmapped_chunks);
+/* Chunks by pfn >> UNMAPPED_POOL_CHUNK_ORDER, for the free path. */
+static DEFINE_XARRAY(unmapped_pool_chunks);
 
 /* Bumped whenever user space should look at the pools again. */
-static atomic64_t unmapped_events;
+static atomic64_t unmapped_pool_events;
 
-struct unmapped_wipe_slot {
+struct unmapped_pool_wipe_slot {
 	unsigned long addr;
 	pte_t *pte;
 };
 
-static DEFINE_PER_CPU(struct unmapped_wipe_slot, unmapped_wipe_slot);
+static DEFINE_PER_CPU(struct unmapped_pool_wipe_slot, unmapped_pool_wipe_slot);
 
 /**
- * unmapped_node_pool - the pool of a node
+ * unmapped_pool_of_node - the pool of a node
  * @nid: node id
  *
  * Return: the pool, or NULL for a node id without one.
  */
-struct unmapped_pool *unmapped_node_pool(int nid)
+struct unmapped_pool *unmapped_pool_of_node(int nid)
 {
 	if (nid < 0 || nid >= nr_node_ids)
 		return NULL;
-	return unmapped_pools[nid];
+	return node_pools[nid];
 }
 
 /**
- * unmapped_event_seq - sequence number of pool events
+ * unmapped_pool_event_seq - sequence number of pool events
  *
  * Return: a number that changes whenever a pool fell below its low
  * watermark or failed a request.
  */
-u64 unmapped_event_seq(void)
+u64 unmapped_pool_event_seq(void)
 {
-	return atomic64_read(&unmapped_events);
+	return atomic64_read(&unmapped_pool_events);
 }
 
-static void unmapped_raise_event(void)
+static void unmapped_pool_raise_event(void)
 {
-	atomic64_inc(&unmapped_events);
-	wake_up_interruptible_all(&unmapped_event_wait);
-}
-
-/* Called with pool->lock held; true if an event is due. */
-static bool unmapped_note_level(struct unmapped_pool *pool, bool failed)
-{
-	bool low = pool->low_watermark &&
-		   unmapped_pool_free_pages(pool) < pool->low_watermark;
-	bool raise = failed || (low && !pool->below_watermark);
-
-	pool->below_watermark = low;
-	return raise;
+	atomic64_inc(&unmapped_pool_events);
+	wake_up_interruptible_all(&unmapped_pool_event_wait);
 }
 
 /*
@@ -109,48 +101,90 @@ static bool unmapped_note_level(struct unmapped_pool *pool, bool failed)
  */
 static void unmapped_pool_unlock(struct unmapped_pool *pool)
 {
-	bool raise = unmapped_note_level(pool, false);
+	bool raise = unmapped_pool_note_level(pool, false);
 
 	spin_unlock_irq(&pool->lock);
 	if (raise)
-		unmapped_raise_event();
+		unmapped_pool_raise_event();
 }
 
 /**
- * unmapped_set_watermark - set the free-page level that raises an event
+ * unmapped_pool_set_watermark - set the free-page level that raises an event
  * @nid: node of the pool
  * @low_pages: free pages under which an event is raised, 0 for none
  */
-void unmapped_set_watermark(int nid, unsigned long low_pages)
+void unmapped_pool_set_watermark(int nid, unsigned long low_pages)
 {
-	struct unmapped_pool *pool = unmapped_node_pool(nid);
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 
 	spin_lock_irq(&pool->lock);
-	pool->low_watermark = low_pages;
-	pool->below_watermark = false;
+	unmapped_pool_watermark_reset(pool, low_pages);
 	unmapped_pool_unlock(pool);
 }
 
-static int unmapped_wipe_slot_pte(pte_t *pte, unsigned long addr, void *data)
+/**
+ * unmapped_pool_node_snapshot - the state of a node's pool
+ * @nid: node id
+ * @st: filled with the node's counters, flags and hugetlb pages
+ *
+ * Callers hold unmapped_pool_resize_lock, so that the chunk counts of
+ * several nodes form one consistent picture.
+ */
+void unmapped_pool_node_snapshot(int nid,
+				 struct unmapped_pool_node_stats *st)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	unsigned long total, free;
+
+	memset(st, 0, sizeof(*st));
+	st->node = nid;
+	if (node_online(nid))
+		st->flags |= UNMAPPED_POOL_NODE_ONLINE;
+	if (unmapped_pool_node_has_cma(nid))
+		st->flags |= UNMAPPED_POOL_NODE_HAS_CMA;
+	if (!pool)
+		return;
+	spin_lock_irq(&pool->lock);
+	st->nr_chunks = pool->nr_chunks;
+	st->free_pages = unmapped_pool_nr_free(pool);
+	st->used_pages = pool->used_pages;
+	st->lends = pool->lends;
+	st->reclaims = pool->reclaims;
+	st->alloc_failures = pool->alloc_failures;
+	st->tlb_flushes = pool->tlb_flushes;
+	st->low_watermark = pool->low_watermark;
+	st->empty_chunks = unmapped_pool_empty_chunks(pool);
+	if (pool->below_watermark)
+		st->flags |= UNMAPPED_POOL_NODE_LOW;
+	spin_unlock_irq(&pool->lock);
+	st->fallbacks = atomic64_read(&pool->fallbacks);
+	hugetlb_gigantic_counts(nid, &total, &free);
+	st->hugetlb_total = total;
+	st->hugetlb_free = free;
+}
+
+static int unmapped_pool_wipe_slot_pte(pte_t *pte, unsigned long addr,
+				       void *data)
 {
 	*(pte_t **)data = pte;
 	return 0;
 }
 
-static int __init unmapped_wipe_init(void)
+static int __init unmapped_pool_wipe_init(void)
 {
-	struct unmapped_wipe_slot *slot;
+	struct unmapped_pool_wipe_slot *slot;
 	struct vm_struct *area;
 	int cpu, err;
 
 	for_each_possible_cpu(cpu) {
-		slot = per_cpu_ptr(&unmapped_wipe_slot, cpu);
+		slot = per_cpu_ptr(&unmapped_pool_wipe_slot, cpu);
 		area = get_vm_area(PAGE_SIZE, VM_ALLOC);
 		if (!area)
 			return -ENOMEM;
 		slot->addr = (unsigned long)area->addr;
 		err = apply_to_page_range(&init_mm, slot->addr, PAGE_SIZE,
-					  unmapped_wipe_slot_pte, &slot->pte);
+					  unmapped_pool_wipe_slot_pte,
+					  &slot->pte);
 		if (err)
 			return err;
 	}
@@ -162,13 +196,13 @@ static int __init unmapped_wipe_init(void)
  * private to this CPU and torn down before interrupts are enabled again,
  * so no other CPU can have cached it and a local invalidation suffices.
  */
-static void unmapped_wipe_page(struct page *page)
+static void unmapped_pool_wipe_page(struct page *page)
 {
-	struct unmapped_wipe_slot *slot;
+	struct unmapped_pool_wipe_slot *slot;
 	unsigned long flags;
 
 	local_irq_save(flags);
-	slot = this_cpu_ptr(&unmapped_wipe_slot);
+	slot = this_cpu_ptr(&unmapped_pool_wipe_slot);
 	set_pte_at(&init_mm, slot->addr, slot->pte, mk_pte(page, PAGE_KERNEL));
 	clear_page((void *)slot->addr);
 	pte_clear(&init_mm, slot->addr, slot->pte);
@@ -183,22 +217,23 @@ static void unmapped_wipe_page(struct page *page)
  * temporary mapping and a TLB invalidation per page, on the fault path of
  * the VM.  Lending is the daemon's work, done ahead of the VMs.
  */
-static void unmapped_zero_chunk(struct unmapped_chunk *chunk, struct page *page)
+static void unmapped_pool_zero_chunk(struct unmapped_pool_chunk *chunk,
+				     struct page *page)
 {
 	unsigned long i;
 
-	for (i = 0; i < UNMAPPED_CHUNK_PAGES; i++) {
+	for (i = 0; i < UNMAPPED_POOL_CHUNK_PAGES; i++) {
 		clear_page(page_address(page + i));
-		if (!(i % UNMAPPED_BLOCK_PAGES))
+		if (!(i % UNMAPPED_POOL_BLOCK_PAGES))
 			cond_resched();
 	}
-	bitmap_fill(chunk->zeroed_map, UNMAPPED_CHUNK_PAGES);
+	bitmap_fill(chunk->zeroed_map, UNMAPPED_POOL_CHUNK_PAGES);
 }
 
-static struct unmapped_chunk *unmapped_chunk_alloc(int nid)
+static struct unmapped_pool_chunk *unmapped_pool_chunk_alloc(int nid)
 {
-	struct unmapped_chunk *chunk;
-	size_t map = BITS_TO_LONGS(UNMAPPED_CHUNK_PAGES) * sizeof(long);
+	struct unmapped_pool_chunk *chunk;
+	size_t map = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
 
 	chunk = kzalloc_node(sizeof(*chunk), GFP_KERNEL, nid);
 	if (!chunk)
@@ -214,11 +249,11 @@ static struct unmapped_chunk *unmapped_chunk_alloc(int nid)
 		return NULL;
 	}
 	chunk->nid = nid;
-	unmapped_chunk_init(chunk);
+	unmapped_pool_chunk_init(chunk);
 	return chunk;
 }
 
-static void unmapped_chunk_free(struct unmapped_chunk *chunk)
+static void unmapped_pool_chunk_free(struct unmapped_pool_chunk *chunk)
 {
 	kvfree(chunk->used_map);
 	kvfree(chunk->dirty_map);
@@ -237,104 +272,103 @@ static void unmapped_chunk_free(struct unmapped_chunk *chunk)
  * it takes.  Left alone, such a stale type aliases the mapcount of a
  * consumer's page and its final put goes to free_huge_folio().
  */
-static void unmapped_reset_pages(struct page *page, int count)
+static void unmapped_pool_reset_pages(struct page *page, int count)
 {
 	unsigned long i;
 
-	for (i = 0; i < UNMAPPED_CHUNK_PAGES; i++) {
+	for (i = 0; i < UNMAPPED_POOL_CHUNK_PAGES; i++) {
 		atomic_set(&page[i]._mapcount, -1);
 		set_page_count(page + i, count);
-		if (!(i % UNMAPPED_BLOCK_PAGES))
+		if (!(i % UNMAPPED_POOL_BLOCK_PAGES))
 			cond_resched();
 	}
 }
 
 /**
- * unmapped_node_has_cma - tell whether a node can lend chunks
+ * unmapped_pool_node_has_cma - tell whether a node can lend chunks
  * @nid: node id
  *
  * Return: true if @nid has a hugetlb CMA area to lend chunks from.
  */
-bool unmapped_node_has_cma(int nid)
+bool unmapped_pool_node_has_cma(int nid)
 {
-	return unmapped_node_pool(nid) && hugetlb_cma_area(nid);
+	return unmapped_pool_of_node(nid) && hugetlb_cma_area(nid);
 }
 
 /**
- * unmapped_lend - lend one chunk of a node to its pool
+ * unmapped_pool_lend - lend one chunk of a node to its pool
  * @nid: node id
  * @allow_hugetlb: take a free gigantic hugetlb page of the node first
  *
  * The chunk is a free gigantic hugetlb page of the node, handed back to
  * the node's hugetlb CMA area and allocated from it again as loose pages,
  * or, when hugetlb has none free, any suitable range of that CMA area.
- * The caller holds unmapped_resize_lock.
+ * The caller holds unmapped_pool_resize_lock.
  *
  * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
  * neither hugetlb nor CMA could provide a chunk, or the error of
  * unmapping it.
  */
-int unmapped_lend(int nid, bool allow_hugetlb)
+int unmapped_pool_lend(int nid, bool allow_hugetlb)
 {
-	struct unmapped_pool *pool = unmapped_node_pool(nid);
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	struct unmapped_pool_chunk *chunk;
 	bool released = false;
 	struct page *page;
 	int err;
 
-	lockdep_assert_held(&unmapped_resize_lock);
-	if (!unmapped_node_has_cma(nid))
+	lockdep_assert_held(&unmapped_pool_resize_lock);
+	if (!unmapped_pool_node_has_cma(nid))
 		return -ENODEV;
-	chunk = unmapped_chunk_alloc(nid);
+	chunk = unmapped_pool_chunk_alloc(nid);
 	if (!chunk)
 		return -ENOMEM;
 	if (allow_hugetlb)
 		released = !hugetlb_release_free_gigantic(nid);
-	page = cma_alloc(hugetlb_cma_area(nid), UNMAPPED_CHUNK_PAGES,
-			 UNMAPPED_CHUNK_ORDER, true);
+	page = cma_alloc(hugetlb_cma_area(nid), UNMAPPED_POOL_CHUNK_PAGES,
+			 UNMAPPED_POOL_CHUNK_ORDER, true);
 	if (!page) {
 		err = -ENOMEM;
 		goto out_hugetlb;
 	}
 	chunk->pfn = page_to_pfn(page);
-	err = xa_insert(&unmapped_chunks, chunk->pfn >> UNMAPPED_CHUNK_ORDER,
-			chunk, GFP_KERNEL);
+	err = xa_insert(&unmapped_pool_chunks,
+			chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER, chunk,
+			GFP_KERNEL);
 	if (err)
 		goto out_cma;
-	unmapped_zero_chunk(chunk, page);
+	unmapped_pool_zero_chunk(chunk, page);
 	/*
 	 * One call for the whole chunk keeps a PUD mapping whole and costs
 	 * one TLB flush; page by page would split it down to 4 KiB.
 	 */
 	err = set_memory_np((unsigned long)page_address(page),
-			    UNMAPPED_CHUNK_PAGES);
+			    UNMAPPED_POOL_CHUNK_PAGES);
 	if (err)
 		goto out_xa;
-	unmapped_reset_pages(page, 0);
+	unmapped_pool_reset_pages(page, 0);
 	static_branch_inc(&unmapped_pool_lent);
 
 	spin_lock_irq(&pool->lock);
-	list_add(&chunk->list, &pool->chunks);
-	pool->nr_chunks++;
-	pool->lends++;
+	unmapped_pool_add_chunk(pool, chunk);
 	pool->tlb_flushes++;
 	unmapped_pool_unlock(pool);
 	return 0;
 
 out_xa:
-	xa_erase(&unmapped_chunks, chunk->pfn >> UNMAPPED_CHUNK_ORDER);
+	xa_erase(&unmapped_pool_chunks,
+		 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
 out_cma:
-	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_CHUNK_PAGES);
+	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_POOL_CHUNK_PAGES);
 out_hugetlb:
 	if (released && hugetlb_add_fresh_gigantic(nid))
-		pr_warn("unmapped_pool: node %d lost a gigantic page to CMA\n",
-			nid);
-	unmapped_chunk_free(chunk);
+		pr_warn("node %d lost a gigantic page to CMA\n", nid);
+	unmapped_pool_chunk_free(chunk);
 	return err;
 }
 
 /**
- * unmapped_settle - let pages whose users are gone reach the pool
+ * unmapped_pool_settle - let pages whose users are gone reach the pool
  *
  * A page cache folio goes through per-CPU LRU batches, which hold a
  * reference until they are drained, so a page freed by its owner on one
@@ -343,71 +377,61 @@ out_hugetlb:
  * exact and lets chunks whose users are gone be reclaimed.  It only
  * queues work on CPUs that have something batched.
  */
-void unmapped_settle(void)
+void unmapped_pool_settle(void)
 {
 	if (unmapped_pool_active())
 		lru_add_drain_all();
 }
 
 /**
- * unmapped_reclaim - give one empty chunk of a node back to hugetlb
+ * unmapped_pool_reclaim - give one empty chunk of a node back to hugetlb
  * @nid: node id
  *
  * Pages that held a consumer's data are wiped while still unmapped, then
  * the chunk is mapped again as one PUD and becomes a free gigantic hugetlb
- * page of the node.  The caller holds unmapped_resize_lock.
+ * page of the node.  The caller holds unmapped_pool_resize_lock.
  *
  * Return: 0 once the chunk has left the pool, -EBUSY when every chunk of
  * the node has pages in use, or the error of mapping the chunk again (the
  * chunk then stays in the pool).  If hugetlb cannot take the page back,
  * the memory stays free in the node's CMA area and a warning says so.
  */
-int unmapped_reclaim(int nid)
+int unmapped_pool_reclaim(int nid)
 {
-	struct unmapped_pool *pool = unmapped_node_pool(nid);
-	struct unmapped_chunk *chunk = NULL, *iter;
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	struct unmapped_pool_chunk *chunk;
 	struct page *page;
 	unsigned long i;
 	int err;
 
-	lockdep_assert_held(&unmapped_resize_lock);
+	lockdep_assert_held(&unmapped_pool_resize_lock);
 	if (!pool)
 		return -ENODEV;
 
-	unmapped_settle();
+	unmapped_pool_settle();
 	spin_lock_irq(&pool->lock);
-	list_for_each_entry(iter, &pool->chunks, list) {
-		if (!iter->used) {
-			chunk = iter;
-			break;
-		}
-	}
-	if (chunk) {
-		chunk->draining = true;
-		list_del(&chunk->list);
-		unmapped_place_forget(pool, chunk);
-		pool->nr_chunks--;
-	}
+	chunk = unmapped_pool_remove_empty(pool);
 	spin_unlock_irq(&pool->lock);
 	if (!chunk)
 		return -EBUSY;
 
 	/* No page of the chunk is in use, so no free can look it up now. */
-	xa_erase(&unmapped_chunks, chunk->pfn >> UNMAPPED_CHUNK_ORDER);
+	xa_erase(&unmapped_pool_chunks,
+		 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
 	page = pfn_to_page(chunk->pfn);
-	for_each_set_bit(i, chunk->dirty_map, UNMAPPED_CHUNK_PAGES) {
-		unmapped_wipe_page(page + i);
+	for_each_set_bit(i, chunk->dirty_map, UNMAPPED_POOL_CHUNK_PAGES) {
+		unmapped_pool_wipe_page(page + i);
 		cond_resched();
 	}
-	bitmap_zero(chunk->dirty_map, UNMAPPED_CHUNK_PAGES);
+	bitmap_zero(chunk->dirty_map, UNMAPPED_POOL_CHUNK_PAGES);
 
 	err = set_memory_p((unsigned long)page_address(page),
-			   UNMAPPED_CHUNK_PAGES);
+			   UNMAPPED_POOL_CHUNK_PAGES);
 	if (err) {
 		/* Still unmapped: keep serving it rather than lose it. */
-		WARN_ON(xa_insert(&unmapped_chunks,
-				  chunk->pfn >> UNMAPPED_CHUNK_ORDER, chunk,
-				  GFP_KERNEL));
+		WARN_ON(xa_insert(&unmapped_pool_chunks,
+				  chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER,
+				  chunk, GFP_KERNEL));
 		spin_lock_irq(&pool->lock);
 		chunk->draining = false;
 		list_add_tail(&chunk->list, &pool->chunks);
@@ -415,71 +439,71 @@ int unmapped_reclaim(int nid)
 		spin_unlock_irq(&pool->lock);
 		return err;
 	}
-	unmapped_reset_pages(page, 1);
-	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_CHUNK_PAGES);
+	unmapped_pool_reset_pages(page, 1);
+	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_POOL_CHUNK_PAGES);
 	static_branch_dec(&unmapped_pool_lent);
 
 	spin_lock_irq(&pool->lock);
 	pool->reclaims++;
 	pool->tlb_flushes++;
 	unmapped_pool_unlock(pool);
-	unmapped_chunk_free(chunk);
+	unmapped_pool_chunk_free(chunk);
 
 	err = hugetlb_add_fresh_gigantic(nid);
 	if (err)
-		pr_warn("unmapped_pool: node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
+		pr_warn("node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
 			nid, err);
 	return 0;
 }
 
 /**
- * unmapped_set_node_chunks - lend or reclaim until a node has @target chunks
+ * unmapped_pool_set_node_chunks - lend or reclaim until a node has @target chunks
  * @nid: node id
  * @target: chunks the node's pool should have
  * @ret_chunks: chunks it has afterwards
  *
  * Return: 0 if @target was reached, else the error that stopped it.
  */
-int unmapped_set_node_chunks(int nid, unsigned long target,
-			     unsigned long *ret_chunks)
+int unmapped_pool_set_node_chunks(int nid, unsigned long target,
+				  unsigned long *ret_chunks)
 {
-	struct unmapped_pool *pool = unmapped_node_pool(nid);
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 	int err = 0;
 
 	if (!pool)
 		return -ENODEV;
-	mutex_lock(&unmapped_resize_lock);
+	mutex_lock(&unmapped_pool_resize_lock);
 	while (!err && pool->nr_chunks != target) {
 		if (fatal_signal_pending(current))
 			err = -EINTR;
 		else if (pool->nr_chunks < target)
-			err = unmapped_lend(nid, true);
+			err = unmapped_pool_lend(nid, true);
 		else
-			err = unmapped_reclaim(nid);
+			err = unmapped_pool_reclaim(nid);
 	}
 	*ret_chunks = pool->nr_chunks;
-	mutex_unlock(&unmapped_resize_lock);
+	mutex_unlock(&unmapped_pool_resize_lock);
 	return err;
 }
 
 /**
- * unmapped_total_chunks - chunks lent over all nodes
+ * unmapped_pool_total_chunks - chunks lent over all nodes
  *
  * Return: the sum of every pool's chunks.
  */
-unsigned long unmapped_total_chunks(void)
+unsigned long unmapped_pool_total_chunks(void)
 {
 	unsigned long total = 0;
 	int nid;
 
 	for_each_node(nid)
-		if (unmapped_pools[nid])
-			total += READ_ONCE(unmapped_pools[nid]->nr_chunks);
+		if (node_pools[nid])
+			total += READ_ONCE(node_pools[nid]->nr_chunks);
 	return total;
 }
 
 /**
- * unmapped_set_total_chunks - lend or reclaim until @target chunks are lent
+ * unmapped_pool_set_total_chunks - lend or reclaim until @target chunks are lent
  * @target: chunks all pools together should have
  * @ret_chunks: chunks they have afterwards
  *
@@ -488,32 +512,33 @@ unsigned long unmapped_total_chunks(void)
  *
  * Return: 0 if @target was reached, else the last error that stopped it.
  */
-int unmapped_set_total_chunks(unsigned long target, unsigned long *ret_chunks)
+int unmapped_pool_set_total_chunks(unsigned long target,
+				   unsigned long *ret_chunks)
 {
 	unsigned long total;
 	bool progress = true;
 	int nid, step, err = 0;
 
-	mutex_lock(&unmapped_resize_lock);
-	total = unmapped_total_chunks();
+	mutex_lock(&unmapped_pool_resize_lock);
+	total = unmapped_pool_total_chunks();
 	while (total != target && progress) {
 		progress = false;
 		for_each_node(nid) {
 			if (total == target)
 				break;
-			if (!unmapped_pools[nid])
+			if (!node_pools[nid])
 				continue;
 			if (fatal_signal_pending(current)) {
 				err = -EINTR;
 				goto out;
 			}
-			step = total < target ? unmapped_lend(nid, true) :
-						unmapped_reclaim(nid);
+			step = total < target ? unmapped_pool_lend(nid, true) :
+						unmapped_pool_reclaim(nid);
 			if (!step)
 				progress = true;
 			else if (step != -ENODEV)
 				err = step;
-			total = unmapped_total_chunks();
+			total = unmapped_pool_total_chunks();
 		}
 	}
 	if (total == target)
@@ -521,12 +546,12 @@ int unmapped_set_total_chunks(unsigned long target, unsigned long *ret_chunks)
 	else if (!err)
 		err = -ENODEV;
 out:
-	*ret_chunks = unmapped_total_chunks();
-	mutex_unlock(&unmapped_resize_lock);
+	*ret_chunks = unmapped_pool_total_chunks();
+	mutex_unlock(&unmapped_pool_resize_lock);
 	return err;
 }
 
-static int unmapped_policy_node(void)
+static int unmapped_pool_policy_node(void)
 {
 #ifdef CONFIG_NUMA
 	return mempolicy_slab_node();
@@ -536,7 +561,7 @@ static int unmapped_policy_node(void)
 }
 
 /**
- * unmapped_alloc - allocate pages that are not in the direct map
+ * unmapped_pool_alloc_pages - allocate pages that are not in the direct map
  * @nid: node to allocate from, NUMA_NO_NODE for the local one
  * @order: order of the allocation, at most PMD order
  * @gfp: allocation flags; __GFP_ZERO and __GFP_COMP are honoured.  A
@@ -546,138 +571,137 @@ static int unmapped_policy_node(void)
  *	that one owner's pages are placed together; 0 for none
  *
  * The pages come with a reference count of one and are freed like any
- * other page, with put_page() or unmapped_free(); their final put returns
+ * other page, with put_page() or unmapped_pool_free_pages(); their final put returns
  * them to the pool.
  *
  * Return: the first page, or NULL if the node's pool has no room.
  */
-struct page *unmapped_alloc(int nid, unsigned int order, gfp_t gfp,
-			    unsigned long owner)
+struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
+				       unsigned long owner)
 {
 	struct unmapped_pool *pool;
-	struct unmapped_chunk *chunk;
-	unsigned long index, i, nr = 1UL << order;
+	struct unmapped_pool_chunk *chunk;
+	unsigned long index = 0, i, nr = 1UL << order;
 	unsigned long flags;
 	struct page *page;
 	bool wipe = false;
 	bool raise;
 
-	if (!unmapped_pool_active() || order > UNMAPPED_MAX_ORDER)
+	if (!unmapped_pool_active() || order > UNMAPPED_POOL_MAX_ORDER)
 		return NULL;
 	if (nid == NUMA_NO_NODE)
 		nid = numa_mem_id();
-	pool = unmapped_node_pool(nid);
+	pool = unmapped_pool_of_node(nid);
 	if (!pool)
 		return NULL;
 	if (!owner)
-		owner = UNMAPPED_OWNER_SHARED;
+		owner = UNMAPPED_POOL_OWNER_SHARED;
 
 	spin_lock_irqsave(&pool->lock, flags);
-	chunk = unmapped_place(pool, owner, order, &index);
+	chunk = unmapped_pool_place(pool, owner, order, &index);
+	raise = unmapped_pool_account(pool, chunk, index, order, owner);
 	if (chunk) {
-		unmapped_chunk_take(pool, chunk, index, order, owner);
 		if (gfp & __GFP_ZERO)
 			wipe = find_next_zero_bit(chunk->zeroed_map, index + nr,
 						  index) < index + nr;
 		bitmap_clear(chunk->zeroed_map, index, nr);
 		bitmap_clear(chunk->dirty_map, index, nr);
-	} else if (pool->nr_chunks) {
-		pool->alloc_failures++;
 	}
-	raise = unmapped_note_level(pool, !chunk && pool->nr_chunks);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (raise)
-		unmapped_raise_event();
+		unmapped_pool_raise_event();
 	if (!chunk)
 		return NULL;
 
 	page = pfn_to_page(chunk->pfn + index);
 	if (wipe)
 		for (i = 0; i < nr; i++)
-			unmapped_wipe_page(page + i);
+			unmapped_pool_wipe_page(page + i);
 	set_page_refcounted(page);
 	page_table_check_alloc(page, order);
 	if (order && (gfp & __GFP_COMP))
 		prep_compound_page(page, order);
 	return page;
 }
-EXPORT_SYMBOL_GPL(unmapped_alloc);
+EXPORT_SYMBOL_GPL(unmapped_pool_alloc_pages);
 
 /**
- * unmapped_free - free pages from unmapped_alloc()
+ * unmapped_pool_free_pages - free pages from unmapped_pool_alloc_pages()
  * @page: first page
  * @order: order they were allocated with
  *
  * Equivalent to __free_pages(): the pages return to their pool when the
  * last reference is gone.
  */
-void unmapped_free(struct page *page, unsigned int order)
+void unmapped_pool_free_pages(struct page *page, unsigned int order)
 {
 	__free_pages(page, order);
 }
-EXPORT_SYMBOL_GPL(unmapped_free);
+EXPORT_SYMBOL_GPL(unmapped_pool_free_pages);
 
 /**
- * unmapped_folio_alloc - allocate an order-0 folio for a consumer
- * @gfp: allocation flags, as for unmapped_alloc()
+ * unmapped_pool_alloc_folio - allocate an order-0 folio for a consumer
+ * @gfp: allocation flags, as for unmapped_pool_alloc_pages()
  * @owner: cookie of the object the folio belongs to
  *
  * Allocates on the node the current task's memory policy picks.
  *
  * Return: the folio, or NULL if the pool has no room.
  */
-struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner)
+struct folio *unmapped_pool_alloc_folio(gfp_t gfp, unsigned long owner)
 {
-	struct page *page = unmapped_alloc(unmapped_policy_node(), 0, gfp,
-					   owner);
+	int nid = unmapped_pool_policy_node();
+	struct page *page = unmapped_pool_alloc_pages(nid, 0, gfp, owner);
 
 	return page ? page_folio(page) : NULL;
 }
-EXPORT_SYMBOL_GPL(unmapped_folio_alloc);
+EXPORT_SYMBOL_GPL(unmapped_pool_alloc_folio);
 
 /**
- * unmapped_count_fallback - count an allocation served outside the pool
+ * unmapped_pool_count_fallback - count an allocation served outside the pool
  *
- * A consumer that falls back to ordinary pages after unmapped_folio_alloc()
+ * A consumer that falls back to ordinary pages after unmapped_pool_alloc_folio()
  * failed says so, for the node the allocation was meant for, so that the
  * pool's users see how often the pool was too small.
  */
-void unmapped_count_fallback(void)
+void unmapped_pool_count_fallback(void)
 {
-	struct unmapped_pool *pool = unmapped_node_pool(unmapped_policy_node());
+	struct unmapped_pool *pool =
+		unmapped_pool_of_node(unmapped_pool_policy_node());
 
 	if (pool)
 		atomic64_inc(&pool->fallbacks);
 }
 
-bool __unmapped_page(const struct page *page)
+bool __unmapped_pool_has_page(const struct page *page)
 {
-	return xa_load(&unmapped_chunks,
-		       page_to_pfn(page) >> UNMAPPED_CHUNK_ORDER);
+	return xa_load(&unmapped_pool_chunks,
+		       page_to_pfn(page) >> UNMAPPED_POOL_CHUNK_ORDER);
 }
-EXPORT_SYMBOL_GPL(__unmapped_page);
+EXPORT_SYMBOL_GPL(__unmapped_pool_has_page);
 
-bool __unmapped_free_page(struct page *page, unsigned int order)
+bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 {
 	unsigned long pfn = page_to_pfn(page);
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
 	unsigned long flags, index;
 
-	chunk = xa_load(&unmapped_chunks, pfn >> UNMAPPED_CHUNK_ORDER);
+	chunk = xa_load(&unmapped_pool_chunks,
+			pfn >> UNMAPPED_POOL_CHUNK_ORDER);
 	if (!chunk)
 		return false;
-	pool = unmapped_pools[chunk->nid];
+	pool = node_pools[chunk->nid];
 	index = pfn - chunk->pfn;
 	spin_lock_irqsave(&pool->lock, flags);
-	unmapped_chunk_put(pool, chunk, index, order);
+	unmapped_pool_chunk_put(pool, chunk, index, order);
 	bitmap_set(chunk->dirty_map, index, 1UL << order);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	return true;
 }
 
 /**
- * unmapped_empty_chunks - chunks of a pool with no page in use
+ * unmapped_pool_empty_chunks - chunks of a pool with no page in use
  * @pool: the pool, whose lock the caller holds
  *
  * Only these can be reclaimed; the free pages of chunks in use cannot.
@@ -687,9 +711,9 @@ bool __unmapped_free_page(struct page *page, unsigned int order)
  *
  * Return: the number of empty chunks in @pool.
  */
-unsigned long unmapped_empty_chunks(struct unmapped_pool *pool)
+unsigned long unmapped_pool_empty_chunks(struct unmapped_pool *pool)
 {
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	unsigned long empty = 0;
 
 	lockdep_assert_held(&pool->lock);
@@ -702,44 +726,45 @@ unsigned long unmapped_empty_chunks(struct unmapped_pool *pool)
  * Empty chunks of a node beyond those its low watermark needs, given the
  * free pages of its other chunks.
  */
-static unsigned long unmapped_spare_chunks(struct unmapped_pool *pool)
+static unsigned long unmapped_pool_spare_chunks(struct unmapped_pool *pool)
 {
 	unsigned long empty, other_free, needed = 0;
 
 	spin_lock_irq(&pool->lock);
-	empty = unmapped_empty_chunks(pool);
-	other_free = unmapped_pool_free_pages(pool) - empty * UNMAPPED_CHUNK_PAGES;
+	empty = unmapped_pool_empty_chunks(pool);
+	other_free =
+		unmapped_pool_nr_free(pool) - empty * UNMAPPED_POOL_CHUNK_PAGES;
 	if (pool->low_watermark > other_free)
 		needed = DIV_ROUND_UP(pool->low_watermark - other_free,
-				      UNMAPPED_CHUNK_PAGES);
+				      UNMAPPED_POOL_CHUNK_PAGES);
 	spin_unlock_irq(&pool->lock);
 	return empty > needed ? empty - needed : 0;
 }
 
-static void unmapped_shrink_workfn(struct work_struct *work)
+static void unmapped_pool_shrink_workfn(struct work_struct *work)
 {
 	struct unmapped_pool *pool;
 	int nid;
 
-	mutex_lock(&unmapped_resize_lock);
+	mutex_lock(&unmapped_pool_resize_lock);
 	for_each_node(nid) {
-		pool = unmapped_node_pool(nid);
-		while (pool && unmapped_spare_chunks(pool) &&
-		       !unmapped_reclaim(nid))
+		pool = unmapped_pool_of_node(nid);
+		while (pool && unmapped_pool_spare_chunks(pool) &&
+		       !unmapped_pool_reclaim(nid))
 			;
 	}
-	mutex_unlock(&unmapped_resize_lock);
+	mutex_unlock(&unmapped_pool_resize_lock);
 }
 
-static DECLARE_WORK(unmapped_shrink_work, unmapped_shrink_workfn);
+static DECLARE_WORK(unmapped_pool_shrink_work, unmapped_pool_shrink_workfn);
 
-static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
-					   struct shrink_control *sc)
+static unsigned long unmapped_pool_shrink_count(struct shrinker *shrinker,
+						struct shrink_control *sc)
 {
-	struct unmapped_pool *pool = unmapped_node_pool(sc->nid);
-	unsigned long spare = pool ? unmapped_spare_chunks(pool) : 0;
+	struct unmapped_pool *pool = unmapped_pool_of_node(sc->nid);
+	unsigned long spare = pool ? unmapped_pool_spare_chunks(pool) : 0;
 
-	return spare ? spare * UNMAPPED_CHUNK_PAGES : SHRINK_EMPTY;
+	return spare ? spare * UNMAPPED_POOL_CHUNK_PAGES : SHRINK_EMPTY;
 }
 
 /*
@@ -747,14 +772,14 @@ static unsigned long unmapped_shrink_count(struct shrinker *shrinker,
  * not do, so the shrinker hands the work to a worker and reports nothing
  * freed yet.
  */
-static unsigned long unmapped_shrink_scan(struct shrinker *shrinker,
-					  struct shrink_control *sc)
+static unsigned long unmapped_pool_shrink_scan(struct shrinker *shrinker,
+					       struct shrink_control *sc)
 {
-	queue_work(system_unbound_wq, &unmapped_shrink_work);
+	queue_work(system_unbound_wq, &unmapped_pool_shrink_work);
 	return SHRINK_STOP;
 }
 
-static int __init unmapped_alloc_init(void)
+static int __init unmapped_pool_init(void)
 {
 	struct shrinker *shrinker;
 	struct unmapped_pool *pool;
@@ -766,15 +791,15 @@ static int __init unmapped_alloc_init(void)
 			return -ENOMEM;
 		spin_lock_init(&pool->lock);
 		INIT_LIST_HEAD(&pool->chunks);
-		unmapped_pools[nid] = pool;
+		node_pools[nid] = pool;
 	}
 
 	shrinker = shrinker_alloc(SHRINKER_NUMA_AWARE, "unmapped_pool");
 	if (!shrinker)
 		return -ENOMEM;
-	shrinker->count_objects = unmapped_shrink_count;
-	shrinker->scan_objects = unmapped_shrink_scan;
+	shrinker->count_objects = unmapped_pool_shrink_count;
+	shrinker->scan_objects = unmapped_pool_shrink_scan;
 	shrinker_register(shrinker);
-	return unmapped_wipe_init();
+	return unmapped_pool_wipe_init();
 }
-subsys_initcall(unmapped_alloc_init);
+subsys_initcall(unmapped_pool_init);

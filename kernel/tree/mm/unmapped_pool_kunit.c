@@ -2,20 +2,22 @@
 /*
  * KUnit tests of the unmapped page pool.
  *
- * The placement tests run unmapped_place() on chunks that only exist as
+ * The placement tests run unmapped_pool_place() on chunks that only exist as
  * bookkeeping.  The live tests lend a real chunk of node 0, which needs
  * hugetlb_cma= on the command line; without it they are reported as
  * skipped, never as passed.
  */
+#define pr_fmt(fmt) "unmapped_pool: " fmt
+
 #include <kunit/test.h>
 #include <linux/mm.h>
 #include <linux/set_memory.h>
 #include <linux/slab.h>
-#include <linux/unmapped_alloc.h>
+#include <linux/unmapped_pool.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
 
-#include "unmapped_alloc.h"
+#include "unmapped_pool.h"
 
 #define OWNER_A	0x1000UL
 #define OWNER_B	0x2000UL
@@ -23,12 +25,12 @@
 
 struct place_ctx {
 	struct unmapped_pool pool;
-	struct unmapped_chunk chunks[3];
+	struct unmapped_pool_chunk chunks[3];
 };
 
 static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
 {
-	size_t map = BITS_TO_LONGS(UNMAPPED_CHUNK_PAGES) * sizeof(long);
+	size_t map = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
 	struct place_ctx *ctx;
 	int i;
 
@@ -39,37 +41,38 @@ static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
 	for (i = 0; i < nr_chunks; i++) {
 		ctx->chunks[i].used_map = kunit_kzalloc(test, map, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].used_map);
-		unmapped_chunk_init(&ctx->chunks[i]);
-		ctx->chunks[i].pfn = (unsigned long)i << UNMAPPED_CHUNK_ORDER;
+		unmapped_pool_chunk_init(&ctx->chunks[i]);
+		ctx->chunks[i].pfn = (unsigned long)i
+				     << UNMAPPED_POOL_CHUNK_ORDER;
 		list_add_tail(&ctx->chunks[i].list, &ctx->pool.chunks);
 		ctx->pool.nr_chunks++;
 	}
 	return ctx;
 }
 
-/* Place and account one request, as unmapped_alloc() does. */
+/* Place and account one request, as unmapped_pool_alloc_pages() does. */
 static long place(struct kunit *test, struct place_ctx *ctx,
 		  unsigned long owner, unsigned int order,
-		  struct unmapped_chunk **ret_chunk)
+		  struct unmapped_pool_chunk **ret_chunk)
 {
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	unsigned long index;
 
-	chunk = unmapped_place(&ctx->pool, owner, order, &index);
+	chunk = unmapped_pool_place(&ctx->pool, owner, order, &index);
 	if (!chunk)
 		return -1;
 	KUNIT_EXPECT_EQ(test, index % (1UL << order), 0);
-	unmapped_chunk_take(&ctx->pool, chunk, index, order, owner);
+	unmapped_pool_chunk_take(&ctx->pool, chunk, index, order, owner);
 	if (ret_chunk)
 		*ret_chunk = chunk;
 	return index;
 }
 
 /* Interleaved owners each get blocks of their own. */
-static void unmapped_place_owner_affinity(struct kunit *test)
+static void unmapped_pool_place_owner_affinity(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 1);
-	struct unmapped_chunk *chunk = &ctx->chunks[0];
+	struct unmapped_pool_chunk *chunk = &ctx->chunks[0];
 	long *a, b;
 	int i;
 
@@ -81,16 +84,18 @@ static void unmapped_place_owner_affinity(struct kunit *test)
 		b = place(test, ctx, OWNER_B, 0, NULL);
 		KUNIT_ASSERT_GE(test, a[i], 0);
 		KUNIT_ASSERT_GE(test, b, 0);
-		KUNIT_EXPECT_NE(test, a[i] / UNMAPPED_BLOCK_PAGES,
-				b / UNMAPPED_BLOCK_PAGES);
+		KUNIT_EXPECT_NE(test, a[i] / UNMAPPED_POOL_BLOCK_PAGES,
+				b / UNMAPPED_POOL_BLOCK_PAGES);
 	}
 	/* 600 pages each: two blocks each, four blocks in all. */
-	KUNIT_EXPECT_EQ(test, chunk->free_blocks, UNMAPPED_CHUNK_BLOCKS - 4);
+	KUNIT_EXPECT_EQ(test, chunk->free_blocks,
+			UNMAPPED_POOL_CHUNK_BLOCKS - 4);
 
 	/* Owner A going away leaves whole blocks free. */
 	for (i = 0; i < 600; i++)
-		unmapped_chunk_put(&ctx->pool, chunk, a[i], 0);
-	KUNIT_EXPECT_EQ(test, chunk->free_blocks, UNMAPPED_CHUNK_BLOCKS - 2);
+		unmapped_pool_chunk_put(&ctx->pool, chunk, a[i], 0);
+	KUNIT_EXPECT_EQ(test, chunk->free_blocks,
+			UNMAPPED_POOL_CHUNK_BLOCKS - 2);
 	KUNIT_EXPECT_EQ(test, chunk->used, 600);
 	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, 600);
 }
@@ -100,11 +105,12 @@ static void unmapped_place_owner_affinity(struct kunit *test)
  * of the others for the time being.
  */
 static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
-			    int target, unsigned long owner, unsigned int blocks)
+			    int target, unsigned long owner,
+			    unsigned int blocks)
 {
 	unsigned int saved[ARRAY_SIZE(ctx->chunks)];
 	int i, nr_chunks = ctx->pool.nr_chunks;
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 
 	for (i = 0; i < nr_chunks; i++) {
 		saved[i] = ctx->chunks[i].free_blocks;
@@ -112,8 +118,10 @@ static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
 			ctx->chunks[i].free_blocks = 0;
 	}
 	while (blocks--) {
-		KUNIT_ASSERT_GE(test, place(test, ctx, owner, UNMAPPED_MAX_ORDER,
-					    &chunk), 0);
+		KUNIT_ASSERT_GE(test,
+				place(test, ctx, owner, UNMAPPED_POOL_MAX_ORDER,
+				      &chunk),
+				0);
 		KUNIT_ASSERT_PTR_EQ(test, chunk, &ctx->chunks[target]);
 	}
 	for (i = 0; i < nr_chunks; i++)
@@ -122,10 +130,10 @@ static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
 }
 
 /* A new owner starts in the fullest chunk, so the emptier one drains. */
-static void unmapped_place_fullest_first(struct kunit *test)
+static void unmapped_pool_place_fullest_first(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 2);
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 	long index;
 
 	/* Put three blocks of owner A into the second chunk. */
@@ -133,20 +141,20 @@ static void unmapped_place_fullest_first(struct kunit *test)
 
 	index = place(test, ctx, OWNER_B, 0, &chunk);
 	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
-	KUNIT_EXPECT_EQ(test, index, 3 * UNMAPPED_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, index, 3 * UNMAPPED_POOL_BLOCK_PAGES);
 }
 
 /*
  * An owner that outgrew its chunk goes on in the emptiest chunk, while a
  * new owner still starts in the fullest one.
  */
-static void unmapped_place_growing_owner(struct kunit *test)
+static void unmapped_pool_place_growing_owner(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 3);
-	struct unmapped_chunk *chunk;
+	struct unmapped_pool_chunk *chunk;
 
 	place_blocks_in(test, ctx, 2, OWNER_B, 2);
-	place_blocks_in(test, ctx, 1, OWNER_A, UNMAPPED_CHUNK_BLOCKS);
+	place_blocks_in(test, ctx, 1, OWNER_A, UNMAPPED_POOL_CHUNK_BLOCKS);
 	KUNIT_EXPECT_EQ(test, ctx->chunks[1].free_blocks, 0);
 
 	KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A, 0, &chunk), 0);
@@ -156,34 +164,37 @@ static void unmapped_place_growing_owner(struct kunit *test)
 }
 
 /* Only when every block is taken do owners share one. */
-static void unmapped_place_share_when_full(struct kunit *test)
+static void unmapped_pool_place_share_when_full(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 1);
-	struct unmapped_chunk *chunk = &ctx->chunks[0];
+	struct unmapped_pool_chunk *chunk = &ctx->chunks[0];
 	unsigned int block;
 	long index;
 
-	for (block = 0; block < UNMAPPED_CHUNK_BLOCKS; block++)
-		KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A + block, 0, NULL),
-				0);
+	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
+		KUNIT_ASSERT_GE(test,
+				place(test, ctx, OWNER_A + block, 0, NULL), 0);
 	KUNIT_EXPECT_EQ(test, chunk->free_blocks, 0);
 
 	index = place(test, ctx, OWNER_B, 3, NULL);
 	KUNIT_ASSERT_GE(test, index, 0);
-	KUNIT_EXPECT_EQ(test, chunk->block_owner[index / UNMAPPED_BLOCK_PAGES],
-			UNMAPPED_OWNER_SHARED);
+	KUNIT_EXPECT_EQ(test,
+			chunk->block_owner[index / UNMAPPED_POOL_BLOCK_PAGES],
+			UNMAPPED_POOL_OWNER_SHARED);
 }
 
 /* A full pool says so instead of handing out a page twice. */
-static void unmapped_place_full_pool(struct kunit *test)
+static void unmapped_pool_place_full_pool(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 1);
 	unsigned int block;
 
-	for (block = 0; block < UNMAPPED_CHUNK_BLOCKS; block++)
-		KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A, UNMAPPED_MAX_ORDER,
-					    NULL), 0);
-	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, UNMAPPED_CHUNK_PAGES);
+	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
+		KUNIT_ASSERT_GE(test,
+				place(test, ctx, OWNER_A,
+				      UNMAPPED_POOL_MAX_ORDER, NULL),
+				0);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, UNMAPPED_POOL_CHUNK_PAGES);
 	KUNIT_EXPECT_EQ(test, place(test, ctx, OWNER_B, 0, NULL), -1);
 }
 
@@ -210,28 +221,29 @@ static bool direct_map_present(struct page *page, unsigned int *ret_level)
 }
 
 /* Lend a real chunk, serve from it, and give it back whole. */
-static void unmapped_live_lend_alloc_reclaim(struct kunit *test)
+static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 {
 	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
 	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
-	struct unmapped_pool *pool = unmapped_node_pool(0);
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
 	unsigned long chunks;
 	struct page *page, *big;
 	unsigned int level;
 	u8 *alias;
 	int err;
 
-	if (!unmapped_node_has_cma(0))
+	if (!unmapped_pool_node_has_cma(0))
 		kunit_skip(test, "no hugetlb_cma= area on node 0");
 	chunks = pool->nr_chunks;
-	err = unmapped_set_node_chunks(0, chunks + 1, &chunks);
+	err = unmapped_pool_set_node_chunks(0, chunks + 1, &chunks);
 	if (err == -ENOMEM)
 		kunit_skip(test, "hugetlb_cma= area of node 0 is full");
 	KUNIT_ASSERT_EQ(test, err, 0);
 
-	page = unmapped_alloc(0, 0, GFP_KERNEL | __GFP_ZERO, OWNER_A);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
+					 OWNER_A);
 	KUNIT_ASSERT_NOT_NULL(test, page);
-	KUNIT_EXPECT_TRUE(test, unmapped_page(page));
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_has_page(page));
 	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
 	KUNIT_EXPECT_FALSE(test, direct_map_present(page, &level));
 	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_1G);
@@ -245,7 +257,8 @@ static void unmapped_live_lend_alloc_reclaim(struct kunit *test)
 	put_page(page);
 	KUNIT_EXPECT_EQ(test, pool->used_pages, 0);
 
-	page = unmapped_alloc(0, 0, GFP_KERNEL | __GFP_ZERO, OWNER_A);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
+					 OWNER_A);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, alias);
@@ -253,22 +266,24 @@ static void unmapped_live_lend_alloc_reclaim(struct kunit *test)
 	vunmap(alias);
 
 	/* Compound pages come back through the folio free path too. */
-	big = unmapped_alloc(0, 3, GFP_KERNEL | __GFP_COMP, OWNER_B);
+	big = unmapped_pool_alloc_pages(0, 3, GFP_KERNEL | __GFP_COMP, OWNER_B);
 	KUNIT_ASSERT_NOT_NULL(test, big);
 	KUNIT_EXPECT_EQ(test, folio_order(page_folio(big)), 3);
 	KUNIT_EXPECT_EQ(test, page_to_pfn(big) % 8, 0);
 	KUNIT_EXPECT_EQ(test, pool->used_pages, 9);
 
 	/* A chunk with pages in use stays. */
-	KUNIT_EXPECT_EQ(test, unmapped_set_node_chunks(0, chunks - 1, &chunks),
+	KUNIT_EXPECT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
 			-EBUSY);
 	folio_put(page_folio(big));
-	unmapped_free(page, 0);
+	unmapped_pool_free_pages(page, 0);
 	KUNIT_EXPECT_EQ(test, pool->used_pages, 0);
 
-	KUNIT_ASSERT_EQ(test, unmapped_set_node_chunks(0, chunks - 1, &chunks),
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
 			0);
-	KUNIT_EXPECT_FALSE(test, unmapped_page(page));
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_has_page(page));
 	KUNIT_EXPECT_TRUE(test, direct_map_present(page, &level));
 	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_1G);
 	KUNIT_EXPECT_EQ(test, vm_event(DIRECT_MAP_LEVEL2_SPLIT), splits2);
@@ -276,12 +291,12 @@ static void unmapped_live_lend_alloc_reclaim(struct kunit *test)
 }
 
 static struct kunit_case unmapped_pool_cases[] = {
-	KUNIT_CASE(unmapped_place_owner_affinity),
-	KUNIT_CASE(unmapped_place_fullest_first),
-	KUNIT_CASE(unmapped_place_growing_owner),
-	KUNIT_CASE(unmapped_place_share_when_full),
-	KUNIT_CASE(unmapped_place_full_pool),
-	KUNIT_CASE(unmapped_live_lend_alloc_reclaim),
+	KUNIT_CASE(unmapped_pool_place_owner_affinity),
+	KUNIT_CASE(unmapped_pool_place_fullest_first),
+	KUNIT_CASE(unmapped_pool_place_growing_owner),
+	KUNIT_CASE(unmapped_pool_place_share_when_full),
+	KUNIT_CASE(unmapped_pool_place_full_pool),
+	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	{}
 };
 

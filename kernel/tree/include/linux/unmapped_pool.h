@@ -7,8 +7,8 @@
  * serving memfd_secret or guest_memfd does not split the direct map, and
  * returns to hugetlb once its pages are free again.
  */
-#ifndef _LINUX_UNMAPPED_ALLOC_H
-#define _LINUX_UNMAPPED_ALLOC_H
+#ifndef _LINUX_UNMAPPED_POOL_H
+#define _LINUX_UNMAPPED_POOL_H
 
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
@@ -18,13 +18,13 @@
 
 DECLARE_STATIC_KEY_FALSE(unmapped_pool_lent);
 
-struct page *unmapped_alloc(int nid, unsigned int order, gfp_t gfp,
-			    unsigned long owner);
-void unmapped_free(struct page *page, unsigned int order);
-struct folio *unmapped_folio_alloc(gfp_t gfp, unsigned long owner);
-void unmapped_count_fallback(void);
-bool __unmapped_page(const struct page *page);
-bool __unmapped_free_page(struct page *page, unsigned int order);
+struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
+				       unsigned long owner);
+void unmapped_pool_free_pages(struct page *page, unsigned int order);
+struct folio *unmapped_pool_alloc_folio(gfp_t gfp, unsigned long owner);
+void unmapped_pool_count_fallback(void);
+bool __unmapped_pool_has_page(const struct page *page);
+bool __unmapped_pool_return_page(struct page *page, unsigned int order);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -43,22 +43,22 @@ static inline bool unmapped_pool_active(void)
 }
 
 /**
- * unmapped_page - tell whether a page belongs to the unmapped pool
+ * unmapped_pool_has_page - tell whether a page belongs to the unmapped pool
  * @page: any page
  *
  * Costs a patched-out branch while no chunk is lent.
  *
  * Return: true if @page lies in a chunk lent to the unmapped pool.
  */
-static inline bool unmapped_page(const struct page *page)
+static inline bool unmapped_pool_has_page(const struct page *page)
 {
 	if (!unmapped_pool_active())
 		return false;
-	return __unmapped_page(page);
+	return __unmapped_pool_has_page(page);
 }
 
 /**
- * unmapped_free_page - hand a freed pool page back to its pool
+ * unmapped_pool_return_page - hand a freed pool page back to its pool
  * @page: first page of a block whose last reference is gone
  * @order: order of the block
  *
@@ -67,28 +67,31 @@ static inline bool unmapped_page(const struct page *page)
  *
  * Return: true if the pool took the page, false if it is not a pool page.
  */
-static inline bool unmapped_free_page(struct page *page, unsigned int order)
+static inline bool unmapped_pool_return_page(struct page *page,
+					     unsigned int order)
 {
 	if (!unmapped_pool_active())
 		return false;
-	return __unmapped_free_page(page, order);
+	return __unmapped_pool_return_page(page, order);
 }
 
 #else /* !CONFIG_UNMAPPED_POOL */
 
-static inline struct page *unmapped_alloc(int nid, unsigned int order,
-					  gfp_t gfp, unsigned long owner)
+static inline struct page *unmapped_pool_alloc_pages(int nid,
+						     unsigned int order,
+						     gfp_t gfp,
+						     unsigned long owner)
 {
 	return NULL;
 }
 
-static inline struct folio *unmapped_folio_alloc(gfp_t gfp,
-						 unsigned long owner)
+static inline struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
+						      unsigned long owner)
 {
 	return NULL;
 }
 
-static inline void unmapped_count_fallback(void)
+static inline void unmapped_pool_count_fallback(void)
 {
 }
 
@@ -97,15 +100,16 @@ static inline bool unmapped_pool_active(void)
 	return false;
 }
 
-static inline bool unmapped_page(const struct page *page)
+static inline bool unmapped_pool_has_page(const struct page *page)
 {
 	return false;
 }
 
-static inline bool unmapped_free_page(struct page *page, unsigned int order)
+static inline bool unmapped_pool_return_page(struct page *page,
+					     unsigned int order)
 {
 	return false;
 }
 
 #endif /* CONFIG_UNMAPPED_POOL */
-#endif /* _LINUX_UNMAPPED_ALLOC_H */
+#endif /* _LINUX_UNMAPPED_POOL_H */

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal interfaces of the unmapped page pool, shared by its core
+ * (unmapped_pool.c), its placement policy (unmapped_pool_place.c), its user
+ * interfaces (unmapped_pool_sysfs.c, unmapped_pool_dev.c,
+ * unmapped_pool_debug.c) and its KUnit tests.
+ */
+#ifndef _MM_UNMAPPED_POOL_H
+#define _MM_UNMAPPED_POOL_H
+
+#include <linux/bits.h>
+#include <linux/list.h>
+#include <linux/pgtable.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+
+/* A chunk is one PUD of memory, served in pages of up to one PMD. */
+#define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
+#define UNMAPPED_POOL_CHUNK_PAGES	BIT(UNMAPPED_POOL_CHUNK_ORDER)
+#define UNMAPPED_POOL_BLOCK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
+#define UNMAPPED_POOL_BLOCK_PAGES	BIT(UNMAPPED_POOL_BLOCK_ORDER)
+#define UNMAPPED_POOL_CHUNK_BLOCKS \
+	(UNMAPPED_POOL_CHUNK_PAGES / UNMAPPED_POOL_BLOCK_PAGES)
+#define UNMAPPED_POOL_MAX_ORDER		UNMAPPED_POOL_BLOCK_ORDER
+
+/* Owner of a block that more than one owner had to share. */
+#define UNMAPPED_POOL_OWNER_SHARED	(~0UL)
+
+/**
+ * struct unmapped_pool_chunk - one PUD-sized page lent to the pool
+ * @list: entry in the pool's list of chunks
+ * @pfn: first page frame of the chunk
+ * @nid: node the chunk belongs to
+ * @used: pages handed out
+ * @free_blocks: blocks with no page handed out
+ * @draining: being given back; no new allocations
+ * @used_map: one bit per page handed out
+ * @dirty_map: pages that held a consumer's data since they were last
+ *	wiped; they are wiped before the chunk is mapped again
+ * @zeroed_map: pages known to hold zeroes, which __GFP_ZERO requests
+ *	get without wiping them again
+ * @block_owner: owner of each block (0: none), so that one owner's
+ *	pages stay together and leave whole blocks behind when it goes
+ * @block_used: pages handed out per block
+ *
+ * Placement uses blocks of PMD size as its unit of affinity: an owner
+ * gets blocks of its own while there are free blocks, and only shares a
+ * block once every block of the pool is in use.
+ */
+struct unmapped_pool_chunk {
+	struct list_head list;
+	unsigned long pfn;
+	int nid;
+	unsigned long used;
+	unsigned int free_blocks;
+	bool draining;
+	unsigned long *used_map;
+	unsigned long *dirty_map;
+	unsigned long *zeroed_map;
+	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
+	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
+};
+
+/* The last blocks recent owners allocated from, to find them again fast. */
+#define UNMAPPED_POOL_OWNER_HINTS	16
+
+struct unmapped_pool_owner_hint {
+	unsigned long owner;
+	struct unmapped_pool_chunk *chunk;
+	unsigned int block;
+};
+
+/**
+ * struct unmapped_pool - the pool of one NUMA node
+ * @lock: protects everything below but the counters marked atomic
+ * @chunks: chunks of the node
+ * @nr_chunks: length of @chunks, draining ones included
+ * @used_pages: pages handed out
+ * @low_watermark: free pages under which user space wants an event
+ * @below_watermark: the low-watermark event has been raised and not yet
+ *	cleared by free pages rising above the watermark again
+ * @hints: owner to block cache of unmapped_pool_place()
+ * @next_hint: slot of @hints to replace next
+ * @lends: chunks lent since boot
+ * @reclaims: chunks given back since boot
+ * @alloc_failures: requests that found the pool full
+ * @fallbacks: consumer allocations served outside the pool (atomic)
+ * @tlb_flushes: cross-CPU TLB flushes done for this pool
+ */
+struct unmapped_pool {
+	spinlock_t lock;	/* see above */
+	struct list_head chunks;
+	unsigned long nr_chunks;
+	unsigned long used_pages;
+	unsigned long low_watermark;
+	bool below_watermark;
+	struct unmapped_pool_owner_hint hints[UNMAPPED_POOL_OWNER_HINTS];
+	unsigned int next_hint;
+	u64 lends;
+	u64 reclaims;
+	u64 alloc_failures;
+	atomic64_t fallbacks;
+	u64 tlb_flushes;
+};
+
+static inline unsigned long
+unmapped_pool_nr_free(const struct unmapped_pool *pool)
+{
+	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages;
+}
+
+/*
+ * unmapped_pool_place.c: where a request goes and what the pool's counters
+ * and chunk list decide; pure bookkeeping, no locking
+ */
+struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
+						unsigned long owner,
+						unsigned int order,
+						unsigned long *ret_index);
+void unmapped_pool_chunk_take(struct unmapped_pool *pool,
+			      struct unmapped_pool_chunk *chunk,
+			      unsigned long index, unsigned int order,
+			      unsigned long owner);
+void unmapped_pool_chunk_put(struct unmapped_pool *pool,
+			     struct unmapped_pool_chunk *chunk,
+			     unsigned long index, unsigned int order);
+void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk);
+bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed);
+void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
+				   unsigned long low_pages);
+bool unmapped_pool_account(struct unmapped_pool *pool,
+			   struct unmapped_pool_chunk *chunk,
+			   unsigned long index, unsigned int order,
+			   unsigned long owner);
+void unmapped_pool_add_chunk(struct unmapped_pool *pool,
+			     struct unmapped_pool_chunk *chunk);
+struct unmapped_pool_chunk *
+unmapped_pool_remove_empty(struct unmapped_pool *pool);
+
+/* unmapped_pool.c: the pools and their lending */
+struct unmapped_pool_node_stats;
+
+struct unmapped_pool *unmapped_pool_of_node(int nid);
+int unmapped_pool_lend(int nid, bool allow_hugetlb);
+int unmapped_pool_reclaim(int nid);
+int unmapped_pool_set_node_chunks(int nid, unsigned long target,
+				  unsigned long *ret_chunks);
+int unmapped_pool_set_total_chunks(unsigned long target,
+				   unsigned long *ret_chunks);
+unsigned long unmapped_pool_total_chunks(void);
+unsigned long unmapped_pool_empty_chunks(struct unmapped_pool *pool);
+bool unmapped_pool_node_has_cma(int nid);
+void unmapped_pool_set_watermark(int nid, unsigned long low_pages);
+void unmapped_pool_node_snapshot(int nid, struct unmapped_pool_node_stats *st);
+u64 unmapped_pool_event_seq(void);
+void unmapped_pool_settle(void);
+extern struct mutex unmapped_pool_resize_lock;
+extern wait_queue_head_t unmapped_pool_event_wait;
+
+#endif /* _MM_UNMAPPED_POOL_H */
