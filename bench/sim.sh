@@ -73,7 +73,7 @@ if $check_mode; then
 		check_run "planner" --placement owner-affine \
 			--policy bench/sim/policies/host-1.5t.json --reserve
 		echo "1..$n"
-	} | tap_summary
+	} | tap_summary --plan
 	exit
 fi
 

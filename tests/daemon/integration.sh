@@ -443,4 +443,7 @@ done
 eq "installed policy is valid" 0 $?
 
 echo "# $PASS passed, $FAIL failed"
+# The plan comes last: a run that stopped early (a daemon that did not
+# come up, an error of this script) has none, and make check fails it.
+echo "1..$((PASS + FAIL))"
 [ "$FAIL" -eq 0 ]
