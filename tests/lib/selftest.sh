@@ -1,6 +1,8 @@
 #!/bin/bash
 # The harness checked against made-up input: every way a stream or a log
-# can be wrong must fail its parser, and a good one must pass.  A parser
+# can be wrong must fail its parser, and a good one must pass.  The
+# parsers: tests/lib/tap.sh, and tests/e2e/render.sh, the end-to-end
+# scenario's.  A parser
 # that let a broken run through would let make check pass on it.
 #
 #   tests/lib/selftest.sh     TAP, one line per case, then tests/lib/tap.sh's
@@ -61,6 +63,48 @@ tap() {
 	tap fail "a FAILED verdict" <<<$'ok 1 - a\n# verdict FAILED: b'
 	tap fail "what an inner summary found wrong" <<<$'ok 1 - a\n# tap: 2 results without a plan'
 	expect pass "tap.sh --no-status passes a failure" tap_summary --quiet --no-status <<<'not ok 1 - a'
+
+	# The end-to-end parser on made-up consoles and results channels.
+	w=$(mktemp -d)
+	trap 'rm -rf "$w"' EXIT
+	good_console=$'# guest kernel=6.12\r\n# step boot the host boots\n# check ok a\n# check ok b\n# host qemu-exit 0'
+	good_results=$'# plan 2\r\n# check ok a\n# check ok b\n# checks 2 failed 0\n# verdict scenario held: all of it\n# e2e done'
+	# e2e NAME WANT CONSOLE RESULTS: render.sh in both modes.
+	e2e() {
+		printf '%s\n' "$4" >"$w/results"
+		expect "$2" "e2e render.sh tap: $1" "$top/tests/e2e/render.sh" tap "$w/results" <<<"$3"
+		expect "$2" "e2e render.sh demo: $1" "$top/tests/e2e/render.sh" demo "$w/results" <<<"$3"
+	}
+	e2e "a run that held" pass "$good_console" "$good_results"
+	# The case that passed before: console interleaving put a message of
+	# systemd in front of the failed assertion's line, and only the
+	# verdict, which the parser did not read, said FAILED.
+	e2e "a failed assertion whose console line was cut in two" fail \
+		$'# check ok a\n[   12.345678] systemd-journald[97]: Received SIGTERM.# check fail b\n# verdict FAILED: b\n# e2e done\n# host qemu-exit 0' \
+		$'# plan 2\n# check ok a\n# check fail b\n# checks 2 failed 1\n# verdict FAILED: b\n# e2e done'
+	e2e "a FAILED verdict with no failed assertion" fail "$good_console" \
+		"${good_results/scenario held: all of it/FAILED: b}"
+	e2e "a verdict that says neither" fail "$good_console" "${good_results/scenario held/scenario ran}"
+	e2e "no verdict" fail "$good_console" "${good_results/\# verdict scenario held: all of it/}"
+	e2e "an assertion fewer than planned" fail "$good_console" "${good_results/\# check ok b/}"
+	e2e "an assertion more than planned" fail "$good_console" "${good_results/\# plan 2/\# plan 1}"
+	e2e "no plan" fail "$good_console" "${good_results/\# plan 2/}"
+	e2e "no count line" fail "$good_console" "${good_results/\# checks 2 failed 0/}"
+	e2e "a count line without its numbers" fail "$good_console" \
+		"${good_results/\# checks 2 failed 0/\# checks  failed }"
+	e2e "a count that disagrees" fail "$good_console" "${good_results/checks 2 failed 0/checks 3 failed 0}"
+	e2e "a line cut in two on the results channel" fail "$good_console" \
+		"${good_results/\# check ok b/\# check o}"
+	e2e "a scenario that did not finish" fail "$good_console" "${good_results/\# e2e done/}"
+	e2e "an empty results channel" fail "$good_console" ""
+	expect fail "e2e render.sh tap: no results channel" \
+		"$top/tests/e2e/render.sh" tap "$w/absent" <<<"$good_console"
+	e2e "a kernel WARNING on the console" fail \
+		$'[   3.1] WARNING: CPU: 0 PID: 1 at mm/x.c:1\n'"$good_console" "$good_results"
+	e2e "a unit systemd reports failed" fail $'[FAILED] Failed to start x.service\n'"$good_console" \
+		"$good_results"
+	e2e "qemu timed out" fail "${good_console/qemu-exit 0/qemu-exit 124}" "$good_results"
+	e2e "no qemu exit status" fail "${good_console/\# host qemu-exit 0/}" "$good_results"
 
 	echo "1..$n"
 } | tap_summary --plan
