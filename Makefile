@@ -2,7 +2,7 @@
 # commands a new user needs; everything else is a step of those.
 
 .PHONY: all deps kernel kernel-stock kernel-debug kernel-deb kernel-patches \
-	daemon install check check-daemon check-style check-kernel check-upstream \
+	daemon install check check-lib check-daemon check-style check-kernel check-upstream \
 	check-e2e check-deb check-debug check-sim stress bench demo clean
 
 all: daemon
@@ -32,6 +32,10 @@ daemon: deps
 
 install:
 	$(MAKE) -C daemon install
+
+# The harness's own parsers on made-up streams and logs.
+check-lib:
+	tests/lib/selftest.sh
 
 # CMocka's TAP output, which tests/lib/tap.sh counts for the table of make check.
 check-daemon: deps
@@ -79,7 +83,7 @@ stress: kernel-debug
 # Every stage in turn, each through tests/lib/stage.sh (its progress, its
 # log and counts in build/check/), until one fails; then the table of all
 # of them, also after a failure, which it names.
-CHECK_STAGES = style daemon sim kernel debug upstream e2e
+CHECK_STAGES = lib style daemon sim kernel debug upstream e2e
 
 check:
 	@rm -rf build/check

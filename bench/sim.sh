@@ -7,7 +7,8 @@
 #   bench/sim.sh --check   the bounded invariant run of make check: TAP lines, then
 #                          tests/lib/tap.sh's "N passed, N failed, N skipped" (goals
 #                          the simulation shows unmet are "not ok # TODO", counted
-#                          apart); exits non-zero on a failure
+#                          apart, each with a regression bound that is a result
+#                          of its own); exits non-zero on a failure
 #
 # Each run's command line and output are kept in build/bench/sim/runs/.
 set -euo pipefail
@@ -67,13 +68,21 @@ if $check_mode; then
 	}
 	{
 		echo "# placement simulator: $check_events VM creates and destroys per run, invariants only"
-		for p in first-fit fullest-first owner-affine; do
+		for p in first-fit fullest-first; do
 			check_run "$p" --placement "$p"
 		done
+		# The per-owner stranding goal is missed (its "not ok # TODO"
+		# line); the regression bound fails the run when it gets worse.
+		# Today's figures at 15,000 events: worst 6.769 per owner and
+		# 337 moments over one for owner-affine, 6.000 and 96 with the
+		# planner; the bounds are those plus 25 %, rounded up.
+		check_run "owner-affine" --placement owner-affine \
+			--max-per-owner 8.5 --max-over-goal 422
 		check_run "planner" --placement owner-affine \
-			--policy bench/sim/policies/host-1.5t.json --reserve
+			--policy bench/sim/policies/host-1.5t.json --reserve \
+			--max-per-owner 7.5 --max-over-goal 120
 		echo "1..$n"
-	} | tap_summary
+	} | tap_summary --plan
 	exit
 fi
 

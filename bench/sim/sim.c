@@ -49,6 +49,13 @@ struct options {
 	const char *series;		/* CSV of the stranded chunks over time */
 	const char *label;
 	uint64_t react_pages;		/* pool pages faulted before the daemon answers an event */
+	/*
+	 * The regression bound of check mode on the missed per-owner goal:
+	 * the worst stranded chunks per live owner and the moments over one.
+	 */
+	double max_per_owner;
+	uint64_t max_over_goal;
+	bool bounded;
 	bool reserve;
 	bool check;
 };
@@ -466,6 +473,16 @@ static void print_checks(const struct sim *s)
 		    "%s: owner-affine strands at most one chunk per live owner: worst %.3f per owner, "
 		    "exceeded at %" PRIu64 " of %" PRIu64 " moments measured", label,
 		    m->max_per_owner, m->over_bound, m->samples);
+	/*
+	 * The missed goal must not get worse unnoticed: a bound of today's
+	 * figures plus a margin, given by bench/sim.sh, fails the run.
+	 */
+	if (s->opt->placement == PLACE_OWNER_AFFINE && s->opt->bounded)
+		tap(m->max_per_owner <= s->opt->max_per_owner &&
+		    m->over_bound <= s->opt->max_over_goal, NULL,
+		    "%s: owner-affine regression bound: worst per-owner stranding %.3f <= %.3f "
+		    "and moments over the goal %" PRIu64 " <= %" PRIu64, label,
+		    m->max_per_owner, s->opt->max_per_owner, m->over_bound, s->opt->max_over_goal);
 }
 
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
@@ -512,7 +529,10 @@ static void usage(FILE *f)
 		"                      the daemon's answer (256)\n"
 		"  --series FILE       write hours,stranded,live_owners,used_chunks,chunks per event\n"
 		"  --label NAME        name of the run in the output\n"
-		"  --check             check invariants, print TAP lines\n");
+		"  --check             check invariants, print TAP lines\n"
+		"  --max-per-owner F   with --check and owner-affine placement: fail when\n"
+		"                      the worst stranded chunks per live owner exceed F\n"
+		"  --max-over-goal N   ... or the moments with more than one exceed N\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *ret)
@@ -531,9 +551,12 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		{ "series", required_argument, NULL, 'S' },
 		{ "label", required_argument, NULL, 'L' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "max-per-owner", required_argument, NULL, 'B' },
+		{ "max-over-goal", required_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	unsigned int bounds = 0;
 	uint64_t v;
 	int c, r = 0;
 
@@ -587,6 +610,14 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		case 'C':
 			ret->check = true;
 			break;
+		case 'B':
+			r = parse_double(optarg, 0, 1e9, &ret->max_per_owner);
+			bounds |= 1;
+			break;
+		case 'O':
+			r = parse_u64(optarg, 0, UINT64_MAX, &ret->max_over_goal);
+			bounds |= 2;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -596,6 +627,10 @@ static int parse_options(int argc, char **argv, struct options *ret)
 	}
 	if (r == 0 && (optind < argc || (ret->reserve && !ret->policy)))
 		r = -EINVAL;
+	/* The bound is both figures, and only check mode prints it. */
+	if (r == 0 && bounds && (bounds != 3 || !ret->check))
+		r = -EINVAL;
+	ret->bounded = bounds == 3;
 	return r;
 }
 

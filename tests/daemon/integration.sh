@@ -145,13 +145,18 @@ eq "non-root Reserve exits 4 (PermissionDenied)" 4 $?
 nobody "$B/gigapoolctl" --socket "$R/S" status >/dev/null
 eq "non-root Status is allowed" 0 $?
 
-out=$(printf 'garbage\0' | "$B/rawclient" "$R/S")
+# rawclient --hold keeps its end open: "[closed]" is the daemon closing
+# the connection, "[timeout]" a connection it kept open without replying.
+out=$(printf '{"method":"io.gigapool.Pool.Status"}\0' | "$B/rawclient" --hold "$R/S")
+eq "a good call gets a reply on a connection kept open" \
+	'1 [timeout]' "$(grep -c '"parameters"' <<<"$out") $(tail -n1 <<<"$out")"
+out=$(printf 'garbage\0' | "$B/rawclient" --hold "$R/S")
 eq "garbage gets the connection closed" "[closed]" "$out"
 out=$(printf '{"method":"io.gigapool.Pool.Nope"}\0' | "$B/rawclient" "$R/S")
 check "unknown method gets MethodNotFound" grep -q 'org.varlink.service.MethodNotFound' <<<"$out"
-out=$(printf '{"method":"io.gigapool.Pool.Status","parameters":5}\0' | "$B/rawclient" "$R/S")
+out=$(printf '{"method":"io.gigapool.Pool.Status","parameters":5}\0' | "$B/rawclient" --hold "$R/S")
 eq "parameters of the wrong type close the connection" "[closed]" "$out"
-out=$(head -c 300000 /dev/zero | tr '\0' 'x' | "$B/rawclient" "$R/S")
+out=$(head -c 300000 /dev/zero | tr '\0' 'x' | "$B/rawclient" --hold "$R/S")
 eq "an oversized message closes the connection" "[closed]" "$(tail -n1 <<<"$out")"
 out=$(printf '{"method":"io.gigapool.Pool.Status"}\0{"method":"org.varlink.service.GetInfo"}\0' |
 	"$B/rawclient" "$R/S")
@@ -443,4 +448,7 @@ done
 eq "installed policy is valid" 0 $?
 
 echo "# $PASS passed, $FAIL failed"
+# The plan comes last: a run that stopped early (a daemon that did not
+# come up, an error of this script) has none, and make check fails it.
+echo "1..$((PASS + FAIL))"
 [ "$FAIL" -eq 0 ]

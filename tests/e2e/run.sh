@@ -9,12 +9,16 @@
 # Boots build/kernel/bzImage in QEMU (two fake NUMA nodes, 2 GiB of hugetlb
 # CMA each) with systemd as PID 1 on a Debian 12 root filesystem, gigapool
 # installed by make install with gigapoold.socket enabled, and
-# tests/e2e/scenario.sh run by gigapool-e2e.service.  Fails on a failed
-# assertion, a guest that did not finish or printed no verdict, a kernel
-# oops/BUG/WARNING line (tests/lib/console.sh), a unit systemd reports
-# failed, or a timeout.  The
-# console is kept in build/e2e/console.log.  Needs root (the root
-# filesystem is made with mmdebstrap).
+# tests/e2e/scenario.sh run by gigapool-e2e.service.  tests/e2e/render.sh
+# reads the output: the run fails on a failed assertion, results that are
+# incomplete or disagree (no plan, fewer or more assertions than planned,
+# a count line without its numbers), a verdict that does not say the
+# scenario held, a guest that did not finish, a kernel oops/BUG/WARNING
+# line (tests/lib/console.sh), a unit systemd reports failed, or a
+# timeout.  The console is kept in build/e2e/console.log, the results the
+# scenario wrote to the guest's second serial port, which nothing else
+# writes to, in build/e2e/results.log.  Needs root (the root filesystem
+# is made with mmdebstrap).
 #
 # With --deb, the host runs the kernel package of make kernel-deb instead,
 # installed by apt into the root filesystem (tests/e2e/rootfs.sh), booted
@@ -27,7 +31,6 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-. "$top/tests/lib/console.sh"
 . "$top/tests/lib/tap.sh"
 src=$top/tests/e2e
 out=$top/build/e2e
@@ -113,116 +116,17 @@ else
 	boot=(--append "numa=fake=2")
 fi
 
-# render MODE: the console on stdin, as TAP (which tests/lib/tap.sh then
-# counts) or as the demo with its own count; the last input line is
-# "# host qemu-exit STATUS".  Exits 1 if anything failed.  The console is
-# checked line by line as it streams, so the demo says at once what failed.
-render() {
-	awk -v mode="$1" -v console_trouble="$console_trouble" '
-	function fail(what) {
-		failed++
-		if (mode == "tap")
-			printf "not ok %d - %s\n", ++n, what
-		else
-			printf "!! FAILED: %s\n", what
-		fflush()
-	}
-	function header(prefix) {
-		printf "%s%-12s %4s %9s %9s %6s %9s %6s\n", prefix, "step", "node",
-			"huge_free", "huge_used", "chunks", "pool_used", "splits"
-	}
-	function table(prefix,   i) {
-		header(prefix)
-		for (i = 1; i <= nrows; i++)
-			print prefix rows[i]
-	}
-	# Drop carriage returns and the colours of the status lines of systemd.
-	{ sub(/\r$/, ""); gsub(/\033\[[0-9;]*m/, "") }
-	/^\[FAILED\] / { fail("systemd: " substr($0, 10)); next }
-
-	$0 ~ console_trouble {
-		fail("kernel console: " $0)
-		next
-	}
-	/^# step / {
-		text = $0; sub(/^# step [^ ]+ /, "", text)
-		if (mode == "demo")
-			printf "\n== %s\n", text
-		else
-			print "# " text
-		next
-	}
-	/^# say / { sub(/^# say /, ""); print (mode == "demo" ? "   " : "# ") $0; next }
-	/^# log / {
-		sub(/^# log /, "")
-		print (mode == "demo" ? "   | " : "# | ") $0
-		next
-	}
-	/^# row / {
-		row = sprintf("%-12s %4s %9s %9s %6s %9s %6s", $3, $4, $5, $6, $7, $8, $9)
-		rows[++nrows] = row
-		if (mode == "demo") {
-			if (nrows == 1)
-				header("   ")
-			print "   " row
-		}
-		next
-	}
-	/^# check / {
-		name = $0; sub(/^# check [a-z]+ /, "", name)
-		if ($3 == "ok") {
-			passed++
-			if (mode == "tap")
-				printf "ok %d - %s\n", ++n, name
-			else
-				print "   [ok] " name
-			fflush()
-		} else {
-			fail(name)
-		}
-		next
-	}
-	/^# verdict / { verdict = substr($0, 11); next }
-	/^# e2e done$/ { done = 1; next }
-	/^# host qemu-exit / { qemu = $4; next }
-	/^# host runtime / { runtime = $4; next }
-	/^# guest / { print; next }
-	# Errors of the programs the scenario runs.
-	/^(vm|gigapoolctl|journalctl|systemctl|\/usr\/local\/libexec\/gigapool-e2e\/scenario\.sh): / { print (mode == "demo" ? "   " : "# ") $0; next }
-
-	END {
-		if (qemu == 124)
-			fail("guest timed out")
-		else if (qemu != 0)
-			fail("qemu exited with status " qemu)
-		if (!done)
-			fail("guest did not finish the scenario")
-		if (verdict == "")
-			fail("guest printed no verdict")
-		if (mode == "demo") {
-			print "\n== timeline"
-			table("")
-			print "\nruntime: " runtime " s"
-			if (verdict != "")
-				print "VERDICT: " verdict
-		} else {
-			print "# timeline"
-			table("# ")
-			print "# runtime: " runtime " s"
-			print "1.." n
-		}
-		if (mode == "demo")
-			printf "%d passed, %d failed\n", passed, failed
-		exit failed > 0
-	}'
-}
-
-echo "# e2e: $kernel (console: $out/console.log)"
+echo "# e2e: $kernel (console: $out/console.log, results: $out/results.log)"
+rm -f "$out/results.log"
 start=$(date +%s)
 {
 	rc=0
 	timeout "$timeout" "$top/tests/lib/qemu.sh" --mem 12G --kernel "$kernel" \
-		--initrd "$initrd" "${boot[@]}" </dev/null || rc=$?
+		--initrd "$initrd" --results "$out/results.log" "${boot[@]}" </dev/null || rc=$?
 	echo "# host qemu-exit $rc"
 	echo "# host runtime $(($(date +%s) - start))"
-} | tee "$out/console.log" | if [ "$mode" = tap ]; then render tap | tap_summary; else render demo; fi
+} | tee "$out/console.log" | if [ "$mode" = tap ]; then
+	"$src/render.sh" tap "$out/results.log" | tap_summary --plan
+else
+	"$src/render.sh" demo "$out/results.log"
+fi

@@ -13,9 +13,10 @@
 # finish), a non-zero exit of a test program, a kernel oops/BUG/WARNING/KASAN
 # line (tests/lib/console.sh), or a timeout.  KUnit suite unmapped_pool must
 # be present whenever the kernel's config (next to its bzImage) enables it.
-# Every result is a TAP line "[NAME] ok|not ok - ..."; the last line printed
-# is tests/lib/tap.sh's "N passed, N failed, N skipped", and the exit status
-# is non-zero on any failure.
+# Every result is a TAP line "[NAME] ok|not ok - ..."; the plan 1..N
+# follows the last boot; the last line printed is tests/lib/tap.sh's
+# "N passed, N failed, N skipped", and the exit status is non-zero on any
+# failure.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -104,6 +105,14 @@ parse_log() {
 	console_check "$1" | sed 's/^/fail kernel console: /' || true
 }
 
+# result LINE: prints one TAP result and counts it for the plan that ends
+# the run, printed once every boot is done: a run cut short has none.
+results=0
+result() {
+	echo "$1"
+	results=$((results + 1))
+}
+
 # boot NAME KERNEL APPEND SMP MEM [SUITE...]: one guest run, its results as
 # TAP lines; its figure lines are appended to $out/NAME.figures.
 boot() {
@@ -113,7 +122,7 @@ boot() {
 
 	: >"$out/$name.figures"
 	if [ ! -r "$kernel" ]; then
-		echo "[$name] not ok - $kernel does not exist"
+		result "[$name] not ok - $kernel does not exist"
 		return
 	fi
 	grep -qs '^CONFIG_UNMAPPED_POOL_KUNIT_TEST=y' "$(dirname "$kernel")/config" && require_kunit=1
@@ -122,14 +131,17 @@ boot() {
 		--kernel "$kernel" --initrd "$initrd" --append "gptests=${suites// /,} gpcpus=$smp $append" \
 		</dev/null >"$log" 2>&1 || rc=$?
 	if [ "$rc" -ne 0 ]; then
-		[ "$rc" -eq 124 ] && echo "[$name] not ok - timed out after ${boot_timeout}s" ||
-			echo "[$name] not ok - qemu exited with status $rc"
+		if [ "$rc" -eq 124 ]; then
+			result "[$name] not ok - timed out after ${boot_timeout}s"
+		else
+			result "[$name] not ok - qemu exited with status $rc"
+		fi
 	fi
 	# A skipped result keeps its "# SKIP" directive in its name.
 	while read -r kind rest; do
 		case $kind in
-		ok|skip) echo "[$name] ok - $rest" ;;
-		fail)    echo "[$name] not ok - $rest" ;;
+		ok|skip) result "[$name] ok - $rest" ;;
+		fail)    result "[$name] not ok - $rest" ;;
 		figure)  echo "$name $rest" >>"$out/$name.figures" ;;
 		esac
 	done < <(parse_log "$log" "$suites" "$require_kunit")
@@ -187,12 +199,14 @@ if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
 		boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2 hugetlb_free_vmemmap=on" "$smp" 12G pooltest-numa stress
 		boot stock "$top/build/kernel-stock/bzImage" "" "$smp" 8G secretfault
 		figures stock gigapool
-	} | tap_summary
+		echo "1..$results"
+	} | tap_summary --plan
 else
 	kernel=${kernel:-$top/build/kernel/bzImage}
 	name=${name:-$(basename "$(dirname "$kernel")")}
 	{
 		boot "$name" "$kernel" "$append" "$smp" "$mem" "${suites[@]}"
 		figures "$name"
-	} | tap_summary
+		echo "1..$results"
+	} | tap_summary --plan
 fi

@@ -9,8 +9,8 @@
 #   . tests/lib/console.sh        in a runner: console_check LOG..., the
 #                                 same as a function, and $console_trouble,
 #                                 the extended regular expression itself
-#                                 for a runner that reads the console as
-#                                 it streams (tests/e2e/run.sh)
+#                                 for a parser that reads the console as
+#                                 it streams (tests/e2e/render.sh)
 #
 # The patterns match anywhere in a line: a kernel message can land in the
 # middle of a line a test program was writing.

@@ -2,9 +2,12 @@
 # Boot a test kernel under QEMU's TCG the way every test and benchmark does:
 #
 #   tests/lib/qemu.sh --kernel BZIMAGE --initrd INITRD [--smp N] [--mem SIZE]
-#                 [--disk IMAGE] [--append "..."]
+#                 [--disk IMAGE] [--results FILE] [--append "..."]
 #
-# --disk gives the guest a raw image as its virtio disk (/dev/vda).  The
+# --disk gives the guest a raw image as its virtio disk (/dev/vda).
+# --results gives it a second serial port, ttyS1, written to FILE: a
+# channel for a test's results that the kernel's messages and systemd's
+# status lines, which share the console, cannot interleave with.  The
 # guest gets a serial console on stdout, a 4 GiB hugetlb CMA area,
 # panics end the run, and the host's TSC rate as tsc_early_khz: the guest
 # reads the host's TSC, and its own calibration against the emulated PIT
@@ -13,7 +16,7 @@
 # so a caller's timeout stops QEMU itself.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
-kernel='' initrd='' smp=2 mem=8G append='' disk=()
+kernel='' initrd='' smp=2 mem=8G append='' disk=() serial=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	--kernel) kernel=${2:?}; shift 2 ;;
@@ -22,6 +25,9 @@ while [ $# -gt 0 ]; do
 	--mem)    mem=${2:?}; shift 2 ;;
 	--append) append=${2?}; shift 2 ;;
 	--disk)   disk=(-drive "file=${2:?},format=raw,if=virtio"); shift 2 ;;
+	# -nographic puts the first serial port on stdio only when no -serial
+	# is given; with one, it is named, monitor and all.
+	--results) serial=(-serial mon:stdio -serial "file:${2:?}"); shift 2 ;;
 	*) echo "tests/lib/qemu.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -40,5 +46,5 @@ khz=$("$tool")
 # (one socket of two cores) would boot a single CPU.
 exec qemu-system-x86_64 -accel tcg -cpu max \
 	-smp "$smp,sockets=$smp,cores=1,threads=1" -m "$mem" \
-	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" "${disk[@]}" \
+	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" "${disk[@]}" "${serial[@]}" \
 	-append "console=ttyS0 hugetlb_cma=4G panic=-1 tsc_early_khz=$khz${append:+ $append}"

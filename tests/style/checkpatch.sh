@@ -1,7 +1,8 @@
 #!/bin/bash
 # The kernel changes must pass the kernel's own style checker, strictly:
 # every new file of the overlay and every patch of the series.  One TAP
-# line per file, then tests/lib/tap.sh's "N passed, N failed, N skipped".
+# line per file, the plan 1..N, then tests/lib/tap.sh's "N passed,
+# N failed, N skipped".
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 . "$top/tests/lib/tap.sh"
@@ -9,7 +10,9 @@ tree=$top/build/kernel-src/gigapool
 "$top/kernel/build.sh" gigapool --tree-only
 cd "$tree"
 files=$(cd "$top/kernel/tree" && find . -type f -name '*.[ch]' | sed 's|^\./||' | sort)
+n=0
 check() {
+	n=$((n + 1))
 	if out=$(./scripts/checkpatch.pl --strict --no-tree --quiet "$@" 2>&1); then
 		echo "ok - checkpatch $*"
 	else
@@ -24,4 +27,5 @@ check() {
 	for p in "$top"/kernel/patches/*.patch; do
 		check "$p"
 	done
-} | tap_summary
+	echo "1..$n"
+} | tap_summary --plan
