@@ -69,8 +69,10 @@ kvm_tree() {
 	mv "$out/src.tmp" "$out/src"
 }
 
-# The distinct commands of tests.list (lines "NAME TIMEOUT COMMAND ...").
-commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 }' "$here/tests.list" | sort -u)
+# The distinct commands of tests.list (lines "NAME TIMEOUT [pool-only]
+# COMMAND ...").
+commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 == "pool-only" ? $4 : $3 }' \
+	"$here/tests.list" | sort -u)
 for cmd in $commands; do
 	case $cmd in
 	*-pool) want=$(key "$here/pool_gmem.c") ;;
