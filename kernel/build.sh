@@ -49,38 +49,52 @@ mkdir -p "$build"
 exec 9>"$build/.kernel-build.lock"
 flock 9
 
-# What the tree depends on: the tarball and, for gigapool, every file the
-# project puts into it.
-if [ "$variant" = gigapool ]; then
-	key=$( { stat -c '%n %s %Y' "$tarball"; cd "$top"; find kernel/tree kernel/patches include/uapi -type f | sort | xargs sha256sum; } | sha256sum | cut -c1-16)
-else
-	key=$(stat -c '%n %s %Y' "$tarball" | sha256sum | cut -c1-16)
-fi
+# make_tree DIR: extract the tarball into DIR and, for gigapool, apply the
+# patches and add the project's files.
+make_tree() {
+	local scratch=$1 version p
+	tar -xf "$tarball" -C "$scratch" --strip-components=1
+	version=$(make -s -C "$scratch" kernelversion)
+	case $version in
+	"$want_version".*) ;;
+	*) echo "kernel/build.sh: $tarball holds Linux $version, gigapool is written for $want_version" >&2
+	   return 1 ;;
+	esac
+	[ "$variant" = gigapool ] || return 0
+	for p in "$top"/kernel/patches/*.patch; do
+		[ -e "$p" ] || continue
+		if ! patch -d "$scratch" -p1 -s --dry-run < "$p" >/dev/null; then
+			echo "kernel/build.sh: $(basename "$p") does not apply to Linux $version" >&2
+			return 1
+		fi
+		patch -d "$scratch" -p1 -s --no-backup-if-mismatch < "$p"
+	done
+	cp -r "$top/kernel/tree/." "$scratch/"
+	cp "$top/include/uapi/linux/unmapped_pool.h" "$scratch/include/uapi/linux/"
+}
+
+# What the tree depends on: the tarball, how make_tree makes it (its code,
+# without comments: declare -f drops them) and, for gigapool, every file
+# the project puts into it.
+key=$( {
+	stat -c '%n %s %Y' "$tarball"
+	declare -f make_tree
+	if [ "$variant" = gigapool ]; then
+		cd "$top"
+		find kernel/tree kernel/patches include/uapi -type f | sort | xargs sha256sum
+	fi
+} | sha256sum | cut -c1-16)
 src=$build/kernel-src/$variant
 if [ "$(cat "$src/.gigapool-key" 2>/dev/null)" != "$key" ]; then
 	echo "== extracting $tarball for $variant"
 	scratch=$build/kernel-src/.$variant.new
 	rm -rf "$scratch"
 	mkdir -p "$scratch"
-	tar -xf "$tarball" -C "$scratch" --strip-components=1
-	version=$(make -s -C "$scratch" kernelversion)
-	case $version in
-	"$want_version".*) ;;
-	*) echo "kernel/build.sh: $tarball holds Linux $version, gigapool is written for $want_version" >&2
-	   rm -rf "$scratch"; exit 1 ;;
-	esac
-	if [ "$variant" = gigapool ]; then
-		for p in "$top"/kernel/patches/*.patch; do
-			[ -e "$p" ] || continue
-			if ! patch -d "$scratch" -p1 -s --dry-run < "$p" >/dev/null; then
-				echo "kernel/build.sh: $(basename "$p") does not apply to Linux $version" >&2
-				rm -rf "$scratch"; exit 1
-			fi
-			patch -d "$scratch" -p1 -s --no-backup-if-mismatch < "$p"
-		done
-		cp -r "$top/kernel/tree/." "$scratch/"
-		cp "$top/include/uapi/linux/unmapped_pool.h" "$scratch/include/uapi/linux/"
-	fi
+	# Called as a plain command so that set -e applies inside it; a
+	# failure leaves no half-made tree behind.
+	trap 'rm -rf "$scratch"' EXIT
+	make_tree "$scratch"
+	trap - EXIT
 	echo "$key" > "$scratch/.gigapool-key"
 	rm -rf "$src"
 	mv "$scratch" "$src"

@@ -26,9 +26,12 @@ if [ ! -r "$headers/linux/kvm.h" ]; then
 fi
 
 mkdir -p "$out"
+# Every installed uAPI header, not just the ones the programs name: they
+# include each other (linux/kvm.h pulls in asm/kvm.h, linux/types.h...).
 key=$( {
 	sha256sum "$src"/*.c "$lib/util.c" "$lib/util.h" "$src/init.sh" "$src/mkinitramfs.sh" \
-		"$top/include/uapi/linux/unmapped_pool.h" "$headers/linux/kvm.h" "$busybox"
+		"$top"/include/uapi/linux/*.h "$busybox"
+	(cd "$headers" && find . -type f | LC_ALL=C sort | xargs -d '\n' sha256sum)
 	gcc --version | head -n 1
 } | sha256sum | cut -c1-16)
 if [ -e "$image" ] && [ "$(cat "$out/initramfs.key" 2>/dev/null)" = "$key" ]; then

@@ -1,7 +1,13 @@
 #!/bin/bash
 # Build statically, into build/upstream/bin, the upstream selftests that
 # tests/upstream/tests.list names, plus holdsecret (keeps the pool in use
-# while they run).  A binary that exists is not rebuilt.
+# while they run).
+#
+# A binary is rebuilt whenever one of its inputs changed: each has a key in
+# build/upstream/keys/, the sha256 of this script (the compiler flags are
+# in it), the compiler's version, the tree (its extraction key, which
+# kernel/build.sh derives from the tarball), the uAPI headers and the
+# project's own sources it is made of (pool_gmem.c, holdsecret.c, tests/lib).
 #
 # Sources come from the pristine 6.12 tree (build/kernel-src/stock), so the
 # tests are upstream's own; they compile against the patched tree's uAPI
@@ -25,26 +31,60 @@ kvm=$out/src/tools/testing/selftests/kvm
 for need in "$tree/tools/testing/selftests" "$hdrs/linux/kvm.h"; do
 	[ -e "$need" ] || { echo "build.sh: $need missing (make kernel)" >&2; exit 1; }
 done
-mkdir -p "$bin"
+mkdir -p "$bin" "$out/keys"
 
-# The KVM selftests' copy of the tree, made once.
+# What every binary depends on.  A tree that kernel/build.sh did not
+# extract (UPSTREAM_TREE) has no key: then its tools/ and scripts/ are
+# hashed, which takes a few seconds.
+if [ -r "$tree/.gigapool-key" ]; then
+	tree_key=$(cat "$tree/.gigapool-key")
+else
+	tree_key=$(cd "$tree" && find tools scripts -type f | LC_ALL=C sort | xargs -d '\n' sha256sum | sha256sum)
+fi
+common=$( {
+	sha256sum <"$0"
+	gcc --version | head -n 1
+	echo "tree $tree_key"
+	(cd "$hdrs" && find . -type f | LC_ALL=C sort | xargs -d '\n' sha256sum)
+} | sha256sum | cut -c1-16)
+
+# key FILE...: the key of a binary made from the common inputs and FILEs;
+# fresh NAME: binary NAME exists and was made from the inputs of $want.
+key() {
+	{ echo "$common"; [ $# -eq 0 ] || sha256sum "$@"; } | sha256sum | cut -c1-16
+}
+fresh() {
+	[ -x "$bin/$1" ] && [ "$(cat "$out/keys/$1" 2>/dev/null)" = "$want" ]
+}
+
+# The KVM selftests' copy of the tree, made afresh when the common inputs
+# changed: upstream's Makefile does not notice other headers or flags, so
+# its objects go with the copy.
 kvm_tree() {
-	[ -d "$kvm" ] && return
-	rm -rf "$out/src.tmp"
+	[ "$(cat "$out/src/.key" 2>/dev/null)" = "$common" ] && return
+	rm -rf "$out/src" "$out/src.tmp"
 	mkdir -p "$out/src.tmp"
 	cp -a "$tree/tools" "$tree/scripts" "$out/src.tmp/"
+	echo "$common" >"$out/src.tmp/.key"
 	mv "$out/src.tmp" "$out/src"
 }
 
-# The distinct commands of tests.list (lines "NAME TIMEOUT COMMAND ...").
-commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 }' "$here/tests.list" | sort -u)
+# The distinct commands of tests.list (lines "NAME TIMEOUT [pool-only]
+# COMMAND ...").
+commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 == "pool-only" ? $4 : $3 }' \
+	"$here/tests.list" | sort -u)
 for cmd in $commands; do
-	[ -x "$bin/$cmd" ] && continue
+	case $cmd in
+	*-pool) want=$(key "$here/pool_gmem.c") ;;
+	*) want=$(key) ;;
+	esac
+	fresh "$cmd" && continue
 	if [ -e "$mm/$cmd.c" ]; then
 		echo "== cc mm/$cmd"
 		gcc -static -Wall -O2 -D_GNU_SOURCE= -I "$tree" -isystem "$hdrs" \
 			-isystem "$tree/tools/include/uapi" \
 			-o "$bin/$cmd" "$mm/$cmd.c" "$mm/vm_util.c" -lcap
+		echo "$want" >"$out/keys/$cmd"
 		continue
 	fi
 	kvm_tree
@@ -71,12 +111,22 @@ for cmd in $commands; do
 			-o "$bin/$cmd" "$kvm/$rel.o" "$here/pool_gmem.c" \
 			$(find "$kvm/lib" -name '*.o' | LC_ALL=C sort) -ldl
 	fi
+	echo "$want" >"$out/keys/$cmd"
 done
 
-if [ ! -x "$bin/holdsecret" ]; then
+want=$(key "$here/holdsecret.c" "$top/tests/lib/util.c" "$top/tests/lib/util.h" \
+	"$top"/include/uapi/linux/*.h)
+if ! fresh holdsecret; then
 	echo "== cc holdsecret"
 	# Shares tests/lib's helpers (secret_create, region_*) instead of
 	# repeating them.
 	gcc -static -O2 -Wall -Werror -I "$top/include/uapi" -I "$hdrs" -I "$top/tests/lib" \
 		-o "$bin/holdsecret" "$here/holdsecret.c" "$top/tests/lib/util.c"
+	echo "$want" >"$out/keys/holdsecret"
 fi
+
+# A binary of a test no longer listed would still go into the initramfs.
+for file in "$bin"/*; do
+	name=$(basename "$file")
+	[ "$name" = holdsecret ] || grep -qx -- "$name" <<<"$commands" || rm -f "$file" "$out/keys/$name"
+done

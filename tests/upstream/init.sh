@@ -30,27 +30,52 @@ done
 
 pool=/sys/kernel/mm/unmapped_pool
 hp=/sys/kernel/mm/hugepages/hugepages-1048576kB
+holder=
+# state NAME: one line "# state NAME: KEY=VALUE ..." that tests/upstream/run.sh
+# asserts on: the pool's counters (only on a kernel with the pool), the
+# 1 GiB hugetlb pages, the direct-map split counters ("absent" when
+# /proc/vmstat lacks them) and whether holdsecret still holds its memory.
 state() {
+	local line="# state $1:" key
 	if [ -d $pool ]; then
-		echo "# state $1: pool nr_chunks=$(cat $pool/nr_chunks) used_pages=$(cat $pool/used_pages)" \
-			"free_pages=$(cat $pool/free_pages) fallbacks=$(cat $pool/fallbacks)" \
-			"hugetlb-1G nr=$(cat $hp/nr_hugepages) free=$(cat $hp/free_hugepages)"
-	else
-		echo "# state $1: no unmapped pool; hugetlb-1G nr=$(cat $hp/nr_hugepages) free=$(cat $hp/free_hugepages)"
+		for key in nr_chunks used_pages free_pages fallbacks; do
+			line="$line $key=$(cat $pool/$key)"
+		done
 	fi
+	line="$line hugetlb_nr=$(cat $hp/nr_hugepages) hugetlb_free=$(cat $hp/free_hugepages)"
+	for key in direct_map_level2_splits direct_map_level3_splits; do
+		line="$line $key=$(awk -v k=$key '$1 == k { v = $2 } END { print v == "" ? "absent" : v }' /proc/vmstat)"
+	done
+	if [ -z "$holder" ]; then
+		line="$line holdsecret=none"
+	elif kill -0 "$holder" 2>/dev/null; then
+		line="$line holdsecret=alive"
+	else
+		line="$line holdsecret=gone"
+	fi
+	echo "$line"
 }
 
 echo "# guest kernel=$(uname -r) cpus=$(nproc)"
+# Before anything is set up: the split counters must not move from here on
+# on gigapool.
+state boot
 # Lend first, so that the hugetlb pages come from what the pool left of
-# the CMA area, as they would on a host running both.
-[ "$lend" -gt 0 ] && [ -d $pool ] && echo "$lend" > $pool/nr_chunks
-[ "$huge" -gt 0 ] && echo "$huge" > $hp/nr_hugepages
-holder=
+# the CMA area, as they would on a host running both.  A failed step is
+# printed here; run.sh fails the run on the state it leaves.
+if [ "$lend" -gt 0 ] && [ -d $pool ]; then
+	echo "$lend" > $pool/nr_chunks || echo "# setup: lending $lend chunks failed"
+fi
+if [ "$huge" -gt 0 ]; then
+	echo "$huge" > $hp/nr_hugepages || echo "# setup: reserving $huge 1 GiB hugetlb pages failed"
+fi
 if [ "$secret" -gt 0 ]; then
 	holdsecret "$secret" >/tmp/holdsecret.out 2>&1 &
 	holder=$!
 	# Wait for its line: the tests must start with the pool in use.
 	while [ ! -s /tmp/holdsecret.out ] && kill -0 $holder 2>/dev/null; do sleep 1; done
+	# Its exit line may follow the first one.
+	kill -0 $holder 2>/dev/null || wait $holder
 	cat /tmp/holdsecret.out
 fi
 # What upstream's run_vmtests.sh sets for hugepage-shm (its 256 MiB segment).
@@ -68,7 +93,9 @@ while read -r name timeout cmd; do
 	fi
 	start=$(date +%s)
 	case $cmd in
-	*-pool*) if [ ! -d $pool ]; then
+	"pool-only "*)
+		cmd=${cmd#pool-only }
+		if [ ! -d $pool ]; then
 			# KSFT_SKIP: the stock kernel has no pool flag to test.
 			echo "1..0 # SKIP kernel without the unmapped pool"
 			echo "# exit $name 4 0"
@@ -83,6 +110,6 @@ while read -r name timeout cmd; do
 done < /etc/tests.list
 
 state after
-[ -n "$holder" ] && kill $holder
+[ -n "$holder" ] && kill $holder 2>/dev/null
 echo "# guest done"
 reboot -f

@@ -5,6 +5,8 @@
 #
 #   run.sh                 both kernels, all tests of tests.list
 #   run.sh TEST...         both kernels, only these tests (for debugging)
+#   run.sh --logs STOCK.log GIGAPOOL.log [TEST...]
+#                          no boot: the verdict on these two consoles
 #
 # Both guests boot with 1 GiB default huge pages and hugetlb_cma=4G; init
 # lends UPSTREAM_LEND chunks (2; only the gigapool kernel has the pool), then
@@ -15,12 +17,27 @@
 # A test passes when it exits 0 with no "not ok" TAP line; it is skipped when
 # it exits 4 (KSFT_SKIP), reports only SKIP results, or tests.list marks it
 # skip (the reason is printed); anything else, a timeout included, fails.
-# The console of each boot is in build/upstream/NAME.log.  The exit status is
-# non-zero when a test passes on stock but not on gigapool, when a console
-# shows a kernel oops/BUG/WARNING (tests/lib/console.sh), or when a guest
-# does not finish.  After the table, every test on each kernel is a TAP
-# line, and the last line is tests/lib/tap.sh's "N passed, N failed,
-# N skipped", counted over both kernels.
+# The console of each boot is in build/upstream/NAME.log.
+#
+# After the table, every test on each kernel and every assertion on the
+# guests' state is a TAP line, and tests/lib/tap.sh's closing "N passed,
+# N failed, N skipped" (over both kernels) is the verdict: the run fails
+#  - when a test fails on gigapool, unless it fails on stock too (then it
+#    is a "not ok # TODO", reported as "fails on stock too"), or passes on
+#    stock and is skipped on gigapool;
+#  - when a pool-only test of tests.list does not pass on gigapool with at
+#    least one passing TAP line (pool_gmem.c's proof that its memory came
+#    from the pool);
+#  - when a guest does not finish, its console shows a kernel oops/BUG/
+#    WARNING (tests/lib/console.sh), or a setup step failed;
+#  - unless, on both kernels, the hugetlb pages were reserved, holdsecret
+#    held its memfd_secret from before to after the tests, and the
+#    direct-map split counters exist; on gigapool, the chunks were lent
+#    before and after the tests, holdsecret's memory came from the pool,
+#    the tests gave every pool page back, nothing fell back to mapped
+#    memory and the direct map was not split once from boot to the end;
+#    on stock, there is no pool and the direct map was split (memfd_secret
+#    without the pool: the positive control of the split counters).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -35,13 +52,11 @@ busybox=${BUSYBOX:-/bin/busybox}
 # the KVM selftests need: they assert that KVM_GET_TSC_KHZ is set.
 guest_args="default_hugepagesz=1G uplend=${UPSTREAM_LEND:-2} uphuge=${UPSTREAM_HUGE:-2} upsecret=${UPSTREAM_SECRET:-64}"
 
-"$here/build.sh"
-
 # The initramfs: busybox, the test binaries, init.sh as /init and the list.
 # Rebuilt when one of those changed.
 mkinitramfs() {
 	local key root=$out/root applet
-	key=$(sha256sum "$busybox" "$out"/bin/* "$here/init.sh" "$list" | sha256sum | cut -c1-16)
+	key=$(sha256sum "$here/run.sh" "$busybox" "$out"/bin/* "$here/init.sh" "$list" | sha256sum | cut -c1-16)
 	[ -e "$initrd" ] && [ "$(cat "$out/initramfs.key" 2>/dev/null)" = "$key" ] && return
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,dev,etc,proc,sys,tmp}
@@ -63,7 +78,9 @@ mkinitramfs() {
 # parse LOG: one line per test of the list, "NAME RESULT PASS FAIL SKIP
 # SECONDS" (PASS/FAIL/SKIP count its TAP results; RESULT is pass, fail,
 # skip, timeout, or missing when the guest never printed its exit line),
-# then "done" if the guest ended, then "console LINE" per kernel trouble line.
+# then "state NAME KEY=VALUE..." per state line of init.sh, "holdsecret MIB"
+# when holdsecret faulted its memory, "setup TEXT" per failed setup step,
+# "done" if the guest ended, and "console LINE" per kernel trouble line.
 parse() {
 	awk -v list="$list" '
 	BEGIN {
@@ -79,6 +96,9 @@ parse() {
 	/^# test / { cur = $3; p[cur] = f_[cur] = s[cur] = 0; next }
 	/^# exit / { rc[$3] = $4; secs[$3] = $5; cur = ""; next }
 	/^# guest done/ { done = 1; next }
+	/^# state [a-z]+: / { line = $0; sub(/^# state /, "", line); sub(/:/, "", line); state[++ns] = line; next }
+	/^# holdsecret: [0-9]+ MiB of memfd_secret faulted$/ { held = $3; next }
+	/^# setup: / { line = $0; sub(/^# setup: /, "", line); setup[++nsetup] = line; next }
 	cur != "" && /^(not )?ok [0-9]+/ {
 		if ($0 ~ /^not ok/) f_[cur]++
 		else if ($0 ~ /# *SKIP/) s[cur]++
@@ -95,6 +115,12 @@ parse() {
 			else r = "fail"
 			printf "%s %s %d %d %d %s\n", t, r, p[t], f_[t], s[t], (t in secs) ? secs[t] : "-"
 		}
+		for (i = 1; i <= ns; i++)
+			print "state " state[i]
+		if (held != "")
+			print "holdsecret " held
+		for (i = 1; i <= nsetup; i++)
+			print "setup " setup[i]
 		if (done)
 			print "done"
 	}' "$1"
@@ -118,23 +144,51 @@ boot() {
 		--append "$guest_args$only" </dev/null >"$log" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || echo "== $name: qemu exited with status $rc (124: timed out after ${limit}s)"
 	parse "$log" >"$out/$name.results"
-	grep '^# \(state\|holdsecret\)' "$log" | sed "s/^/   $name /" || true
+	grep '^# \(state\|holdsecret\|setup\)' "$log" | sed "s/^/   $name /" || true
 }
 
+logs=()
+if [ "${1-}" = --logs ]; then
+	logs=("${2:?run.sh: --logs needs STOCK.log GIGAPOOL.log}" "${3:?run.sh: --logs needs STOCK.log GIGAPOOL.log}")
+	shift 3
+fi
 tests=("$@")
 mkdir -p "$out"
-mkinitramfs
-start=$SECONDS
-boot stock "$top/build/kernel-stock/bzImage"
-boot gigapool "$top/build/kernel/bzImage"
-echo "== both kernels in $((SECONDS - start)) s"
+if [ ${#logs[@]} -gt 0 ]; then
+	# Judge these consoles: a verdict from a made-up or an old console,
+	# without booting.  Their results go next to them, not to build/.
+	parse "${logs[0]}" >"${logs[0]}.results"
+	parse "${logs[1]}" >"${logs[1]}.results"
+	results=("${logs[0]}.results" "${logs[1]}.results")
+	summary=${logs[1]}.summary.tap
+else
+	"$here/build.sh"
+	mkinitramfs
+	start=$SECONDS
+	boot stock "$top/build/kernel-stock/bzImage"
+	boot gigapool "$top/build/kernel/bzImage"
+	echo "== both kernels in $((SECONDS - start)) s"
+	results=("$out/stock.results" "$out/gigapool.results")
+	summary=$out/summary.tap
+fi
 
-# The table, every result as a TAP line, and the verdict, from the two
-# result files; tests/lib/tap.sh counts the results.  The verdict is the
-# exit status of this awk, not the count: a test that fails on both
-# kernels is counted failed, but it is not gigapool's regression.
-verdict=0
-awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
+# The table, then every result and every assertion on the guests' state as
+# a TAP line; tests/lib/tap.sh counts them, and its count is the verdict.
+# A test that fails on gigapool is a "not ok" unless it fails on stock
+# too: then it is a TODO (upstream's failure, not gigapool's), as is any
+# failure on stock alone.
+awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," \
+    -v lend="${UPSTREAM_LEND:-2}" -v huge="${UPSTREAM_HUGE:-2}" -v secret="${UPSTREAM_SECRET:-64}" '
+	function check(ok, what) {
+		tap[++ntap] = (ok ? "ok - " : "not ok - ") k ": " what
+	}
+	# The value of KEY in the state line NAME of kernel k, or "" without one.
+	function st(name, key) {
+		return ((k, name, key) in state) ? state[k, name, key] : ""
+	}
+	function failing(r) {
+		return r == "fail" || r == "timeout"
+	}
 	BEGIN {
 		while ((getline line < list) > 0) {
 			split(line, f, " ")
@@ -145,27 +199,60 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
 				sub(/^[^ ]+ +skip +/, "", line)
 				why[f[1]] = line
 			}
+			if (f[3] == "pool-only")
+				poolonly[f[1]] = 1
 		}
 	}
-	FNR == 1 { k = (FILENAME ~ /stock\.results$/) ? "stock" : "gigapool"; ran[k] = 1 }
+	FNR == 1 { k = FILENAME == ARGV[1] ? "stock" : "gigapool" }
 	$1 == "console" { sub(/^console /, ""); trouble[k] = trouble[k] "   " k ": " $0 "\n"; next }
 	$1 == "done" { done[k] = 1; next }
-	{ res[k, $1] = $2; cnt[k, $1] = $3 "/" $4 "/" $5; secs[k, $1] = $6 }
+	$1 == "state" {
+		states[k] = states[k] " " $2
+		for (i = 3; i <= NF; i++) {
+			split($i, kv, "=")
+			state[k, $2, kv[1]] = kv[2]
+		}
+		next
+	}
+	$1 == "holdsecret" { held[k] = $2; next }
+	$1 == "setup" { sub(/^setup /, ""); setup[k] = setup[k] "\n" $0; next }
+	{ res[k, $1] = $2; cnt[k, $1] = $3 "/" $4 "/" $5; secs[k, $1] = $6; pass_lines[k, $1] = $3 }
 	END {
 		fmt = "%-34s %-9s %-9s %-11s %-14s %s\n"
 		printf fmt, "test", "stock", "gigapool", "stock p/f/s", "gigapool p/f/s", "seconds s/g"
 		for (i = 1; i <= n; i++) {
 			t = order[i]
-			for (kk = 0; kk < 2; kk++) {
-				k = kk ? "gigapool" : "stock"
-				r = ((k, t) in res) ? res[k, t] : "missing"
-				if (r == "pass") tap[++ntap] = "ok - " k ": " t
-				else if (r == "skip") tap[++ntap] = "ok - " k ": " t " # SKIP"
-				else tap[++ntap] = "not ok - " k ": " t " (" r ")"
-				R[k] = r
-			}
+			R["stock"] = (("stock", t) in res) ? res["stock", t] : "missing"
+			R["gigapool"] = (("gigapool", t) in res) ? res["gigapool", t] : "missing"
 			note = ""
-			if (R["stock"] == "pass" && R["gigapool"] != "pass") { note = "  <- REGRESSION"; bad = 1 }
+			k = "stock"
+			if (R[k] == "pass") tap[++ntap] = "ok - " k ": " t
+			else if (R[k] == "skip") tap[++ntap] = "ok - " k ": " t " # SKIP"
+			else tap[++ntap] = "not ok - " k ": " t " (" R[k] ") # TODO fails on stock"
+			k = "gigapool"
+			if (t in poolonly) {
+				# Only for gigapool: it must pass here, and its own TAP
+				# lines must say that its memory came from the pool.
+				if (R[k] == "pass" && pass_lines[k, t] > 0)
+					tap[++ntap] = "ok - " k ": " t
+				else if (R[k] == "pass") {
+					tap[++ntap] = "not ok - " k ": " t " (passed by its exit status alone: no TAP line proves its memory came from the pool)"
+					note = "  <- NO PROOF OF POOL USE"
+				} else {
+					tap[++ntap] = "not ok - " k ": " t " (" R[k] "; a pool test must pass on gigapool)"
+					note = "  <- POOL TEST FAILED"
+				}
+			} else if (R[k] == "pass")
+				tap[++ntap] = "ok - " k ": " t
+			else if (R[k] == "skip" && R["stock"] != "pass")
+				tap[++ntap] = "ok - " k ": " t " # SKIP"
+			else if (failing(R[k]) && failing(R["stock"])) {
+				tap[++ntap] = "not ok - " k ": " t " (" R[k] ") # TODO fails on stock too"
+				note = "  (fails on stock too)"
+			} else {
+				tap[++ntap] = "not ok - " k ": " t " (" R[k] "; stock: " R["stock"] ")"
+				note = "  <- REGRESSION"
+			}
 			printf fmt, t, R["stock"], R["gigapool"], cnt["stock", t], cnt["gigapool", t],
 				secs["stock", t] "/" secs["gigapool", t] note
 		}
@@ -174,18 +261,45 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," '
 				printf "skipped %s: %s\n", order[i], why[order[i]]
 		for (i = 1; i <= ntap; i++)
 			print tap[i]
+		ntap = 0
+
+		# What the tests rely on, asserted on both kernels from init.sh'"'"'s
+		# state lines: "boot" before any setup, "before" and "after" the tests.
 		for (kk = 0; kk < 2; kk++) {
 			k = kk ? "gigapool" : "stock"
-			if (!done[k]) {
-				printf "not ok - %s: the guest did not finish (see its log)\n", k
-				bad = 1
+			check(done[k], "the guest finished (its console: build/upstream/" k ".log)")
+			check(trouble[k] == "", "no kernel trouble on the console" (trouble[k] == "" ? "" : ":\n" trouble[k]))
+			check(setup[k] == "", "every setup step succeeded" setup[k])
+			check(states[k] == " boot before after", "init.sh printed its states boot, before and after (got:" states[k] ")")
+			check(st("before", "hugetlb_nr") == huge, "the " huge " 1 GiB hugetlb pages were reserved before the tests (hugetlb_nr=" st("before", "hugetlb_nr") ")")
+			if (secret > 0)
+				check(held[k] == secret && st("before", "holdsecret") == "alive" && st("after", "holdsecret") == "alive",
+				      "holdsecret kept " secret " MiB of memfd_secret faulted from before to after the tests (faulted: " held[k] " MiB, holder " st("before", "holdsecret") " before, " st("after", "holdsecret") " after)")
+			split2 = st("after", "direct_map_level2_splits") - st("boot", "direct_map_level2_splits")
+			split3 = st("after", "direct_map_level3_splits") - st("boot", "direct_map_level3_splits")
+			counters = st("boot", "direct_map_level2_splits") ~ /^[0-9]+$/ && st("after", "direct_map_level2_splits") ~ /^[0-9]+$/ &&
+				   st("boot", "direct_map_level3_splits") ~ /^[0-9]+$/ && st("after", "direct_map_level3_splits") ~ /^[0-9]+$/
+			check(counters, "/proc/vmstat has direct_map_level2_splits and direct_map_level3_splits")
+			if (k == "stock") {
+				check(st("before", "nr_chunks") == "", "the stock kernel has no unmapped pool")
+				# The positive control of the split check below: on
+				# stock, memfd_secret splits the direct map.
+				if (secret > 0)
+					check(counters && split2 + split3 > 0, "the direct map was split (level2 +" split2 ", level3 +" split3 "), as memfd_secret does without the pool: the counters work")
+				continue
 			}
-			if (trouble[k] != "") {
-				printf "not ok - %s: kernel trouble on the console:\n%s", k, trouble[k]
-				bad = 1
-			}
+			check(st("before", "nr_chunks") == lend && st("after", "nr_chunks") == lend,
+			      lend " chunks lent to the pool before and after the tests (nr_chunks " st("before", "nr_chunks") " before, " st("after", "nr_chunks") " after)")
+			if (secret > 0)
+				check(st("before", "used_pages") != "" && st("before", "used_pages") + 0 >= secret * 256, "holdsecret'"'"'s memfd_secret came from the pool (used_pages=" st("before", "used_pages") ", at least " secret * 256 ")")
+			check(st("before", "used_pages") != "" && st("after", "used_pages") == st("before", "used_pages"),
+			      "the tests gave every pool page back (used_pages " st("before", "used_pages") " before, " st("after", "used_pages") " after)")
+			check(st("boot", "fallbacks") != "" && st("after", "fallbacks") == st("boot", "fallbacks"),
+			      "no allocation fell back to mapped memory (fallbacks " st("boot", "fallbacks") " at boot, " st("after", "fallbacks") " after)")
+			check(counters && split2 == 0 && split3 == 0,
+			      "0 direct-map splits from boot to after the tests (level2 +" split2 ", level3 +" split3 ")")
 		}
-		exit bad
-	}' "$out/stock.results" "$out/gigapool.results" >"$out/summary.tap" || verdict=$?
-tap_summary --no-status <"$out/summary.tap"
-exit "$verdict"
+		for (i = 1; i <= ntap; i++)
+			print tap[i]
+	}' "${results[@]}" >"$summary"
+tap_summary <"$summary"
