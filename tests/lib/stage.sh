@@ -14,9 +14,7 @@
 # its results, a result no plan covers, a summary or verdict that says
 # something failed.  A runner that exits 0 on such a stream is wrong, and
 # the stage does not take its word for it.  Every stage's producers print
-# plans except upstream's: tests/upstream/run.sh prints its results as a
-# table of two kernels' result files, and checks that table against
-# tests.list itself.
+# plans.
 set -uo pipefail
 
 name=${1:?usage: tests/lib/stage.sh NAME COMMAND [ARG...]}
@@ -40,9 +38,7 @@ progress_start "stage $name" so_far
 status=${PIPESTATUS[0]}
 progress_stop
 seconds=$(($(date +%s) - start))
-plan=--plan
-[ "$name" = upstream ] && plan=
-tap=$(tap_summary --quiet $plan --summary "$summary" <"$log")
+tap=$(tap_summary --quiet --plan --summary "$summary" <"$log")
 tap_status=$?
 counts=$(tail -n 1 <<<"$tap")
 if [ "$tap_status" -ne 0 ]; then
