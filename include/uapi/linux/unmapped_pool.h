@@ -126,7 +126,7 @@ struct unmapped_pool_watermark {
 	__u64 low_pages;
 };
 
-#define UNMAPPED_POOL_IOC_MAGIC		0xB7
+#define UNMAPPED_POOL_IOC_MAGIC		0xB9
 #define UNMAPPED_POOL_IOC_INFO \
 	_IOR(UNMAPPED_POOL_IOC_MAGIC, 0x00, struct unmapped_pool_info)
 #define UNMAPPED_POOL_IOC_STATS \
