@@ -448,6 +448,18 @@ static void test_bad_input(int node)
 	wm.node = nr_node_ids;
 	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -ENODEV,
 	       "SET_WATERMARK unknown node is -ENODEV");
+	/*
+	 * More pages than there are physical addresses; ~0 made the
+	 * shrinker's DIV_ROUND_UP() of the chunks the watermark needs wrap
+	 * to 0, so that it would give away every empty chunk.
+	 */
+	wm.node = node;
+	wm.low_pages = ~0ULL;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -EINVAL,
+	       "SET_WATERMARK low_pages 2^64 - 1 is refused");
+	wm.low_pages = 1ULL << 52;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -EINVAL,
+	       "SET_WATERMARK low_pages beyond 52 bits of physical address is refused");
 	tap_eq(pool_read(-1, "nr_chunks"), chunks, "refused requests moved nothing");
 }
 

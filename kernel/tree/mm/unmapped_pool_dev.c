@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mmzone.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -19,6 +20,9 @@
 #include <uapi/linux/unmapped_pool.h>
 
 #include "unmapped_pool.h"
+
+/* The largest low watermark, in pages: all the physical address space. */
+#define UNMAPPED_POOL_MAX_WATERMARK	BIT_ULL(MAX_PHYSMEM_BITS - PAGE_SHIFT)
 
 /* What the user of one open /dev/unmapped_pool has already been told. */
 struct unmapped_pool_file {
@@ -175,6 +179,13 @@ static long unmapped_pool_ioc_watermark(void __user *uarg)
 	if (copy_from_user(&wm, uarg, sizeof(wm)))
 		return -EFAULT;
 	if (wm.flags)
+		return -EINVAL;
+	/*
+	 * No node has more pages than physical addresses: a larger
+	 * watermark is a mistake, and would overflow the shrinker's count
+	 * of the chunks the watermark needs.
+	 */
+	if (wm.low_pages > UNMAPPED_POOL_MAX_WATERMARK)
 		return -EINVAL;
 	if (wm.node >= nr_node_ids || !unmapped_pool_of_node(wm.node))
 		return -ENODEV;
