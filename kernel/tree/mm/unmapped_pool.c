@@ -128,8 +128,11 @@ void unmapped_pool_set_watermark(int nid, unsigned long low_pages)
  * @nid: node id
  * @st: filled with the node's counters, flags and hugetlb pages
  *
- * Callers hold unmapped_pool_resize_lock, so that the chunk counts of
- * several nodes form one consistent picture.
+ * The counters are taken under the pool's lock and never wait for a lend
+ * or reclaim, which holds unmapped_pool_resize_lock for as long as it
+ * takes to clear or wipe a chunk: anybody may read them.  While a chunk is
+ * on its way, UNMAPPED_POOL_NODE_RESIZING says that the chunk and hugetlb
+ * counts may not add up yet.
  */
 void unmapped_pool_node_snapshot(int nid,
 				 struct unmapped_pool_node_stats *st)
@@ -157,6 +160,8 @@ void unmapped_pool_node_snapshot(int nid,
 	st->empty_chunks = unmapped_pool_empty_chunks(pool);
 	if (pool->below_watermark)
 		st->flags |= UNMAPPED_POOL_NODE_LOW;
+	if (READ_ONCE(pool->resizing))
+		st->flags |= UNMAPPED_POOL_NODE_RESIZING;
 	spin_unlock_irq(&pool->lock);
 	st->fallbacks = atomic64_read(&pool->fallbacks);
 	hugetlb_gigantic_counts(nid, &total, &free);
@@ -345,32 +350,15 @@ bool unmapped_pool_node_has_cma(int nid)
 	return unmapped_pool_of_node(nid) && hugetlb_cma_area(nid);
 }
 
-/**
- * unmapped_pool_lend - lend one chunk of a node to its pool
- * @nid: node id
- * @allow_hugetlb: take a free gigantic hugetlb page of the node first
- *
- * The chunk is a free gigantic hugetlb page of the node, handed back to
- * the node's hugetlb CMA area and allocated from it again as loose pages,
- * or, when hugetlb has none free, any suitable range of that CMA area.
- * The caller holds unmapped_pool_resize_lock.
- *
- * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
- * neither hugetlb nor CMA could provide a chunk, -EBUSY when a page of
- * the range was briefly referenced by someone else, or the error of
- * unmapping it.
- */
-int unmapped_pool_lend(int nid, bool allow_hugetlb)
+/* The work of unmapped_pool_lend(), for a node known to have a CMA area. */
+static int unmapped_pool_lend_chunk(struct unmapped_pool *pool, int nid,
+				    bool allow_hugetlb)
 {
-	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 	struct unmapped_pool_chunk *chunk;
 	bool released = false;
 	struct page *page;
 	int err;
 
-	lockdep_assert_held(&unmapped_pool_resize_lock);
-	if (!unmapped_pool_node_has_cma(nid))
-		return -ENODEV;
 	chunk = unmapped_pool_chunk_alloc(nid);
 	if (!chunk)
 		return -ENOMEM;
@@ -442,6 +430,35 @@ out_hugetlb:
 }
 
 /**
+ * unmapped_pool_lend - lend one chunk of a node to its pool
+ * @nid: node id
+ * @allow_hugetlb: take a free gigantic hugetlb page of the node first
+ *
+ * The chunk is a free gigantic hugetlb page of the node, handed back to
+ * the node's hugetlb CMA area and allocated from it again as loose pages,
+ * or, when hugetlb has none free, any suitable range of that CMA area.
+ * The caller holds unmapped_pool_resize_lock.
+ *
+ * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
+ * neither hugetlb nor CMA could provide a chunk, -EBUSY when a page of
+ * the range was briefly referenced by someone else, or the error of
+ * unmapping it.
+ */
+int unmapped_pool_lend(int nid, bool allow_hugetlb)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	int err;
+
+	lockdep_assert_held(&unmapped_pool_resize_lock);
+	if (!unmapped_pool_node_has_cma(nid))
+		return -ENODEV;
+	WRITE_ONCE(pool->resizing, true);
+	err = unmapped_pool_lend_chunk(pool, nid, allow_hugetlb);
+	WRITE_ONCE(pool->resizing, false);
+	return err;
+}
+
+/**
  * unmapped_pool_settle - let pages whose users are gone reach the pool
  *
  * A page cache folio goes through per-CPU LRU batches, which hold a
@@ -457,30 +474,13 @@ void unmapped_pool_settle(void)
 		lru_add_drain_all();
 }
 
-/**
- * unmapped_pool_reclaim - give one empty chunk of a node back to hugetlb
- * @nid: node id
- *
- * Pages that held a consumer's data are wiped while still unmapped, then
- * the chunk is mapped again as one PUD and becomes a free gigantic hugetlb
- * page of the node.  The caller holds unmapped_pool_resize_lock.
- *
- * Return: 0 once the chunk has left the pool, -EBUSY when every chunk of
- * the node has pages in use, or the error of mapping the chunk again (the
- * chunk then stays in the pool).  If hugetlb cannot take the page back,
- * the memory stays free in the node's CMA area and a warning says so.
- */
-int unmapped_pool_reclaim(int nid)
+/* The work of unmapped_pool_reclaim(), for a node that has a pool. */
+static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 {
-	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 	struct unmapped_pool_chunk *chunk;
 	struct page *page;
 	unsigned long i;
 	int err;
-
-	lockdep_assert_held(&unmapped_pool_resize_lock);
-	if (!pool)
-		return -ENODEV;
 
 	unmapped_pool_settle();
 	spin_lock_irq(&pool->lock);
@@ -528,6 +528,33 @@ int unmapped_pool_reclaim(int nid)
 		pr_warn("node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
 			nid, err);
 	return 0;
+}
+
+/**
+ * unmapped_pool_reclaim - give one empty chunk of a node back to hugetlb
+ * @nid: node id
+ *
+ * Pages that held a consumer's data are wiped while still unmapped, then
+ * the chunk is mapped again as one PUD and becomes a free gigantic hugetlb
+ * page of the node.  The caller holds unmapped_pool_resize_lock.
+ *
+ * Return: 0 once the chunk has left the pool, -EBUSY when every chunk of
+ * the node has pages in use, or the error of mapping the chunk again (the
+ * chunk then stays in the pool).  If hugetlb cannot take the page back,
+ * the memory stays free in the node's CMA area and a warning says so.
+ */
+int unmapped_pool_reclaim(int nid)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	int err;
+
+	lockdep_assert_held(&unmapped_pool_resize_lock);
+	if (!pool)
+		return -ENODEV;
+	WRITE_ONCE(pool->resizing, true);
+	err = unmapped_pool_reclaim_chunk(pool, nid);
+	WRITE_ONCE(pool->resizing, false);
+	return err;
 }
 
 /**

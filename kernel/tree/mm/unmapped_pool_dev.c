@@ -57,6 +57,7 @@ static long unmapped_pool_ioc_info(void __user *uarg)
 		.page_size = PAGE_SIZE,
 		.features = UNMAPPED_POOL_FEAT_CMA_DIRECT |
 			    UNMAPPED_POOL_FEAT_EMPTY_CHUNKS |
+			    UNMAPPED_POOL_FEAT_RESIZING |
 			    (IS_ENABLED(CONFIG_SECRETMEM) ?
 			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0) |
 			    (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM) ?
@@ -82,8 +83,13 @@ static long unmapped_pool_ioc_stats(struct unmapped_pool_file *uf,
 	if (!nodes)
 		return -ENOMEM;
 
+	/*
+	 * The device is world-readable: a snapshot must not wait for a
+	 * lend, which may take seconds, and does not need to, as every
+	 * node's counters are taken under its own lock and a node with a
+	 * chunk on its way says so (UNMAPPED_POOL_NODE_RESIZING).
+	 */
 	unmapped_pool_settle();
-	mutex_lock(&unmapped_pool_resize_lock);
 	/* Events after this point are not covered and will wake poll(). */
 	req.seq = unmapped_pool_event_seq();
 	for (nid = 0; nid < nr_node_ids; nid++) {
@@ -91,7 +97,6 @@ static long unmapped_pool_ioc_stats(struct unmapped_pool_file *uf,
 		if (nodes[nid].alloc_failures != uf->seen_failures[nid])
 			nodes[nid].flags |= UNMAPPED_POOL_NODE_ALLOC_FAILED;
 	}
-	mutex_unlock(&unmapped_pool_resize_lock);
 
 	req.nr_nodes = nr_node_ids;
 	if (copy_to_user(u64_to_user_ptr(req.nodes_ptr), nodes,
