@@ -47,6 +47,46 @@ static const unsigned char guest_code[] = {
 	0xf4,				/* hlt */
 };
 
+/*
+ * The pool flag is for the VM types on the kernel's allow-list alone
+ * (KVM_X86_SW_PROTECTED_VM): every other type with private memory this
+ * CPU can create, SEV, SEV-ES and SEV-SNP among them, must get -EINVAL.
+ * Types the CPU cannot create (all of SEV's under TCG) are reported as
+ * skipped, never as passed.
+ */
+static void refuse_other_vm_types(int kvm)
+{
+	static const struct {
+		unsigned long type;
+		const char *name;
+	} types[] = {
+		{ KVM_X86_SEV_VM, "SEV" },
+		{ KVM_X86_SEV_ES_VM, "SEV-ES" },
+		{ KVM_X86_SNP_VM, "SEV-SNP" },
+	};
+	int supported = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_VM_TYPES);
+	unsigned int i;
+	int fd;
+
+	tap_ok(supported > 0 && (supported & (1 << KVM_X86_SW_PROTECTED_VM)),
+	       "KVM_CAP_VM_TYPES lists KVM_X86_SW_PROTECTED_VM (0x%x)", supported);
+	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		if (supported < 0 || !(supported & (1 << types[i].type))) {
+			tap_skip("this CPU cannot create the type",
+				 "pool flag refused for %s VMs", types[i].name);
+			continue;
+		}
+		fd = ioctl(kvm, KVM_CREATE_VM, types[i].type);
+		if (fd < 0) {
+			tap_ok(false, "create a %s VM: %s", types[i].name, strerror(errno));
+			continue;
+		}
+		tap_eq(guest_memfd_create(fd, PRIV_SIZE, GUEST_MEMFD_FLAG_UNMAPPED_POOL) < 0 ?
+		       errno : 0, EINVAL, "pool flag refused for %s VMs", types[i].name);
+		close(fd);
+	}
+}
+
 struct vm {
 	int kvm, fd, gmem, vcpu;
 	struct kvm_run *run;
@@ -243,6 +283,7 @@ int main(void)
 	       errno : 0, EINVAL,
 	       "pool flag refused for a VM type without private memory");
 	close(fd);
+	refuse_other_vm_types(vm.kvm);
 
 	tap_ok(vm_run(&vm), "guest wrote its private memory and halted");
 	tap_eq(pool_read(0, "used_pages") - used0, PRIV_PAGES,

@@ -22,6 +22,8 @@
 #include <linux/unmapped_pool.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +186,8 @@ static void test_info(void)
 	       "INFO features include MEMFD_SECRET (0x%llx)", (unsigned long long)info.features);
 	tap_ok(info.features & UNMAPPED_POOL_FEAT_EMPTY_CHUNKS,
 	       "INFO features include EMPTY_CHUNKS (0x%llx)", (unsigned long long)info.features);
+	tap_ok(info.features & UNMAPPED_POOL_FEAT_RESIZING,
+	       "INFO features include RESIZING (0x%llx)", (unsigned long long)info.features);
 	for (i = 0; i < 4; i++)
 		nonzero += info.reserved[i] != 0;
 	tap_eq(nonzero, 0, "INFO reserved fields are zero");
@@ -402,6 +406,84 @@ static void test_lend_reclaim(int node)
 	tap_eq(pool_read(node, "nr_chunks"), chunks, "node nr_chunks back after the mixed LEND");
 }
 
+/* A reader of the counters, running while the main thread lends. */
+struct lend_reader {
+	int node;
+	atomic_bool started;	/* it took a first snapshot */
+	atomic_bool lend_done;	/* set by the main thread once LEND returned */
+	bool stats_resizing;	/* STATS said RESIZING before LEND returned */
+	bool sysfs_resizing;	/* so did sysfs, after that */
+	long long nr_chunks;	/* sysfs nr_chunks read while resizing */
+	bool sysfs_in_time;	/* and both sysfs reads were done before LEND returned */
+};
+
+static void *lend_reader_thread(void *arg)
+{
+	struct unmapped_pool_node_stats *st = calloc(nr_node_ids, sizeof(*st));
+	struct unmapped_pool_stats s = { .nr_nodes = nr_node_ids, .nodes_ptr = (uintptr_t)st };
+	struct lend_reader *lr = arg;
+	uint64_t cpus = node_cpus(-1) & ~1ULL;
+
+	/* Away from CPU 0, where the main thread lends. */
+	if (!st || !cpus || !set_cpus(cpus) || pool_ioctl(UNMAPPED_POOL_IOC_STATS, &s)) {
+		atomic_store(&lr->started, true);
+		free(st);
+		return NULL;
+	}
+	atomic_store(&lr->started, true);
+	while (!atomic_load(&lr->lend_done)) {
+		s.nr_nodes = nr_node_ids;
+		if (pool_ioctl(UNMAPPED_POOL_IOC_STATS, &s))
+			break;
+		if (!(st[lr->node].flags & UNMAPPED_POOL_NODE_RESIZING))
+			continue;
+		lr->stats_resizing |= !atomic_load(&lr->lend_done);
+		/* The lend may end between the two reads: then try again. */
+		lr->sysfs_resizing = pool_read(lr->node, "resizing") == 1;
+		lr->nr_chunks = pool_read(lr->node, "nr_chunks");
+		lr->sysfs_in_time = !atomic_load(&lr->lend_done);
+		if (lr->sysfs_resizing && lr->sysfs_in_time)
+			break;
+	}
+	free(st);
+	return NULL;
+}
+
+/*
+ * The counters are world-readable and must not wait for a lend, which
+ * holds the resize lock for as long as it takes to clear 1 GiB.  A
+ * second thread reads them while this one lends a chunk: a read that
+ * waited could only return after LEND did, and would not see the lend in
+ * progress.
+ */
+static void test_read_during_lend(int node)
+{
+	struct lend_reader lr = { .node = node };
+	long long chunks = pool_read(node, "nr_chunks");
+	struct unmapped_pool_node_req req;
+	pthread_t t;
+	int err;
+
+	if (pthread_create(&t, NULL, lend_reader_thread, &lr))
+		tap_bail("cannot start the reader thread");
+	while (!atomic_load(&lr.started))
+		sched_yield();
+	err = move_one(UNMAPPED_POOL_IOC_LEND, node, 1, &req);
+	atomic_store(&lr.lend_done, true);
+	pthread_join(t, NULL);
+	tap_ok(!err && req.done == 1, "LEND 1 chunk on node %d with a reader running (got %d, done %llu)",
+	       node, err, (unsigned long long)req.done);
+	tap_ok(lr.stats_resizing, "STATS returned during the LEND, with NODE_RESIZING set");
+	tap_ok(lr.sysfs_resizing && lr.sysfs_in_time,
+	       "sysfs resizing read 1 and nr_chunks read %lld, both before the LEND returned",
+	       lr.nr_chunks);
+	tap_eq(pool_read(node, "resizing"), 0, "sysfs resizing reads 0 after the LEND");
+	tap_eq(pool_read(-1, "resizing"), 0, "global sysfs resizing reads 0 after the LEND");
+	if (req.done)
+		move_one(UNMAPPED_POOL_IOC_RECLAIM, node, req.done, &req);
+	tap_eq(pool_read(node, "nr_chunks"), chunks, "node nr_chunks back after the LEND and RECLAIM");
+}
+
 static void test_bad_input(int node)
 {
 	struct unmapped_pool_node_req req = { .node = node, .count = 1 };
@@ -448,6 +530,18 @@ static void test_bad_input(int node)
 	wm.node = nr_node_ids;
 	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -ENODEV,
 	       "SET_WATERMARK unknown node is -ENODEV");
+	/*
+	 * More pages than there are physical addresses; ~0 made the
+	 * shrinker's DIV_ROUND_UP() of the chunks the watermark needs wrap
+	 * to 0, so that it would give away every empty chunk.
+	 */
+	wm.node = node;
+	wm.low_pages = ~0ULL;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -EINVAL,
+	       "SET_WATERMARK low_pages 2^64 - 1 is refused");
+	wm.low_pages = 1ULL << 52;
+	tap_eq(pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm), -EINVAL,
+	       "SET_WATERMARK low_pages beyond 52 bits of physical address is refused");
 	tap_eq(pool_read(-1, "nr_chunks"), chunks, "refused requests moved nothing");
 }
 
@@ -564,6 +658,7 @@ static void test_system(void)
 	test_fault(node);
 	test_watermark(node);
 	test_lend_reclaim(node);
+	test_read_during_lend(node);
 	test_bad_input(node);
 	test_unprivileged(node);
 	sysfs_reclaim(hp_nr, hp_free);

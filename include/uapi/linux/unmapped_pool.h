@@ -33,6 +33,11 @@
 #define UNMAPPED_POOL_FEAT_CMA_DIRECT	(1ULL << 2)
 /* unmapped_pool_node_stats.empty_chunks is filled in */
 #define UNMAPPED_POOL_FEAT_EMPTY_CHUNKS	(1ULL << 3)
+/*
+ * STATS never waits for a lend or reclaim: it reports one in progress
+ * with UNMAPPED_POOL_NODE_RESIZING instead.
+ */
+#define UNMAPPED_POOL_FEAT_RESIZING	(1ULL << 4)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */
@@ -49,6 +54,11 @@ struct unmapped_pool_info {
 #define UNMAPPED_POOL_NODE_LOW		(1U << 2)	/* free pages below the low watermark */
 /* an allocation failed since this file's last snapshot */
 #define UNMAPPED_POOL_NODE_ALLOC_FAILED	(1U << 3)
+/*
+ * a chunk of this node is being lent or reclaimed: its chunk and hugetlb
+ * counts may not add up until it is done
+ */
+#define UNMAPPED_POOL_NODE_RESIZING	(1U << 4)
 
 struct unmapped_pool_node_stats {
 	__u32 node;
@@ -73,7 +83,10 @@ struct unmapped_pool_node_stats {
 };
 
 /*
- * UNMAPPED_POOL_IOC_STATS: an atomic snapshot of every node's pool.
+ * UNMAPPED_POOL_IOC_STATS: a snapshot of every node's pool, each node's
+ * counters taken atomically.  It does not wait for a lend or reclaim in
+ * progress, which UNMAPPED_POOL_NODE_RESIZING flags (kernels with
+ * UNMAPPED_POOL_FEAT_RESIZING; older ones waited for it to finish).
  * In: nodes_ptr points to an array of nr_nodes entries, at least
  * unmapped_pool_info.nr_node_ids of them (-EINVAL otherwise).
  * Out: nr_nodes is the number of entries written (one per node id below
@@ -126,7 +139,7 @@ struct unmapped_pool_watermark {
 	__u64 low_pages;
 };
 
-#define UNMAPPED_POOL_IOC_MAGIC		0xB7
+#define UNMAPPED_POOL_IOC_MAGIC		0xB9
 #define UNMAPPED_POOL_IOC_INFO \
 	_IOR(UNMAPPED_POOL_IOC_MAGIC, 0x00, struct unmapped_pool_info)
 #define UNMAPPED_POOL_IOC_STATS \

@@ -58,6 +58,7 @@ static DEFINE_XARRAY(unmapped_pool_chunks);
 static atomic64_t unmapped_pool_events;
 
 struct unmapped_pool_wipe_slot {
+	struct vm_struct *area;
 	unsigned long addr;
 	pte_t *pte;
 };
@@ -127,8 +128,11 @@ void unmapped_pool_set_watermark(int nid, unsigned long low_pages)
  * @nid: node id
  * @st: filled with the node's counters, flags and hugetlb pages
  *
- * Callers hold unmapped_pool_resize_lock, so that the chunk counts of
- * several nodes form one consistent picture.
+ * The counters are taken under the pool's lock and never wait for a lend
+ * or reclaim, which holds unmapped_pool_resize_lock for as long as it
+ * takes to clear or wipe a chunk: anybody may read them.  While a chunk is
+ * on its way, UNMAPPED_POOL_NODE_RESIZING says that the chunk and hugetlb
+ * counts may not add up yet.
  */
 void unmapped_pool_node_snapshot(int nid,
 				 struct unmapped_pool_node_stats *st)
@@ -156,6 +160,8 @@ void unmapped_pool_node_snapshot(int nid,
 	st->empty_chunks = unmapped_pool_empty_chunks(pool);
 	if (pool->below_watermark)
 		st->flags |= UNMAPPED_POOL_NODE_LOW;
+	if (READ_ONCE(pool->resizing))
+		st->flags |= UNMAPPED_POOL_NODE_RESIZING;
 	spin_unlock_irq(&pool->lock);
 	st->fallbacks = atomic64_read(&pool->fallbacks);
 	hugetlb_gigantic_counts(nid, &total, &free);
@@ -170,25 +176,47 @@ static int unmapped_pool_wipe_slot_pte(pte_t *pte, unsigned long addr,
 	return 0;
 }
 
+static void __init unmapped_pool_wipe_free(void)
+{
+	struct unmapped_pool_wipe_slot *slot;
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		slot = per_cpu_ptr(&unmapped_pool_wipe_slot, cpu);
+		if (slot->area)
+			free_vm_area(slot->area);
+		memset(slot, 0, sizeof(*slot));
+	}
+}
+
+/*
+ * Every CPU gets its slot or none does: the wipe has no way to fail, so
+ * a pool that could not set up every slot must not exist at all.
+ */
 static int __init unmapped_pool_wipe_init(void)
 {
 	struct unmapped_pool_wipe_slot *slot;
-	struct vm_struct *area;
 	int cpu, err;
 
 	for_each_possible_cpu(cpu) {
 		slot = per_cpu_ptr(&unmapped_pool_wipe_slot, cpu);
-		area = get_vm_area(PAGE_SIZE, VM_ALLOC);
-		if (!area)
-			return -ENOMEM;
-		slot->addr = (unsigned long)area->addr;
+		slot->area = get_vm_area(PAGE_SIZE, VM_ALLOC);
+		if (!slot->area) {
+			err = -ENOMEM;
+			goto fail;
+		}
+		slot->addr = (unsigned long)slot->area->addr;
 		err = apply_to_page_range(&init_mm, slot->addr, PAGE_SIZE,
 					  unmapped_pool_wipe_slot_pte,
 					  &slot->pte);
 		if (err)
-			return err;
+			goto fail;
 	}
 	return 0;
+
+fail:
+	unmapped_pool_wipe_free();
+	return err;
 }
 
 /*
@@ -261,27 +289,54 @@ static void unmapped_pool_chunk_free(struct unmapped_pool_chunk *chunk)
 	kfree(chunk);
 }
 
+/* Give the first @nr frozen pages of a chunk their one reference back. */
+static void unmapped_pool_unfreeze_pages(struct page *page, unsigned long nr)
+{
+	unsigned long i;
+
+	for (i = 0; i < nr; i++) {
+		page_ref_unfreeze(page + i, 1);
+		if (!(i % UNMAPPED_POOL_BLOCK_PAGES))
+			cond_resched();
+	}
+}
+
 /*
- * Give every page of a chunk @count references and no mapcount or type
- * (the two share a field: -1 means neither).
+ * Take every page of a chunk cma_alloc() just returned from its one
+ * reference to the zero that free pool pages keep, and clear its
+ * mapcount and type (the two share a field: -1 means neither).
  *
- * The page type matters on the way in: when the chunk was a gigantic
- * hugetlb page with its vmemmap optimised, restoring the vmemmap copied
- * the head's struct page, hugetlb page type included, into every 64th
- * struct page, and cma_alloc() only resets the heads of the free blocks
- * it takes.  Left alone, such a stale type aliases the mapcount of a
- * consumer's page and its final put goes to free_huge_folio().
+ * The pages are ours, but a pfn walker (compaction, memory-failure,
+ * page_idle, /proc/kpageflags readers) may hold a speculative reference
+ * taken with get_page_unless_zero() on a page it found in the memmap.
+ * page_ref_freeze(), as migration and THP splitting use it, goes from
+ * exactly our reference to zero or fails; set_page_count(0) would wipe
+ * out the walker's reference, and its put would then free a pool page
+ * that is already free.  Such a reference is dropped quickly, so a page
+ * that is not ours alone fails the lend with -EBUSY and a later lend
+ * retries.
+ *
+ * The page type matters too: when the chunk was a gigantic hugetlb page
+ * with its vmemmap optimised, restoring the vmemmap copied the head's
+ * struct page, hugetlb page type included, into every 64th struct page,
+ * and cma_alloc() only resets the heads of the free blocks it takes.
+ * Left alone, such a stale type aliases the mapcount of a consumer's page
+ * and its final put goes to free_huge_folio().
  */
-static void unmapped_pool_reset_pages(struct page *page, int count)
+static int unmapped_pool_freeze_pages(struct page *page)
 {
 	unsigned long i;
 
 	for (i = 0; i < UNMAPPED_POOL_CHUNK_PAGES; i++) {
+		if (!page_ref_freeze(page + i, 1)) {
+			unmapped_pool_unfreeze_pages(page, i);
+			return -EBUSY;
+		}
 		atomic_set(&page[i]._mapcount, -1);
-		set_page_count(page + i, count);
 		if (!(i % UNMAPPED_POOL_BLOCK_PAGES))
 			cond_resched();
 	}
+	return 0;
 }
 
 /**
@@ -295,31 +350,15 @@ bool unmapped_pool_node_has_cma(int nid)
 	return unmapped_pool_of_node(nid) && hugetlb_cma_area(nid);
 }
 
-/**
- * unmapped_pool_lend - lend one chunk of a node to its pool
- * @nid: node id
- * @allow_hugetlb: take a free gigantic hugetlb page of the node first
- *
- * The chunk is a free gigantic hugetlb page of the node, handed back to
- * the node's hugetlb CMA area and allocated from it again as loose pages,
- * or, when hugetlb has none free, any suitable range of that CMA area.
- * The caller holds unmapped_pool_resize_lock.
- *
- * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
- * neither hugetlb nor CMA could provide a chunk, or the error of
- * unmapping it.
- */
-int unmapped_pool_lend(int nid, bool allow_hugetlb)
+/* The work of unmapped_pool_lend(), for a node known to have a CMA area. */
+static int unmapped_pool_lend_chunk(struct unmapped_pool *pool, int nid,
+				    bool allow_hugetlb)
 {
-	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 	struct unmapped_pool_chunk *chunk;
 	bool released = false;
 	struct page *page;
 	int err;
 
-	lockdep_assert_held(&unmapped_pool_resize_lock);
-	if (!unmapped_pool_node_has_cma(nid))
-		return -ENODEV;
 	chunk = unmapped_pool_chunk_alloc(nid);
 	if (!chunk)
 		return -ENOMEM;
@@ -331,12 +370,15 @@ int unmapped_pool_lend(int nid, bool allow_hugetlb)
 		err = -ENOMEM;
 		goto out_hugetlb;
 	}
+	err = unmapped_pool_freeze_pages(page);
+	if (err)
+		goto out_cma;
 	chunk->pfn = page_to_pfn(page);
 	err = xa_insert(&unmapped_pool_chunks,
 			chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER, chunk,
 			GFP_KERNEL);
 	if (err)
-		goto out_cma;
+		goto out_unfreeze;
 	unmapped_pool_zero_chunk(chunk, page);
 	/*
 	 * One call for the whole chunk keeps a PUD mapping whole and costs
@@ -344,9 +386,27 @@ int unmapped_pool_lend(int nid, bool allow_hugetlb)
 	 */
 	err = set_memory_np((unsigned long)page_address(page),
 			    UNMAPPED_POOL_CHUNK_PAGES);
-	if (err)
+	if (err) {
+		/*
+		 * x86 changes attributes mapping by mapping and may stop
+		 * part-way (a split that found no memory for a page
+		 * table), leaving a prefix unmapped.  set_memory_p() over
+		 * the whole range maps it all again, as it leaves present
+		 * entries alone.  If even that fails, part of the chunk is
+		 * absent from the direct map and must not go back to CMA:
+		 * it stays with nobody, and the log says so.
+		 */
+		if (set_memory_p((unsigned long)page_address(page),
+				 UNMAPPED_POOL_CHUNK_PAGES)) {
+			pr_err("node %d: chunk at pfn %#lx is partly unmapped and lost\n",
+			       nid, chunk->pfn);
+			xa_erase(&unmapped_pool_chunks,
+				 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
+			unmapped_pool_chunk_free(chunk);
+			return err;
+		}
 		goto out_xa;
-	unmapped_pool_reset_pages(page, 0);
+	}
 	static_branch_inc(&unmapped_pool_lent);
 
 	spin_lock_irq(&pool->lock);
@@ -358,12 +418,43 @@ int unmapped_pool_lend(int nid, bool allow_hugetlb)
 out_xa:
 	xa_erase(&unmapped_pool_chunks,
 		 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
+out_unfreeze:
+	unmapped_pool_unfreeze_pages(page, UNMAPPED_POOL_CHUNK_PAGES);
 out_cma:
 	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_POOL_CHUNK_PAGES);
 out_hugetlb:
 	if (released && hugetlb_add_fresh_gigantic(nid))
 		pr_warn("node %d lost a gigantic page to CMA\n", nid);
 	unmapped_pool_chunk_free(chunk);
+	return err;
+}
+
+/**
+ * unmapped_pool_lend - lend one chunk of a node to its pool
+ * @nid: node id
+ * @allow_hugetlb: take a free gigantic hugetlb page of the node first
+ *
+ * The chunk is a free gigantic hugetlb page of the node, handed back to
+ * the node's hugetlb CMA area and allocated from it again as loose pages,
+ * or, when hugetlb has none free, any suitable range of that CMA area.
+ * The caller holds unmapped_pool_resize_lock.
+ *
+ * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
+ * neither hugetlb nor CMA could provide a chunk, -EBUSY when a page of
+ * the range was briefly referenced by someone else, or the error of
+ * unmapping it.
+ */
+int unmapped_pool_lend(int nid, bool allow_hugetlb)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	int err;
+
+	lockdep_assert_held(&unmapped_pool_resize_lock);
+	if (!unmapped_pool_node_has_cma(nid))
+		return -ENODEV;
+	WRITE_ONCE(pool->resizing, true);
+	err = unmapped_pool_lend_chunk(pool, nid, allow_hugetlb);
+	WRITE_ONCE(pool->resizing, false);
 	return err;
 }
 
@@ -383,30 +474,13 @@ void unmapped_pool_settle(void)
 		lru_add_drain_all();
 }
 
-/**
- * unmapped_pool_reclaim - give one empty chunk of a node back to hugetlb
- * @nid: node id
- *
- * Pages that held a consumer's data are wiped while still unmapped, then
- * the chunk is mapped again as one PUD and becomes a free gigantic hugetlb
- * page of the node.  The caller holds unmapped_pool_resize_lock.
- *
- * Return: 0 once the chunk has left the pool, -EBUSY when every chunk of
- * the node has pages in use, or the error of mapping the chunk again (the
- * chunk then stays in the pool).  If hugetlb cannot take the page back,
- * the memory stays free in the node's CMA area and a warning says so.
- */
-int unmapped_pool_reclaim(int nid)
+/* The work of unmapped_pool_reclaim(), for a node that has a pool. */
+static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 {
-	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
 	struct unmapped_pool_chunk *chunk;
 	struct page *page;
 	unsigned long i;
 	int err;
-
-	lockdep_assert_held(&unmapped_pool_resize_lock);
-	if (!pool)
-		return -ENODEV;
 
 	unmapped_pool_settle();
 	spin_lock_irq(&pool->lock);
@@ -439,7 +513,7 @@ int unmapped_pool_reclaim(int nid)
 		spin_unlock_irq(&pool->lock);
 		return err;
 	}
-	unmapped_pool_reset_pages(page, 1);
+	unmapped_pool_unfreeze_pages(page, UNMAPPED_POOL_CHUNK_PAGES);
 	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_POOL_CHUNK_PAGES);
 	static_branch_dec(&unmapped_pool_lent);
 
@@ -454,6 +528,33 @@ int unmapped_pool_reclaim(int nid)
 		pr_warn("node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
 			nid, err);
 	return 0;
+}
+
+/**
+ * unmapped_pool_reclaim - give one empty chunk of a node back to hugetlb
+ * @nid: node id
+ *
+ * Pages that held a consumer's data are wiped while still unmapped, then
+ * the chunk is mapped again as one PUD and becomes a free gigantic hugetlb
+ * page of the node.  The caller holds unmapped_pool_resize_lock.
+ *
+ * Return: 0 once the chunk has left the pool, -EBUSY when every chunk of
+ * the node has pages in use, or the error of mapping the chunk again (the
+ * chunk then stays in the pool).  If hugetlb cannot take the page back,
+ * the memory stays free in the node's CMA area and a warning says so.
+ */
+int unmapped_pool_reclaim(int nid)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	int err;
+
+	lockdep_assert_held(&unmapped_pool_resize_lock);
+	if (!pool)
+		return -ENODEV;
+	WRITE_ONCE(pool->resizing, true);
+	err = unmapped_pool_reclaim_chunk(pool, nid);
+	WRITE_ONCE(pool->resizing, false);
+	return err;
 }
 
 /**
@@ -734,6 +835,7 @@ static unsigned long unmapped_pool_spare_chunks(struct unmapped_pool *pool)
 	empty = unmapped_pool_empty_chunks(pool);
 	other_free =
 		unmapped_pool_nr_free(pool) - empty * UNMAPPED_POOL_CHUNK_PAGES;
+	/* No overflow: SET_WATERMARK bounds the watermark. */
 	if (pool->low_watermark > other_free)
 		needed = DIV_ROUND_UP(pool->low_watermark - other_free,
 				      UNMAPPED_POOL_CHUNK_PAGES);
@@ -783,8 +885,14 @@ static int __init unmapped_pool_init(void)
 {
 	struct shrinker *shrinker;
 	struct unmapped_pool *pool;
-	int nid;
+	int nid, err;
 
+	/* Without its wipe slots there is no pool: every node has none. */
+	err = unmapped_pool_wipe_init();
+	if (err) {
+		pr_err("no wipe slots (%d), the pool is disabled\n", err);
+		return err;
+	}
 	for_each_online_node(nid) {
 		pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 		if (!pool)
@@ -800,6 +908,6 @@ static int __init unmapped_pool_init(void)
 	shrinker->count_objects = unmapped_pool_shrink_count;
 	shrinker->scan_objects = unmapped_pool_shrink_scan;
 	shrinker_register(shrinker);
-	return unmapped_pool_wipe_init();
+	return 0;
 }
 subsys_initcall(unmapped_pool_init);

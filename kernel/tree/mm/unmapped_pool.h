@@ -79,6 +79,8 @@ struct unmapped_pool_owner_hint {
  * @low_watermark: free pages under which user space wants an event
  * @below_watermark: the low-watermark event has been raised and not yet
  *	cleared by free pages rising above the watermark again
+ * @resizing: a chunk is being lent or reclaimed; set and cleared under
+ *	unmapped_pool_resize_lock, read without it by the counters
  * @hints: owner to block cache of unmapped_pool_place()
  * @next_hint: slot of @hints to replace next
  * @lends: chunks lent since boot
@@ -94,6 +96,7 @@ struct unmapped_pool {
 	unsigned long used_pages;
 	unsigned long low_watermark;
 	bool below_watermark;
+	bool resizing;
 	struct unmapped_pool_owner_hint hints[UNMAPPED_POOL_OWNER_HINTS];
 	unsigned int next_hint;
 	u64 lends;

@@ -10,6 +10,7 @@
 #include <linux/capability.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
+#include <linux/mmzone.h>
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
@@ -19,6 +20,9 @@
 #include <uapi/linux/unmapped_pool.h>
 
 #include "unmapped_pool.h"
+
+/* The largest low watermark, in pages: all the physical address space. */
+#define UNMAPPED_POOL_MAX_WATERMARK	BIT_ULL(MAX_PHYSMEM_BITS - PAGE_SHIFT)
 
 /* What the user of one open /dev/unmapped_pool has already been told. */
 struct unmapped_pool_file {
@@ -53,6 +57,7 @@ static long unmapped_pool_ioc_info(void __user *uarg)
 		.page_size = PAGE_SIZE,
 		.features = UNMAPPED_POOL_FEAT_CMA_DIRECT |
 			    UNMAPPED_POOL_FEAT_EMPTY_CHUNKS |
+			    UNMAPPED_POOL_FEAT_RESIZING |
 			    (IS_ENABLED(CONFIG_SECRETMEM) ?
 			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0) |
 			    (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM) ?
@@ -78,8 +83,13 @@ static long unmapped_pool_ioc_stats(struct unmapped_pool_file *uf,
 	if (!nodes)
 		return -ENOMEM;
 
+	/*
+	 * The device is world-readable: a snapshot must not wait for a
+	 * lend, which may take seconds, and does not need to, as every
+	 * node's counters are taken under its own lock and a node with a
+	 * chunk on its way says so (UNMAPPED_POOL_NODE_RESIZING).
+	 */
 	unmapped_pool_settle();
-	mutex_lock(&unmapped_pool_resize_lock);
 	/* Events after this point are not covered and will wake poll(). */
 	req.seq = unmapped_pool_event_seq();
 	for (nid = 0; nid < nr_node_ids; nid++) {
@@ -87,7 +97,6 @@ static long unmapped_pool_ioc_stats(struct unmapped_pool_file *uf,
 		if (nodes[nid].alloc_failures != uf->seen_failures[nid])
 			nodes[nid].flags |= UNMAPPED_POOL_NODE_ALLOC_FAILED;
 	}
-	mutex_unlock(&unmapped_pool_resize_lock);
 
 	req.nr_nodes = nr_node_ids;
 	if (copy_to_user(u64_to_user_ptr(req.nodes_ptr), nodes,
@@ -175,6 +184,13 @@ static long unmapped_pool_ioc_watermark(void __user *uarg)
 	if (copy_from_user(&wm, uarg, sizeof(wm)))
 		return -EFAULT;
 	if (wm.flags)
+		return -EINVAL;
+	/*
+	 * No node has more pages than physical addresses: a larger
+	 * watermark is a mistake, and would overflow the shrinker's count
+	 * of the chunks the watermark needs.
+	 */
+	if (wm.low_pages > UNMAPPED_POOL_MAX_WATERMARK)
 		return -EINVAL;
 	if (wm.node >= nr_node_ids || !unmapped_pool_of_node(wm.node))
 		return -ENODEV;

@@ -8,7 +8,6 @@
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
 #include <linux/kobject.h>
-#include <linux/mutex.h>
 #include <linux/node.h>
 #include <linux/sysfs.h>
 #include <uapi/linux/unmapped_pool.h>
@@ -44,16 +43,36 @@ static ssize_t unmapped_pool_stat_show(struct kobject *kobj,
 	u64 sum = 0;
 
 	unmapped_pool_settle();
-	mutex_lock(&unmapped_pool_resize_lock);
 	for_each_node(nid) {
 		if (want != NUMA_NO_NODE && nid != want)
 			continue;
 		unmapped_pool_node_snapshot(nid, &st);
 		sum += *(u64 *)((char *)&st + sa->offset);
 	}
-	mutex_unlock(&unmapped_pool_resize_lock);
 	return sysfs_emit(buf, "%llu\n", sum);
 }
+
+/*
+ * 1 while a chunk of the node (of any node, globally) is being lent or
+ * reclaimed.  The counters do not wait for that to finish, so their sum
+ * may miss the chunk on its way until this reads 0.
+ */
+static ssize_t resizing_show(struct kobject *kobj, struct kobj_attribute *attr,
+			     char *buf)
+{
+	int want = kobj_to_nid(kobj), nid;
+	struct unmapped_pool *pool;
+	bool resizing = false;
+
+	for_each_node(nid) {
+		pool = unmapped_pool_of_node(nid);
+		if (pool && (want == NUMA_NO_NODE || nid == want))
+			resizing |= READ_ONCE(pool->resizing);
+	}
+	return sysfs_emit(buf, "%d\n", resizing);
+}
+
+static struct kobj_attribute unmapped_pool_attr_resizing = __ATTR_RO(resizing);
 
 /*
  * Like nr_hugepages: lend or reclaim towards the value written, and let
@@ -110,6 +129,7 @@ static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_alloc_failures.attr.attr,
 	&unmapped_pool_attr_fallbacks.attr.attr,
 	&unmapped_pool_attr_tlb_flushes.attr.attr,
+	&unmapped_pool_attr_resizing.attr,
 	NULL,
 };
 
