@@ -111,6 +111,10 @@ command -v ccache >/dev/null && cc="ccache gcc"
 # The whole tree is rebuilt from fresh timestamps after an extraction;
 # ccache keys on content and compiler flags, so those rebuilds hit.
 export CCACHE_SLOPPINESS=time_macros,include_file_mtime,include_file_ctime
+# With O= kbuild names sources by absolute path; relative to the project
+# they are the same in every clone, so a second clone of the project hits
+# the cache the first one filled.
+export CCACHE_BASEDIR=$top
 
 frags=("$top/kernel/config/gigapool.config")
 [ "$flavour" = debug ] && frags+=("$top/kernel/config/debug.config")
