@@ -4,6 +4,8 @@
 #   - Status latency, p50 and p99, with 1, 10 and 100 concurrent clients:
 #     build/bench/client/gigapool-bench (bench/daemon/client.c) against
 #     gigapoold on this host;
+#   - root's Status latency, and the daemon's peak RSS, while 256 hostile
+#     unprivileged connections fill every slot (bench/daemon/hostile.sh);
 #   - wake-ups of an idle gigapoold per minute with the shipped policy;
 #   - time from a pool low-watermark event to the lend completing, in a QEMU
 #     guest on the patched kernel (bench/daemon/init.sh and lowwater.c).
@@ -225,6 +227,9 @@ t_start=$(date +%s)
 } >"$out/meta"
 
 latency
+load "hostile start"
+logged bench/daemon/hostile.sh "$out" "$latency_runs" >/dev/null
+load "hostile end"
 
 # The idle daemons sleep through the guest run: their wake-ups come from
 # their own timers, not from how busy the CPUs are.

@@ -4,6 +4,7 @@
  * Tables for people, --json for scripts, and exit codes a provisioning
  * script can branch on (see gigapoolctl(1)).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,9 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/unmapped_pool.h>
+
 #include "metrics.h"
 #include "policy.h"
 #include "protocol.h"
+#include "reservations.h"
 #include "util.h"
 
 enum {
@@ -101,16 +105,32 @@ static int call(const char *method, cJSON *params, cJSON **ret_reply, const cJSO
 
 static void print_json(const cJSON *params)
 {
-	char *text = cJSON_Print(params);
+	/* The reply is printed last: its numbers may be made exact in place. */
+	char *text = json_print_exact((cJSON *)params, true);
 
 	if (text)
 		puts(text);
 	free(text);
 }
 
-static double gib(double pages, double page_size)
+/*
+ * bytes in the largest binary unit it reaches, so that a small size is
+ * not shown as 0.00G: 1.50G, 4.00M, 512.00K, 100B.
+ */
+static const char *size_str(double bytes, char *buf, size_t size)
 {
-	return pages * page_size / GIB;
+	static const char units[] = "KMGTP";
+	int u = -1;
+
+	while (u + 1 < (int)sizeof(units) - 1 && bytes >= 1024) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, size, "%.0fB", bytes);
+	else
+		snprintf(buf, size, "%.2f%c", bytes, units[u]);
+	return buf;
 }
 
 static void print_status(const cJSON *p)
@@ -132,12 +152,16 @@ static void print_status(const cJSON *p)
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(n, "last_action");
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(n, "last_failure");
 
-		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %6.0f %8.1fG %8.1fG %8.1fG  %s%s%s\n",
+		char sfree[16], sused[16], sresv[16];
+
+		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %6.0f %9s %9s %9s  %s%s%s\n",
 		       num(n, "node"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "managed")) ? "yes" : "no",
 		       num(n, "hugetlb_total"), num(n, "hugetlb_free"), num(n, "pool_chunks"),
 		       num(n, "pool_empty_chunks"),
-		       gib(num(n, "pool_free_pages"), ps), gib(num(n, "pool_used_pages"), ps),
-		       num(n, "reserved_bytes") / GIB, cJSON_IsObject(a) ? str(a, "text") : "-",
+		       size_str(num(n, "pool_free_pages") * ps, sfree, sizeof(sfree)),
+		       size_str(num(n, "pool_used_pages") * ps, sused, sizeof(sused)),
+		       size_str(num(n, "reserved_bytes"), sresv, sizeof(sresv)),
+		       cJSON_IsObject(a) ? str(a, "text") : "-",
 		       cJSON_IsObject(f) ? " / FAILED " : "", cJSON_IsObject(f) ? str(f, "text") : "");
 	}
 }
@@ -156,14 +180,14 @@ static void print_plan(const cJSON *p)
 
 static void print_reservation_row(const cJSON *r)
 {
-	char when[32] = "-";
+	char when[32] = "-", size[16];
 	time_t t = (time_t)num(r, "created");
 	struct tm tm;
 
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%-24s %4.0f %10.2fG %-4s %-9s %s\n", str(r, "owner"), num(r, "node"),
-	       num(r, "bytes") / GIB, cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "any")) ? "yes" : "no",
+	printf("%-24s %4.0f %11s %-4s %-9s %s\n", str(r, "owner"), num(r, "node"),
+	       size_str(num(r, "bytes"), size, sizeof(size)), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "any")) ? "yes" : "no",
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "satisfied")) ? "yes" : "no", when);
 }
 
@@ -208,7 +232,11 @@ static void print_nothing(const cJSON *p)
 	(void)p;
 }
 
-/* Sizes accept binary suffixes: 4G is 4 GiB. */
+/*
+ * Sizes accept binary suffixes: 4G is 4 GiB.  Only digits may start one:
+ * strtoull() would skip blanks and wrap " -1" to 2^64-1.  The daemon
+ * takes up to 2^53-1 bytes, which a JSON number holds exactly.
+ */
 static int parse_size(const char *s, uint64_t *ret)
 {
 	static const char suffixes[] = "KMGT";
@@ -216,10 +244,12 @@ static int parse_size(const char *s, uint64_t *ret)
 	const char *sfx;
 	char *end;
 
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
-	if (end == s || errno || s[0] == '-')
-		return -EINVAL;
+	if (errno)
+		return -errno;
 	if (*end) {
 		sfx = strchr(suffixes, *end);
 		if (!sfx || !*sfx || (end[1] && strcmp(end + 1, "iB") && strcmp(end + 1, "B")))
@@ -230,6 +260,8 @@ static int parse_size(const char *s, uint64_t *ret)
 			v *= 1024;
 		}
 	}
+	if (v > RESV_MAX_BYTES)
+		return -ERANGE;
 	*ret = v;
 	return 0;
 }
@@ -253,10 +285,15 @@ static int run(const char *method, cJSON *params, void (*print)(const cJSON *))
 static int cmd_reserve(int argc, char **argv, long node)
 {
 	cJSON *params;
-	uint64_t bytes;
+	uint64_t bytes = 0;
 
-	if (argc != 3 || parse_size(argv[2], &bytes) < 0) {
+	if (argc != 3) {
 		fprintf(stderr, "usage: gigapoolctl reserve OWNER SIZE [--node N]\n");
+		return EXIT_USAGE;
+	}
+	if (parse_size(argv[2], &bytes) < 0 || bytes == 0) {
+		fprintf(stderr, "gigapoolctl: bad size '%s': a whole number of bytes from 1 to "
+			"2^53-1, with an optional K, M, G or T suffix (binary)\n", argv[2]);
 		return EXIT_USAGE;
 	}
 	params = cJSON_CreateObject();
@@ -322,9 +359,12 @@ int main(int argc, char **argv)
 		case 's': socket_path = optarg; break;
 		case 'j': json_output = true; break;
 		case 'n':
+			errno = 0;
 			node = strtol(optarg, &end, 10);
-			if (*end || node < 0) {
-				fprintf(stderr, "gigapoolctl: bad node '%s'\n", optarg);
+			if (!isdigit((unsigned char)optarg[0]) || *end || errno ||
+			    node >= UNMAPPED_POOL_MAX_NODES) {
+				fprintf(stderr, "gigapoolctl: bad node '%s': a number from 0 to %d\n",
+					optarg, UNMAPPED_POOL_MAX_NODES - 1);
 				return EXIT_USAGE;
 			}
 			break;

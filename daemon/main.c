@@ -16,6 +16,8 @@
 
 #define DEFAULT_POLICY "/etc/gigapool/policy.json"
 #define DEFAULT_STATE_DIR "/var/lib/gigapool"
+/* Exit status when another daemon holds the state directory or the socket. */
+#define EXIT_ANOTHER 3
 
 static void usage(FILE *f)
 {
@@ -76,13 +78,21 @@ int main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
-	r = manager_new(&o, p, &m);
+	r = manager_new(&o, p, &m, &err);
 	if (r < 0) {
-		log_error("cannot start (state in %s): %s", o.state_dir, strerror(-r));
-		return 1;
+		if (err)
+			log_error("cannot start: %s", err);
+		else
+			log_error("cannot start (state in %s): %s", o.state_dir, strerror(-r));
+		free(err);
+		return r == -EBUSY ? EXIT_ANOTHER : 1;
 	}
 	r = manager_run(m);
 	manager_free(m);
+	if (r == -EADDRINUSE) {
+		log_error("cannot start: another gigapoold answers on %s", o.socket_path);
+		return EXIT_ANOTHER;
+	}
 	if (r < 0) {
 		log_error("%s", strerror(-r));
 		return 1;

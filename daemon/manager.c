@@ -13,11 +13,13 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <linux/unmapped_pool.h>
 #include <systemd/sd-daemon.h>
@@ -431,6 +433,19 @@ static int reconcile(struct manager *m)
 	return changed ? resv_save(m->opt.state_dir, &m->resv) : 0;
 }
 
+/* A policy entry for a node the host does not have is likely a typo: say so. */
+static void warn_absent_nodes(const struct manager *m)
+{
+	for (size_t i = 0; i < m->policy->n_overrides; i++) {
+		unsigned node = m->policy->overrides[i].node;
+
+		if (node_index(&m->state, node) < 0)
+			log_warning("policy %s: node %u does not exist on this host (nodes: %zu); "
+				    "its settings apply to nothing", m->opt.policy_path, node,
+				    m->state.n_nodes);
+	}
+}
+
 /* ---- events ---- */
 
 static int on_pool_event(sd_event_source *s, int fd, uint32_t revents, void *userdata)
@@ -505,6 +520,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 		server_limits_of(p, &lim);
 		server_set_limits(m->server, &lim);
 		log_info("reload: policy %s applied", m->opt.policy_path);
+		warn_absent_nodes(m);
 		sd_event_source_set_time(m->timer,
 					 manager_now_usec(m) + p->interval_sec * USEC_PER_SEC);
 		manager_run_cycle(m, "reload");
@@ -513,16 +529,53 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return 0;
 }
 
-int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret)
+/* Why the state directory cannot be used, for the operator. */
+static void state_error(char **ret_error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vasprintf(ret_error, fmt, ap) < 0)
+		*ret_error = NULL;
+	va_end(ap);
+}
+
+static int open_state(struct manager *m, char **ret_error)
+{
+	const char *dir = m->opt.state_dir;
+	pid_t holder;
+	int r;
+
+	/* systemd's StateDirectory= makes it; a hand-started daemon makes its own. */
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		r = -errno;
+		state_error(ret_error, "cannot make state directory %s: %s", dir, strerror(-r));
+		return r;
+	}
+	r = resv_lock(dir, &m->lock_fd, &holder);
+	if (r == -EBUSY)
+		state_error(ret_error, "another gigapoold (pid %d) is running with state directory %s",
+			    (int)holder, dir);
+	else if (r < 0)
+		state_error(ret_error, "cannot lock %s/" RESV_LOCK_FILE ": %s", dir, strerror(-r));
+	if (r < 0)
+		return r;
+	return resv_load(dir, &m->resv, ret_error);
+}
+
+int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret,
+		char **ret_error)
 {
 	struct manager *m = calloc(1, sizeof(*m));
 	struct server_limits lim;
 	int r;
 
+	*ret_error = NULL;
 	if (!m) {
 		policy_free(policy);
 		return -ENOMEM;
 	}
+	m->lock_fd = -1;
 	m->opt = *o;
 	m->policy = policy;
 	methods_service_init(&m->service, m);
@@ -533,13 +586,11 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 		r = sd_event_default(&m->event);
 	if (r >= 0)
 		r = server_new(m->event, &m->service, &lim, &m->server);
+	/* The lock comes first: a second daemon must not touch the pool. */
+	if (r >= 0)
+		r = open_state(m, ret_error);
 	if (r >= 0)
 		r = backend_open(o->sysfs_root, &m->backend);
-	/* systemd's StateDirectory= makes it; a hand-started daemon makes its own. */
-	if (r >= 0 && mkdir(o->state_dir, 0750) < 0 && errno != EEXIST)
-		r = -errno;
-	if (r >= 0)
-		r = resv_load(o->state_dir, &m->resv);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -598,6 +649,7 @@ int manager_run(struct manager *m)
 	if (r < 0)
 		return r;
 	replace_state(m, &s);
+	warn_absent_nodes(m);
 	r = reconcile(m);
 	if (r < 0)
 		return r;
@@ -625,5 +677,7 @@ void manager_free(struct manager *m)
 	resv_set_done(&m->resv);
 	policy_free(m->policy);
 	free(m->hist);
+	if (m->lock_fd >= 0)
+		close(m->lock_fd);
 	free(m);
 }

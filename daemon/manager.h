@@ -45,6 +45,7 @@ struct manager {
 	sd_event *event;
 	sd_event_source *pool_io, *timer, *retry, *more;
 	struct server *server;
+	int lock_fd;			/* flock()ed lock file of the state directory */
 	bool ready;
 	struct resv_set resv;
 	struct system_state state;	/* the last snapshot */
@@ -55,8 +56,13 @@ struct manager {
 	struct service service;		/* io.gigapool.Pool, served by server */
 };
 
-/* Takes ownership of policy. */
-int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret);
+/*
+ * Takes ownership of policy.  On failure *ret_error, when set, says what
+ * the operator must fix (the caller frees it); -EBUSY means another
+ * daemon holds the state directory.
+ */
+int manager_new(const struct manager_options *o, struct policy *policy, struct manager **ret,
+		char **ret_error);
 int manager_run(struct manager *m);
 void manager_free(struct manager *m);
 

@@ -285,12 +285,12 @@ static int method_rebalance(void *userdata, const cJSON *params, const struct pe
 }
 
 static const struct method pool_methods[] = {
-	{ "Status", false, method_status },
-	{ "Plan", false, method_plan },
-	{ "ListReservations", false, method_list },
-	{ "Reserve", true, method_reserve },
-	{ "Release", true, method_release },
-	{ "Rebalance", true, method_rebalance },
+	{ "Status", false, method_status, NULL },
+	{ "Plan", false, method_plan, NULL },
+	{ "ListReservations", false, method_list, NULL },
+	{ "Reserve", true, method_reserve, "owner bytes node" },
+	{ "Release", true, method_release, "owner" },
+	{ "Rebalance", true, method_rebalance, NULL },
 	{ NULL }
 };
 

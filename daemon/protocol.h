@@ -29,6 +29,7 @@ void framer_init(struct framer *f, size_t max);
 void framer_done(struct framer *f);
 int framer_feed(struct framer *f, const void *data, size_t n);
 int framer_next(struct framer *f, const char **ret_msg, size_t *ret_len);
+bool framer_next_ready(const struct framer *f);
 
 struct peer {
 	uint32_t uid;
@@ -46,6 +47,7 @@ struct method {
 	bool mutating;
 	int (*fn)(void *userdata, const cJSON *params, const struct peer *peer,
 		  struct reply *ret);
+	const char *params;	/* its parameters' names, space-separated; others are refused */
 };
 
 struct service {
@@ -60,12 +62,14 @@ struct request {
 	const char *method;
 	const cJSON *params;
 	bool oneway;
+	bool upgrade;	/* asks for another protocol after the reply: refused */
 };
 
 int protocol_parse_request(const char *msg, size_t len, struct request *ret);
 int protocol_dispatch(const struct service *svc, const struct peer *peer,
 		      const char *msg, size_t len, char **ret_reply);
 int reply_error(struct reply *ret, const char *error, const char *key, const char *value);
+char *json_print_exact(cJSON *item, bool formatted);
 
 int varlink_connect(const char *path);
 int varlink_call(int fd, const char *method, cJSON *params, size_t max_reply,

@@ -5,14 +5,19 @@
  * is answered, so a reservation a client was told about survives kill -9.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <linux/unmapped_pool.h>
 
+#include "protocol.h"
 #include "reservations.h"
 #include "util.h"
 
@@ -87,47 +92,82 @@ static bool get_uint(const cJSON *obj, const char *key, double max, double *ret)
 	return true;
 }
 
-static int parse_one(const cJSON *e, struct resv_set *set)
+/* Why entry i is refused, or NULL when it is added. */
+static const char *parse_one(const cJSON *e, struct resv_set *set)
 {
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(e, "owner");
 	const cJSON *any = cJSON_GetObjectItemCaseSensitive(e, "any");
 	struct reservation r = { 0 };
 	double bytes, node, created;
 
-	if (!cJSON_IsString(owner) || !resv_owner_valid(owner->valuestring, 1024) ||
-	    !get_uint(e, "bytes", (double)RESV_MAX_BYTES, &bytes) || bytes == 0 ||
-	    !get_uint(e, "node", UNMAPPED_POOL_MAX_NODES - 1, &node) ||
-	    !get_uint(e, "created", 1e15, &created) || !cJSON_IsBool(any))
-		return -EINVAL;
+	if (!cJSON_IsString(owner) || !resv_owner_valid(owner->valuestring, 1024))
+		return "owner: must be a string of letters, digits and ._:@-";
+	if (!get_uint(e, "bytes", (double)RESV_MAX_BYTES, &bytes) || bytes == 0)
+		return "bytes: must be an integer from 1 to 2^53-1";
+	if (!get_uint(e, "node", UNMAPPED_POOL_MAX_NODES - 1, &node))
+		return "node: must be a node number";
+	if (!get_uint(e, "created", 1e15, &created))
+		return "created: must be a time in seconds";
+	if (!cJSON_IsBool(any))
+		return "any: must be true or false";
 	r.owner = owner->valuestring;
 	r.bytes = (uint64_t)bytes;
 	r.node = (int)node;
 	r.any = cJSON_IsTrue(any);
 	r.created = (uint64_t)created;
-	return resv_add(set, &r);
+	switch (resv_add(set, &r)) {
+	case 0:
+		return NULL;
+	case -EEXIST:
+		return "owner: appears twice";
+	default:
+		return "out of memory";
+	}
 }
 
-int resv_parse(const char *text, size_t len, struct resv_set *ret)
+static int fail(char **ret_error, const char *fmt, ...)
 {
-	cJSON *root = cJSON_ParseWithLength(text, len);
+	va_list ap;
+
+	if (ret_error) {
+		va_start(ap, fmt);
+		if (vasprintf(ret_error, fmt, ap) < 0)
+			*ret_error = NULL;
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* On -EINVAL, *ret_error (when not NULL) says why, for the caller to free. */
+int resv_parse(const char *text, size_t len, struct resv_set *ret, char **ret_error)
+{
+	const char *end = NULL;
+	cJSON *root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	const cJSON *list, *e;
 	double version;
+	size_t i = 0;
 	int r = 0;
 
 	memset(ret, 0, sizeof(*ret));
+	if (ret_error)
+		*ret_error = NULL;
 	if (!root)
-		return -EINVAL;
+		return fail(ret_error, "not JSON (byte %td)", (end ? end : cJSON_GetErrorPtr()) - text);
 	list = cJSON_GetObjectItemCaseSensitive(root, "reservations");
-	if (!get_uint(root, "version", 1e6, &version) || version != RESV_FILE_VERSION ||
-	    !cJSON_IsArray(list)) {
-		r = -EINVAL;
-		list = NULL;
-	}
-	cJSON_ArrayForEach(e, list) {
-		r = parse_one(e, ret);
-		if (r < 0)
-			break;
-	}
+	if (!get_uint(root, "version", 1e6, &version) || version != RESV_FILE_VERSION)
+		r = fail(ret_error, "version: must be %d", RESV_FILE_VERSION);
+	else if (!cJSON_IsArray(list))
+		r = fail(ret_error, "reservations: must be an array");
+	else
+		cJSON_ArrayForEach(e, list) {
+			const char *why = parse_one(e, ret);
+
+			if (why) {
+				r = fail(ret_error, "reservations[%zu].%s", i, why);
+				break;
+			}
+			i++;
+		}
 	cJSON_Delete(root);
 	if (r < 0)
 		resv_set_done(ret);
@@ -165,7 +205,7 @@ char *resv_format(const struct resv_set *set)
 			goto out;
 	}
 	if (list)
-		text = cJSON_Print(root);
+		text = json_print_exact(root, true);
 out:
 	cJSON_Delete(root);
 	return text;
@@ -176,22 +216,72 @@ static void resv_path(const char *dir, char *buf, size_t size)
 	snprintf(buf, size, "%s/" RESV_FILE, dir);
 }
 
-/* A missing file is an empty set: the first start of the daemon. */
-int resv_load(const char *dir, struct resv_set *ret)
+/*
+ * A missing file is an empty set: the first start of the daemon.  Any
+ * other failure sets *ret_error (when not NULL) to the file's name and
+ * the reason, for the caller to free.
+ */
+int resv_load(const char *dir, struct resv_set *ret, char **ret_error)
 {
-	char path[4096], *text;
+	char path[4096], *text, *why;
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
+	if (ret_error)
+		*ret_error = NULL;
 	resv_path(dir, path, sizeof(path));
 	r = read_file_str(path, &text, RESV_FILE_MAX_BYTES);
 	if (r == -ENOENT)
 		return 0;
-	if (r < 0)
+	if (r < 0) {
+		fail(ret_error, "cannot read %s: %s", path, strerror(-r));
 		return r;
-	r = resv_parse(text, r, ret);
+	}
+	r = resv_parse(text, r, ret, ret_error ? &why : NULL);
 	free(text);
+	if (r < 0 && ret_error) {
+		fail(ret_error, "%s: %s (fix or move the file away; its reservations are lost then)",
+		     path, why ? why : "out of memory");
+		free(why);
+	}
 	return r;
+}
+
+/*
+ * Lock the state directory for this process's lifetime: one daemon per
+ * state.  On -EBUSY, *ret_pid is the pid of the daemon holding it (0 if
+ * unknown).
+ */
+int resv_lock(const char *dir, int *ret_fd, pid_t *ret_pid)
+{
+	char path[4096], buf[32];
+	int fd, n;
+
+	*ret_pid = 0;
+	snprintf(path, sizeof(path), "%s/" RESV_LOCK_FILE, dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		if (n > 0) {
+			buf[n] = '\0';
+			*ret_pid = (pid_t)strtol(buf, NULL, 10);
+		}
+		close(fd);
+		return r;
+	}
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, n, 0) != n) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
 }
 
 int resv_save(const char *dir, const struct resv_set *set)

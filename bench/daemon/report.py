@@ -121,6 +121,23 @@ def main():
     md += latency_table(lat, calls)
     md += ["", "![Status latency: p50 and p99 against concurrent clients](bench/daemon-latency.png)", ""]
 
+    hostile = [tuple(map(float, r)) for r in rows(os.path.join(res, "hostile.txt"))]
+    hmeta = meta(os.path.join(res, "hostile-meta"))
+    md += ["### Status under hostile clients", "",
+           "`bench/daemon/hostile.sh`: gigapoold with the shipped policy; two unprivileged uids "
+           "hold 128 connections each (every slot they may take) with `daemon/build/hostile` "
+           "(`tests/daemon/hostile.c`): half pipeline Status calls and never read a reply, a "
+           "quarter hold a 64 KiB message short of its end, a quarter trickle a byte every "
+           f"100 ms. Meanwhile root runs `gigapool-bench` with one client, {len(hostile)} runs of "
+           f"2,000 calls. The daemon's peak RSS (VmHWM) over the whole run: "
+           f"{int(hmeta['hwm']) / 1024:.1f} MiB. Load average {load['hostile start']} before, "
+           f"{load['hostile end']} after.", "",
+           "| root's Status | p50 median (range) | p99 median (range) | max median |",
+           "| --- | --- | --- | --- |",
+           f"| 1 client, 256 hostile connections | {spread([x[1] for x in hostile], us)} "
+           f"| {spread([x[2] for x in hostile], us)} "
+           f"| {us(statistics.median([x[3] for x in hostile]))} |", ""]
+
     per_min = [(r[1] + r[2]) * 60000 / r[3] for r in idle]
     md += ["### Wake-ups per idle minute", "",
            f"{len(idle)} gigapoold processes with the shipped `config/policy.json` "

@@ -161,6 +161,22 @@ eq "an oversized message closes the connection" "[closed]" "$(tail -n1 <<<"$out"
 out=$(printf '{"method":"io.gigapool.Pool.Status"}\0{"method":"org.varlink.service.GetInfo"}\0' |
 	"$B/rawclient" "$R/S")
 eq "two pipelined calls get two replies" 2 "$(grep -c '"parameters"' <<<"$out")"
+out=$(for i in $(seq 1000); do printf '{"method":"io.gigapool.Pool.Status"}\0'; done | "$B/rawclient" "$R/S")
+eq "1000 pipelined calls and a half-close get 1000 replies" 1000 "$(grep -c '"parameters"' <<<"$out")"
+out=$(printf '{"method":"org.varlink.service.GetInfo","parameters":null}\0' | "$B/rawclient" "$R/S")
+check 'GetInfo with "parameters": null is answered (varlink/go)' grep -q '"product":"gigapoold"' <<<"$out"
+out=$(printf '{"method":"io.gigapool.Pool.Status","upgrade":false}\0{"method":"io.gigapool.Pool.Status","upgrade":true}\0' |
+	"$B/rawclient" "$R/S")
+eq '"upgrade": false is a plain call, true is refused' \
+	'1 1' "$(grep -c '"mode"' <<<"$out") $(grep -c '"parameter":"upgrade"' <<<"$out")"
+out=$(printf '{"method":"io.gigapool.Pool.Release","parameters":{"owner":"vm1\\u0000other"}}\0' |
+	"$B/rawclient" "$R/S")
+check "a NUL inside a string is refused with InvalidParameter" grep -q '"parameter":"owner"' <<<"$out"
+out=$(printf '{"method":"io.gigapool.Pool.Status"} {"method":"io.gigapool.Pool.Status"}\0' |
+	"$B/rawclient" --hold "$R/S")
+eq "two objects in one message close the connection" "[closed]" "$out"
+out=$(printf '{"method":"io.gigapool.Pool.Status","parameters":{"verbose":true}}\0' | "$B/rawclient" "$R/S")
+check "an unknown parameter is refused by name" grep -q '"parameter":"verbose"' <<<"$out"
 ctl status >/dev/null
 eq "still serving after malformed input" 0 $?
 ctl metrics >"$W/metrics"
@@ -204,6 +220,17 @@ ctl reserve vm1 1G >/dev/null 2>&1
 eq "duplicate owner exits 7" 7 $?
 ctl reserve 'bad owner!' 1G >/dev/null 2>&1
 eq "invalid owner exits 7" 7 $?
+for size in ' -1' -1 '' 1X 0 9007199254740992 8P; do
+	ctl reserve vmx "$size" >/dev/null 2>&1
+	eq "reserve refuses the size '$size' (exit 2)" 2 $?
+done
+for node in '' -1 ' 1' 1x 99999; do
+	ctl reserve vmx 1G --node "$node" >/dev/null 2>&1
+	eq "reserve refuses --node '$node' (exit 2)" 2 $?
+done
+ctl reserve small 4M --node 0 >/dev/null
+check "a 4 MiB reservation is listed as 4.00M" grep -Eq '^small +0 +4.00M ' <<<"$(ctl list)"
+ctl release small >/dev/null
 out=$(ctl --json reserve vm2 1G)
 eq "Reserve for any node picks one" 0 $?
 check "state file holds both reservations" grep -q '"vm2"' "$R/state/reservations.json"
@@ -388,6 +415,21 @@ setpriv --reuid=65534 --regid=100 --groups=65534 "$B/gigapoolctl" --socket "$R/S
 eq "control_group member (supplementary group) may call Rebalance" 0 $?
 setpriv --reuid=65534 --regid=100 --clear-groups "$B/gigapoolctl" --socket "$R/S" rebalance >/dev/null 2>&1
 eq "a user outside control_group may not" 4 $?
+# One connection of a control_group member across a reload that drops the group.
+{ printf '{"method":"io.gigapool.Pool.Rebalance"}\0'; sleep 1;
+  printf '{"method":"io.gigapool.Pool.Rebalance"}\0'; } |
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$B/rawclient" --hold "$R/S" >"$R/across" &
+across=$!
+sleep 0.4
+cp "$P" "$P.group"
+sed 's/"control_group": "nogroup",//' "$P.group" >"$P"
+kill -HUP "$DPID"
+wait $across
+eq "a reload that removes control_group takes privilege from open connections" \
+	'1 1' "$(grep -c '"result"' "$R/across") $(grep -c PermissionDenied "$R/across")"
+cp "$P.group" "$P"
+kill -HUP "$DPID"
+sleep 0.3
 eq "dry run changes nothing" 0 "$(pool "$R" 0 nr_chunks)"
 check "dry run logs the plan" grep -q 'dry run: would lend 2' "$R/log"
 out=$(ctl plan)
@@ -427,6 +469,97 @@ check "SIGTERM sends STOPPING=1" grep -q '^STOPPING=1$' "$R/notes"
 out=$(systemd-analyze verify --man=no "$TOP/systemd/gigapoold.service" "$TOP/systemd/gigapoold.socket" 2>&1 |
 	grep -v 'Command /usr/sbin/gigapoold is not executable')
 eq "systemd-analyze verify finds nothing but the uninstalled binary" "" "$out"
+
+echo "# hostile clients"
+R=$W/hostile
+make_root "$R" 1 none
+make_node "$R" 0 4
+# The shipped connection limits (256, 128 per uid), messages of up to 1 MiB.
+cat >"$R/policy.json" <<EOF
+{ "interval_sec": 3600, "nodes": { "5": { "excluded": true } },
+  "limits": { "max_message_bytes": 1048576, "idle_timeout_sec": 60 } }
+EOF
+start "$R" "$R/policy.json" || exit 1
+check "a policy entry for a node the host lacks is warned about" \
+	grep -q "node 5 does not exist on this host" "$R/log"
+# Two uids fill every unprivileged slot: half never read the replies of
+# the calls they pipeline, the others hold 1 MiB messages short of their
+# end, or trickle.
+hostile=()
+for u in 65534 65533; do
+	BIG_BYTES=1048576 setpriv --reuid=$u --regid=$u --clear-groups \
+		"$B/hostile" "$R/S" 128 6 noread big noread trickle >"$R/hostile.$u" &
+	hostile+=($!)
+done
+sleep 2
+served=0
+for _ in $(seq 10); do
+	timeout 10 "$B/gigapoolctl" --socket "$R/S" status >/dev/null && served=$((served + 1))
+done
+eq "root's Status is answered while 256 hostile connections fill every slot" 10 "$served"
+timeout 10 "$B/gigapoolctl" --socket "$R/S" rebalance >/dev/null
+eq "root's Rebalance is answered too" 0 $?
+setpriv --reuid=65532 --regid=65532 --clear-groups "$B/gigapoolctl" --socket "$R/S" status \
+	>/dev/null 2>&1
+eq "a third unprivileged uid finds no free slot (exit 3)" 3 $?
+wait "${hostile[@]}"
+hwm=$(awk '/^VmHWM:/ { print $2 }' /proc/$DPID/status)
+check "the daemon's peak RSS stayed under 64 MiB (${hwm} kB)" [ "$hwm" -lt 65536 ]
+eq "the hostile clients held every connection for the run" \
+	"connections 128, closed by the daemon 0" "$(sort -u "$R"/hostile.* | tr '\n' ' ' | sed 's/ $//')"
+stop
+
+echo "# deadlines: a trickling client cannot hold its slot"
+sed -i 's/"idle_timeout_sec": 60/"idle_timeout_sec": 1/' "$R/policy.json"
+start "$R" "$R/policy.json" || exit 1
+out=$(nobody "$B/hostile" "$R/S" 4 4 trickle big noread idle)
+eq "trickling, unfinished, unread and idle connections are all closed" \
+	"connections 4, closed by the daemon 4" "$out"
+stop
+
+echo "# one instance per state directory"
+start "$R" "$R/policy.json" || exit 1
+first=$DPID
+# timeout: a daemon that wrongly starts must not hang the test.
+timeout 10 "$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir "$R/state" \
+	--sysfs-root "$R" 2>"$R/second.log"
+eq "a second daemon on the same state directory exits 3" 3 $?
+check "and says which daemon holds it" \
+	grep -q "another gigapoold (pid $first) is running with state directory $R/state" "$R/second.log"
+ctl status >/dev/null
+eq "the first daemon stays reachable" 0 $?
+timeout 10 "$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir "$R/state2" \
+	--sysfs-root "$R" 2>"$R/second.log"
+eq "a second daemon on another state directory but the same socket exits 3" 3 $?
+check "and says the socket is served" grep -q "another gigapoold answers on $R/S" "$R/second.log"
+ctl status >/dev/null
+eq "the first daemon is still reachable" 0 $?
+{ kill -9 "$DPID" && wait "$DPID"; } 2>/dev/null
+DPID=
+check "a killed daemon leaves its socket behind" [ -S "$R/S" ]
+"$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir "$R/state" \
+	--sysfs-root "$R" 2>>"$R/log" &
+DPID=$!
+for _ in $(seq 100); do ctl status >/dev/null 2>&1 && break; sleep 0.05; done
+ctl status >/dev/null
+eq "a new daemon replaces the stale socket" 0 $?
+stop
+check "the daemon removed its own socket on exit" [ ! -e "$R/S" ]
+
+echo "# state file errors"
+echo '{"version":1,"reservations":[{"owner":"a"' >"$R/state/reservations.json"
+"$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir "$R/state" \
+	--sysfs-root "$R" 2>"$R/corrupt.log"
+eq "a corrupt state file stops the daemon with exit 1" 1 $?
+check "naming the file and the reason" \
+	grep -q "cannot start: $R/state/reservations.json: not JSON" "$R/corrupt.log"
+rm "$R/state/reservations.json"
+mkdir "$R/state/reservations.json"
+"$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir "$R/state" \
+	--sysfs-root "$R" 2>"$R/corrupt.log"
+check "an unreadable state file is named with the reason" \
+	grep -q "cannot read $R/state/reservations.json: Is a directory" "$R/corrupt.log"
+rmdir "$R/state/reservations.json"
 
 echo "# policy checks"
 "$B/gigapoold" --check-policy "$TOP/config/policy.json" >/dev/null

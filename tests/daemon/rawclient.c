@@ -7,14 +7,16 @@
  * input, and asks that the daemon close the connection, not merely stay
  * silent.
  *
- * Without --hold, our end is shut down for writing once stdin is sent, and
- * the daemon closes the connection on that end of input as well; with
- * --hold it stays open, so that only the daemon's own decision can close
- * the connection.
+ * Without --hold, stdin is read to its end and sent in one piece, as a
+ * client that pipelines its calls would, then our end is shut down for
+ * writing and the daemon closes the connection once it has answered what
+ * it was sent; with --hold, stdin is sent as it comes and our end stays
+ * open, so that only the daemon's own decision can close the connection.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -68,11 +70,33 @@ int main(int argc, char **argv)
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
 		return 3;
-	while ((n = read(0, buf, sizeof(buf))) > 0)
-		if (send(fd, buf, n, MSG_NOSIGNAL) != n)
-			break;
-	if (!hold)
+	if (hold) {
+		while ((n = read(0, buf, sizeof(buf))) > 0)
+			if (send(fd, buf, n, MSG_NOSIGNAL) != n)
+				break;
+	} else {
+		/*
+		 * One send: the daemon stops reading from a client that
+		 * does not read its replies, and a reply-sized piece per
+		 * call would fill the socket before we start reading.
+		 */
+		char *all = NULL;
+		size_t len = 0;
+
+		while ((n = read(0, buf, sizeof(buf))) > 0) {
+			char *more = realloc(all, len + n);
+
+			if (!more)
+				return 1;
+			all = more;
+			memcpy(all + len, buf, n);
+			len += n;
+		}
+		if (len && send(fd, all, len, MSG_NOSIGNAL) != (ssize_t)len)
+			return 3;
+		free(all);
 		shutdown(fd, SHUT_WR);
+	}
 	printf("%s\n", wait_replies(fd));
 	return 0;
 }

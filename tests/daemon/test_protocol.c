@@ -122,10 +122,24 @@ static int m_fail(void *userdata, const cJSON *params, const struct peer *peer, 
 	return -EIO;
 }
 
+/* Echoes its parameter "n" back, so that a test sees what the method got. */
+static int m_number(void *userdata, const cJSON *params, const struct peer *peer,
+		    struct reply *ret)
+{
+	const cJSON *n = cJSON_GetObjectItemCaseSensitive(params, "n");
+
+	(void)userdata, (void)peer;
+	ret->params = cJSON_CreateObject();
+	cJSON_AddNumberToObject(ret->params, "n", n ? n->valuedouble : 0);
+	return 0;
+}
+
 static const struct method methods[] = {
-	{ "Echo", false, m_echo },
-	{ "Mutate", true, m_echo },
-	{ "Fail", false, m_fail },
+	{ "Echo", false, m_echo, NULL },
+	{ "Mutate", true, m_echo, NULL },
+	{ "Fail", false, m_fail, NULL },
+	{ "Named", false, m_echo, "owner node" },
+	{ "Number", false, m_number, "n" },
 	{ NULL }
 };
 
@@ -184,6 +198,139 @@ static void test_dispatch(void **state)
 	assert_null(reply);
 }
 
+static void expect_bad(const char *msg)
+{
+	char *reply = NULL;
+
+	if (protocol_dispatch(&svc, &(struct peer){ 0 }, msg, strlen(msg), &reply) != -EBADMSG)
+		fail_msg("accepted as a call: %s", msg);
+	assert_null(reply);
+}
+
+/* "parameters": null (varlink/go's GetInfo()) and absent parameters are the same. */
+static void test_null_parameters(void **state)
+{
+	const struct peer user = { .uid = 1000 };
+
+	(void)state;
+	expect_reply(&user, "{\"method\":\"org.varlink.service.GetInfo\",\"parameters\":null}",
+		     "\"product\":\"p\"");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Echo\",\"parameters\":null}",
+		     "\"echo\":\"yes\"");
+	expect_reply(&user, "{\"method\":\"org.varlink.service.GetInterfaceDescription\","
+		     "\"parameters\":null}", "InvalidParameter");
+}
+
+/* Names cut at a NUL or strings that are not UTF-8 never reach a method. */
+static void test_nul_and_utf8_refused(void **state)
+{
+	static const char nul[] = "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+				  "{\"owner\":\"vm1\\u0000other\"}}";
+	static const char bad_utf8[] = "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+				       "{\"owner\":\"vm1\xc3\x28\"}}";
+	static const char surrogate[] = "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+					"{\"owner\":\"\xed\xa0\x80\"}}";
+	const struct peer user = { .uid = 1000 };
+	char *reply;
+
+	(void)state;
+	calls = 0;
+	expect_reply(&user, nul, "{\"error\":\"org.varlink.service.InvalidParameter\","
+		     "\"parameters\":{\"parameter\":\"owner\"}}");
+	expect_reply(&user, bad_utf8, "\"parameter\":\"owner\"");
+	expect_reply(&user, surrogate, "\"parameter\":\"owner\"");
+	assert_int_equal(calls, 0);
+	/* An escaped backslash followed by u0000 is text, not a NUL. */
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+		     "{\"owner\":\"a\\\\u0000\"}}", "\"echo\":\"yes\"");
+	/* Valid multi-byte UTF-8 is fine. */
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+		     "{\"owner\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"}}", "\"echo\":\"yes\"");
+	assert_int_equal(calls, 2);
+	/* In a method name or a key they make the message malformed; never echoed. */
+	expect_bad("{\"method\":\"io.gigapool.Pool.Echo\\u0000x\"}");
+	expect_bad("{\"method\":\"io.gigapool.Pool.E\xff" "cho\"}");
+	expect_bad("{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":{\"ow\xc3ner\":\"a\"}}");
+	reply = call(&user, "{\"method\":\"io.gigapool.Pool.Nope\xc3\xa9\"}");
+	assert_non_null(strstr(reply, "MethodNotFound"));
+	free(reply);
+}
+
+/* Integers up to 2^53 come back as they went in, not as 9.00719925474099e+15. */
+static void test_exact_integers(void **state)
+{
+	const struct peer user = { .uid = 1000 };
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+
+	(void)state;
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Number\",\"parameters\":"
+		     "{\"n\":9007199254740991}}", "{\"n\":9007199254740991}");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Number\",\"parameters\":"
+		     "{\"n\":1000000000000001}}", "{\"n\":1000000000000001}");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Number\",\"parameters\":"
+		     "{\"n\":0.5}}", "{\"n\":0.5}");
+	cJSON_AddNumberToObject(o, "big", 9007199254740991.0);
+	text = json_print_exact(o, false);
+	assert_string_equal(text, "{\"big\":9007199254740991}");
+	free(text);
+	cJSON_Delete(o);
+}
+
+/* What the method does not take is refused by name. */
+static void test_unknown_parameters(void **state)
+{
+	const struct peer user = { .uid = 1000 };
+
+	(void)state;
+	calls = 0;
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+		     "{\"owner\":\"a\",\"node\":1}}", "\"echo\":\"yes\"");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+		     "{\"owner\":\"a\",\"nodes\":1}}", "\"parameter\":\"nodes\"");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Named\",\"parameters\":"
+		     "{\"own\":\"a\"}}", "\"parameter\":\"own\"");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Echo\",\"parameters\":{\"x\":1}}",
+		     "\"parameter\":\"x\"");
+	expect_reply(&user, "{\"method\":\"org.varlink.service.GetInfo\",\"parameters\":{\"x\":1}}",
+		     "\"parameter\":\"x\"");
+	assert_int_equal(calls, 1);
+}
+
+/* One object per message, nothing after it but blanks. */
+static void test_one_object_per_message(void **state)
+{
+	const struct peer user = { .uid = 1000 };
+
+	(void)state;
+	expect_bad("{\"method\":\"io.gigapool.Pool.Echo\"}{\"method\":\"io.gigapool.Pool.Echo\"}");
+	expect_bad("{\"method\":\"io.gigapool.Pool.Echo\"} garbage");
+	expect_bad("{\"method\":\"io.gigapool.Pool.Echo\"}}");
+	expect_reply(&user, " {\"method\":\"io.gigapool.Pool.Echo\"}\n\t ", "\"echo\":\"yes\"");
+}
+
+/*
+ * varlink's "upgrade" hands the connection to another protocol after the
+ * reply: no method here offers that, so true is refused and false is a
+ * plain call.
+ */
+static void test_upgrade(void **state)
+{
+	const struct peer user = { .uid = 1000 };
+
+	(void)state;
+	calls = 0;
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Echo\",\"upgrade\":false}",
+		     "\"echo\":\"yes\"");
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Echo\",\"upgrade\":true}",
+		     "{\"error\":\"org.varlink.service.InvalidParameter\","
+		     "\"parameters\":{\"parameter\":\"upgrade\"}}");
+	assert_int_equal(calls, 1);
+	expect_reply(&user, "{\"method\":\"io.gigapool.Pool.Echo\",\"more\":false}",
+		     "\"echo\":\"yes\"");
+	expect_bad("{\"method\":\"io.gigapool.Pool.Echo\",\"upgrade\":1}");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +339,12 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_null_parameters),
+		cmocka_unit_test(test_nul_and_utf8_refused),
+		cmocka_unit_test(test_exact_integers),
+		cmocka_unit_test(test_unknown_parameters),
+		cmocka_unit_test(test_one_object_per_message),
+		cmocka_unit_test(test_upgrade),
 	};
 
 	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);

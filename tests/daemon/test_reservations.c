@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,6 +31,8 @@ static int remove_dir(void **state)
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/" RESV_FILE, dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/" RESV_LOCK_FILE, dir);
 	unlink(path);
 	return rmdir(dir);
 }
@@ -73,14 +76,14 @@ static void test_save_load_roundtrip(void **state)
 	char path[128];
 
 	(void)state;
-	assert_int_equal(resv_load(dir, &back), 0);	/* no file yet: empty */
+	assert_int_equal(resv_load(dir, &back, NULL), 0);	/* no file yet: empty */
 	assert_int_equal(back.n, 0);
 	assert_int_equal(resv_add(&set, &r1), 0);
 	assert_int_equal(resv_add(&set, &r2), 0);
 	assert_int_equal(resv_save(dir, &set), 0);
 	snprintf(path, sizeof(path), "%s/" RESV_FILE ".tmp", dir);
 	assert_int_equal(access(path, F_OK), -1);	/* renamed, not left behind */
-	assert_int_equal(resv_load(dir, &back), 0);
+	assert_int_equal(resv_load(dir, &back, NULL), 0);
 	assert_int_equal(back.n, 2);
 	assert_int_equal(resv_find(&back, "vm1")->bytes, 3 * GIB + 7);
 	assert_int_equal(resv_find(&back, "vm1")->created, 1700000000);
@@ -109,7 +112,7 @@ static void test_parse_rejects(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
-		int r = resv_parse(bad[i], strlen(bad[i]), &set);
+		int r = resv_parse(bad[i], strlen(bad[i]), &set, NULL);
 
 		if (r >= 0)
 			fail_msg("accepted: %s", bad[i]);
@@ -125,7 +128,77 @@ static void test_load_corrupt_file(void **state)
 	(void)state;
 	snprintf(path, sizeof(path), "%s/" RESV_FILE, dir);
 	assert_int_equal(write_file_atomic(path, "{\"version\":", 11, 0644), 0);
-	assert_int_equal(resv_load(dir, &set), -EINVAL);
+	assert_int_equal(resv_load(dir, &set, NULL), -EINVAL);
+}
+
+/* The operator is told which file is wrong, and why. */
+static void test_load_error_names_file_and_reason(void **state)
+{
+	static const char entry[] = "{\"version\":1,\"reservations\":[{\"owner\":\"a\","
+				    "\"bytes\":-5,\"node\":0,\"any\":false,\"created\":0}]}";
+	struct resv_set set;
+	char path[128], *err;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/" RESV_FILE, dir);
+	assert_int_equal(write_file_atomic(path, "{\"version\":", 11, 0644), 0);
+	assert_int_equal(resv_load(dir, &set, &err), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "not JSON"));
+	free(err);
+	assert_int_equal(write_file_atomic(path, entry, strlen(entry), 0644), 0);
+	assert_int_equal(resv_load(dir, &set, &err), -EINVAL);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, "reservations[0].bytes"));
+	free(err);
+	assert_int_equal(chmod(path, 0), 0);
+	if (geteuid() != 0) {	/* root reads a file of mode 0 all the same */
+		assert_int_equal(resv_load(dir, &set, &err), -EACCES);
+		assert_non_null(strstr(err, path));
+		assert_non_null(strstr(err, strerror(EACCES)));
+		free(err);
+	}
+	unlink(path);
+	assert_int_equal(mkdir(path, 0755), 0);	/* a directory where the file should be */
+	assert_int_equal(resv_load(dir, &set, &err), -EISDIR);
+	assert_non_null(strstr(err, path));
+	assert_non_null(strstr(err, strerror(EISDIR)));
+	free(err);
+	rmdir(path);
+}
+
+/* 2^53-1 bytes, the largest reservation, come back from disk unchanged. */
+static void test_exact_on_disk(void **state)
+{
+	struct reservation r = { .owner = "big", .bytes = RESV_MAX_BYTES, .node = 0, .created = 1 };
+	struct resv_set set = { 0 }, back;
+	char *text;
+
+	(void)state;
+	assert_int_equal(resv_add(&set, &r), 0);
+	text = resv_format(&set);
+	assert_non_null(strstr(text, "9007199254740991"));
+	free(text);
+	assert_int_equal(resv_save(dir, &set), 0);
+	assert_int_equal(resv_load(dir, &back, NULL), 0);
+	assert_int_equal(resv_find(&back, "big")->bytes, RESV_MAX_BYTES);
+	resv_set_done(&back);
+	resv_set_done(&set);
+}
+
+/* One daemon per state directory: a second lock is refused with the holder's pid. */
+static void test_lock(void **state)
+{
+	int fd, fd2;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(resv_lock(dir, &fd, &pid), 0);
+	assert_int_equal(resv_lock(dir, &fd2, &pid), -EBUSY);
+	assert_int_equal(pid, getpid());
+	close(fd);
+	assert_int_equal(resv_lock(dir, &fd2, &pid), 0);
+	close(fd2);
 }
 
 int main(void)
@@ -136,6 +209,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_save_load_roundtrip, make_dir, remove_dir),
 		cmocka_unit_test(test_parse_rejects),
 		cmocka_unit_test_setup_teardown(test_load_corrupt_file, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_load_error_names_file_and_reason, make_dir,
+						remove_dir),
+		cmocka_unit_test_setup_teardown(test_exact_on_disk, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_lock, make_dir, remove_dir),
 	};
 
 	return cmocka_run_group_tests_name("reservations", tests, NULL, NULL);
