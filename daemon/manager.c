@@ -639,6 +639,10 @@ int manager_run(struct manager *m)
 	struct system_state s;
 	int r;
 
+	/* Checked again when binding; here so that a second daemon moves nothing. */
+	r = server_probe(m->opt.socket_path);
+	if (r < 0)
+		return r;
 	r = setup_events(m);
 	if (r < 0)
 		return r;

@@ -456,6 +456,23 @@ static int on_listen(sd_event_source *es, int fd, uint32_t revents, void *userda
 	return 0;
 }
 
+/*
+ * A socket that accepts a connection belongs to a live daemon: never take
+ * its path.  One that refuses is a dead daemon's and is replaced.
+ */
+int server_probe(const char *path)
+{
+	int fd;
+
+	if (sd_listen_fds(0) > 0)
+		return 0;
+	fd = varlink_connect(path);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return -EADDRINUSE;
+}
+
 static int bind_socket(struct server *s, const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -485,15 +502,9 @@ static int bind_socket(struct server *s, const char *path)
 	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.%d", path, (int)getpid()) >=
 	    (int)sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	/*
-	 * A socket that accepts a connection belongs to a live daemon: never
-	 * take its path.  One that refuses is a dead daemon's and is replaced.
-	 */
-	fd = varlink_connect(path);
-	if (fd >= 0) {
-		close(fd);
-		return -EADDRINUSE;
-	}
+	fd = server_probe(path);
+	if (fd < 0)
+		return fd;
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -33,6 +33,8 @@ int server_new(sd_event *event, const struct service *svc, const struct server_l
  * the server.
  */
 int server_listen(struct server *s, const char *path);
+/* -EADDRINUSE when a live daemon answers on path (and no socket was passed), else 0. */
+int server_probe(const char *path);
 /*
  * Limits for the connections accepted from now on.  A connected client
  * keeps its message size; its privilege is decided anew (a reload may

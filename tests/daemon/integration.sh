@@ -532,6 +532,7 @@ timeout 10 "$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir 
 	--sysfs-root "$R" 2>"$R/second.log"
 eq "a second daemon on another state directory but the same socket exits 3" 3 $?
 check "and says the socket is served" grep -q "another gigapoold answers on $R/S" "$R/second.log"
+check "before it started a cycle" [ "$(grep -c 'starting in' "$R/second.log")" = 0 ]
 ctl status >/dev/null
 eq "the first daemon is still reachable" 0 $?
 { kill -9 "$DPID" && wait "$DPID"; } 2>/dev/null
