@@ -103,8 +103,6 @@ static size_t memory_limit(const struct client *c)
 				  : CLIENT_MEMORY_BYTES - PRIVILEGED_MEMORY_BYTES;
 }
 
-static void client_update(struct client *c);
-
 /*
  * Clients that waited for memory are looked at again once some is freed:
  * a writable socket reports EPOLLOUT at once, and its handler decides

@@ -18,7 +18,7 @@ static int m_ok(void *userdata, const cJSON *params, const struct peer *peer, st
 
 static const struct method methods[] = {
 	{ "Status", false, m_ok },
-	{ "Reserve", true, m_ok },
+	{ "Reserve", true, m_ok, "owner bytes node" },
 	{ NULL }
 };
 
