@@ -470,6 +470,24 @@ out=$(systemd-analyze verify --man=no "$TOP/systemd/gigapoold.service" "$TOP/sys
 	grep -v 'Command /usr/sbin/gigapoold is not executable')
 eq "systemd-analyze verify finds nothing but the uninstalled binary" "" "$out"
 
+echo "# integers exact to 2^53"
+R=$W/exact
+one_node "$R" 4 8 0
+start "$R" "$R/policy.json" || exit 1
+out=$(ctl call io.gigapool.Pool.Reserve '{"owner":"big","bytes":9007199254740991,"node":0}')
+check "Reserve of 2^53-1 bytes answers them exactly" grep -q '"bytes":[[:space:]]*9007199254740991' <<<"$out"
+check "and stores them exactly" grep -q '"bytes":[[:space:]]*9007199254740991' "$R/state/reservations.json"
+{ kill -9 "$DPID" && wait "$DPID"; } 2>/dev/null
+DPID=
+start "$R" "$R/policy.json" || exit 1
+check "and reads them back exactly after a restart" \
+	grep -q '"bytes":[[:space:]]*9007199254740991' <<<"$(ctl --json list)"
+out=$(ctl call io.gigapool.Pool.Reserve '{"owner":"bigger","bytes":9007199254740992,"node":0}' 2>&1)
+check "2^53 bytes are refused (not exact as a double beyond)" grep -q '"parameter":[[:space:]]*"bytes"' <<<"$out"
+ctl release big >/dev/null
+eq "the exact reservation is released" 0 $?
+stop
+
 echo "# hostile clients"
 R=$W/hostile
 make_root "$R" 1 none
