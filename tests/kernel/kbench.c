@@ -16,6 +16,12 @@
  * memory lending costs (MemFree before and after); on both kernels it times
  * clearing 1 GiB, by faulting a 1 GiB hugetlb page and by memset().
  *
+ * The free-path figure times freeing ordinary anonymous pages, which every
+ * host does all the time: the pool's hook in the page allocator's free
+ * path must cost nothing measurable, with no chunk lent (the hook is a
+ * patched-out branch) and with one lent (it asks whether each page is the
+ * pool's).
+ *
  * Cross-CPU work is counted over the whole life of the GiB and per phase
  * (lend; fault; free and reclaim): function-call IPIs, which carry the
  * kernel's TLB shootdowns (set_memory_*() and flush_tlb_kernel_range()
@@ -135,6 +141,67 @@ static void lend_figures(void)
 	       from_huge / 2, from_cma, reclaim_clean / 2, (free0 - free1) / 2);
 }
 
+#define FREE_BYTES	(64 * MIB)
+#define FREE_REPS	15
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Median time, over FREE_REPS runs, to free FREE_BYTES of faulted
+ * anonymous memory with MADV_DONTNEED.  Faulting is not timed;
+ * the madvise() is the page allocator's batched free path, one page at a
+ * time through free_pages_prepare(), plus the unmapping around it, which
+ * is the same on every kernel.
+ */
+static long long free_ns(void)
+{
+	long long t[FREE_REPS], start;
+	char *p;
+	int i;
+
+	p = mmap(NULL, FREE_BYTES, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return -1;
+	/* Small pages only: a THP would be freed as one. */
+	madvise(p, FREE_BYTES, MADV_NOHUGEPAGE);
+	for (i = 0; i < FREE_REPS; i++) {
+		memset(p, 1, FREE_BYTES);
+		start = now_ns();
+		if (madvise(p, FREE_BYTES, MADV_DONTNEED)) {
+			munmap(p, FREE_BYTES);
+			return -1;
+		}
+		t[i] = now_ns() - start;
+	}
+	munmap(p, FREE_BYTES);
+	qsort(t, FREE_REPS, sizeof(t[0]), cmp_ll);
+	return t[FREE_REPS / 2];
+}
+
+/* The free-path figures: no chunk lent, and on gigapool one lent. */
+static void free_figures(void)
+{
+	long long unlent, lent = -1;
+
+	unlent = free_ns();
+	tap_ok(unlent >= 0, "free %lu MiB of anonymous memory %d times, no chunk lent",
+	       FREE_BYTES / MIB, FREE_REPS);
+	if (has_pool) {
+		tap_ok(pool_set_chunks(-1, 1), "lend a chunk for the free-path figure");
+		lent = free_ns();
+		tap_ok(lent >= 0 && pool_set_chunks(-1, 0),
+		       "free anonymous memory with a chunk lent, reclaim it");
+	}
+	printf("# figure kbench-free free_pages=%lu free_ns=%lld free_lent_ns=%lld\n",
+	       FREE_BYTES / PAGE_SIZE_4K, unlent, lent);
+}
+
 /* One round: the 1 GiB measurements described at the top. */
 static void round_figures(int round)
 {
@@ -239,6 +306,7 @@ int main(int argc, char **argv)
 	printf("# figure kbench-boot kernel=%s pool=%d hvo=%lld cpus=%ld\n", uts.release,
 	       has_pool, sysfs_read("/proc/sys/vm/hugetlb_optimize_vmemmap"),
 	       sysconf(_SC_NPROCESSORS_ONLN));
+	free_figures();
 	for (i = 1; i <= rounds; i++)
 		round_figures(i);
 	if (has_pool)

@@ -35,7 +35,6 @@
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
-#include <linux/xarray.h>
 #include <asm/tlbflush.h>
 #include <uapi/linux/unmapped_pool.h>
 
@@ -51,8 +50,18 @@ DECLARE_WAIT_QUEUE_HEAD(unmapped_pool_event_wait);
 
 static struct unmapped_pool *node_pools[MAX_NUMNODES];
 
-/* Chunks by pfn >> UNMAPPED_POOL_CHUNK_ORDER, for the free path. */
-static DEFINE_XARRAY(unmapped_pool_chunks);
+/*
+ * The chunk lent from each GiB of physical memory, indexed by
+ * pfn >> UNMAPPED_POOL_CHUNK_ORDER, or NULL.  Every page freed while a
+ * chunk is lent asks it whether the page is the pool's, so the answer is
+ * one load from an array of one pointer per GiB (8 KiB for 1 TiB), not a
+ * tree walk.  It covers the memory present at boot, which is where the
+ * hugetlb CMA areas that chunks come from were reserved.  Written under
+ * unmapped_pool_resize_lock, read locklessly: a page's chunk is published
+ * before any of its pages is handed out and cleared only once none is.
+ */
+static struct unmapped_pool_chunk **unmapped_pool_chunk_of;
+static unsigned long unmapped_pool_nr_gib;
 
 /* Bumped whenever user space should look at the pools again. */
 static atomic64_t unmapped_pool_events;
@@ -93,6 +102,23 @@ static void unmapped_pool_raise_event(void)
 {
 	atomic64_inc(&unmapped_pool_events);
 	wake_up_interruptible_all(&unmapped_pool_event_wait);
+}
+
+static struct unmapped_pool_chunk *unmapped_pool_find_chunk(unsigned long pfn)
+{
+	unsigned long gib = pfn >> UNMAPPED_POOL_CHUNK_ORDER;
+
+	if (gib >= unmapped_pool_nr_gib)
+		return NULL;
+	return READ_ONCE(unmapped_pool_chunk_of[gib]);
+}
+
+/* Make @chunk, or no chunk if NULL, the one of the GiB at @pfn. */
+static void unmapped_pool_publish(unsigned long pfn,
+				  struct unmapped_pool_chunk *chunk)
+{
+	WRITE_ONCE(unmapped_pool_chunk_of[pfn >> UNMAPPED_POOL_CHUNK_ORDER],
+		   chunk);
 }
 
 /*
@@ -374,11 +400,11 @@ static int unmapped_pool_lend_chunk(struct unmapped_pool *pool, int nid,
 	if (err)
 		goto out_cma;
 	chunk->pfn = page_to_pfn(page);
-	err = xa_insert(&unmapped_pool_chunks,
-			chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER, chunk,
-			GFP_KERNEL);
-	if (err)
+	if (chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER >= unmapped_pool_nr_gib) {
+		err = -ERANGE;
 		goto out_unfreeze;
+	}
+	unmapped_pool_publish(chunk->pfn, chunk);
 	unmapped_pool_zero_chunk(chunk, page);
 	/*
 	 * One call for the whole chunk keeps a PUD mapping whole and costs
@@ -400,12 +426,11 @@ static int unmapped_pool_lend_chunk(struct unmapped_pool *pool, int nid,
 				 UNMAPPED_POOL_CHUNK_PAGES)) {
 			pr_err("node %d: chunk at pfn %#lx is partly unmapped and lost\n",
 			       nid, chunk->pfn);
-			xa_erase(&unmapped_pool_chunks,
-				 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
+			unmapped_pool_publish(chunk->pfn, NULL);
 			unmapped_pool_chunk_free(chunk);
 			return err;
 		}
-		goto out_xa;
+		goto out_unpublish;
 	}
 	static_branch_inc(&unmapped_pool_lent);
 
@@ -415,9 +440,8 @@ static int unmapped_pool_lend_chunk(struct unmapped_pool *pool, int nid,
 	unmapped_pool_unlock(pool);
 	return 0;
 
-out_xa:
-	xa_erase(&unmapped_pool_chunks,
-		 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
+out_unpublish:
+	unmapped_pool_publish(chunk->pfn, NULL);
 out_unfreeze:
 	unmapped_pool_unfreeze_pages(page, UNMAPPED_POOL_CHUNK_PAGES);
 out_cma:
@@ -490,8 +514,7 @@ static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 		return -EBUSY;
 
 	/* No page of the chunk is in use, so no free can look it up now. */
-	xa_erase(&unmapped_pool_chunks,
-		 chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER);
+	unmapped_pool_publish(chunk->pfn, NULL);
 	page = pfn_to_page(chunk->pfn);
 	for_each_set_bit(i, chunk->dirty_map, UNMAPPED_POOL_CHUNK_PAGES) {
 		unmapped_pool_wipe_page(page + i);
@@ -503,9 +526,7 @@ static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 			   UNMAPPED_POOL_CHUNK_PAGES);
 	if (err) {
 		/* Still unmapped: keep serving it rather than lose it. */
-		WARN_ON(xa_insert(&unmapped_pool_chunks,
-				  chunk->pfn >> UNMAPPED_POOL_CHUNK_ORDER,
-				  chunk, GFP_KERNEL));
+		unmapped_pool_publish(chunk->pfn, chunk);
 		spin_lock_irq(&pool->lock);
 		chunk->draining = false;
 		list_add_tail(&chunk->list, &pool->chunks);
@@ -776,8 +797,7 @@ void unmapped_pool_count_fallback(void)
 
 bool __unmapped_pool_has_page(const struct page *page)
 {
-	return xa_load(&unmapped_pool_chunks,
-		       page_to_pfn(page) >> UNMAPPED_POOL_CHUNK_ORDER);
+	return unmapped_pool_find_chunk(page_to_pfn(page));
 }
 EXPORT_SYMBOL_GPL(__unmapped_pool_has_page);
 
@@ -788,8 +808,7 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 	struct unmapped_pool *pool;
 	unsigned long flags, index;
 
-	chunk = xa_load(&unmapped_pool_chunks,
-			pfn >> UNMAPPED_POOL_CHUNK_ORDER);
+	chunk = unmapped_pool_find_chunk(pfn);
 	if (!chunk)
 		return false;
 	pool = node_pools[chunk->nid];
@@ -893,6 +912,12 @@ static int __init unmapped_pool_init(void)
 		pr_err("no wipe slots (%d), the pool is disabled\n", err);
 		return err;
 	}
+	unmapped_pool_nr_gib = DIV_ROUND_UP(max_pfn, UNMAPPED_POOL_CHUNK_PAGES);
+	unmapped_pool_chunk_of = kvcalloc(unmapped_pool_nr_gib,
+					  sizeof(*unmapped_pool_chunk_of),
+					  GFP_KERNEL);
+	if (!unmapped_pool_chunk_of)
+		return -ENOMEM;
 	for_each_online_node(nid) {
 		pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 		if (!pool)

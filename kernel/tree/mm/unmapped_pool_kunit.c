@@ -226,7 +226,7 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
 	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
 	struct unmapped_pool *pool = unmapped_pool_of_node(0);
-	unsigned long chunks;
+	unsigned long chunks, base;
 	struct page *page, *big;
 	unsigned int level;
 	u8 *alias;
@@ -245,6 +245,17 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_EXPECT_TRUE(test, unmapped_pool_has_page(page));
 	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	/* The free path's lookup covers the chunk and nothing next to it. */
+	base = ALIGN_DOWN(page_to_pfn(page), UNMAPPED_POOL_CHUNK_PAGES);
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_has_page(pfn_to_page(base)));
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_has_page(pfn_to_page(base +
+					UNMAPPED_POOL_CHUNK_PAGES - 1)));
+	if (pfn_valid(base - 1))
+		KUNIT_EXPECT_FALSE(test,
+				   unmapped_pool_has_page(pfn_to_page(base - 1)));
+	if (pfn_valid(base + UNMAPPED_POOL_CHUNK_PAGES))
+		KUNIT_EXPECT_FALSE(test, unmapped_pool_has_page(pfn_to_page(base +
+					UNMAPPED_POOL_CHUNK_PAGES)));
 	KUNIT_EXPECT_FALSE(test, direct_map_present(page, &level));
 	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_1G);
 
