@@ -13,10 +13,13 @@
  * Free pool pages keep a reference count of zero, like free buddy pages,
  * so that speculative references fail on them.  Their last put lands in
  * free_pages_prepare(), which hands them back here instead of to the buddy
- * allocator.  Pages freed by a consumer are wiped before the chunk is
- * mapped again, through a per-CPU temporary mapping that only ever needs a
- * local TLB invalidation.  Under memory pressure a shrinker gives empty
- * chunks back to hugetlb, beyond what the pool's low watermark asks for.
+ * allocator.  That may happen in atomic context, so a page freed by a
+ * consumer is only marked dirty there, and a per-node worker wipes it soon
+ * after, as stock memfd_secret clears a page when it is freed; reclaim
+ * wipes whatever is left before the chunk is mapped again.  Wiping goes
+ * through a per-CPU temporary mapping that only ever needs a local TLB
+ * invalidation.  Under memory pressure a shrinker gives empty chunks back
+ * to hugetlb, beyond what the pool's low watermark asks for.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -262,6 +265,90 @@ static void unmapped_pool_wipe_page(struct page *page)
 	pte_clear(&init_mm, slot->addr, slot->pte);
 	flush_tlb_one_kernel(slot->addr);
 	local_irq_restore(flags);
+}
+
+/*
+ * Pages the wipe worker clears per hold of the pool lock, with interrupts
+ * off: 64 KiB, sixteen page clears and local TLB invalidations, which
+ * bounds how long a free or an allocation on another CPU waits for it.
+ */
+#define UNMAPPED_POOL_WIPE_BATCH	16
+
+/*
+ * Wipe up to UNMAPPED_POOL_WIPE_BATCH dirty free pages of @pool, in chunk
+ * list order.  The pool lock stays held across the wipes: a page being
+ * wiped can then neither be handed out, which would let the wipe land on
+ * its new owner's data, nor have its chunk reclaimed and the chunk's
+ * metadata freed under the worker, and no page has to be claimed first.
+ *
+ * Return: true if dirty pages are left after the batch.
+ */
+static bool unmapped_pool_wipe_batch(struct unmapped_pool *pool)
+{
+	struct unmapped_pool_chunk *chunk;
+	unsigned int done = 0;
+	unsigned long i;
+
+	lockdep_assert_held(&pool->lock);
+	list_for_each_entry(chunk, &pool->chunks, list) {
+		if (!chunk->dirty)
+			continue;
+		for_each_set_bit(i, chunk->dirty_map, UNMAPPED_POOL_CHUNK_PAGES) {
+			if (done == UNMAPPED_POOL_WIPE_BATCH)
+				return true;
+			unmapped_pool_wipe_page(pfn_to_page(chunk->pfn + i));
+			__clear_bit(i, chunk->dirty_map);
+			__set_bit(i, chunk->zeroed_map);
+			chunk->dirty--;
+			done++;
+		}
+	}
+	return false;
+}
+
+/*
+ * The pool's wipe worker: wipes every dirty free page of the pool, one
+ * batch per hold of the pool lock, and ends once none is left.  A page
+ * freed while it runs either falls into one of its batches or, through
+ * the free queueing the work again, into its next run.
+ */
+static void unmapped_pool_wipe_workfn(struct work_struct *work)
+{
+	struct unmapped_pool *pool =
+		container_of(work, struct unmapped_pool, wipe_work);
+	bool more;
+
+	do {
+		spin_lock_irq(&pool->lock);
+		more = unmapped_pool_wipe_batch(pool);
+		spin_unlock_irq(&pool->lock);
+		cond_resched();
+	} while (more);
+}
+
+/**
+ * unmapped_pool_dirty_pages - free pages of a node's pool not yet wiped
+ * @nid: node id
+ *
+ * Pages of chunks being reclaimed are not counted: reclaim wipes them
+ * before it maps the chunk again.
+ *
+ * Return: the number of free pages that still hold what a consumer left in
+ * them, 0 for a node without a pool.
+ */
+unsigned long unmapped_pool_dirty_pages(int nid)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(nid);
+	struct unmapped_pool_chunk *chunk;
+	unsigned long dirty = 0;
+
+	if (!pool)
+		return 0;
+	spin_lock_irq(&pool->lock);
+	list_for_each_entry(chunk, &pool->chunks, list)
+		dirty += chunk->dirty;
+	spin_unlock_irq(&pool->lock);
+	return dirty;
 }
 
 /*
@@ -521,6 +608,7 @@ static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 		cond_resched();
 	}
 	bitmap_zero(chunk->dirty_map, UNMAPPED_POOL_CHUNK_PAGES);
+	chunk->dirty = 0;
 
 	err = set_memory_p((unsigned long)page_address(page),
 			   UNMAPPED_POOL_CHUNK_PAGES);
@@ -682,11 +770,35 @@ static int unmapped_pool_policy_node(void)
 #endif
 }
 
+/*
+ * Pages leaving the pool are neither dirty free pages nor known to stay
+ * zero any more.  @wipe gets the pages among them that are not known to
+ * be zero, which @init asks to be wiped.
+ */
+static void unmapped_pool_hand_out(struct unmapped_pool_chunk *chunk,
+				   unsigned long index, unsigned long nr,
+				   bool init, unsigned long *wipe)
+{
+	unsigned long i = index;
+
+	bitmap_zero(wipe, nr);
+	if (init)
+		for_each_clear_bit_from(i, chunk->zeroed_map, index + nr)
+			__set_bit(i - index, wipe);
+	i = index;
+	for_each_set_bit_from(i, chunk->dirty_map, index + nr) {
+		__clear_bit(i, chunk->dirty_map);
+		chunk->dirty--;
+	}
+	bitmap_clear(chunk->zeroed_map, index, nr);
+}
+
 /**
  * unmapped_pool_alloc_pages - allocate pages that are not in the direct map
  * @nid: node to allocate from, NUMA_NO_NODE for the local one
  * @order: order of the allocation, at most PMD order
- * @gfp: allocation flags; __GFP_ZERO and __GFP_COMP are honoured.  A
+ * @gfp: allocation flags; __GFP_ZERO and __GFP_COMP are honoured, and
+ *	init_on_alloc zeroes pages as __GFP_ZERO does.  Otherwise a
  *	consumer whose memory is initialised by a trusted party leaves
  *	out __GFP_ZERO and skips the wipe.
  * @owner: cookie of the object the pages belong to (a file, say), so
@@ -696,17 +808,21 @@ static int unmapped_pool_policy_node(void)
  * other page, with put_page() or unmapped_pool_free_pages(); their final put returns
  * them to the pool.
  *
+ * Pages that must come zeroed are wiped only where not known to be zero:
+ * the worker that wipes freed pages marks them so.
+ *
  * Return: the first page, or NULL if the node's pool has no room.
  */
 struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 				       unsigned long owner)
 {
+	DECLARE_BITMAP(wipe, UNMAPPED_POOL_BLOCK_PAGES);
 	struct unmapped_pool *pool;
 	struct unmapped_pool_chunk *chunk;
 	unsigned long index = 0, i, nr = 1UL << order;
+	bool init = want_init_on_alloc(gfp);
 	unsigned long flags;
 	struct page *page;
-	bool wipe = false;
 	bool raise;
 
 	if (!unmapped_pool_active() || order > UNMAPPED_POOL_MAX_ORDER)
@@ -722,13 +838,8 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	spin_lock_irqsave(&pool->lock, flags);
 	chunk = unmapped_pool_place(pool, owner, order, &index);
 	raise = unmapped_pool_account(pool, chunk, index, order, owner);
-	if (chunk) {
-		if (gfp & __GFP_ZERO)
-			wipe = find_next_zero_bit(chunk->zeroed_map, index + nr,
-						  index) < index + nr;
-		bitmap_clear(chunk->zeroed_map, index, nr);
-		bitmap_clear(chunk->dirty_map, index, nr);
-	}
+	if (chunk)
+		unmapped_pool_hand_out(chunk, index, nr, init, wipe);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (raise)
 		unmapped_pool_raise_event();
@@ -736,9 +847,8 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 		return NULL;
 
 	page = pfn_to_page(chunk->pfn + index);
-	if (wipe)
-		for (i = 0; i < nr; i++)
-			unmapped_pool_wipe_page(page + i);
+	for_each_set_bit(i, wipe, nr)
+		unmapped_pool_wipe_page(page + i);
 	set_page_refcounted(page);
 	page_table_check_alloc(page, order);
 	if (order && (gfp & __GFP_COMP))
@@ -807,16 +917,25 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
 	unsigned long flags, index;
+	int nid;
 
 	chunk = unmapped_pool_find_chunk(pfn);
 	if (!chunk)
 		return false;
-	pool = node_pools[chunk->nid];
+	/* Once the pages are free, the chunk may be reclaimed and freed. */
+	nid = chunk->nid;
+	pool = node_pools[nid];
 	index = pfn - chunk->pfn;
 	spin_lock_irqsave(&pool->lock, flags);
 	unmapped_pool_chunk_put(pool, chunk, index, order);
 	bitmap_set(chunk->dirty_map, index, 1UL << order);
+	chunk->dirty += 1UL << order;
 	spin_unlock_irqrestore(&pool->lock, flags);
+	/*
+	 * The free may come with interrupts off or from an interrupt, where
+	 * wiping up to 512 pages would take too long: the worker does it.
+	 */
+	queue_work_node(nid, system_unbound_wq, &pool->wipe_work);
 	return true;
 }
 
@@ -924,6 +1043,7 @@ static int __init unmapped_pool_init(void)
 			return -ENOMEM;
 		spin_lock_init(&pool->lock);
 		INIT_LIST_HEAD(&pool->chunks);
+		INIT_WORK(&pool->wipe_work, unmapped_pool_wipe_workfn);
 		node_pools[nid] = pool;
 	}
 

@@ -13,6 +13,7 @@
 #include <linux/pgtable.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 /* A chunk is one PUD of memory, served in pages of up to one PMD. */
 #define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
@@ -32,11 +33,13 @@
  * @pfn: first page frame of the chunk
  * @nid: node the chunk belongs to
  * @used: pages handed out
+ * @dirty: pages set in @dirty_map
  * @free_blocks: blocks with no page handed out
  * @draining: being given back; no new allocations
  * @used_map: one bit per page handed out
- * @dirty_map: pages that held a consumer's data since they were last
- *	wiped; they are wiped before the chunk is mapped again
+ * @dirty_map: free pages that held a consumer's data since they were
+ *	last wiped; the pool's wipe worker wipes them soon after they are
+ *	freed, and reclaim wipes any left before the chunk is mapped again
  * @zeroed_map: pages known to hold zeroes, which __GFP_ZERO requests
  *	get without wiping them again
  * @block_owner: owner of each block (0: none), so that one owner's
@@ -52,6 +55,7 @@ struct unmapped_pool_chunk {
 	unsigned long pfn;
 	int nid;
 	unsigned long used;
+	unsigned long dirty;
 	unsigned int free_blocks;
 	bool draining;
 	unsigned long *used_map;
@@ -88,6 +92,7 @@ struct unmapped_pool_owner_hint {
  * @alloc_failures: requests that found the pool full
  * @fallbacks: consumer allocations served outside the pool (atomic)
  * @tlb_flushes: cross-CPU TLB flushes done for this pool
+ * @wipe_work: wipes the pool's dirty free pages; queued by every free
  */
 struct unmapped_pool {
 	spinlock_t lock;	/* see above */
@@ -104,6 +109,7 @@ struct unmapped_pool {
 	u64 alloc_failures;
 	atomic64_t fallbacks;
 	u64 tlb_flushes;
+	struct work_struct wipe_work;
 };
 
 static inline unsigned long
@@ -152,6 +158,7 @@ int unmapped_pool_set_total_chunks(unsigned long target,
 				   unsigned long *ret_chunks);
 unsigned long unmapped_pool_total_chunks(void);
 unsigned long unmapped_pool_empty_chunks(struct unmapped_pool *pool);
+unsigned long unmapped_pool_dirty_pages(int nid);
 bool unmapped_pool_node_has_cma(int nid);
 void unmapped_pool_set_watermark(int nid, unsigned long low_pages);
 void unmapped_pool_node_snapshot(int nid, struct unmapped_pool_node_stats *st);

@@ -220,16 +220,11 @@ static bool direct_map_present(struct page *page, unsigned int *ret_level)
 	return pte && pte_present(*pte);
 }
 
-/* Lend a real chunk, serve from it, and give it back whole. */
-static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
+/* Lend one more chunk to node 0, or skip; returns the node's chunks. */
+static unsigned long live_lend(struct kunit *test)
 {
-	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
-	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
 	struct unmapped_pool *pool = unmapped_pool_of_node(0);
-	unsigned long chunks, base;
-	struct page *page, *big;
-	unsigned int level;
-	u8 *alias;
+	unsigned long chunks;
 	int err;
 
 	if (!unmapped_pool_node_has_cma(0))
@@ -239,6 +234,20 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	if (err == -ENOMEM)
 		kunit_skip(test, "hugetlb_cma= area of node 0 is full");
 	KUNIT_ASSERT_EQ(test, err, 0);
+	return chunks;
+}
+
+/* Lend a real chunk, serve from it, and give it back whole. */
+static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
+{
+	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
+	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct page *page, *big;
+	unsigned int level;
+	unsigned long base;
+	u8 *alias;
 
 	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
 					 OWNER_A);
@@ -301,6 +310,89 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vm_event(DIRECT_MAP_LEVEL3_SPLIT), splits3);
 }
 
+/* A page of node 0's pool, and an alias of it that the test scribbles on. */
+static struct page *live_scribbled_page(struct kunit *test, u8 **ret_alias)
+{
+	struct page *page;
+
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
+					 OWNER_A);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	*ret_alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, *ret_alias);
+	memset(*ret_alias, 0xa5, PAGE_SIZE);
+	return page;
+}
+
+/*
+ * A freed page is wiped soon after by the pool's worker, not only when
+ * its chunk is reclaimed, and is then known to be zero.
+ */
+static void unmapped_pool_live_wipe_at_free(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct unmapped_pool_chunk *chunk;
+	struct page *page;
+	u8 *alias;
+
+	page = live_scribbled_page(test, &alias);
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	put_page(page);
+	flush_work(&pool->wipe_work);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 0);
+	KUNIT_EXPECT_NULL(test, memchr_inv(alias, 0, PAGE_SIZE));
+	KUNIT_EXPECT_TRUE(test, test_bit(page_to_pfn(page) - chunk->pfn,
+					 chunk->zeroed_map));
+	vunmap(alias);
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			0);
+}
+
+static void enable_wipe_work(void *pool)
+{
+	enable_work(&((struct unmapped_pool *)pool)->wipe_work);
+}
+
+/*
+ * With init_on_alloc, a request without __GFP_ZERO gets a page that was
+ * freed dirty zeroed, as from the page allocator; without it, the page as
+ * it is.  The worker is held off so that the page is still dirty.
+ */
+static void unmapped_pool_live_init_on_alloc(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct page *page, *again;
+	bool zeroed;
+	u8 *alias;
+
+	disable_work_sync(&pool->wipe_work);
+	KUNIT_ASSERT_EQ(test,
+			kunit_add_action_or_reset(test, enable_wipe_work, pool),
+			0);
+	page = live_scribbled_page(test, &alias);
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 1);
+	again = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, OWNER_A);
+	KUNIT_ASSERT_PTR_EQ(test, again, page);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 0);
+	zeroed = !memchr_inv(alias, 0, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, zeroed, want_init_on_alloc(GFP_KERNEL));
+	kunit_info(test, "init_on_alloc %s\n",
+		   want_init_on_alloc(GFP_KERNEL) ? "on" : "off");
+	vunmap(alias);
+	kunit_release_action(test, enable_wipe_work, pool);
+	put_page(again);
+	flush_work(&pool->wipe_work);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 0);
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			0);
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_owner_affinity),
 	KUNIT_CASE(unmapped_pool_place_fullest_first),
@@ -308,6 +400,8 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_share_when_full),
 	KUNIT_CASE(unmapped_pool_place_full_pool),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
+	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
+	KUNIT_CASE(unmapped_pool_live_init_on_alloc),
 	{}
 };
 

@@ -75,6 +75,25 @@ static ssize_t resizing_show(struct kobject *kobj, struct kobj_attribute *attr,
 static struct kobj_attribute unmapped_pool_attr_resizing = __ATTR_RO(resizing);
 
 /*
+ * Free pages of the node (of every node, globally) that still hold what a
+ * consumer left in them, until the pool's wipe worker gets to them.
+ */
+static ssize_t dirty_pages_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	int want = kobj_to_nid(kobj), nid;
+	unsigned long dirty = 0;
+
+	for_each_node(nid)
+		if (want == NUMA_NO_NODE || nid == want)
+			dirty += unmapped_pool_dirty_pages(nid);
+	return sysfs_emit(buf, "%lu\n", dirty);
+}
+
+static struct kobj_attribute unmapped_pool_attr_dirty_pages =
+	__ATTR_RO(dirty_pages);
+
+/*
  * Like nr_hugepages: lend or reclaim towards the value written, and let
  * a read tell what was achieved.  A write that changed nothing fails with
  * the reason, so that "echo 4 > nr_chunks" does not succeed silently when
@@ -130,6 +149,7 @@ static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_fallbacks.attr.attr,
 	&unmapped_pool_attr_tlb_flushes.attr.attr,
 	&unmapped_pool_attr_resizing.attr,
+	&unmapped_pool_attr_dirty_pages.attr,
 	NULL,
 };
 
