@@ -8,6 +8,11 @@
  *                                  memfd_secret faulted by a thread bound
  *                                  to node N uses N's pool (boot with
  *                                  numa=fake=2 for N = 1)
+ *   pooltest [--cpus N] --poison   poison pool pages, free and in use,
+ *                                  through hwpoison-inject and check that
+ *                                  they are never handed out again; the
+ *                                  chunk stays lent for good, so run it
+ *                                  last in a boot
  *
  * Memory is faulted on one CPU and freed on another, which needs at least
  * two online CPUs: fewer fails the run, and so does a count other than the
@@ -30,6 +35,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,6 +59,7 @@ static const struct {
 	STAT_FILE(nr_chunks), STAT_FILE(free_pages), STAT_FILE(used_pages),
 	STAT_FILE(lends), STAT_FILE(reclaims), STAT_FILE(alloc_failures),
 	STAT_FILE(fallbacks), STAT_FILE(tlb_flushes), STAT_FILE(empty_chunks),
+	STAT_FILE(poisoned_pages),
 };
 #define NR_STAT_FILES	(sizeof(stat_files) / sizeof(stat_files[0]))
 
@@ -194,6 +201,8 @@ static void test_info(void)
 	       "INFO features include EMPTY_CHUNKS (0x%llx)", (unsigned long long)info.features);
 	tap_ok(info.features & UNMAPPED_POOL_FEAT_RESIZING,
 	       "INFO features include RESIZING (0x%llx)", (unsigned long long)info.features);
+	tap_ok(info.features & UNMAPPED_POOL_FEAT_POISONED,
+	       "INFO features include POISONED (0x%llx)", (unsigned long long)info.features);
 	for (i = 0; i < 4; i++)
 		nonzero += info.reserved[i] != 0;
 	tap_eq(nonzero, 0, "INFO reserved fields are zero");
@@ -770,6 +779,196 @@ static void test_node(int node)
 	check_direct_map("after reclaiming the node's chunk");
 }
 
+#define CHUNK_MAP	"/sys/kernel/debug/unmapped_pool/chunks"
+#define CORRUPT_PFN	"/sys/kernel/debug/hwpoison/corrupt-pfn"
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
+/*
+ * First pfn and poisoned pages of node's first chunk in the debugfs chunk
+ * map; -1 poisoned pages when the map has no such column.
+ */
+static bool chunk_of_node(int node, unsigned long long *ret_pfn, long long *ret_poisoned)
+{
+	FILE *f = fopen(CHUNK_MAP, "r");
+	unsigned long long pfn;
+	long long poisoned;
+	char line[256];
+	bool found = false;
+	int n, got;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		poisoned = -1;
+		got = sscanf(line, "%d %llx %*u %*u %*u %*u %*u %lld", &n, &pfn, &poisoned);
+		found = got >= 2 && n == node;
+	}
+	fclose(f);
+	if (found) {
+		*ret_pfn = pfn;
+		*ret_poisoned = poisoned;
+	}
+	return found;
+}
+
+/* The page frame of every page of r, which /proc/self/pagemap shows root. */
+static bool region_pfns(const struct region *r, unsigned long long *pfns)
+{
+	size_t len = r->size / PAGE_SIZE_4K * sizeof(*pfns), done = 0;
+	off_t off = (uintptr_t)r->addr / PAGE_SIZE_4K * sizeof(*pfns);
+	int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool ok = f >= 0;
+	size_t i;
+	ssize_t n;
+
+	while (ok && done < len) {
+		n = pread(f, (char *)pfns + done, len - done, off + done);
+		ok = n > 0;
+		done += ok ? n : 0;
+	}
+	if (f >= 0)
+		close(f);
+	for (i = 0; ok && i < len / sizeof(*pfns); i++) {
+		ok = pfns[i] & PM_PRESENT;
+		pfns[i] &= PM_PFN_MASK;
+	}
+	return ok;
+}
+
+/* Whether the kernel log holds a line containing needle. */
+static bool kmsg_has(const char *needle)
+{
+	int f = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	bool found = false;
+	char rec[8192];
+	ssize_t n;
+
+	if (f < 0)
+		return false;
+	while (!found && ((n = read(f, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE))) {
+		rec[n > 0 ? n : 0] = '\0';
+		found = strstr(rec, needle);
+	}
+	close(f);
+	return found;
+}
+
+/*
+ * In a child, which memory_failure() may kill: fault two pages of
+ * memfd_secret on node, send their pfns up the pipe, and poison the first
+ * through hwpoison-inject while it is mapped.  MADV_HWPOISON cannot reach
+ * a memfd_secret page (get_user_pages() refuses secretmem), which the
+ * child also checks and reports as the third word.
+ */
+static void poison_in_use_child(int node, int out)
+{
+	unsigned long long msg[3] = { 0 };
+	struct region r;
+
+	if (fault_secret(node, 2 * PAGE_SIZE_4K, &r) && region_pfns(&r, msg)) {
+		msg[2] = madvise(r.addr, PAGE_SIZE_4K, MADV_HWPOISON) && errno == EFAULT;
+		if (write(out, msg, sizeof(msg)) == sizeof(msg))
+			sysfs_write(CORRUPT_PFN, msg[0]);
+	}
+	_exit(0);
+}
+
+/*
+ * A memory error on a pool page, free or in use, takes it out of use for
+ * good: it is never handed out again, the counters and the chunk map say
+ * where it is, and its chunk stays lent instead of going back to hugetlb
+ * with the poison.
+ */
+static void test_poison(int node)
+{
+	unsigned long long chunk, bad_free, msg[3], *pfns;
+	long long poisoned, pages = CHUNK_PAGES - 2, in_chunk = 0, hits = 0, i;
+	struct unmapped_pool_node_req req;
+	char needle[128];
+	struct region r;
+	int pipefd[2], status, err;
+	ssize_t got;
+	pid_t pid;
+
+	tap_ok(hugetlb_reserve(node, 1), "node %d has a 1 GiB hugetlb page", node);
+	if (!pool_set_chunks(node, 1) || !chunk_of_node(node, &chunk, &poisoned))
+		tap_bail("cannot lend a chunk of node %d", node);
+	tap_eq(poisoned, 0, "chunk map: chunk %#llx holds no poison yet", chunk);
+
+	/* A free page where a new owner's second page would go. */
+	bad_free = chunk + 1;
+	tap_ok(sysfs_write(CORRUPT_PFN, bad_free),
+	       "hwpoison-inject on free pool page %#llx: recovered", bad_free);
+	tap_eq(pool_read(node, "poisoned_pages"), 1, "node %d poisoned_pages is 1", node);
+	tap_eq(pool_read(node, "free_pages"), CHUNK_PAGES - 1, "free_pages leaves it out");
+	tap_eq(pool_read(node, "used_pages"), 0, "used_pages does not count it");
+	if (!chunk_of_node(node, &chunk, &poisoned))
+		poisoned = -1;
+	tap_eq(poisoned, 1, "chunk map: chunk %#llx holds 1 poisoned page", chunk);
+	snprintf(needle, sizeof(needle), "node %d chunk %#llx: memory error on free page %#llx",
+		 node, chunk, bad_free);
+	tap_ok(kmsg_has(needle), "kernel log: \"%s\"", needle);
+
+	if (pipe(pipefd))
+		tap_bail("pipe: %s", strerror(errno));
+	pid = fork();
+	if (pid < 0)
+		tap_bail("fork: %s", strerror(errno));
+	if (!pid) {
+		close(pipefd[0]);
+		poison_in_use_child(node, pipefd[1]);
+	}
+	close(pipefd[1]);
+	got = read(pipefd[0], msg, sizeof(msg));
+	close(pipefd[0]);
+	waitpid(pid, &status, 0);
+	/* Killed by SIGBUS: it was handed the poisoned page and touched it. */
+	tap_ok(got == sizeof(msg), "a child faults two pages of memfd_secret (%s %d)",
+	       WIFSIGNALED(status) ? "killed by signal" : "exit status",
+	       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	if (got != sizeof(msg))
+		tap_bail("the child could not fault two pages of memfd_secret");
+	tap_ok(msg[2], "MADV_HWPOISON on memfd_secret fails with EFAULT (no GUP of secretmem)");
+	tap_ok(msg[0] - chunk < CHUNK_PAGES && msg[1] - chunk < CHUNK_PAGES,
+	       "the child's pages %#llx, %#llx come from the chunk", msg[0], msg[1]);
+	tap_ok(msg[0] != bad_free && msg[1] != bad_free,
+	       "the poisoned free page was not handed out");
+	tap_eq(pool_read(node, "poisoned_pages"), 2,
+	       "node %d poisoned_pages is 2 with the page poisoned in use", node);
+	tap_eq(pool_read(node, "used_pages"), 0, "used_pages back to 0 once the child is gone");
+	tap_eq(pool_read(node, "free_pages"), CHUNK_PAGES - 2, "free_pages leaves both out");
+	if (!chunk_of_node(node, &chunk, &poisoned))
+		poisoned = -1;
+	tap_eq(poisoned, 2, "chunk map: chunk %#llx holds 2 poisoned pages", chunk);
+	snprintf(needle, sizeof(needle), "node %d chunk %#llx: memory error on in-use page %#llx",
+		 node, chunk, msg[0]);
+	tap_ok(kmsg_has(needle), "kernel log: \"%s\"", needle);
+
+	/* Every free page of the node's pool, and none of them poisoned. */
+	pfns = malloc(pages * sizeof(*pfns));
+	if (!pfns || !fault_secret(node, pages * PAGE_SIZE_4K, &r) || !region_pfns(&r, pfns))
+		tap_bail("cannot fault and look up the pool's %lld free pages", pages);
+	for (i = 0; i < pages; i++) {
+		in_chunk += pfns[i] - chunk < CHUNK_PAGES;
+		hits += pfns[i] == bad_free || pfns[i] == msg[0];
+	}
+	tap_eq(in_chunk, pages, "all %lld free pages of the pool faulted in", pages);
+	tap_eq(hits, 0, "none of them is a poisoned page");
+	tap_eq(pool_read(node, "free_pages"), 0, "free_pages is 0 with the pool full");
+	region_unmap(&r);
+	free(pfns);
+	tap_eq(pool_read(node, "used_pages"), 0, "used_pages back to 0");
+
+	tap_eq(pool_read(node, "empty_chunks"), 0, "a chunk with poison is never empty");
+	err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
+	tap_ok(err == -EAGAIN && req.error == -EBUSY && !req.done,
+	       "RECLAIM keeps the chunk with poison: -EAGAIN, error -EBUSY, nothing done (%d, %d, %llu)",
+	       err, req.error, (unsigned long long)req.done);
+	tap_eq(pool_read(node, "nr_chunks"), 1, "the chunk stays lent");
+	tap_eq(pool_read(node, "poisoned_pages"), 2, "and keeps its poisoned pages");
+}
+
 /* The cross-CPU frees need a second CPU, and every CPU the guest got. */
 static void check_cpus(int want)
 {
@@ -784,14 +983,17 @@ static void check_cpus(int want)
 int main(int argc, char **argv)
 {
 	int i, node = -1, want_cpus = 0;
+	bool poison = false;
 
-	for (i = 1; i < argc; i += 2) {
-		if (i + 1 < argc && !strcmp(argv[i], "--node"))
-			node = atoi(argv[i + 1]);
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--poison"))
+			poison = true;
+		else if (i + 1 < argc && !strcmp(argv[i], "--node"))
+			node = atoi(argv[++i]);
 		else if (i + 1 < argc && !strcmp(argv[i], "--cpus"))
-			want_cpus = atoi(argv[i + 1]);
+			want_cpus = atoi(argv[++i]);
 		else
-			tap_bail("usage: pooltest [--cpus N] [--node N]");
+			tap_bail("usage: pooltest [--cpus N] [--node N | --poison]");
 	}
 
 	/*
@@ -808,7 +1010,9 @@ int main(int argc, char **argv)
 	if (fd < 0)
 		tap_bail("open %s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
 	test_info();
-	if (node < 0)
+	if (poison)
+		test_poison(node < 0 ? 0 : node);
+	else if (node < 0)
 		test_system();
 	else
 		test_node(node);

@@ -193,7 +193,7 @@ done
 mkdir -p "$out"
 if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
 	{
-		boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm
+		boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm pooltest-poison
 		# Two nodes, with HugeTLB vmemmap optimisation on: lending must undo it
 		# and reclaim redo it, through hugetlb's own paths.
 		boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2 hugetlb_free_vmemmap=on" "$smp" 12G pooltest-numa stress

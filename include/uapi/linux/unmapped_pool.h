@@ -38,6 +38,8 @@
  * with UNMAPPED_POOL_NODE_RESIZING instead.
  */
 #define UNMAPPED_POOL_FEAT_RESIZING	(1ULL << 4)
+/* unmapped_pool_node_stats.poisoned_pages is filled in */
+#define UNMAPPED_POOL_FEAT_POISONED	(1ULL << 5)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */
@@ -79,7 +81,13 @@ struct unmapped_pool_node_stats {
 	 * Free pages spread over chunks in use cannot be reclaimed.
 	 */
 	__u64 empty_chunks;
-	__u64 reserved[2];
+	/*
+	 * Pages a memory error took out of use for good.  They count in
+	 * neither free_pages nor used_pages, and their chunks are never
+	 * empty again, so they stay lent.
+	 */
+	__u64 poisoned_pages;
+	__u64 reserved;
 };
 
 /*

@@ -181,6 +181,7 @@ void unmapped_pool_node_snapshot(int nid,
 	st->nr_chunks = pool->nr_chunks;
 	st->free_pages = unmapped_pool_nr_free(pool);
 	st->used_pages = pool->used_pages;
+	st->poisoned_pages = pool->poisoned_pages;
 	st->lends = pool->lends;
 	st->reclaims = pool->reclaims;
 	st->alloc_failures = pool->alloc_failures;
@@ -296,6 +297,13 @@ static bool unmapped_pool_wipe_batch(struct unmapped_pool *pool)
 		for_each_set_bit(i, chunk->dirty_map, UNMAPPED_POOL_CHUNK_PAGES) {
 			if (done == UNMAPPED_POOL_WIPE_BATCH)
 				return true;
+			/*
+			 * memory_failure() marks a page before it tells the
+			 * pool, which then takes it out of the dirty map:
+			 * reading poison would raise another machine check.
+			 */
+			if (PageHWPoison(pfn_to_page(chunk->pfn + i)))
+				continue;
 			unmapped_pool_wipe_page(pfn_to_page(chunk->pfn + i));
 			__clear_bit(i, chunk->dirty_map);
 			__set_bit(i, chunk->zeroed_map);
@@ -382,10 +390,13 @@ static struct unmapped_pool_chunk *unmapped_pool_chunk_alloc(int nid)
 	chunk->used_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	chunk->dirty_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	chunk->zeroed_map = kvzalloc_node(map, GFP_KERNEL, nid);
-	if (!chunk->used_map || !chunk->dirty_map || !chunk->zeroed_map) {
+	chunk->poison_map = kvzalloc_node(map, GFP_KERNEL, nid);
+	if (!chunk->used_map || !chunk->dirty_map || !chunk->zeroed_map ||
+	    !chunk->poison_map) {
 		kvfree(chunk->used_map);
 		kvfree(chunk->dirty_map);
 		kvfree(chunk->zeroed_map);
+		kvfree(chunk->poison_map);
 		kfree(chunk);
 		return NULL;
 	}
@@ -399,6 +410,7 @@ static void unmapped_pool_chunk_free(struct unmapped_pool_chunk *chunk)
 	kvfree(chunk->used_map);
 	kvfree(chunk->dirty_map);
 	kvfree(chunk->zeroed_map);
+	kvfree(chunk->poison_map);
 	kfree(chunk);
 }
 
@@ -911,6 +923,43 @@ bool __unmapped_pool_has_page(const struct page *page)
 }
 EXPORT_SYMBOL_GPL(__unmapped_pool_has_page);
 
+/* Say which chunk of which node a memory error took a page from. */
+static void unmapped_pool_report_poison(struct unmapped_pool_chunk *chunk,
+					unsigned long pfn, const char *state)
+{
+	pr_warn("node %d chunk %#lx: memory error on %s page %#lx, never handed out again; the chunk has %lu poisoned pages and stays lent\n",
+		chunk->nid, chunk->pfn, state, pfn, chunk->poisoned);
+}
+
+/*
+ * Give back the pages of a block but those a memory error hit while they
+ * were in use, which stay out of use, and those that carry PG_hwpoison
+ * but that unmapped_pool_memory_failure() has not seen yet, which it
+ * would otherwise find free.  Never wiped: writing a poisoned page may
+ * consume the poison.
+ */
+static void unmapped_pool_put_unpoisoned(struct unmapped_pool *pool,
+					 struct unmapped_pool_chunk *chunk,
+					 struct page *page, unsigned long index,
+					 unsigned int order)
+{
+	unsigned long i;
+
+	for (i = 0; i < 1UL << order; i++) {
+		if (test_bit(index + i, chunk->poison_map))
+			continue;
+		if (PageHWPoison(page + i)) {
+			unmapped_pool_chunk_poison(pool, chunk, index + i);
+			unmapped_pool_report_poison(chunk, page_to_pfn(page + i),
+						    "freed");
+			continue;
+		}
+		unmapped_pool_chunk_put(pool, chunk, index + i, 0);
+		__set_bit(index + i, chunk->dirty_map);
+		chunk->dirty++;
+	}
+}
+
 bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 {
 	unsigned long pfn = page_to_pfn(page);
@@ -927,9 +976,13 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 	pool = node_pools[nid];
 	index = pfn - chunk->pfn;
 	spin_lock_irqsave(&pool->lock, flags);
-	unmapped_pool_chunk_put(pool, chunk, index, order);
-	bitmap_set(chunk->dirty_map, index, 1UL << order);
-	chunk->dirty += 1UL << order;
+	if (likely(!chunk->poisoned)) {
+		unmapped_pool_chunk_put(pool, chunk, index, order);
+		bitmap_set(chunk->dirty_map, index, 1UL << order);
+		chunk->dirty += 1UL << order;
+	} else {
+		unmapped_pool_put_unpoisoned(pool, chunk, page, index, order);
+	}
 	spin_unlock_irqrestore(&pool->lock, flags);
 	/*
 	 * The free may come with interrupts off or from an interrupt, where
@@ -940,10 +993,61 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 }
 
 /**
+ * unmapped_pool_memory_failure - take a poisoned pool page out of use
+ * @page: page that memory_failure() has just marked PG_hwpoison
+ *
+ * A free pool page has no reference count and is on no free list, so
+ * memory_failure() can neither take it off the buddy allocator nor find
+ * users to kill: only the pool can keep it from being handed out again,
+ * as take_page_off_buddy() does for buddy pages.  A page in use is left
+ * to memory_failure(), which unmaps it and kills its users as for any
+ * page, and usually keeps a reference to it for good; either way the
+ * pool never hands it out again and counts it as poisoned from now on.
+ *
+ * Return: true if @page was a free pool page and is now out of use for
+ * good, false if it is no pool page or is in use.
+ */
+bool unmapped_pool_memory_failure(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+	struct unmapped_pool_chunk *chunk;
+	struct unmapped_pool *pool;
+	unsigned long index;
+	bool in_use;
+
+	if (!unmapped_pool_active())
+		return false;
+	/*
+	 * A chunk being lent or reclaimed is in the pool's index but not on
+	 * its list, and may be freed under us: wait until it is in or out.
+	 */
+	mutex_lock(&unmapped_pool_resize_lock);
+	chunk = unmapped_pool_find_chunk(pfn);
+	if (!chunk) {
+		mutex_unlock(&unmapped_pool_resize_lock);
+		return false;
+	}
+	pool = node_pools[chunk->nid];
+	index = pfn - chunk->pfn;
+	spin_lock_irq(&pool->lock);
+	in_use = test_bit(index, chunk->used_map) &&
+		 !test_bit(index, chunk->poison_map);
+	if (unmapped_pool_chunk_poison(pool, chunk, index))
+		unmapped_pool_report_poison(chunk, pfn,
+					    in_use ? "in-use" : "free");
+	if (__test_and_clear_bit(index, chunk->dirty_map))
+		chunk->dirty--;
+	unmapped_pool_unlock(pool);
+	mutex_unlock(&unmapped_pool_resize_lock);
+	return !in_use;
+}
+
+/**
  * unmapped_pool_empty_chunks - chunks of a pool with no page in use
  * @pool: the pool, whose lock the caller holds
  *
- * Only these can be reclaimed; the free pages of chunks in use cannot.
+ * Only these can be reclaimed; the free pages of chunks in use cannot,
+ * and a chunk with a poisoned page is never empty again.
  * They are counted when asked rather than kept in a counter next to
  * @used: the snapshots and the shrinker that ask are rare next to the
  * allocations and frees that would have to keep such a counter right.

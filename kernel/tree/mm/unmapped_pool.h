@@ -32,9 +32,10 @@
  * @list: entry in the pool's list of chunks
  * @pfn: first page frame of the chunk
  * @nid: node the chunk belongs to
- * @used: pages handed out
+ * @used: pages handed out or poisoned: the pages placement cannot use
  * @dirty: pages set in @dirty_map
- * @free_blocks: blocks with no page handed out
+ * @poisoned: pages a memory error took out of use for good
+ * @free_blocks: blocks with no page handed out or poisoned
  * @draining: being given back; no new allocations
  * @used_map: one bit per page handed out
  * @dirty_map: free pages that held a consumer's data since they were
@@ -42,6 +43,8 @@
  *	freed, and reclaim wipes any left before the chunk is mapped again
  * @zeroed_map: pages known to hold zeroes, which __GFP_ZERO requests
  *	get without wiping them again
+ * @poison_map: pages a memory error hit; they keep their bit in
+ *	@used_map for good, so that placement never picks them again
  * @block_owner: owner of each block (0: none), so that one owner's
  *	pages stay together and leave whole blocks behind when it goes
  * @block_used: pages handed out per block
@@ -56,11 +59,13 @@ struct unmapped_pool_chunk {
 	int nid;
 	unsigned long used;
 	unsigned long dirty;
+	unsigned long poisoned;
 	unsigned int free_blocks;
 	bool draining;
 	unsigned long *used_map;
 	unsigned long *dirty_map;
 	unsigned long *zeroed_map;
+	unsigned long *poison_map;
 	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
 	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
 };
@@ -79,7 +84,9 @@ struct unmapped_pool_owner_hint {
  * @lock: protects everything below but the counters marked atomic
  * @chunks: chunks of the node
  * @nr_chunks: length of @chunks, draining ones included
- * @used_pages: pages handed out
+ * @used_pages: pages handed out and not poisoned since
+ * @poisoned_pages: pages a memory error took out of use, whether their
+ *	last user has freed them yet or not
  * @low_watermark: free pages under which user space wants an event
  * @below_watermark: the low-watermark event has been raised and not yet
  *	cleared by free pages rising above the watermark again
@@ -99,6 +106,7 @@ struct unmapped_pool {
 	struct list_head chunks;
 	unsigned long nr_chunks;
 	unsigned long used_pages;
+	unsigned long poisoned_pages;
 	unsigned long low_watermark;
 	bool below_watermark;
 	bool resizing;
@@ -115,7 +123,8 @@ struct unmapped_pool {
 static inline unsigned long
 unmapped_pool_nr_free(const struct unmapped_pool *pool)
 {
-	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages;
+	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages -
+	       pool->poisoned_pages;
 }
 
 /*
@@ -134,6 +143,9 @@ void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk,
 			     unsigned long index, unsigned int order);
 void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk);
+bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
+				struct unmapped_pool_chunk *chunk,
+				unsigned long index);
 bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed);
 void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
 				   unsigned long low_pages);

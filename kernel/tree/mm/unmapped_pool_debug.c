@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * debugfs unmapped_pool/chunks: one line per chunk of the unmapped page
- * pool, with its use, its free blocks and how many owners share it, for
- * debugging placement.
+ * pool, with its use, its free blocks, how many owners share it and how
+ * many of its pages a memory error took out of use (which keep the chunk
+ * from ever being reclaimed), for debugging placement.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -44,7 +45,7 @@ static unsigned int count_owners(unsigned long *owners,
 
 static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 {
-	unsigned long *owners, used, dirty;
+	unsigned long *owners, used, dirty, poisoned;
 	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
 	unsigned int shared, free_blocks;
@@ -54,7 +55,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			       GFP_KERNEL);
 	if (!owners)
 		return -ENOMEM;
-	seq_puts(m, "node pfn used_pages free_blocks owners shared_blocks dirty_pages\n");
+	seq_puts(m, "node pfn used_pages free_blocks owners shared_blocks dirty_pages poisoned_pages\n");
 	/* Chunks only come and go under the resize lock. */
 	mutex_lock(&unmapped_pool_resize_lock);
 	for_each_node(nid) {
@@ -67,13 +68,14 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			free_blocks = chunk->free_blocks;
 			dirty = bitmap_weight(chunk->dirty_map,
 					      UNMAPPED_POOL_CHUNK_PAGES);
+			poisoned = chunk->poisoned;
 			memcpy(owners, chunk->block_owner,
 			       sizeof(chunk->block_owner));
 			spin_unlock_irq(&pool->lock);
-			seq_printf(m, "%d %#lx %lu %u %u %u %lu\n", nid,
+			seq_printf(m, "%d %#lx %lu %u %u %u %lu %lu\n", nid,
 				   chunk->pfn, used, free_blocks,
 				   count_owners(owners, &shared), shared,
-				   dirty);
+				   dirty, poisoned);
 		}
 	}
 	mutex_unlock(&unmapped_pool_resize_lock);

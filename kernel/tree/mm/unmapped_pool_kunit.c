@@ -198,6 +198,76 @@ static void unmapped_pool_place_full_pool(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, place(test, ctx, OWNER_B, 0, NULL), -1);
 }
 
+/*
+ * A poisoned page, free or in use, is never placed again, counts as
+ * poisoned rather than used, and keeps its chunk from ever being empty.
+ */
+static void unmapped_pool_place_poisoned(struct kunit *test)
+{
+	size_t map = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
+	struct place_ctx *ctx = place_ctx_init(test, 2);
+	struct unmapped_pool_chunk *chunk, *c0 = &ctx->chunks[0];
+	const unsigned long bad = 5;
+	unsigned long first, n = 0;
+	long index, taken;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		ctx->chunks[i].poison_map = kunit_kzalloc(test, map, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].poison_map);
+	}
+	/* Chunk 0 is where the first request of a new owner goes. */
+	KUNIT_ASSERT_PTR_EQ(test, unmapped_pool_place(&ctx->pool, OWNER_A, 0,
+						      &first),
+			    c0);
+	KUNIT_ASSERT_EQ(test, first, 0);
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_poison(&ctx->pool, c0, bad));
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_poison(&ctx->pool, c0, bad));
+	KUNIT_EXPECT_EQ(test, c0->poisoned, 1);
+	KUNIT_EXPECT_EQ(test, c0->used, 1);
+	KUNIT_EXPECT_EQ(test, c0->free_blocks, UNMAPPED_POOL_CHUNK_BLOCKS - 1);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, 0);
+	KUNIT_EXPECT_EQ(test, ctx->pool.poisoned_pages, 1);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_nr_free(&ctx->pool),
+			2 * UNMAPPED_POOL_CHUNK_PAGES - 1);
+
+	/* No block of PMD order holds it... */
+	KUNIT_EXPECT_NE(test, place(test, ctx, OWNER_B, UNMAPPED_POOL_MAX_ORDER,
+				    NULL),
+			0);
+	/* ...and a page in use that gets poisoned stays taken. */
+	taken = place(test, ctx, OWNER_C, 0, &chunk);
+	KUNIT_ASSERT_GE(test, taken, 0);
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_poison(&ctx->pool, chunk,
+							   taken));
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->pool.poisoned_pages, 2);
+
+	/* Single pages fill every page of the pool but the poisoned ones. */
+	while ((index = place(test, ctx, OWNER_A, 0, &chunk)) >= 0) {
+		n++;
+		if (chunk == c0 && (index == bad || index == taken))
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, index, -1);
+	KUNIT_EXPECT_EQ(test, n, 2 * UNMAPPED_POOL_CHUNK_PAGES - 2 -
+				 UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_nr_free(&ctx->pool), 0);
+
+	/* Emptied, chunk 1 can be reclaimed and chunk 0, poisoned, cannot. */
+	for (i = 0; i < 2; i++) {
+		unmapped_pool_chunk_init(&ctx->chunks[i]);
+		bitmap_zero(ctx->chunks[i].poison_map,
+			    UNMAPPED_POOL_CHUNK_PAGES);
+	}
+	ctx->pool.used_pages = 0;
+	ctx->pool.poisoned_pages = 0;
+	unmapped_pool_chunk_poison(&ctx->pool, c0, bad);
+	KUNIT_EXPECT_PTR_EQ(test, unmapped_pool_remove_empty(&ctx->pool),
+			    &ctx->chunks[1]);
+	KUNIT_EXPECT_NULL(test, unmapped_pool_remove_empty(&ctx->pool));
+}
+
 static unsigned long vm_event(enum vm_event_item item)
 {
 	unsigned long *events;
@@ -267,6 +337,19 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 					UNMAPPED_POOL_CHUNK_PAGES)));
 	KUNIT_EXPECT_FALSE(test, direct_map_present(page, &level));
 	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_1G);
+
+	/* Soft offline leaves pool pages alone, in use or free. */
+	if (IS_ENABLED(CONFIG_MEMORY_FAILURE)) {
+		KUNIT_EXPECT_EQ(test, soft_offline_page(page_to_pfn(page), 0),
+				-EBUSY);
+		KUNIT_EXPECT_EQ(test,
+				soft_offline_page(page_to_pfn(page) + 1, 0),
+				-EBUSY);
+		KUNIT_EXPECT_FALSE(test, PageHWPoison(page));
+		KUNIT_EXPECT_FALSE(test, PageHWPoison(page + 1));
+		KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+		KUNIT_EXPECT_EQ(test, pool->used_pages, 1);
+	}
 
 	/* Scribble through an alias, free, and expect zeroes next time. */
 	alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
@@ -399,6 +482,7 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_growing_owner),
 	KUNIT_CASE(unmapped_pool_place_share_when_full),
 	KUNIT_CASE(unmapped_pool_place_full_pool),
+	KUNIT_CASE(unmapped_pool_place_poisoned),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
 	KUNIT_CASE(unmapped_pool_live_init_on_alloc),

@@ -43,6 +43,7 @@ void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk)
 	memset(chunk->block_owner, 0, sizeof(chunk->block_owner));
 	memset(chunk->block_used, 0, sizeof(chunk->block_used));
 	chunk->used = 0;
+	chunk->poisoned = 0;
 	chunk->free_blocks = UNMAPPED_POOL_CHUNK_BLOCKS;
 	chunk->draining = false;
 }
@@ -250,6 +251,44 @@ void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 	}
 	chunk->used -= nr;
 	pool->used_pages -= nr;
+}
+
+/**
+ * unmapped_pool_chunk_poison - take a page out of use for good
+ * @pool: pool of the chunk
+ * @chunk: chunk the page belongs to
+ * @index: the page inside the chunk, free or handed out
+ *
+ * A page that a memory error hit must never be handed out again.  It keeps
+ * (or gets) its bit in @chunk->used_map and its place in @chunk->used for
+ * good, so that every placement rule skips it and no reclaim takes the
+ * chunk; a page in use stays so until its user frees it, which does not
+ * change that.  It counts as poisoned instead of used.  Its block can
+ * never be free as a whole again, so it becomes nobody's to grow into.
+ *
+ * Return: false if the page was poisoned already.
+ */
+bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
+				struct unmapped_pool_chunk *chunk,
+				unsigned long index)
+{
+	unsigned int block = index / UNMAPPED_POOL_BLOCK_PAGES;
+
+	if (test_bit(index, chunk->poison_map))
+		return false;
+	bitmap_set(chunk->poison_map, index, 1);
+	if (test_bit(index, chunk->used_map)) {
+		pool->used_pages--;
+	} else {
+		bitmap_set(chunk->used_map, index, 1);
+		if (!chunk->block_used[block]++)
+			chunk->free_blocks--;
+		chunk->used++;
+	}
+	chunk->block_owner[block] = UNMAPPED_POOL_OWNER_SHARED;
+	chunk->poisoned++;
+	pool->poisoned_pages++;
+	return true;
 }
 
 /**

@@ -52,6 +52,11 @@ static inline unsigned long find_next_zero_bit(const unsigned long *map, unsigne
 	return __find_next(map, size, start, ~0UL);
 }
 
+static inline bool test_bit(unsigned long nr, const unsigned long *map)
+{
+	return map[BIT_WORD(nr)] >> (nr % BITS_PER_LONG) & 1;
+}
+
 static inline void bitmap_zero(unsigned long *map, unsigned int nbits)
 {
 	memset(map, 0, BITS_TO_LONGS(nbits) * sizeof(unsigned long));

@@ -25,6 +25,7 @@ struct folio *unmapped_pool_alloc_folio(gfp_t gfp, unsigned long owner);
 void unmapped_pool_count_fallback(void);
 bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
+bool unmapped_pool_memory_failure(struct page *page);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -107,6 +108,11 @@ static inline bool unmapped_pool_has_page(const struct page *page)
 
 static inline bool unmapped_pool_return_page(struct page *page,
 					     unsigned int order)
+{
+	return false;
+}
+
+static inline bool unmapped_pool_memory_failure(struct page *page)
 {
 	return false;
 }
