@@ -47,7 +47,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 	unsigned long *owners, used, dirty;
 	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
-	unsigned int shared, free_blocks;
+	unsigned int nr_owners, shared, free_blocks;
 	int nid;
 
 	owners = kmalloc_array(UNMAPPED_POOL_CHUNK_BLOCKS, sizeof(*owners),
@@ -70,10 +70,14 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			memcpy(owners, chunk->block_owner,
 			       sizeof(chunk->block_owner));
 			spin_unlock_irq(&pool->lock);
+			/*
+			 * Apart from the call: count_owners() sets @shared, and
+			 * the order arguments are evaluated in is unspecified.
+			 */
+			nr_owners = count_owners(owners, &shared);
 			seq_printf(m, "%d %#lx %lu %u %u %u %lu\n", nid,
-				   chunk->pfn, used, free_blocks,
-				   count_owners(owners, &shared), shared,
-				   dirty);
+				   chunk->pfn, used, free_blocks, nr_owners,
+				   shared, dirty);
 		}
 	}
 	mutex_unlock(&unmapped_pool_resize_lock);
