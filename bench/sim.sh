@@ -73,14 +73,14 @@ if $check_mode; then
 		done
 		# The per-owner stranding goal is missed (its "not ok # TODO"
 		# line); the regression bound fails the run when it gets worse.
-		# Today's figures at 15,000 events: worst 6.769 per owner and
-		# 337 moments over one for owner-affine, 6.000 and 96 with the
+		# Today's figures at 15,000 events: worst 4.692 per owner and
+		# 82 moments over one for owner-affine, 5.000 and 82 with the
 		# planner; the bounds are those plus 25 %, rounded up.
 		check_run "owner-affine" --placement owner-affine \
-			--max-per-owner 8.5 --max-over-goal 422
+			--max-per-owner 5.9 --max-over-goal 103
 		check_run "planner" --placement owner-affine \
 			--policy bench/sim/policies/host-1.5t.json --reserve \
-			--max-per-owner 7.5 --max-over-goal 120
+			--max-per-owner 6.3 --max-over-goal 103
 		echo "1..$n"
 	} | tap_summary --plan
 	exit

@@ -8,7 +8,8 @@
  * chunk a reclaim gives back (unmapped_pool_remove_empty()) and when an
  * event is due (unmapped_pool_note_level(), unmapped_pool_watermark_reset()).
  * What stays here is what the kernel does with memory: lending and freeing
- * 1 GiB pages, and the first-fit baseline placement.
+ * 1 GiB pages, the placement state (struct unmapped_pool_owner) that a
+ * consumer keeps per file, and the first-fit baseline placement.
  *
  * Chunks are placed at host addresses: a lend takes the lowest free 1 GiB
  * page slot, as cma_alloc() takes the lowest free range.  Ordinary VMs
@@ -50,6 +51,9 @@ struct host {
 	bool event;			/* poll() would report readiness */
 	uint64_t seen_failures;		/* alloc_failures at the last snapshot */
 	unsigned ff_from[ORDERS];	/* first-fit: no slot below fits the order */
+	/* Per owner cookie, as a consumer embeds one per file; id is the cookie. */
+	struct unmapped_pool_owner *owners;
+	unsigned long n_owners;
 	struct model *model;
 };
 
@@ -138,6 +142,7 @@ void host_free(struct host *h)
 	for (unsigned s = 0; s < h->n_slots; s++)
 		chunk_free(h->slots[s]);
 	free(h->slots);
+	free(h->owners);
 	model_free(h->model);
 	free(h);
 }
@@ -276,9 +281,31 @@ static void first_fit_room(struct host *h, unsigned slot)
 			h->ff_from[o] = slot;
 }
 
-int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc_rec *ret)
+/*
+ * The placement state of an owner cookie, zeroed with the id set as
+ * unmapped_pool_owner_init() leaves it when first asked for; NULL when
+ * out of memory, which host_alloc() reports as -ENOBUFS, not as a full pool.
+ */
+static struct unmapped_pool_owner *host_owner(struct host *h, unsigned long cookie)
+{
+	if (cookie >= h->n_owners) {
+		unsigned long n = cookie + 1 > 2 * h->n_owners ? cookie + 1 : 2 * h->n_owners;
+		struct unmapped_pool_owner *o = realloc(h->owners, n * sizeof(*o));
+
+		if (!o)
+			return NULL;
+		for (unsigned long i = h->n_owners; i < n; i++)
+			o[i] = (struct unmapped_pool_owner){ .id = i };
+		h->owners = o;
+		h->n_owners = n;
+	}
+	return &h->owners[cookie];
+}
+
+int host_alloc(struct host *h, unsigned long cookie, unsigned order, struct alloc_rec *ret)
 {
 	struct unmapped_pool *pool = &h->pool;
+	struct unmapped_pool_owner *owner = NULL;
 	struct unmapped_pool_chunk *chunk;
 	unsigned long index = 0;
 
@@ -286,8 +313,11 @@ int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc
 	if (!pool->nr_chunks)
 		return -ENOMEM;
 	/* Without owner affinity every request is the kernel's ownerless one. */
-	if (h->placement == PLACE_FULLEST_FIRST)
-		owner = UNMAPPED_POOL_OWNER_SHARED;
+	if (h->placement == PLACE_OWNER_AFFINE) {
+		owner = host_owner(h, cookie);
+		if (!owner)
+			return -ENOBUFS;
+	}
 	if (h->placement == PLACE_FIRST_FIT)
 		chunk = first_fit(h, order, &index);
 	else
@@ -439,6 +469,15 @@ static void verify_chunk(struct model *m, unsigned slot, struct unmapped_pool_ch
 		if (bits != c->block_used[b] || bits != m->blocks[(size_t)slot * BLOCKS + b])
 			model_fail(m, "chunk %u: block %u has %u pages used, model %u, bitmap %lu",
 				   slot, b, c->block_used[b], m->blocks[(size_t)slot * BLOCKS + b], bits);
+		if (test_bit(b, c->free_block_map) != !bits ||
+		    test_bit(b, c->full_map) != (bits == UNMAPPED_POOL_BLOCK_PAGES) ||
+		    test_bit(b, c->shared_map) !=
+			    (c->block_owner[b] == UNMAPPED_POOL_OWNER_SHARED) ||
+		    !bits != !c->block_owner[b])
+			model_fail(m, "chunk %u: block %u with %lu pages used and owner %#lx is "
+				   "free %d, full %d, shared %d in the block maps", slot, b, bits,
+				   c->block_owner[b], test_bit(b, c->free_block_map),
+				   test_bit(b, c->full_map), test_bit(b, c->shared_map));
 	}
 	if (free_blocks != c->free_blocks)
 		model_fail(m, "chunk %u: %u free blocks, counted %u", slot, c->free_blocks,
@@ -497,7 +536,7 @@ static void plant_double_take(struct host *h, struct alloc_rec *rec)
 	struct unmapped_pool_chunk *c = h->slots[rec->slot];
 
 	model_take(h->model, c, rec->index, rec->order);
-	unmapped_pool_chunk_take(&h->pool, c, rec->index, rec->order, 2);
+	unmapped_pool_chunk_take(&h->pool, c, rec->index, rec->order, NULL);
 }
 
 int host_selftest(char **ret_error)

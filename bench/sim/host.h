@@ -13,7 +13,7 @@
 
 enum placement {
 	PLACE_FIRST_FIT,	/* lowest free address, no owners (the 2023 RFC) */
-	PLACE_FULLEST_FIRST,	/* the kernel's code with one owner for everything */
+	PLACE_FULLEST_FIRST,	/* the kernel's code with no owner for anything */
 	PLACE_OWNER_AFFINE,	/* the kernel's code as it is */
 };
 
@@ -46,8 +46,11 @@ int placement_parse(const char *name, enum placement *ret);
 int host_new(unsigned host_gib, enum placement placement, bool check, struct host **ret);
 void host_free(struct host *h);
 
-/* Pool pages of one owner (cookie, never 0); -ENOMEM when the pool has no room. */
-int host_alloc(struct host *h, unsigned long owner, unsigned order, struct alloc_rec *ret);
+/*
+ * Pool pages of one owner (cookie, never 0, each with its placement state);
+ * -ENOMEM when the pool has no room.
+ */
+int host_alloc(struct host *h, unsigned long cookie, unsigned order, struct alloc_rec *ret);
 void host_put(struct host *h, const struct alloc_rec *rec);
 
 /* Lend a free 1 GiB page (-ENOMEM: none) or give an empty chunk back (-EBUSY: none). */

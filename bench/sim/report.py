@@ -204,9 +204,10 @@ def placement_reading(runs):
         text += "Owner-affine never stranded more than one chunk per live owner. "
     text += (f"The small owners add {mean['owner-affine'] - alone['owner-affine']:.1f} chunks to "
              f"owner-affine's mean, {mean['first-fit'] - alone['first-fit']:.1f} to first-fit's and "
-             f"{mean['fullest-first'] - alone['fullest-first']:.1f} to fullest-first's: with owner "
-             f"affinity each small owner gets a 2 MiB block of its own, so a 16 KiB secret keeps its "
-             f"chunk in use, while first-fit packs all small owners' pages into the lowest chunks. "
+             f"{mean['fullest-first'] - alone['fullest-first']:.1f} to fullest-first's: "
+             f"owner-affine places an owner's first 16 MiB in blocks that small owners share, kept "
+             f"together in one chunk, and first-fit packs all small owners' pages into the lowest "
+             f"chunks, while fullest-first scatters them into the holes of the fullest chunks. "
              f"Without them the means lie between {min(alone.values()):.1f} and "
              f"{max(alone.values()):.1f}, and every placement exceeds one stranded chunk per live "
              f"owner at times: filling the holes that departing VMs leave spreads a large VM over "
@@ -346,12 +347,15 @@ def fragment(runs, plots_rel, commands):
         "",
         "- **first-fit**: the 2023 RFC's buddy-like placement, lowest-address free range, no owners "
         "(implemented in `bench/sim/host.c` over the same chunk bookkeeping);",
-        "- **fullest-first**: the kernel's `unmapped_pool_place()` with every request made under one "
-        "owner, `UNMAPPED_POOL_OWNER_SHARED`, which is what `unmapped_pool_alloc_pages()` does for a request without "
-        "an owner: the block last used and then the fullest chunk, no affinity;",
-        "- **owner-affine**: the kernel's code as it is, each VM and small owner its own cookie: "
-        "a new owner starts in the fullest chunk, an owner that filled a block of its own and "
-        "finds no free block left in its chunk goes on in the emptiest one.",
+        "- **fullest-first**: the kernel's `unmapped_pool_place()` with every request made without "
+        "an owner, as `unmapped_pool_alloc_pages()` serves a request with a NULL owner: the shared "
+        "block last used, then a shared or free block of its chunk, then of the fullest chunk, no "
+        "affinity;",
+        "- **owner-affine**: the kernel's code as it is, each VM and small owner its own "
+        "`struct unmapped_pool_owner`: an owner's first 16 MiB go to blocks shared by small owners, "
+        "kept in one chunk whose last 64 free blocks other owners leave to them; beyond that a new "
+        "owner starts in the fullest chunk, an owner that filled a block of its own and finds no "
+        "free block left in its chunk goes on in the emptiest one.",
         "",
         f"![stranded chunks over time per placement]({plots_rel}/sim-stranded.png)",
         "",

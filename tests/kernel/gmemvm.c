@@ -5,8 +5,8 @@
  * Creates a KVM_X86_SW_PROTECTED_VM, gives it a guest_memfd created with
  * GUEST_MEMFD_FLAG_UNMAPPED_POOL as private memory, and runs a tiny
  * real-mode guest that writes one byte into every page of that memory.
- * Checks that the pages came from the pool (used_pages, owner placement
- * in the debugfs chunk map), that punching holes and closing the VM give
+ * Checks that the pages came from the pool (used_pages, placement in the
+ * debugfs chunk map), that punching holes and closing the VM give
  * them back, that the chunk goes back to hugetlb whole, that a full pool
  * fails the allocation rather than handing out mapped memory, and that
  * the direct map was never split.
@@ -229,22 +229,29 @@ static bool vm_run(struct vm *vm)
 	return true;
 }
 
-/* Owners and used pages of node 0's chunks, from the debugfs chunk map. */
-static void chunk_map(long long *ret_owners, long long *ret_used_chunks)
+/*
+ * Owners with blocks of their own, shared blocks and used chunks of node
+ * 0's pool, from the debugfs chunk map.
+ */
+static void chunk_map(long long *ret_owners, long long *ret_shared,
+		      long long *ret_used_chunks)
 {
 	FILE *f = fopen("/sys/kernel/debug/unmapped_pool/chunks", "r");
-	long long used, owners;
+	long long used, owners, shared;
 	char line[256];
 	int node;
 
 	*ret_owners = 0;
+	*ret_shared = 0;
 	*ret_used_chunks = 0;
 	if (!f)
 		return;
 	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%d %*s %lld %*u %lld", &node, &used, &owners) != 3)
+		if (sscanf(line, "%d %*s %lld %*u %lld %lld", &node, &used, &owners,
+			   &shared) != 4)
 			continue;
 		*ret_owners += owners;
+		*ret_shared += shared;
 		*ret_used_chunks += used > 0;
 	}
 	fclose(f);
@@ -254,7 +261,7 @@ int main(void)
 {
 	struct unmapped_pool_info info;
 	struct mm_counters before, after;
-	long long used0, free_huge0, owners, used_chunks;
+	long long used0, free_huge0, owners, shared, used_chunks;
 	struct vm vm;
 	int dev, fd;
 
@@ -288,8 +295,10 @@ int main(void)
 	tap_ok(vm_run(&vm), "guest wrote its private memory and halted");
 	tap_eq(pool_read(0, "used_pages") - used0, PRIV_PAGES,
 	       "every private page the guest touched came from the pool");
-	chunk_map(&owners, &used_chunks);
-	tap_eq(owners, 1, "the guest_memfd is the one owner in the pool");
+	/* 256 KiB is a small owner's share: no block of its own yet. */
+	chunk_map(&owners, &shared, &used_chunks);
+	tap_eq(owners, 0, "the small guest_memfd has no block of its own");
+	tap_eq(shared, 1, "its pages share one block");
 	tap_eq(used_chunks, 1, "its pages sit in one chunk");
 
 	tap_eq(fallocate(vm.gmem, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,

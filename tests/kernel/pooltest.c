@@ -28,6 +28,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -35,6 +37,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,7 +320,12 @@ static void test_fault(int node)
 	tap_ok(fault_secret(-1, 1024 * MIB, &r), "fault 1 GiB of memfd_secret");
 	tap_eq(pool_read(-1, "used_pages"), CHUNK_PAGES, "used_pages is 1 GiB worth");
 	tap_eq(pool_read(-1, "free_pages"), (LENT - 1) * CHUNK_PAGES, "free_pages went down by as much");
-	tap_eq(pool_read(-1, "empty_chunks"), LENT - 1, "one owner's 1 GiB filled one chunk whole");
+	/*
+	 * Its first 16 MiB share blocks with small owners in one chunk, which
+	 * blocks of its own then avoid: the rest fills the other chunk.
+	 */
+	tap_eq(pool_read(-1, "empty_chunks"), LENT - 2,
+	       "one owner's 1 GiB: small owners' share in one chunk, its own blocks in another");
 	tap_eq(pool_read(-1, "fallbacks"), fallbacks, "no allocation fell back outside the pool");
 	tap_eq(pool_read(-1, "alloc_failures"), failures, "no allocation failed");
 	check_direct_map("1 GiB of memfd_secret faulted");
@@ -657,6 +666,120 @@ static void test_unprivileged(int node)
 	munmap(u, sizeof(*u));
 }
 
+/* The default RLIMIT_MEMLOCK of an unprivileged user, the one the test grants. */
+#define USER_MEMLOCK	(8 * MIB)
+
+static sigjmp_buf pin_bus;
+
+static void pin_sigbus(int sig)
+{
+	siglongjmp(pin_bus, sig);
+}
+
+/*
+ * In an unprivileged child: make one-page memfd_secret files, each with its
+ * page faulted, until a limit stops it: RLIMIT_MEMLOCK, which secretmem
+ * charges at fault time for as long as the file lives (SIGBUS), or the
+ * open-file limit.  Mapped, each file is closed and kept alive by its
+ * mapping; otherwise it is unmapped and its fd kept open.
+ */
+static int make_pinners(int node, bool mapped)
+{
+	struct sigaction sa = { .sa_handler = pin_sigbus };
+	volatile int files = 0;
+	char *p;
+	int f;
+
+	if (!bind_memory(node) || sigaction(SIGBUS, &sa, NULL))
+		return -1;
+	for (;;) {
+		f = syscall(__NR_memfd_secret, 0);
+		if (f < 0)
+			break;
+		p = MAP_FAILED;
+		if (!ftruncate(f, PAGE_SIZE_4K))
+			p = mmap(NULL, PAGE_SIZE_4K, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+		if (p == MAP_FAILED)
+			break;
+		if (sigsetjmp(pin_bus, 1))
+			break;
+		*p = 1;
+		files++;
+		if (mapped)
+			close(f);
+		else
+			munmap(p, PAGE_SIZE_4K);
+	}
+	return files;
+}
+
+/* What a pinning child reports, in memory shared with the parent. */
+struct pinner {
+	int euid, files;
+};
+
+/*
+ * One unprivileged uid with the default 8 MiB RLIMIT_MEMLOCK and its
+ * default open-file limit makes as many one-page memfd_secret files as it
+ * can.  Small owners share blocks, so all of them keep at most one chunk
+ * from hugetlb; with a 2 MiB block each they would keep two (every chunk
+ * this test lent), one per 512 files.
+ */
+static void test_unprivileged_pinning(int node, bool mapped)
+{
+	const char *how = mapped ? "mapped" : "unmapped, fds kept";
+	struct rlimit memlock = { USER_MEMLOCK, USER_MEMLOCK };
+	long long chunks = pool_read(node, "nr_chunks");
+	long long used = pool_read(node, "used_pages");
+	long long fallbacks = pool_read(-1, "fallbacks");
+	int hold[2], done[2], status;
+	struct pinner *pin;
+	char c = 0;
+	pid_t pid;
+
+	tap_ok(chunks >= 2 && pool_read(node, "empty_chunks") == chunks,
+	       "%s: node %d has %lld chunks, all empty, to pin (at least 2)", how, node, chunks);
+	pin = mmap(NULL, sizeof(*pin), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pin == MAP_FAILED || pipe(hold) || pipe(done))
+		tap_bail("mmap or pipe: %s", strerror(errno));
+	*pin = (struct pinner){ -1, -1 };
+	pid = fork();
+	if (pid == 0) {
+		close(fd);
+		close(hold[0]);
+		close(done[1]);
+		if (setrlimit(RLIMIT_MEMLOCK, &memlock) ||
+		    setresgid(NOBODY, NOBODY, NOBODY) || setresuid(NOBODY, NOBODY, NOBODY))
+			_exit(1);
+		pin->euid = geteuid();
+		pin->files = make_pinners(node, mapped);
+		/* Hold every file until the parent has looked. */
+		if (write(hold[1], &c, 1) != 1 || read(done[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(hold[1]);
+	close(done[0]);
+	if (pid < 0 || read(hold[0], &c, 1) != 1)
+		tap_bail("pinning child: %s", strerror(errno));
+	tap_eq(pin->euid, NOBODY, "%s: the child runs as uid %d", how, NOBODY);
+	tap_ok(pin->files >= (mapped ? 2000 : 1000),
+	       "%s: the child made %d one-page memfd_secret files", how, pin->files);
+	tap_eq(pool_read(node, "used_pages") - used, pin->files,
+	       "%s: every file's page came from node %d's pool", how, node);
+	tap_eq(pool_read(-1, "fallbacks"), fallbacks, "%s: no page fell back outside the pool", how);
+	tap_ok(pool_read(node, "nr_chunks") - pool_read(node, "empty_chunks") <= 1,
+	       "%s: %d files keep at most one chunk busy (%lld of %lld)", how, pin->files,
+	       pool_read(node, "nr_chunks") - pool_read(node, "empty_chunks"),
+	       pool_read(node, "nr_chunks"));
+	close(hold[0]);
+	close(done[1]);
+	tap_ok(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && !WEXITSTATUS(status),
+	       "%s: the child exited cleanly", how);
+	tap_eq(pool_read(node, "used_pages"), used, "%s: its pages went back to the pool", how);
+	munmap(pin, sizeof(*pin));
+}
+
 static void sysfs_reclaim(long long hp_nr, long long hp_free)
 {
 	long long reclaims = pool_read(-1, "reclaims");
@@ -734,6 +857,8 @@ static void test_system(void)
 	test_read_during_lend(node);
 	test_bad_input(node);
 	test_unprivileged(node);
+	test_unprivileged_pinning(node, true);
+	test_unprivileged_pinning(node, false);
 	sysfs_reclaim(hp_nr, hp_free);
 	tap_ok(hibernation_offered(), "%s offers disk again once the chunks are back", POWER_STATE);
 }

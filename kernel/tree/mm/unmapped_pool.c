@@ -805,6 +805,24 @@ static void unmapped_pool_hand_out(struct unmapped_pool_chunk *chunk,
 	bitmap_clear(chunk->zeroed_map, index, nr);
 }
 
+/* Owner ids are never reused, so a block never names a later owner. */
+static atomic_long_t unmapped_pool_owner_ids;
+
+/**
+ * unmapped_pool_owner_init - set up the placement state of a new owner
+ * @owner: state embedded in the consumer's per-file structure
+ *
+ * The state needs no teardown: the pool refers to its owner by a number
+ * that is never reused, so pages that outlive the file lead nowhere.
+ */
+void unmapped_pool_owner_init(struct unmapped_pool_owner *owner)
+{
+	memset(owner, 0, sizeof(*owner));
+	spin_lock_init(&owner->lock);
+	owner->id = atomic_long_inc_return(&unmapped_pool_owner_ids);
+}
+EXPORT_SYMBOL_GPL(unmapped_pool_owner_init);
+
 /**
  * unmapped_pool_alloc_pages - allocate pages that are not in the direct map
  * @nid: node to allocate from, NUMA_NO_NODE for the local one
@@ -813,8 +831,8 @@ static void unmapped_pool_hand_out(struct unmapped_pool_chunk *chunk,
  *	init_on_alloc zeroes pages as __GFP_ZERO does.  Otherwise a
  *	consumer whose memory is initialised by a trusted party leaves
  *	out __GFP_ZERO and skips the wipe.
- * @owner: cookie of the object the pages belong to (a file, say), so
- *	that one owner's pages are placed together; 0 for none
+ * @owner: placement state of the object the pages belong to (a file,
+ *	say), so that one owner's pages are placed together; NULL for none
  *
  * The pages come with a reference count of one and are freed like any
  * other page, with put_page() or unmapped_pool_free_pages(); their final put returns
@@ -826,7 +844,7 @@ static void unmapped_pool_hand_out(struct unmapped_pool_chunk *chunk,
  * Return: the first page, or NULL if the node's pool has no room.
  */
 struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
-				       unsigned long owner)
+				       struct unmapped_pool_owner *owner)
 {
 	DECLARE_BITMAP(wipe, UNMAPPED_POOL_BLOCK_PAGES);
 	struct unmapped_pool *pool;
@@ -844,12 +862,14 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	pool = unmapped_pool_of_node(nid);
 	if (!pool)
 		return NULL;
-	if (!owner)
-		owner = UNMAPPED_POOL_OWNER_SHARED;
 
 	spin_lock_irqsave(&pool->lock, flags);
+	if (owner)
+		spin_lock(&owner->lock);
 	chunk = unmapped_pool_place(pool, owner, order, &index);
 	raise = unmapped_pool_account(pool, chunk, index, order, owner);
+	if (owner)
+		spin_unlock(&owner->lock);
 	if (chunk)
 		unmapped_pool_hand_out(chunk, index, nr, init, wipe);
 	spin_unlock_irqrestore(&pool->lock, flags);
@@ -886,13 +906,14 @@ EXPORT_SYMBOL_GPL(unmapped_pool_free_pages);
 /**
  * unmapped_pool_alloc_folio - allocate an order-0 folio for a consumer
  * @gfp: allocation flags, as for unmapped_pool_alloc_pages()
- * @owner: cookie of the object the folio belongs to
+ * @owner: placement state of the object the folio belongs to, or NULL
  *
  * Allocates on the node the current task's memory policy picks.
  *
  * Return: the folio, or NULL if the pool has no room.
  */
-struct folio *unmapped_pool_alloc_folio(gfp_t gfp, unsigned long owner)
+struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
+					struct unmapped_pool_owner *owner)
 {
 	int nid = unmapped_pool_policy_node();
 	struct page *page = unmapped_pool_alloc_pages(nid, 0, gfp, owner);

@@ -14,6 +14,7 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
+#include <linux/unmapped_pool_types.h>
 
 /* A chunk is one PUD of memory, served in pages of up to one PMD. */
 #define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
@@ -24,8 +25,29 @@
 	(UNMAPPED_POOL_CHUNK_PAGES / UNMAPPED_POOL_BLOCK_PAGES)
 #define UNMAPPED_POOL_MAX_ORDER		UNMAPPED_POOL_BLOCK_ORDER
 
-/* Owner of a block that more than one owner had to share. */
+/* Owner of a block that small owners, or owners that had to, share. */
 #define UNMAPPED_POOL_OWNER_SHARED	(~0UL)
+
+/*
+ * Pages an owner takes from shared blocks before it gets blocks of its
+ * own: 16 MiB, eight blocks.  An owner that gets a block of its own has
+ * used eight blocks' worth already, so the block it has only begun to fill
+ * adds at most an eighth to what it keeps from hugetlb, while one that
+ * never gets this far keeps no block to itself: the 8 MiB a uid may lock
+ * by default in memfd_secret files, in however many files, stays in shared
+ * blocks.  Of the thresholds tried in the placement simulator (half a
+ * block to 32 MiB), this one left the fewest chunks stranded: owners of a
+ * few MiB with blocks of their own scatter over the chunks of VMs.
+ */
+#define UNMAPPED_POOL_OWNER_SMALL_PAGES	(8 * UNMAPPED_POOL_BLOCK_PAGES)
+
+/*
+ * Free blocks of the chunk that small owners fill which owners with blocks
+ * of their own leave to them even when no other chunk has a free block,
+ * so that small owners stay together in one chunk rather than scatter
+ * into holes of the VMs' chunks.
+ */
+#define UNMAPPED_POOL_SHARED_RESERVE	(UNMAPPED_POOL_CHUNK_BLOCKS / 8)
 
 /**
  * struct unmapped_pool_chunk - one PUD-sized page lent to the pool
@@ -45,13 +67,19 @@
  *	get without wiping them again
  * @poison_map: pages a memory error hit; they keep their bit in
  *	@used_map for good, so that placement never picks them again
- * @block_owner: owner of each block (0: none), so that one owner's
+ * @block_owner: id of each block's owner (0: none), so that one owner's
  *	pages stay together and leave whole blocks behind when it goes
  * @block_used: pages handed out per block
+ * @free_block_map: blocks with no page handed out
+ * @shared_map: blocks whose owner is UNMAPPED_POOL_OWNER_SHARED
+ * @full_map: blocks with every page handed out
  *
  * Placement uses blocks of PMD size as its unit of affinity: an owner
- * gets blocks of its own while there are free blocks, and only shares a
- * block once every block of the pool is in use.
+ * that has taken UNMAPPED_POOL_OWNER_SMALL_PAGES gets blocks of its own
+ * while there are free blocks, smaller ones share blocks, and owners only
+ * share a block of another once every block of the pool is in use.  The
+ * three block maps let placement find a block with a word search rather
+ * than a walk over the blocks.
  */
 struct unmapped_pool_chunk {
 	struct list_head list;
@@ -68,15 +96,9 @@ struct unmapped_pool_chunk {
 	unsigned long *poison_map;
 	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
 	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
-};
-
-/* The last blocks recent owners allocated from, to find them again fast. */
-#define UNMAPPED_POOL_OWNER_HINTS	16
-
-struct unmapped_pool_owner_hint {
-	unsigned long owner;
-	struct unmapped_pool_chunk *chunk;
-	unsigned int block;
+	DECLARE_BITMAP(free_block_map, UNMAPPED_POOL_CHUNK_BLOCKS);
+	DECLARE_BITMAP(shared_map, UNMAPPED_POOL_CHUNK_BLOCKS);
+	DECLARE_BITMAP(full_map, UNMAPPED_POOL_CHUNK_BLOCKS);
 };
 
 /**
@@ -92,8 +114,10 @@ struct unmapped_pool_owner_hint {
  *	cleared by free pages rising above the watermark again
  * @resizing: a chunk is being lent or reclaimed; set and cleared under
  *	unmapped_pool_resize_lock, read without it by the counters
- * @hints: owner to block cache of unmapped_pool_place()
- * @next_hint: slot of @hints to replace next
+ * @shared_chunk: chunk of the shared block small owners fill, or NULL
+ * @shared_block: that block's index in @shared_chunk
+ * @chunk_gen: bumped whenever a chunk leaves the pool, so that an owner's
+ *	record of its block, made under an older generation, is not trusted
  * @lends: chunks lent since boot
  * @reclaims: chunks given back since boot
  * @alloc_failures: requests that found the pool full
@@ -110,8 +134,9 @@ struct unmapped_pool {
 	unsigned long low_watermark;
 	bool below_watermark;
 	bool resizing;
-	struct unmapped_pool_owner_hint hints[UNMAPPED_POOL_OWNER_HINTS];
-	unsigned int next_hint;
+	struct unmapped_pool_chunk *shared_chunk;
+	unsigned int shared_block;
+	unsigned long chunk_gen;
 	u64 lends;
 	u64 reclaims;
 	u64 alloc_failures;
@@ -132,13 +157,13 @@ unmapped_pool_nr_free(const struct unmapped_pool *pool)
  * and chunk list decide; pure bookkeeping, no locking
  */
 struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
-						unsigned long owner,
+						struct unmapped_pool_owner *owner,
 						unsigned int order,
 						unsigned long *ret_index);
 void unmapped_pool_chunk_take(struct unmapped_pool *pool,
 			      struct unmapped_pool_chunk *chunk,
 			      unsigned long index, unsigned int order,
-			      unsigned long owner);
+			      struct unmapped_pool_owner *owner);
 void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk,
 			     unsigned long index, unsigned int order);
@@ -152,7 +177,7 @@ void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
 bool unmapped_pool_account(struct unmapped_pool *pool,
 			   struct unmapped_pool_chunk *chunk,
 			   unsigned long index, unsigned int order,
-			   unsigned long owner);
+			   struct unmapped_pool_owner *owner);
 void unmapped_pool_add_chunk(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk);
 struct unmapped_pool_chunk *

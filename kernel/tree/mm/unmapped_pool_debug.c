@@ -48,7 +48,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 	unsigned long *owners, used, dirty, poisoned;
 	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
-	unsigned int shared, free_blocks;
+	unsigned int nr_owners, shared, free_blocks;
 	int nid;
 
 	owners = kmalloc_array(UNMAPPED_POOL_CHUNK_BLOCKS, sizeof(*owners),
@@ -72,10 +72,14 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			memcpy(owners, chunk->block_owner,
 			       sizeof(chunk->block_owner));
 			spin_unlock_irq(&pool->lock);
+			/*
+			 * Apart from the call: count_owners() sets @shared, and
+			 * the order arguments are evaluated in is unspecified.
+			 */
+			nr_owners = count_owners(owners, &shared);
 			seq_printf(m, "%d %#lx %lu %u %u %u %lu %lu\n", nid,
-				   chunk->pfn, used, free_blocks,
-				   count_owners(owners, &shared), shared,
-				   dirty, poisoned);
+				   chunk->pfn, used, free_blocks, nr_owners,
+				   shared, dirty, poisoned);
 		}
 	}
 	mutex_unlock(&unmapped_pool_resize_lock);

@@ -19,13 +19,10 @@
 
 #include "unmapped_pool.h"
 
-#define OWNER_A	0x1000UL
-#define OWNER_B	0x2000UL
-#define OWNER_C	0x3000UL
-
 struct place_ctx {
 	struct unmapped_pool pool;
 	struct unmapped_pool_chunk chunks[3];
+	struct unmapped_pool_owner a, b, c;
 };
 
 static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
@@ -47,12 +44,25 @@ static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
 		list_add_tail(&ctx->chunks[i].list, &ctx->pool.chunks);
 		ctx->pool.nr_chunks++;
 	}
+	unmapped_pool_owner_init(&ctx->a);
+	unmapped_pool_owner_init(&ctx->b);
+	unmapped_pool_owner_init(&ctx->c);
 	return ctx;
+}
+
+/*
+ * An owner that has taken its share of shared blocks already, so that its
+ * next page goes to a block of its own.
+ */
+static void owner_grown(struct unmapped_pool_owner *owner)
+{
+	unmapped_pool_owner_init(owner);
+	owner->pages = UNMAPPED_POOL_OWNER_SMALL_PAGES;
 }
 
 /* Place and account one request, as unmapped_pool_alloc_pages() does. */
 static long place(struct kunit *test, struct place_ctx *ctx,
-		  unsigned long owner, unsigned int order,
+		  struct unmapped_pool_owner *owner, unsigned int order,
 		  struct unmapped_pool_chunk **ret_chunk)
 {
 	struct unmapped_pool_chunk *chunk;
@@ -68,7 +78,65 @@ static long place(struct kunit *test, struct place_ctx *ctx,
 	return index;
 }
 
-/* Interleaved owners each get blocks of their own. */
+static unsigned long block_owner_of(struct unmapped_pool_chunk *chunk,
+				    long index)
+{
+	return chunk->block_owner[index / UNMAPPED_POOL_BLOCK_PAGES];
+}
+
+/*
+ * Small owners share blocks: 2,048 one-page owners, which is what 8 MiB of
+ * RLIMIT_MEMLOCK buys in one-page memfd_secret files, fill four blocks.
+ */
+static void unmapped_pool_place_small_owners_share(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 2);
+	struct unmapped_pool_owner *owners;
+	struct unmapped_pool_chunk *chunk;
+	long index;
+	int i;
+
+	owners = kunit_kcalloc(test, 2048, sizeof(*owners), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, owners);
+	for (i = 0; i < 2048; i++) {
+		unmapped_pool_owner_init(&owners[i]);
+		index = place(test, ctx, &owners[i], 0, &chunk);
+		KUNIT_ASSERT_GE(test, index, 0);
+		KUNIT_EXPECT_EQ(test, block_owner_of(chunk, index),
+				UNMAPPED_POOL_OWNER_SHARED);
+	}
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].free_blocks +
+			ctx->chunks[1].free_blocks,
+			2 * UNMAPPED_POOL_CHUNK_BLOCKS - 4);
+	KUNIT_EXPECT_TRUE(test, !ctx->chunks[0].used || !ctx->chunks[1].used);
+}
+
+/* An owner gets a block of its own once it has used its share, not before. */
+static void unmapped_pool_place_sharing_threshold(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 1);
+	struct unmapped_pool_chunk *chunk = &ctx->chunks[0];
+	unsigned long i;
+	long index;
+
+	for (i = 0; i < UNMAPPED_POOL_OWNER_SMALL_PAGES; i++) {
+		index = place(test, ctx, &ctx->a, 0, NULL);
+		KUNIT_ASSERT_GE(test, index, 0);
+		KUNIT_ASSERT_EQ(test, block_owner_of(chunk, index),
+				UNMAPPED_POOL_OWNER_SHARED);
+	}
+	index = place(test, ctx, &ctx->a, 0, NULL);
+	KUNIT_ASSERT_GE(test, index, 0);
+	KUNIT_EXPECT_EQ(test, block_owner_of(chunk, index), ctx->a.id);
+
+	/* A newcomer still shares, and not the block of owner A. */
+	index = place(test, ctx, &ctx->b, 0, NULL);
+	KUNIT_ASSERT_GE(test, index, 0);
+	KUNIT_EXPECT_EQ(test, block_owner_of(chunk, index),
+			UNMAPPED_POOL_OWNER_SHARED);
+}
+
+/* Interleaved owners that earned blocks each get blocks of their own. */
 static void unmapped_pool_place_owner_affinity(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 1);
@@ -78,10 +146,12 @@ static void unmapped_pool_place_owner_affinity(struct kunit *test)
 
 	a = kunit_kcalloc(test, 600, sizeof(*a), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, a);
+	owner_grown(&ctx->a);
+	owner_grown(&ctx->b);
 
 	for (i = 0; i < 600; i++) {
-		a[i] = place(test, ctx, OWNER_A, 0, NULL);
-		b = place(test, ctx, OWNER_B, 0, NULL);
+		a[i] = place(test, ctx, &ctx->a, 0, NULL);
+		b = place(test, ctx, &ctx->b, 0, NULL);
 		KUNIT_ASSERT_GE(test, a[i], 0);
 		KUNIT_ASSERT_GE(test, b, 0);
 		KUNIT_EXPECT_NE(test, a[i] / UNMAPPED_POOL_BLOCK_PAGES,
@@ -105,7 +175,7 @@ static void unmapped_pool_place_owner_affinity(struct kunit *test)
  * of the others for the time being.
  */
 static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
-			    int target, unsigned long owner,
+			    int target, struct unmapped_pool_owner *owner,
 			    unsigned int blocks)
 {
 	unsigned int saved[ARRAY_SIZE(ctx->chunks)];
@@ -129,7 +199,7 @@ static void place_blocks_in(struct kunit *test, struct place_ctx *ctx,
 			ctx->chunks[i].free_blocks = saved[i];
 }
 
-/* A new owner starts in the fullest chunk, so the emptier one drains. */
+/* A new block starts in the fullest chunk, so the emptier one drains. */
 static void unmapped_pool_place_fullest_first(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 2);
@@ -137,11 +207,18 @@ static void unmapped_pool_place_fullest_first(struct kunit *test)
 	long index;
 
 	/* Put three blocks of owner A into the second chunk. */
-	place_blocks_in(test, ctx, 1, OWNER_A, 3);
+	owner_grown(&ctx->a);
+	owner_grown(&ctx->b);
+	place_blocks_in(test, ctx, 1, &ctx->a, 3);
 
-	index = place(test, ctx, OWNER_B, 0, &chunk);
+	index = place(test, ctx, &ctx->b, 0, &chunk);
 	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
 	KUNIT_EXPECT_EQ(test, index, 3 * UNMAPPED_POOL_BLOCK_PAGES);
+
+	/* So do small owners. */
+	index = place(test, ctx, &ctx->c, 0, &chunk);
+	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
+	KUNIT_EXPECT_EQ(test, index, 4 * UNMAPPED_POOL_BLOCK_PAGES);
 }
 
 /*
@@ -153,33 +230,77 @@ static void unmapped_pool_place_growing_owner(struct kunit *test)
 	struct place_ctx *ctx = place_ctx_init(test, 3);
 	struct unmapped_pool_chunk *chunk;
 
-	place_blocks_in(test, ctx, 2, OWNER_B, 2);
-	place_blocks_in(test, ctx, 1, OWNER_A, UNMAPPED_POOL_CHUNK_BLOCKS);
+	owner_grown(&ctx->a);
+	owner_grown(&ctx->b);
+	owner_grown(&ctx->c);
+	place_blocks_in(test, ctx, 2, &ctx->b, 2);
+	place_blocks_in(test, ctx, 1, &ctx->a, UNMAPPED_POOL_CHUNK_BLOCKS);
 	KUNIT_EXPECT_EQ(test, ctx->chunks[1].free_blocks, 0);
 
-	KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_A, 0, &chunk), 0);
+	KUNIT_ASSERT_GE(test, place(test, ctx, &ctx->a, 0, &chunk), 0);
 	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[0]);
-	KUNIT_ASSERT_GE(test, place(test, ctx, OWNER_C, 0, &chunk), 0);
+	KUNIT_ASSERT_GE(test, place(test, ctx, &ctx->c, 0, &chunk), 0);
 	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[2]);
 }
 
-/* Only when every block is taken do owners share one. */
+/*
+ * Owners with blocks of their own leave the small owners' chunk the last
+ * UNMAPPED_POOL_SHARED_RESERVE free blocks, even when it is the only
+ * chunk with free blocks.
+ */
+static void unmapped_pool_place_shared_reserve(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 1);
+	struct unmapped_pool_chunk *chunk = &ctx->chunks[0];
+
+	KUNIT_ASSERT_GE(test, place(test, ctx, &ctx->b, 0, NULL), 0);
+	KUNIT_ASSERT_PTR_EQ(test, ctx->pool.shared_chunk, chunk);
+	owner_grown(&ctx->a);
+	while (chunk->free_blocks > UNMAPPED_POOL_SHARED_RESERVE)
+		KUNIT_ASSERT_GE(test,
+				place(test, ctx, &ctx->a,
+				      UNMAPPED_POOL_MAX_ORDER, NULL),
+				0);
+	KUNIT_EXPECT_EQ(test,
+			place(test, ctx, &ctx->a, UNMAPPED_POOL_MAX_ORDER,
+			      NULL),
+			-1);
+	/* Small owners still get free blocks there. */
+	KUNIT_EXPECT_GE(test,
+			place(test, ctx, &ctx->c, UNMAPPED_POOL_MAX_ORDER,
+			      NULL),
+			0);
+	KUNIT_EXPECT_EQ(test, chunk->free_blocks,
+			UNMAPPED_POOL_SHARED_RESERVE - 1);
+}
+
+/*
+ * Only when every block is taken do owners share one, and only with a
+ * request of order 0, which the first block with room serves.
+ */
 static void unmapped_pool_place_share_when_full(struct kunit *test)
 {
 	struct place_ctx *ctx = place_ctx_init(test, 1);
 	struct unmapped_pool_chunk *chunk = &ctx->chunks[0];
+	struct unmapped_pool_owner *owners;
 	unsigned int block;
 	long index;
 
-	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
-		KUNIT_ASSERT_GE(test,
-				place(test, ctx, OWNER_A + block, 0, NULL), 0);
+	owners = kunit_kcalloc(test, UNMAPPED_POOL_CHUNK_BLOCKS,
+			       sizeof(*owners), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, owners);
+	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++) {
+		owner_grown(&owners[block]);
+		KUNIT_ASSERT_GE(test, place(test, ctx, &owners[block], 0, NULL),
+				0);
+	}
 	KUNIT_EXPECT_EQ(test, chunk->free_blocks, 0);
 
-	index = place(test, ctx, OWNER_B, 3, NULL);
+	owner_grown(&ctx->b);
+	KUNIT_EXPECT_EQ(test, place(test, ctx, &ctx->b, 3, NULL), -1);
+	index = place(test, ctx, &ctx->b, 0, NULL);
 	KUNIT_ASSERT_GE(test, index, 0);
-	KUNIT_EXPECT_EQ(test,
-			chunk->block_owner[index / UNMAPPED_POOL_BLOCK_PAGES],
+	KUNIT_EXPECT_EQ(test, block_owner_of(chunk, index),
 			UNMAPPED_POOL_OWNER_SHARED);
 }
 
@@ -189,13 +310,102 @@ static void unmapped_pool_place_full_pool(struct kunit *test)
 	struct place_ctx *ctx = place_ctx_init(test, 1);
 	unsigned int block;
 
+	owner_grown(&ctx->a);
 	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
 		KUNIT_ASSERT_GE(test,
-				place(test, ctx, OWNER_A,
+				place(test, ctx, &ctx->a,
 				      UNMAPPED_POOL_MAX_ORDER, NULL),
 				0);
 	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, UNMAPPED_POOL_CHUNK_PAGES);
-	KUNIT_EXPECT_EQ(test, place(test, ctx, OWNER_B, 0, NULL), -1);
+	KUNIT_EXPECT_EQ(test, place(test, ctx, &ctx->b, 0, NULL), -1);
+	KUNIT_EXPECT_EQ(test, place(test, ctx, &ctx->c, 0, NULL), -1);
+}
+
+/*
+ * The block maps that placement searches instead of the blocks agree with
+ * the blocks after takes and puts of every kind, and lead to the only
+ * page left in a pool otherwise full.
+ */
+static void unmapped_pool_place_block_maps(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 2);
+	struct unmapped_pool_owner *owners[] = { &ctx->a, &ctx->b, NULL };
+	struct unmapped_pool_chunk *chunk;
+	unsigned int i, block, order;
+	unsigned long bits, used;
+	long index;
+
+	owner_grown(&ctx->a);
+	for (i = 0; i < 4 * UNMAPPED_POOL_BLOCK_PAGES; i++) {
+		order = i % 5 ? 0 : 2;
+		index = place(test, ctx, owners[i % 3], order, &chunk);
+		KUNIT_ASSERT_GE(test, index, 0);
+		if (i % 7 == 3)
+			unmapped_pool_chunk_put(&ctx->pool, chunk, index, order);
+	}
+	for (i = 0; i < 2; i++) {
+		chunk = &ctx->chunks[i];
+		for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++) {
+			used = chunk->block_used[block];
+			bits = bitmap_weight(chunk->used_map +
+					     block * BITS_TO_LONGS(UNMAPPED_POOL_BLOCK_PAGES),
+					     UNMAPPED_POOL_BLOCK_PAGES);
+			KUNIT_EXPECT_EQ(test, bits, used);
+			KUNIT_EXPECT_EQ(test,
+					test_bit(block, chunk->free_block_map),
+					!used);
+			KUNIT_EXPECT_EQ(test, test_bit(block, chunk->full_map),
+					used == UNMAPPED_POOL_BLOCK_PAGES);
+			KUNIT_EXPECT_EQ(test,
+					test_bit(block, chunk->shared_map),
+					chunk->block_owner[block] ==
+					UNMAPPED_POOL_OWNER_SHARED);
+		}
+	}
+
+	/* Fill both chunks but one page, the last of all, and find it. */
+	ctx = place_ctx_init(test, 2);
+	for (i = 0; i < 2; i++) {
+		chunk = &ctx->chunks[i];
+		bitmap_fill(chunk->used_map, UNMAPPED_POOL_CHUNK_PAGES);
+		for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
+			unmapped_pool_chunk_take(&ctx->pool, chunk,
+						 block * UNMAPPED_POOL_BLOCK_PAGES,
+						 UNMAPPED_POOL_MAX_ORDER, NULL);
+	}
+	unmapped_pool_chunk_put(&ctx->pool, &ctx->chunks[1],
+				UNMAPPED_POOL_CHUNK_PAGES - 1, 0);
+	owner_grown(&ctx->a);
+	KUNIT_EXPECT_EQ(test, place(test, ctx, &ctx->a, 0, &chunk),
+			UNMAPPED_POOL_CHUNK_PAGES - 1);
+	KUNIT_EXPECT_PTR_EQ(test, chunk, &ctx->chunks[1]);
+	KUNIT_EXPECT_EQ(test, place(test, ctx, &ctx->b, 0, NULL), -1);
+}
+
+/*
+ * An owner's record of its block does not outlive the block's chunk: once
+ * the chunk has left the pool and is gone, placement for the owner never
+ * looks at it again.
+ */
+static void unmapped_pool_place_owner_outlives_chunk(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 2);
+	struct unmapped_pool_chunk *chunk, *gone;
+	long index;
+
+	owner_grown(&ctx->a);
+	index = place(test, ctx, &ctx->a, 0, &gone);
+	KUNIT_ASSERT_GE(test, index, 0);
+	unmapped_pool_chunk_put(&ctx->pool, gone, index, 0);
+	KUNIT_ASSERT_PTR_EQ(test, unmapped_pool_remove_empty(&ctx->pool), gone);
+	/* What a freed chunk may hold: anything, here an invitation. */
+	memset(gone->block_owner, 0, sizeof(gone->block_owner));
+	gone->block_owner[index / UNMAPPED_POOL_BLOCK_PAGES] = ctx->a.id;
+	gone->draining = false;
+
+	index = place(test, ctx, &ctx->a, 0, &chunk);
+	KUNIT_ASSERT_GE(test, index, 0);
+	KUNIT_EXPECT_PTR_NE(test, chunk, gone);
 }
 
 /*
@@ -217,7 +427,7 @@ static void unmapped_pool_place_poisoned(struct kunit *test)
 		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].poison_map);
 	}
 	/* Chunk 0 is where the first request of a new owner goes. */
-	KUNIT_ASSERT_PTR_EQ(test, unmapped_pool_place(&ctx->pool, OWNER_A, 0,
+	KUNIT_ASSERT_PTR_EQ(test, unmapped_pool_place(&ctx->pool, &ctx->a, 0,
 						      &first),
 			    c0);
 	KUNIT_ASSERT_EQ(test, first, 0);
@@ -232,11 +442,11 @@ static void unmapped_pool_place_poisoned(struct kunit *test)
 			2 * UNMAPPED_POOL_CHUNK_PAGES - 1);
 
 	/* No block of PMD order holds it... */
-	KUNIT_EXPECT_NE(test, place(test, ctx, OWNER_B, UNMAPPED_POOL_MAX_ORDER,
+	KUNIT_EXPECT_NE(test, place(test, ctx, &ctx->b, UNMAPPED_POOL_MAX_ORDER,
 				    NULL),
 			0);
 	/* ...and a page in use that gets poisoned stays taken. */
-	taken = place(test, ctx, OWNER_C, 0, &chunk);
+	taken = place(test, ctx, &ctx->c, 0, &chunk);
 	KUNIT_ASSERT_GE(test, taken, 0);
 	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_poison(&ctx->pool, chunk,
 							   taken));
@@ -244,7 +454,7 @@ static void unmapped_pool_place_poisoned(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ctx->pool.poisoned_pages, 2);
 
 	/* Single pages fill every page of the pool but the poisoned ones. */
-	while ((index = place(test, ctx, OWNER_A, 0, &chunk)) >= 0) {
+	while ((index = place(test, ctx, &ctx->a, 0, &chunk)) >= 0) {
 		n++;
 		if (chunk == c0 && (index == bad || index == taken))
 			break;
@@ -319,8 +529,7 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	unsigned long base;
 	u8 *alias;
 
-	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
-					 OWNER_A);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_EXPECT_TRUE(test, unmapped_pool_has_page(page));
 	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
@@ -360,8 +569,7 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	put_page(page);
 	KUNIT_EXPECT_EQ(test, pool->used_pages, 0);
 
-	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
-					 OWNER_A);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, alias);
@@ -369,7 +577,7 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	vunmap(alias);
 
 	/* Compound pages come back through the folio free path too. */
-	big = unmapped_pool_alloc_pages(0, 3, GFP_KERNEL | __GFP_COMP, OWNER_B);
+	big = unmapped_pool_alloc_pages(0, 3, GFP_KERNEL | __GFP_COMP, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, big);
 	KUNIT_EXPECT_EQ(test, folio_order(page_folio(big)), 3);
 	KUNIT_EXPECT_EQ(test, page_to_pfn(big) % 8, 0);
@@ -398,8 +606,7 @@ static struct page *live_scribbled_page(struct kunit *test, u8 **ret_alias)
 {
 	struct page *page;
 
-	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO,
-					 OWNER_A);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO, NULL);
 	KUNIT_ASSERT_NOT_NULL(test, page);
 	*ret_alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, *ret_alias);
@@ -459,7 +666,7 @@ static void unmapped_pool_live_init_on_alloc(struct kunit *test)
 	page = live_scribbled_page(test, &alias);
 	put_page(page);
 	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 1);
-	again = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, OWNER_A);
+	again = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, again, page);
 	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 0);
 	zeroed = !memchr_inv(alias, 0, PAGE_SIZE);
@@ -477,11 +684,16 @@ static void unmapped_pool_live_init_on_alloc(struct kunit *test)
 }
 
 static struct kunit_case unmapped_pool_cases[] = {
+	KUNIT_CASE(unmapped_pool_place_small_owners_share),
+	KUNIT_CASE(unmapped_pool_place_sharing_threshold),
 	KUNIT_CASE(unmapped_pool_place_owner_affinity),
 	KUNIT_CASE(unmapped_pool_place_fullest_first),
 	KUNIT_CASE(unmapped_pool_place_growing_owner),
+	KUNIT_CASE(unmapped_pool_place_shared_reserve),
 	KUNIT_CASE(unmapped_pool_place_share_when_full),
 	KUNIT_CASE(unmapped_pool_place_full_pool),
+	KUNIT_CASE(unmapped_pool_place_block_maps),
+	KUNIT_CASE(unmapped_pool_place_owner_outlives_chunk),
 	KUNIT_CASE(unmapped_pool_place_poisoned),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),

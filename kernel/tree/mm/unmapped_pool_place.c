@@ -4,17 +4,29 @@
  *
  * A chunk goes back to hugetlb only once every one of its pages is free,
  * so where pages are placed decides how many chunks stay stranded by a few
- * long-lived pages.  Three rules keep chunks reclaimable:
+ * long-lived pages.  Four rules keep chunks reclaimable:
  *
- *  - owner affinity: pages of one owner (a memfd_secret or guest_memfd
- *    file) are packed into blocks of their own, so that the owner going
- *    away frees whole blocks rather than holes in everybody's blocks;
- *  - fullest first: a new owner's first block is taken from the fullest
- *    chunk, so that allocations concentrate and the emptiest chunks drain;
+ *  - small owners share: an owner (a memfd_secret or guest_memfd file)
+ *    takes its first UNMAPPED_POOL_OWNER_SMALL_PAGES from blocks that all
+ *    small owners share, so that many small files pin a few blocks, not a
+ *    block each, and these blocks stay together in one chunk, whose last
+ *    UNMAPPED_POOL_SHARED_RESERVE free blocks other owners leave to them,
+ *    rather than scatter into the holes of the VMs' chunks;
+ *  - owner affinity: further pages of an owner are packed into blocks of
+ *    its own, so that the owner going away frees whole blocks rather than
+ *    holes in everybody's blocks;
+ *  - fullest first: a new block is taken from the fullest chunk, so that
+ *    allocations concentrate and the emptiest chunks drain;
  *  - a growing owner spreads out: an owner that has filled a block of its
  *    own and finds no free block left in its chunk takes the next one from
  *    the emptiest chunk, so that a large owner (a VM's guest memory) ends
  *    up with chunks of its own rather than filling the holes of many.
+ *
+ * Work is bounded: a request that fits the block its owner (or the small
+ * owners) filled last costs a search of that one block's bitmap; one that
+ * needs another block costs a walk over the pool's chunks, with a word
+ * search of per-chunk block maps in each and the search of one block's
+ * bitmap, never a walk over every block.
  *
  * The decisions around placement live here too: which chunk a reclaim
  * gives back, how requests, failures and lends are counted, and when the
@@ -42,6 +54,9 @@ void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk)
 	bitmap_zero(chunk->used_map, UNMAPPED_POOL_CHUNK_PAGES);
 	memset(chunk->block_owner, 0, sizeof(chunk->block_owner));
 	memset(chunk->block_used, 0, sizeof(chunk->block_used));
+	bitmap_fill(chunk->free_block_map, UNMAPPED_POOL_CHUNK_BLOCKS);
+	bitmap_zero(chunk->shared_map, UNMAPPED_POOL_CHUNK_BLOCKS);
+	bitmap_zero(chunk->full_map, UNMAPPED_POOL_CHUNK_BLOCKS);
 	chunk->used = 0;
 	chunk->poisoned = 0;
 	chunk->free_blocks = UNMAPPED_POOL_CHUNK_BLOCKS;
@@ -64,140 +79,215 @@ static long block_find(struct unmapped_pool_chunk *chunk, unsigned int block,
 	return index < end ? index : -1;
 }
 
-static struct unmapped_pool_owner_hint *hint_find(struct unmapped_pool *pool,
-						  unsigned long owner)
+/*
+ * Whether a request goes to the shared blocks: it has no owner, its owner
+ * has not yet taken enough pages to earn blocks of its own, or its owner's
+ * blocks are in the pool of another node.
+ */
+static bool place_shared(const struct unmapped_pool *pool,
+			 const struct unmapped_pool_owner *owner,
+			 unsigned int order)
 {
-	unsigned int i;
-
-	for (i = 0; i < UNMAPPED_POOL_OWNER_HINTS; i++)
-		if (pool->hints[i].owner == owner && pool->hints[i].chunk)
-			return &pool->hints[i];
-	return NULL;
+	return !owner ||
+	       owner->pages + (1UL << order) <= UNMAPPED_POOL_OWNER_SMALL_PAGES ||
+	       (owner->pool && owner->pool != pool);
 }
 
-static void hint_update(struct unmapped_pool *pool, unsigned long owner,
-			struct unmapped_pool_chunk *chunk, unsigned int block)
-{
-	struct unmapped_pool_owner_hint *hint = hint_find(pool, owner);
-
-	if (!hint) {
-		hint = &pool->hints[pool->next_hint];
-		pool->next_hint =
-			(pool->next_hint + 1) % UNMAPPED_POOL_OWNER_HINTS;
-		hint->owner = owner;
-	}
-	hint->chunk = chunk;
-	hint->block = block;
-}
-
-/* Drop what placement remembers of a chunk that leaves the pool. */
-static void place_forget(struct unmapped_pool *pool,
-			 struct unmapped_pool_chunk *chunk)
-{
-	unsigned int i;
-
-	for (i = 0; i < UNMAPPED_POOL_OWNER_HINTS; i++)
-		if (pool->hints[i].chunk == chunk)
-			pool->hints[i].chunk = NULL;
-}
-
-/* The chunk with a free block that has the most or the fewest pages used. */
+/*
+ * The chunk of the block of its own the owner filled last, if it is still
+ * in the pool: no chunk left the pool since it was recorded.
+ */
 static struct unmapped_pool_chunk *
-chunk_with_free_block(struct unmapped_pool *pool, bool emptiest)
+owner_chunk(const struct unmapped_pool *pool,
+	    const struct unmapped_pool_owner *owner)
+{
+	if (owner->pool != pool || owner->gen != pool->chunk_gen)
+		return NULL;
+	return owner->chunk;
+}
+
+/*
+ * The chunk with a free block that has the most or the fewest pages used,
+ * other than @avoid unless no other has one.
+ */
+static struct unmapped_pool_chunk *
+chunk_with_free_block(struct unmapped_pool *pool, bool emptiest,
+		      struct unmapped_pool_chunk *avoid)
 {
 	struct unmapped_pool_chunk *chunk, *best = NULL;
 
 	list_for_each_entry(chunk, &pool->chunks, list) {
-		if (chunk->draining || !chunk->free_blocks)
+		if (chunk->draining || !chunk->free_blocks || chunk == avoid)
 			continue;
 		if (!best || (emptiest ? chunk->used < best->used :
 					 chunk->used > best->used))
 			best = chunk;
 	}
+	if (!best && avoid && !avoid->draining &&
+	    avoid->free_blocks > UNMAPPED_POOL_SHARED_RESERVE)
+		best = avoid;
 	return best;
 }
 
-static unsigned int first_free_block(const struct unmapped_pool_chunk *chunk)
+/* A free block of the chunk, as the index of its first page. */
+static unsigned long first_free_block(const struct unmapped_pool_chunk *chunk)
 {
-	unsigned int block;
-
-	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++)
-		if (!chunk->block_used[block])
-			break;
-	return block;
+	return find_first_bit(chunk->free_block_map,
+			      UNMAPPED_POOL_CHUNK_BLOCKS) *
+	       UNMAPPED_POOL_BLOCK_PAGES;
 }
 
-/* Every block is in use: share a block of the fullest chunk with room. */
+/*
+ * A free page in a block of the chunk that is in use and not full, shared
+ * ones only or any: its index, or -1.  One word search of the block maps
+ * and one of a block's page bitmap.
+ */
+static long chunk_find_page(struct unmapped_pool_chunk *chunk, bool shared_only)
+{
+	DECLARE_BITMAP(candidates, UNMAPPED_POOL_CHUNK_BLOCKS);
+	unsigned long block;
+
+	bitmap_or(candidates, chunk->free_block_map, chunk->full_map,
+		  UNMAPPED_POOL_CHUNK_BLOCKS);
+	bitmap_complement(candidates, candidates, UNMAPPED_POOL_CHUNK_BLOCKS);
+	if (shared_only)
+		bitmap_and(candidates, candidates, chunk->shared_map,
+			   UNMAPPED_POOL_CHUNK_BLOCKS);
+	block = find_first_bit(candidates, UNMAPPED_POOL_CHUNK_BLOCKS);
+	if (block >= UNMAPPED_POOL_CHUNK_BLOCKS)
+		return -1;
+	return block_find(chunk, block, 0);
+}
+
+/*
+ * A free page in a block in use of the fullest chunk that has one.  Only
+ * order 0: whether a larger request fits a block in use depends on how
+ * its free pages lie, which only a search of every such block could tell.
+ */
 static struct unmapped_pool_chunk *share_block(struct unmapped_pool *pool,
+					       bool shared_only,
 					       unsigned int order,
 					       unsigned long *ret_index)
 {
 	struct unmapped_pool_chunk *chunk, *best = NULL;
-	unsigned int block;
 	long index;
 
+	if (order)
+		return NULL;
 	list_for_each_entry(chunk, &pool->chunks, list) {
 		if (chunk->draining ||
-		    chunk->used + (1UL << order) > UNMAPPED_POOL_CHUNK_PAGES ||
+		    chunk->used == UNMAPPED_POOL_CHUNK_PAGES ||
 		    (best && chunk->used <= best->used))
 			continue;
-		for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++) {
-			index = block_find(chunk, block, order);
-			if (index >= 0) {
-				best = chunk;
-				*ret_index = index;
-				break;
-			}
+		index = chunk_find_page(chunk, shared_only);
+		if (index >= 0) {
+			best = chunk;
+			*ret_index = index;
 		}
 	}
 	return best;
+}
+
+/*
+ * A request of small owners: the shared block they filled last, another
+ * shared block or a free block of its chunk, a page of a shared block in
+ * the fullest chunk that has one, a free block of the fullest chunk, and
+ * only then a page of any block in use.
+ */
+static struct unmapped_pool_chunk *place_small(struct unmapped_pool *pool,
+					       unsigned int order,
+					       unsigned long *ret_index)
+{
+	struct unmapped_pool_chunk *chunk = pool->shared_chunk;
+	long index;
+
+	if (chunk) {
+		if (test_bit(pool->shared_block, chunk->shared_map)) {
+			index = block_find(chunk, pool->shared_block, order);
+			if (index >= 0) {
+				*ret_index = index;
+				return chunk;
+			}
+		}
+		index = order ? -1 : chunk_find_page(chunk, true);
+		if (index < 0 && chunk->free_blocks)
+			index = first_free_block(chunk);
+		if (index >= 0) {
+			*ret_index = index;
+			return chunk;
+		}
+	}
+	chunk = share_block(pool, true, order, ret_index);
+	if (chunk)
+		return chunk;
+	chunk = chunk_with_free_block(pool, false, NULL);
+	if (chunk) {
+		*ret_index = first_free_block(chunk);
+		return chunk;
+	}
+	return share_block(pool, false, order, ret_index);
 }
 
 /**
  * unmapped_pool_place - choose where a request of the pool is served
  * @pool: pool of the node
- * @owner: owner cookie of the request (never 0)
+ * @owner: placement state of the request's owner, NULL for none
  * @order: order of the request, at most UNMAPPED_POOL_MAX_ORDER
  * @ret_index: page index inside the returned chunk
  *
- * In order of preference: the block the owner allocated from last, a free
- * block of the chunk that block is in, a free block of the emptiest chunk
- * for an owner that has filled a block of its own or of the fullest chunk
- * for any other, and only then room in a block some other owner uses.
+ * Requests of owners that have not earned blocks of their own go to the
+ * shared blocks.  For the others, in order of preference: the block of its
+ * own the owner allocated from last, a free block of the chunk that block
+ * is in, a free block of the emptiest chunk for an owner that has filled
+ * a block of its own or of the fullest chunk for any other (the small
+ * owners' chunk last), and only then a page of a block some other owner
+ * uses.  Requests of order > 0 only
+ * ever get the block the owner (or the small owners) filled last or a
+ * free block.
  *
  * Return: the chunk, or NULL if the pool has no room for the request.
  */
 struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
-						unsigned long owner,
+						struct unmapped_pool_owner *owner,
 						unsigned int order,
 						unsigned long *ret_index)
 {
-	struct unmapped_pool_owner_hint *hint = hint_find(pool, owner);
-	struct unmapped_pool_chunk *chunk = NULL;
+	struct unmapped_pool_chunk *last, *chunk = NULL;
 	bool grows = false;
 	long index;
 
-	if (hint && !hint->chunk->draining) {
-		if (hint->chunk->block_owner[hint->block] == owner) {
-			index = block_find(hint->chunk, hint->block, order);
+	if (place_shared(pool, owner, order))
+		return place_small(pool, order, ret_index);
+	last = owner_chunk(pool, owner);
+	if (last) {
+		if (last->block_owner[owner->block] == owner->id) {
+			index = block_find(last, owner->block, order);
 			if (index >= 0) {
 				*ret_index = index;
-				return hint->chunk;
+				return last;
 			}
-			/* Requests without an owner are no one owner growing. */
-			grows = owner != UNMAPPED_POOL_OWNER_SHARED;
+			grows = true;
 		}
-		if (hint->chunk->free_blocks)
-			chunk = hint->chunk;
+		if (last->free_blocks && last != pool->shared_chunk)
+			chunk = last;
 	}
 	if (!chunk)
-		chunk = chunk_with_free_block(pool, grows);
+		chunk = chunk_with_free_block(pool, grows, pool->shared_chunk);
 	if (chunk) {
-		*ret_index = (unsigned long)first_free_block(chunk) *
-			     UNMAPPED_POOL_BLOCK_PAGES;
+		*ret_index = first_free_block(chunk);
 		return chunk;
 	}
-	return share_block(pool, order, ret_index);
+	return share_block(pool, false, order, ret_index);
+}
+
+static void block_set_owner(struct unmapped_pool_chunk *chunk,
+			    unsigned int block, unsigned long id)
+{
+	chunk->block_owner[block] = id;
+	if (id == UNMAPPED_POOL_OWNER_SHARED)
+		__set_bit(block, chunk->shared_map);
+	else
+		__clear_bit(block, chunk->shared_map);
 }
 
 /**
@@ -206,27 +296,45 @@ struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
  * @chunk: chunk chosen by unmapped_pool_place()
  * @index: first page, as returned by unmapped_pool_place()
  * @order: order of the request
- * @owner: owner cookie of the request
+ * @owner: placement state of the request's owner, NULL for none
+ *
+ * The owner's state is updated too: the caller serialises requests of
+ * one owner, from every pool, and placing them.
  */
 void unmapped_pool_chunk_take(struct unmapped_pool *pool,
 			      struct unmapped_pool_chunk *chunk,
 			      unsigned long index, unsigned int order,
-			      unsigned long owner)
+			      struct unmapped_pool_owner *owner)
 {
 	unsigned int block = index / UNMAPPED_POOL_BLOCK_PAGES;
+	bool shared = place_shared(pool, owner, order);
+	unsigned long id = shared ? UNMAPPED_POOL_OWNER_SHARED : owner->id;
 	unsigned long nr = 1UL << order;
 
 	bitmap_set(chunk->used_map, index, nr);
 	if (!chunk->block_used[block]) {
 		chunk->free_blocks--;
-		chunk->block_owner[block] = owner;
-	} else if (chunk->block_owner[block] != owner) {
-		chunk->block_owner[block] = UNMAPPED_POOL_OWNER_SHARED;
+		__clear_bit(block, chunk->free_block_map);
+		block_set_owner(chunk, block, id);
+	} else if (chunk->block_owner[block] != id) {
+		block_set_owner(chunk, block, UNMAPPED_POOL_OWNER_SHARED);
 	}
 	chunk->block_used[block] += nr;
+	if (chunk->block_used[block] == UNMAPPED_POOL_BLOCK_PAGES)
+		__set_bit(block, chunk->full_map);
 	chunk->used += nr;
 	pool->used_pages += nr;
-	hint_update(pool, owner, chunk, block);
+	if (shared) {
+		pool->shared_chunk = chunk;
+		pool->shared_block = block;
+	} else {
+		owner->pool = pool;
+		owner->chunk = chunk;
+		owner->gen = pool->chunk_gen;
+		owner->block = block;
+	}
+	if (owner)
+		owner->pages += nr;
 }
 
 /**
@@ -235,6 +343,9 @@ void unmapped_pool_chunk_take(struct unmapped_pool *pool,
  * @chunk: chunk the pages belong to
  * @index: first page inside the chunk
  * @order: order of the block of pages
+ *
+ * Only the page is known here, not its owner, which may be gone: the
+ * owner's state is left alone.
  */
 void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk,
@@ -244,9 +355,11 @@ void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 	unsigned long nr = 1UL << order;
 
 	bitmap_clear(chunk->used_map, index, nr);
+	__clear_bit(block, chunk->full_map);
 	chunk->block_used[block] -= nr;
 	if (!chunk->block_used[block]) {
-		chunk->block_owner[block] = 0;
+		block_set_owner(chunk, block, 0);
+		__set_bit(block, chunk->free_block_map);
 		chunk->free_blocks++;
 	}
 	chunk->used -= nr;
@@ -276,16 +389,20 @@ bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
 
 	if (test_bit(index, chunk->poison_map))
 		return false;
-	bitmap_set(chunk->poison_map, index, 1);
+	__set_bit(index, chunk->poison_map);
 	if (test_bit(index, chunk->used_map)) {
 		pool->used_pages--;
 	} else {
-		bitmap_set(chunk->used_map, index, 1);
-		if (!chunk->block_used[block]++)
+		__set_bit(index, chunk->used_map);
+		if (!chunk->block_used[block]++) {
 			chunk->free_blocks--;
+			__clear_bit(block, chunk->free_block_map);
+		}
+		if (chunk->block_used[block] == UNMAPPED_POOL_BLOCK_PAGES)
+			__set_bit(block, chunk->full_map);
 		chunk->used++;
 	}
-	chunk->block_owner[block] = UNMAPPED_POOL_OWNER_SHARED;
+	block_set_owner(chunk, block, UNMAPPED_POOL_OWNER_SHARED);
 	chunk->poisoned++;
 	pool->poisoned_pages++;
 	return true;
@@ -332,14 +449,14 @@ void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
  * @chunk: chunk chosen by unmapped_pool_place(), or NULL if it found no room
  * @index: first page, as returned by unmapped_pool_place()
  * @order: order of the request
- * @owner: owner cookie of the request
+ * @owner: placement state of the request's owner, NULL for none
  *
  * Return: true if an event is due, as for unmapped_pool_note_level().
  */
 bool unmapped_pool_account(struct unmapped_pool *pool,
 			   struct unmapped_pool_chunk *chunk,
 			   unsigned long index, unsigned int order,
-			   unsigned long owner)
+			   struct unmapped_pool_owner *owner)
 {
 	if (chunk)
 		unmapped_pool_chunk_take(pool, chunk, index, order, owner);
@@ -369,7 +486,9 @@ void unmapped_pool_add_chunk(struct unmapped_pool *pool,
  * @pool: pool of the node
  *
  * The first chunk in list order with no page in use leaves the pool's list
- * and placement's memory, marked as draining.
+ * and placement's memory, marked as draining: the shared block and, as the
+ * chunk generation moves on, every owner's record of its block are
+ * forgotten, the latter without a walk over owners the pool cannot list.
  *
  * Return: the chunk, or NULL when every chunk has pages in use.
  */
@@ -383,7 +502,9 @@ unmapped_pool_remove_empty(struct unmapped_pool *pool)
 			continue;
 		chunk->draining = true;
 		list_del(&chunk->list);
-		place_forget(pool, chunk);
+		if (pool->shared_chunk == chunk)
+			pool->shared_chunk = NULL;
+		pool->chunk_gen++;
 		pool->nr_chunks--;
 		return chunk;
 	}

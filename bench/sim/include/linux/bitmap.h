@@ -52,14 +52,66 @@ static inline unsigned long find_next_zero_bit(const unsigned long *map, unsigne
 	return __find_next(map, size, start, ~0UL);
 }
 
+static inline unsigned long find_first_bit(const unsigned long *map, unsigned long size)
+{
+	return find_next_bit(map, size, 0);
+}
+
+#define for_each_set_bit(bit, map, size)				\
+	for ((bit) = find_first_bit((map), (size)); (bit) < (size);	\
+	     (bit) = find_next_bit((map), (size), (bit) + 1))
+
 static inline bool test_bit(unsigned long nr, const unsigned long *map)
 {
 	return map[BIT_WORD(nr)] >> (nr % BITS_PER_LONG) & 1;
 }
 
+static inline void __set_bit(unsigned long nr, unsigned long *map)
+{
+	map[BIT_WORD(nr)] |= 1UL << (nr % BITS_PER_LONG);
+}
+
+static inline void __clear_bit(unsigned long nr, unsigned long *map)
+{
+	map[BIT_WORD(nr)] &= ~(1UL << (nr % BITS_PER_LONG));
+}
+
 static inline void bitmap_zero(unsigned long *map, unsigned int nbits)
 {
 	memset(map, 0, BITS_TO_LONGS(nbits) * sizeof(unsigned long));
+}
+
+/*
+ * The whole-map operations below are for maps of a whole number of
+ * words, the only ones placement uses them on (blocks of a chunk).
+ */
+static inline void bitmap_fill(unsigned long *map, unsigned int nbits)
+{
+	memset(map, 0xff, BITS_TO_LONGS(nbits) * sizeof(unsigned long));
+}
+
+static inline void bitmap_or(unsigned long *dst, const unsigned long *a,
+			     const unsigned long *b, unsigned int nbits)
+{
+	for (unsigned int i = 0; i < BITS_TO_LONGS(nbits); i++)
+		dst[i] = a[i] | b[i];
+}
+
+static inline bool bitmap_and(unsigned long *dst, const unsigned long *a,
+			      const unsigned long *b, unsigned int nbits)
+{
+	unsigned long any = 0;
+
+	for (unsigned int i = 0; i < BITS_TO_LONGS(nbits); i++)
+		any |= dst[i] = a[i] & b[i];
+	return any != 0;
+}
+
+static inline void bitmap_complement(unsigned long *dst, const unsigned long *src,
+				     unsigned int nbits)
+{
+	for (unsigned int i = 0; i < BITS_TO_LONGS(nbits); i++)
+		dst[i] = ~src[i];
 }
 
 /* Set (or clear) bits [start, start + nr) a word at a time. */

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DECLARE_BITMAP(name, bits) \
+	unsigned long name[((bits) + 8 * sizeof(long) - 1) / (8 * sizeof(long))]
+
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;

@@ -13,15 +13,18 @@
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
 #include <linux/mm_types.h>
+#include <linux/unmapped_pool_types.h>
 
 #ifdef CONFIG_UNMAPPED_POOL
 
 DECLARE_STATIC_KEY_FALSE(unmapped_pool_lent);
 
+void unmapped_pool_owner_init(struct unmapped_pool_owner *owner);
 struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
-				       unsigned long owner);
+				       struct unmapped_pool_owner *owner);
 void unmapped_pool_free_pages(struct page *page, unsigned int order);
-struct folio *unmapped_pool_alloc_folio(gfp_t gfp, unsigned long owner);
+struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
+					struct unmapped_pool_owner *owner);
 void unmapped_pool_count_fallback(void);
 bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
@@ -78,16 +81,19 @@ static inline bool unmapped_pool_return_page(struct page *page,
 
 #else /* !CONFIG_UNMAPPED_POOL */
 
-static inline struct page *unmapped_pool_alloc_pages(int nid,
-						     unsigned int order,
-						     gfp_t gfp,
-						     unsigned long owner)
+static inline void unmapped_pool_owner_init(struct unmapped_pool_owner *owner)
+{
+}
+
+static inline struct page *
+unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
+			  struct unmapped_pool_owner *owner)
 {
 	return NULL;
 }
 
-static inline struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
-						      unsigned long owner)
+static inline struct folio *
+unmapped_pool_alloc_folio(gfp_t gfp, struct unmapped_pool_owner *owner)
 {
 	return NULL;
 }
