@@ -290,12 +290,42 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vm_event(DIRECT_MAP_LEVEL3_SPLIT), splits3);
 }
 
+/*
+ * The shrinker's spare chunks: the empty ones beyond what the low
+ * watermark needs once the free pages of chunks in use are counted.
+ */
+static void unmapped_pool_spare_watermark(struct kunit *test)
+{
+	const unsigned long chunk = UNMAPPED_POOL_CHUNK_PAGES;
+	/* Three chunks, two empty, 10 pages of the third in use. */
+	struct unmapped_pool pool = { .nr_chunks = 3, .used_pages = 10 };
+	unsigned long other_free = chunk - 10;
+
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 2);
+	pool.low_watermark = other_free;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 2);
+	pool.low_watermark = other_free + 1;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 1);
+	pool.low_watermark = other_free + chunk;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 1);
+	pool.low_watermark = other_free + chunk + 1;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 0);
+	pool.low_watermark = 3 * chunk;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 0);
+
+	/* No empty chunk, nothing spare, whatever the watermark. */
+	pool.used_pages = 2 * chunk + 10;
+	pool.low_watermark = 0;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 0), 0);
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_owner_affinity),
 	KUNIT_CASE(unmapped_pool_place_fullest_first),
 	KUNIT_CASE(unmapped_pool_place_growing_owner),
 	KUNIT_CASE(unmapped_pool_place_share_when_full),
 	KUNIT_CASE(unmapped_pool_place_full_pool),
+	KUNIT_CASE(unmapped_pool_spare_watermark),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	{}
 };

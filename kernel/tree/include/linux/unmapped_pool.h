@@ -14,6 +14,8 @@
 #include <linux/jump_label.h>
 #include <linux/mm_types.h>
 
+struct seq_file;
+
 #ifdef CONFIG_UNMAPPED_POOL
 
 DECLARE_STATIC_KEY_FALSE(unmapped_pool_lent);
@@ -25,6 +27,7 @@ struct folio *unmapped_pool_alloc_folio(gfp_t gfp, unsigned long owner);
 void unmapped_pool_count_fallback(void);
 bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
+void unmapped_pool_report_meminfo(struct seq_file *m);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -92,6 +95,10 @@ static inline struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
 }
 
 static inline void unmapped_pool_count_fallback(void)
+{
+}
+
+static inline void unmapped_pool_report_meminfo(struct seq_file *m)
 {
 }
 
