@@ -207,6 +207,8 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 			n->pool_empty_chunks = k->free_pages / pages_per_chunk(ret);
 		n->low_watermark = k->low_watermark;
 		n->alloc_failed = k->flags & UNMAPPED_POOL_NODE_ALLOC_FAILED;
+		/* Older kernels waited for the resize instead: never set there. */
+		n->resizing = k->flags & UNMAPPED_POOL_NODE_RESIZING;
 	}
 	free(st);
 	if (r < 0)

@@ -200,6 +200,9 @@ static void read_back(struct manager *m, const struct system_state *before,
 		uint64_t expect = cycle_read_back_chunks(b->pool_chunks, h->lend_done,
 							 h->reclaim_done);
 
+		/* Someone else's resize in progress on either side explains a difference. */
+		if (b->resizing || (j >= 0 && after->nodes[j].resizing))
+			continue;
 		if (j >= 0 && after->nodes[j].pool_chunks != expect)
 			log_node(LOG_WARNING, b->node, after->nodes[j].pool_chunks,
 				 "node %u: read back %" PRIu64 " chunks, expected %" PRIu64,
@@ -345,6 +348,12 @@ void manager_run_cycle(struct manager *m, const char *why)
 		publish(m);
 		return;
 	}
+	for (size_t i = 0; i < before.n_nodes; i++) {
+		struct node_hist *h = &m->hist[before.nodes[i].node];
+
+		before.nodes[i].alloc_failed |= h->alloc_failed_pending;
+		h->alloc_failed_pending = false;
+	}
 	r = planner_plan(&before, m->policy, m->resv.items, m->resv.n, &plan);
 	if (r < 0) {
 		system_state_done(&before);
@@ -368,8 +377,16 @@ void manager_run_cycle(struct manager *m, const char *why)
 		shortfall |= execute_kind(m, &plan, KIND_RECLAIM);
 	}
 	for (size_t i = 0; i < plan.n_nodes; i++) {
-		const struct node_hist *h = &m->hist[plan.nodes[i].node];
+		struct node_hist *h = &m->hist[plan.nodes[i].node];
 
+		/* A node left unplanned while resizing is planned again on retry. */
+		if (plan.nodes[i].resizing) {
+			h->alloc_failed_pending |= before.nodes[i].alloc_failed;
+			log_node(LOG_INFO, plan.nodes[i].node, 0,
+				 "node %u: a chunk was on its way; planning it again shortly",
+				 plan.nodes[i].node);
+			shortfall = true;
+		}
 		deferred += plan.nodes[i].deferred;
 		moved += h->lend_done + h->reclaim_done;
 	}

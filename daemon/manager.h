@@ -35,6 +35,11 @@ struct node_hist {
 	int fail_error;
 	/* The last cycle: requested and achieved per direction. */
 	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
+	/*
+	 * The snapshot acknowledged a failed allocation on a node the cycle
+	 * left unplanned while it was resizing: the next cycle still acts on it.
+	 */
+	bool alloc_failed_pending;
 };
 
 /* Public so that methods.c can answer from it, as systemd's oomd-manager-bus.c does. */

@@ -43,6 +43,18 @@ static bool node_managed(const struct system_state *s, const struct node_state *
 	return s->pool_available && n->online && !policy_node(p, n->node)->excluded;
 }
 
+/*
+ * A node whose chunk was on its way when the snapshot was taken gets no
+ * moves: its chunk and hugetlb counts may miss that chunk, and a plan on
+ * them could lend or reclaim one chunk too many.  The manager runs the
+ * cycle again shortly (plan.nodes[].resizing).
+ */
+static bool node_plannable(const struct system_state *s, const struct node_state *n,
+			   const struct policy *p)
+{
+	return node_managed(s, n, p) && !n->resizing;
+}
+
 uint64_t pages_per_chunk(const struct system_state *s)
 {
 	return s->page_size && s->chunk_size >= s->page_size ? s->chunk_size / s->page_size : 1;
@@ -175,6 +187,7 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 		struct node_plan *np = &ret->nodes[i];
 
 		np->node = n->node;
+		np->resizing = n->resizing;
 		np->reserved_chunks = reserved_chunks(s, res, n_res, n->node);
 		b.node[i] = pol->max_moves;
 		if (node_managed(s, n, p))
@@ -188,7 +201,7 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 		struct node_plan *np = &ret->nodes[i];
 		uint64_t deficit;
 
-		if (!node_managed(s, n, p))
+		if (!node_plannable(s, n, p))
 			continue;
 		deficit = min_u64(sub_sat(np->reserved_chunks, n->pool_free_pages / ppc),
 				  sub_sat(pol->max_pool_chunks, n->pool_chunks));
@@ -203,7 +216,7 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 		uint64_t have = n->pool_free_pages / ppc + np->lend + np->lend_cma;
 		uint64_t lent = n->pool_chunks + np->lend + np->lend_cma;
 
-		if (!node_managed(s, n, p))
+		if (!node_plannable(s, n, p))
 			continue;
 		/*
 		 * A failed allocation means the headroom was too small for the

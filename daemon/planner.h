@@ -27,6 +27,12 @@ struct node_state {
 	uint64_t pool_empty_chunks;
 	uint64_t low_watermark;		/* pages, as the kernel reports it */
 	bool alloc_failed;		/* the pool failed an allocation since the last snapshot */
+	/*
+	 * A chunk of the node was on its way into or out of the pool (lent
+	 * or reclaimed by someone else: the kernel's shrinker, a hand-run
+	 * write to nr_chunks), so its counts may not add up.
+	 */
+	bool resizing;
 	uint64_t last_lend_usec;	/* 0: never */
 };
 
@@ -73,6 +79,7 @@ struct node_plan {
 	uint64_t shortfall;		/* chunks wanted that no source can give */
 	uint64_t deferred;		/* chunks wanted that the move budget left to a later cycle */
 	uint64_t low_watermark_pages;	/* poll() wakes us below this */
+	bool resizing;			/* not planned: its counts were in flux */
 	enum plan_reason reason;
 };
 

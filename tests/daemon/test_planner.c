@@ -414,6 +414,38 @@ static void test_place(void **state)
 	assert_int_equal(planner_place(&st, &pol, NULL, 0), -ENODEV);
 }
 
+/*
+ * A node with a chunk on its way (someone else's lend or reclaim) gets no
+ * moves, whatever its counts say, and the plan says why; the other nodes
+ * are planned as usual.
+ */
+static void test_resizing_node_not_planned(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	st.n_nodes = 2;
+	nodes[0].resizing = true;	/* empty pool: would lend 3 */
+	nodes[1].pool_chunks = 8;	/* 8 free chunks: would reclaim 5 */
+	nodes[1].pool_free_pages = 8 * PPC;
+	nodes[1].pool_empty_chunks = 8;
+	nodes[1].resizing = true;
+	p = run(NULL, 0);
+	for (unsigned i = 0; i < 2; i++) {
+		assert_true(p.nodes[i].resizing);
+		assert_int_equal(p.nodes[i].lend + p.nodes[i].lend_cma, 0);
+		assert_int_equal(p.nodes[i].reclaim, 0);
+	}
+	plan_done(&p);
+
+	nodes[0].resizing = nodes[1].resizing = false;
+	p = run(NULL, 0);
+	assert_false(p.nodes[0].resizing);
+	assert_int_equal(p.nodes[0].lend, 3);
+	assert_int_equal(p.nodes[1].reclaim, 5);
+	plan_done(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -435,6 +467,7 @@ int main(void)
 		cmocka_unit_test_setup(test_excluded_and_hugetlb_only, setup),
 		cmocka_unit_test_setup(test_hugetlb_reservations_respected, setup),
 		cmocka_unit_test_setup(test_place, setup),
+		cmocka_unit_test_setup(test_resizing_node_not_planned, setup),
 	};
 
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);

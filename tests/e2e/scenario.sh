@@ -78,7 +78,12 @@ check() {
 }
 
 huge() { cat "$node_sys/node$1/hugepages/hugepages-1048576kB/$2"; }
-pool() { cat "$node_sys/node$1/unmapped_pool/$2"; }
+# pool NODE FILE: a counter made exact first: the counters do not drain the
+# LRU batches where pages freed on another CPU may still count as used.
+pool() {
+	echo 1 > /sys/kernel/mm/unmapped_pool/settle
+	cat "$node_sys/node$1/unmapped_pool/$2"
+}
 # splits: the kernel's direct-map splits so far (levels 2 and 3 together),
 # or nothing when /proc/vmstat lacks either counter; the checks below need
 # numbers, so an absent counter cannot compare equal with itself.

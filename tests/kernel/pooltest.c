@@ -358,6 +358,37 @@ static void *fault_free_thread(void *arg)
 	return NULL;
 }
 
+/* used_pages of every node together, from one STATS snapshot; -1 on error. */
+static long long stats_used_pages(void)
+{
+	long long used = 0;
+	unsigned int i;
+
+	if (snapshot(NULL) != (int)nr_node_ids)
+		return -1;
+	for (i = 0; i < nr_node_ids; i++)
+		used += stats[i].used_pages;
+	return used;
+}
+
+/* A fault_job whose thread stays, parked, on its CPU until told to go. */
+struct parked_fault {
+	struct fault_job job;
+	int faulted[2];		/* the thread writes a byte once it faulted */
+	int go[2];		/* and exits once it can read one */
+};
+
+static void *parked_fault_thread(void *arg)
+{
+	struct parked_fault *pf = arg;
+	char c = 0;
+
+	fault_thread(&pf->job);
+	if (write(pf->faulted[1], &c, 1) != 1 || read(pf->go[0], &c, 1) != 1)
+		pf->job.ok = false;
+	return NULL;
+}
+
 /*
  * Freed secrets do not stay in memory: the pool's worker wipes freed pages
  * soon after, as stock memfd_secret clears a page when it is freed, and
@@ -391,6 +422,46 @@ static void test_wipe_at_free(int node)
 	tap_eq(pool_read(-1, "dirty_pages"), 0, "global dirty_pages is 0");
 	tap_eq(pool_read(node, "nr_chunks"), chunks, "node %d nr_chunks unchanged by the wipe", node);
 	tap_eq(pool_read(-1, "reclaims"), reclaims, "no chunk was reclaimed to wipe the pages");
+}
+
+/*
+ * Reading the counters never drains the LRU batches of every CPU, which
+ * would make each of them run work for whoever reads.  A few pages faulted
+ * on another CPU and freed on this one stay in that CPU's batch, counted
+ * as used, through sysfs and STATS reads, until root writes settle.
+ * Before readers stopped draining, the first read already found them free.
+ * The faulting thread stays parked until then: a thread's exit drains its
+ * CPU's batches (glibc madvise()s the unused part of its stack away).
+ */
+static void test_readers_do_not_drain(void)
+{
+	const long long pages = 8;	/* well under a batch, so none drains */
+	struct parked_fault pf = { .job = { .node = -1, .size = pages * PAGE_SIZE_4K } };
+	long long used = pool_read(-1, "used_pages");
+	pthread_t t;
+	char c = 0;
+
+	if (pipe(pf.faulted) || pipe(pf.go) ||
+	    pthread_create(&t, NULL, parked_fault_thread, &pf))
+		tap_bail("cannot start the faulting thread: %s", strerror(errno));
+	tap_ok(read(pf.faulted[0], &c, 1) == 1 && pf.job.ok,
+	       "fault %lld pages of memfd_secret on another CPU", pages);
+	region_unmap(&pf.job.r);
+	tap_eq(pool_read_raw(-1, "used_pages"), used + pages,
+	       "reading sysfs used_pages does not drain the other CPU's LRU batch");
+	tap_eq(stats_used_pages(), used + pages,
+	       "STATS does not drain the other CPU's LRU batch either");
+	tap_ok(pool_settle(), "root can write sysfs settle");
+	tap_eq(pool_read_raw(-1, "used_pages"), used,
+	       "after settle the freed pages count as free");
+	tap_eq(stats_used_pages(), used, "and STATS agrees");
+	if (write(pf.go[1], &c, 1) != 1)
+		tap_bail("cannot release the faulting thread");
+	pthread_join(t, NULL);
+	close(pf.faulted[0]);
+	close(pf.faulted[1]);
+	close(pf.go[0]);
+	close(pf.go[1]);
 }
 
 struct poller {
@@ -451,9 +522,15 @@ static void test_lend_reclaim(int node)
 	long long chunks = pool_read(node, "nr_chunks"), hp_free = hugetlb_read(-1, "free_hugepages");
 	long long lends = pool_read(-1, "lends"), reclaims = pool_read(-1, "reclaims");
 	long long flushes = pool_read(node, "tlb_flushes");
+	long long meminfo = proc_value("/proc/meminfo", "UnmappedPool");
+	long long meminfo_free = proc_value("/proc/meminfo", "UnmappedFree");
 	struct unmapped_pool_node_req reqs[2], req;
 	int err;
 
+	tap_eq(meminfo, pool_read(-1, "nr_chunks") * (CHUNK_PAGES * 4),
+	       "/proc/meminfo UnmappedPool is the lent chunks in kB");
+	tap_eq(meminfo_free, pool_read(-1, "free_pages") * 4,
+	       "/proc/meminfo UnmappedFree is the free pool pages in kB");
 	err = move_one(UNMAPPED_POOL_IOC_LEND, node, 1, &req);
 	tap_ok(!err && req.done == 1 && !req.error, "LEND 1 chunk on node %d (got %d, done %llu, error %d)",
 	       node, err, (unsigned long long)req.done, req.error);
@@ -462,6 +539,10 @@ static void test_lend_reclaim(int node)
 	tap_eq(pool_read(-1, "lends"), lends + 1, "LEND: lends went up by 1");
 	tap_eq(pool_read(node, "tlb_flushes"), flushes + 1,
 	       "LEND: one TLB flush for the whole chunk (tlb_flushes up by 1)");
+	tap_eq(proc_value("/proc/meminfo", "UnmappedPool"), meminfo + 1024 * 1024,
+	       "LEND: /proc/meminfo UnmappedPool went up by 1 GiB");
+	tap_eq(proc_value("/proc/meminfo", "UnmappedFree"), meminfo_free + 1024 * 1024,
+	       "LEND: /proc/meminfo UnmappedFree went up by 1 GiB");
 
 	err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
 	tap_ok(!err && req.done == 1 && !req.error, "RECLAIM 1 chunk on node %d (got %d, done %llu, error %d)",
@@ -471,6 +552,8 @@ static void test_lend_reclaim(int node)
 	tap_eq(pool_read(-1, "reclaims"), reclaims + 1, "RECLAIM: reclaims went up by 1");
 	tap_eq(pool_read(node, "tlb_flushes"), flushes + 2,
 	       "RECLAIM: one TLB flush for the whole chunk (tlb_flushes up by 1)");
+	tap_eq(proc_value("/proc/meminfo", "UnmappedPool"), meminfo,
+	       "RECLAIM: /proc/meminfo UnmappedPool back");
 
 	/* Each node entry succeeds or fails on its own. */
 	reqs[0] = (struct unmapped_pool_node_req){ .node = node, .count = 1 };
@@ -520,8 +603,8 @@ static void *lend_reader_thread(void *arg)
 			continue;
 		lr->stats_resizing |= !atomic_load(&lr->lend_done);
 		/* The lend may end between the two reads: then try again. */
-		lr->sysfs_resizing = pool_read(lr->node, "resizing") == 1;
-		lr->nr_chunks = pool_read(lr->node, "nr_chunks");
+		lr->sysfs_resizing = pool_read_raw(lr->node, "resizing") == 1;
+		lr->nr_chunks = pool_read_raw(lr->node, "nr_chunks");
 		lr->sysfs_in_time = !atomic_load(&lr->lend_done);
 		if (lr->sysfs_resizing && lr->sysfs_in_time)
 			break;
@@ -628,7 +711,7 @@ static void test_bad_input(int node)
 
 /* What an unprivileged child saw, in memory shared with the parent. */
 struct unpriv {
-	int euid, lend, reclaim, watermark, stats;
+	int euid, lend, reclaim, watermark, stats, settle;
 };
 
 static void test_unprivileged(int node)
@@ -643,7 +726,7 @@ static void test_unprivileged(int node)
 	u = mmap(NULL, sizeof(*u), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (u == MAP_FAILED)
 		tap_bail("mmap: %s", strerror(errno));
-	*u = (struct unpriv){ -1, 1, 1, 1, 1 };
+	*u = (struct unpriv){ -1, 1, 1, 1, 1, 1 };
 	pid = fork();
 	if (pid == 0) {
 		/* Leaving uid 0 drops every capability; the fd stays open. */
@@ -654,6 +737,7 @@ static void test_unprivileged(int node)
 		u->reclaim = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
 		u->watermark = pool_ioctl(UNMAPPED_POOL_IOC_SET_WATERMARK, &wm);
 		u->stats = snapshot(NULL);
+		u->settle = pool_settle() ? 0 : -errno;
 		_exit(0);
 	}
 	tap_ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
@@ -662,6 +746,7 @@ static void test_unprivileged(int node)
 	tap_eq(u->reclaim, -EPERM, "RECLAIM without CAP_SYS_ADMIN is -EPERM");
 	tap_eq(u->watermark, -EPERM, "SET_WATERMARK without CAP_SYS_ADMIN is -EPERM");
 	tap_eq(u->stats, nr_node_ids, "STATS without CAP_SYS_ADMIN works");
+	tap_eq(u->settle, -EACCES, "writing sysfs settle without root is -EACCES");
 	tap_eq(pool_read(-1, "nr_chunks"), chunks, "the unprivileged child moved nothing");
 	munmap(u, sizeof(*u));
 }
@@ -852,6 +937,7 @@ static void test_system(void)
 	test_stats();
 	test_fault(node);
 	test_wipe_at_free(node);
+	test_readers_do_not_drain();
 	test_watermark(node);
 	test_lend_reclaim(node);
 	test_read_during_lend(node);
@@ -861,6 +947,50 @@ static void test_system(void)
 	test_unprivileged_pinning(node, false);
 	sysfs_reclaim(hp_nr, hp_free);
 	tap_ok(hibernation_offered(), "%s offers disk again once the chunks are back", POWER_STATE);
+}
+
+#define HUGETLB_2M_DIR	"hugepages/hugepages-2048kB"
+
+/*
+ * Memory pressure on one node: the shrinker gives that node's spare chunk
+ * to the page allocator, as free CMA pages, and leaves other nodes'
+ * chunks alone.  The pressure comes from asking for more 2 MiB hugetlb
+ * pages on the node than it has free memory: their allocations reclaim on
+ * that node only (__GFP_THISNODE) and, being movable, can use CMA pages.
+ * Before the shrinker followed sc->nid and gave chunks to the page
+ * allocator, its worker gave every node's spare chunks to hugetlb's free
+ * pool, where the pressure could not use them.
+ */
+static void test_shrink(int node)
+{
+	const int other = node ? 0 : 1;
+	long long hp_nr, other_chunks, reclaims, cma_free, got;
+
+	tap_ok(pool_set_chunks(other, 1), "echo 1 > node%d nr_chunks reads back 1", other);
+	tap_ok(pool_set_chunks(node, 1), "echo 1 > node%d nr_chunks reads back 1", node);
+	hp_nr = hugetlb_read(node, "nr_hugepages");
+	other_chunks = pool_read(other, "nr_chunks");
+	reclaims = pool_read(node, "reclaims");
+	cma_free = proc_value("/proc/meminfo", "CmaFree");
+
+	node_write(node, HUGETLB_2M_DIR, "nr_hugepages", 1000000);
+	got = node_read(node, HUGETLB_2M_DIR, "nr_hugepages");
+	tap_diag("node %d took %lld 2 MiB hugetlb pages under pressure", node, got);
+	tap_ok(node_write(node, HUGETLB_2M_DIR, "nr_hugepages", 0) &&
+	       node_read(node, HUGETLB_2M_DIR, "nr_hugepages") == 0,
+	       "node %d 2 MiB hugetlb pages given back", node);
+
+	tap_eq(pool_read(node, "nr_chunks"), 0, "pressure on node %d: its spare chunk went", node);
+	tap_eq(pool_read(node, "reclaims"), reclaims + 1, "node %d reclaims went up by 1", node);
+	tap_eq(pool_read(other, "nr_chunks"), other_chunks,
+	       "pressure on node %d left node %d's chunk alone", node, other);
+	tap_eq(hugetlb_read(node, "nr_hugepages"), hp_nr,
+	       "the chunk did not go to node %d's 1 GiB hugetlb pool", node);
+	tap_ok(proc_value("/proc/meminfo", "CmaFree") - cma_free >= 1024 * 1024 - 64 * 1024,
+	       "CmaFree rose by about 1 GiB: the page allocator has the chunk (%lld kB -> %lld kB)",
+	       cma_free, proc_value("/proc/meminfo", "CmaFree"));
+	tap_ok(pool_set_chunks(other, 0), "echo 0 > node%d nr_chunks reads back 0", other);
+	tap_ok(hugetlb_reserve(node, hp_nr + 1), "node %d gets its 1 GiB hugetlb page back", node);
 }
 
 static void test_node(int node)
@@ -902,6 +1032,7 @@ static void test_node(int node)
 	tap_eq(pool_read(node, "tlb_flushes"), flushes + 2,
 	       "node %d: one TLB flush for the reclaimed chunk (tlb_flushes up by 1)", node);
 	check_direct_map("after reclaiming the node's chunk");
+	test_shrink(node);
 }
 
 #define CHUNK_MAP	"/sys/kernel/debug/unmapped_pool/chunks"

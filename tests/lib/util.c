@@ -236,6 +236,17 @@ bool node_write(int node, const char *dir, const char *file, long long val)
 	return sysfs_write(path, val);
 }
 
+bool pool_settle(void)
+{
+	return sysfs_write("/sys/kernel/mm/" POOL_DIR "/settle", 1);
+}
+
+long long pool_read(int node, const char *file)
+{
+	pool_settle();
+	return pool_read_raw(node, file);
+}
+
 bool pool_set_chunks(int node, long long chunks)
 {
 	return node_write(node, POOL_DIR, "nr_chunks", chunks) &&

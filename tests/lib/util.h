@@ -53,7 +53,15 @@ uint64_t sysfs_list(const char *path);
 #define HUGETLB_DIR	"hugepages/hugepages-1048576kB"
 long long node_read(int node, const char *dir, const char *file);
 bool node_write(int node, const char *dir, const char *file, long long val);
-#define pool_read(node, file)		node_read(node, POOL_DIR, file)
+/*
+ * A pool counter as any reader gets it: pages freed a moment ago may still
+ * count as used while another CPU's LRU batch holds them.
+ */
+#define pool_read_raw(node, file)	node_read(node, POOL_DIR, file)
+/* Drains every CPU's LRU batches (sysfs settle, root only); true if done. */
+bool pool_settle(void);
+/* A pool counter made exact by pool_settle() first. */
+long long pool_read(int node, const char *file);
 #define hugetlb_read(node, file)	node_read(node, HUGETLB_DIR, file)
 /* Lends or takes back chunks until the pool holds that many; true if so. */
 bool pool_set_chunks(int node, long long chunks);

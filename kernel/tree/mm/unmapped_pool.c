@@ -18,8 +18,9 @@
  * after, as stock memfd_secret clears a page when it is freed; reclaim
  * wipes whatever is left before the chunk is mapped again.  Wiping goes
  * through a per-CPU temporary mapping that only ever needs a local TLB
- * invalidation.  Under memory pressure a shrinker gives empty chunks back
- * to hugetlb, beyond what the pool's low watermark asks for.
+ * invalidation.  Under memory pressure a shrinker gives empty chunks,
+ * beyond what the pool's low watermark asks for, to the page allocator as
+ * free CMA pages.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -30,6 +31,7 @@
 #include <linux/nodemask.h>
 #include <linux/page_table_check.h>
 #include <linux/sched/signal.h>
+#include <linux/seq_file.h>
 #include <linux/set_memory.h>
 #include <linux/shrinker.h>
 #include <linux/slab.h>
@@ -589,7 +591,9 @@ int unmapped_pool_lend(int nid, bool allow_hugetlb)
  * CPU may still count as used for a while when it was added on another.
  * Draining them, as CMA does before it migrates, makes the pool's counts
  * exact and lets chunks whose users are gone be reclaimed.  It only
- * queues work on CPUs that have something batched.
+ * queues work on CPUs that have something batched, but it does queue it
+ * and waits for it: only a reclaim and a privileged caller who asks for
+ * exact counts (sysfs settle) do it, never a reader of the counters.
  */
 void unmapped_pool_settle(void)
 {
@@ -597,15 +601,42 @@ void unmapped_pool_settle(void)
 		lru_add_drain_all();
 }
 
-/* The work of unmapped_pool_reclaim(), for a node that has a pool. */
-static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
+/*
+ * The shrinker may be called with cpu_hotplug_lock or jump_label_mutex
+ * held, as both are held around allocations, and static_branch_dec()
+ * takes them when the last chunk goes: it leaves the decrement to this
+ * worker.  The key staying on a little longer than a chunk is lent only
+ * sends a few allocations and frees to a pool that turns them away.
+ */
+static atomic_t unmapped_pool_key_puts = ATOMIC_INIT(0);
+
+static void unmapped_pool_key_put_workfn(struct work_struct *work)
+{
+	while (atomic_add_unless(&unmapped_pool_key_puts, -1, 0))
+		static_branch_dec(&unmapped_pool_lent);
+}
+
+static DECLARE_WORK(unmapped_pool_key_put_work, unmapped_pool_key_put_workfn);
+
+/*
+ * The work of unmapped_pool_reclaim(), for a node that has a pool.  With
+ * @to_hugetlb false, for the shrinker, the chunk becomes free pages of the
+ * node's CMA area, which movable allocations can use, instead of a free
+ * gigantic page, which only hugetlb can: hugetlb already shrank by that
+ * page when it was lent.  The shrinker takes only chunks that are empty
+ * already, so it has no need to drain the LRU batches and wait for every
+ * CPU from within reclaim.
+ */
+static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid,
+				       bool to_hugetlb)
 {
 	struct unmapped_pool_chunk *chunk;
 	struct page *page;
 	unsigned long i;
 	int err;
 
-	unmapped_pool_settle();
+	if (to_hugetlb)
+		unmapped_pool_settle();
 	spin_lock_irq(&pool->lock);
 	chunk = unmapped_pool_remove_empty(pool);
 	spin_unlock_irq(&pool->lock);
@@ -636,7 +667,12 @@ static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 	}
 	unmapped_pool_unfreeze_pages(page, UNMAPPED_POOL_CHUNK_PAGES);
 	cma_release(hugetlb_cma_area(nid), page, UNMAPPED_POOL_CHUNK_PAGES);
-	static_branch_dec(&unmapped_pool_lent);
+	if (to_hugetlb) {
+		static_branch_dec(&unmapped_pool_lent);
+	} else {
+		atomic_inc(&unmapped_pool_key_puts);
+		queue_work(system_unbound_wq, &unmapped_pool_key_put_work);
+	}
 
 	spin_lock_irq(&pool->lock);
 	pool->reclaims++;
@@ -644,6 +680,11 @@ static int unmapped_pool_reclaim_chunk(struct unmapped_pool *pool, int nid)
 	unmapped_pool_unlock(pool);
 	unmapped_pool_chunk_free(chunk);
 
+	if (!to_hugetlb) {
+		/* Direct reclaim sees the progress, as for freed slab pages. */
+		mm_account_reclaimed_pages(UNMAPPED_POOL_CHUNK_PAGES);
+		return 0;
+	}
 	err = hugetlb_add_fresh_gigantic(nid);
 	if (err)
 		pr_warn("node %d: hugetlb did not take back a chunk (%d), it stays in CMA\n",
@@ -673,7 +714,7 @@ int unmapped_pool_reclaim(int nid)
 	if (!pool)
 		return -ENODEV;
 	WRITE_ONCE(pool->resizing, true);
-	err = unmapped_pool_reclaim_chunk(pool, nid);
+	err = unmapped_pool_reclaim_chunk(pool, nid, true);
 	WRITE_ONCE(pool->resizing, false);
 	return err;
 }
@@ -1086,43 +1127,54 @@ unsigned long unmapped_pool_empty_chunks(struct unmapped_pool *pool)
 	return empty;
 }
 
-/*
- * Empty chunks of a node beyond those its low watermark needs, given the
- * free pages of its other chunks.
+/**
+ * unmapped_pool_report_meminfo - the pool's lines of /proc/meminfo
+ * @m: the seq_file of /proc/meminfo
+ *
+ * Lent memory is neither free nor hugetlb's, so without these lines it
+ * would show up nowhere: UnmappedPool is what all pools hold, lent chunks
+ * in kB, and UnmappedFree the part of it no consumer uses.  Like the other
+ * counters, they do not drain the LRU batches, so a page freed a moment
+ * ago may still count as used.
  */
-static unsigned long unmapped_pool_spare_chunks(struct unmapped_pool *pool)
+void unmapped_pool_report_meminfo(struct seq_file *m)
 {
-	unsigned long empty, other_free, needed = 0;
-
-	spin_lock_irq(&pool->lock);
-	empty = unmapped_pool_empty_chunks(pool);
-	other_free =
-		unmapped_pool_nr_free(pool) - empty * UNMAPPED_POOL_CHUNK_PAGES;
-	/* No overflow: SET_WATERMARK bounds the watermark. */
-	if (pool->low_watermark > other_free)
-		needed = DIV_ROUND_UP(pool->low_watermark - other_free,
-				      UNMAPPED_POOL_CHUNK_PAGES);
-	spin_unlock_irq(&pool->lock);
-	return empty > needed ? empty - needed : 0;
-}
-
-static void unmapped_pool_shrink_workfn(struct work_struct *work)
-{
+	unsigned long chunks = 0, free = 0;
 	struct unmapped_pool *pool;
 	int nid;
 
-	mutex_lock(&unmapped_pool_resize_lock);
 	for_each_node(nid) {
-		pool = unmapped_pool_of_node(nid);
-		while (pool && unmapped_pool_spare_chunks(pool) &&
-		       !unmapped_pool_reclaim(nid))
-			;
+		pool = node_pools[nid];
+		if (!pool)
+			continue;
+		spin_lock_irq(&pool->lock);
+		chunks += pool->nr_chunks;
+		free += unmapped_pool_nr_free(pool);
+		spin_unlock_irq(&pool->lock);
 	}
-	mutex_unlock(&unmapped_pool_resize_lock);
+	seq_printf(m, "UnmappedPool:   %8lu kB\n",
+		   chunks << (UNMAPPED_POOL_CHUNK_ORDER + PAGE_SHIFT - 10));
+	seq_printf(m, "UnmappedFree:   %8lu kB\n", free << (PAGE_SHIFT - 10));
 }
 
-static DECLARE_WORK(unmapped_pool_shrink_work, unmapped_pool_shrink_workfn);
+/* Empty chunks of a node beyond those its low watermark needs. */
+static unsigned long unmapped_pool_spare_chunks(struct unmapped_pool *pool)
+{
+	unsigned long spare;
 
+	spin_lock_irq(&pool->lock);
+	spare = unmapped_pool_spare(pool, unmapped_pool_empty_chunks(pool));
+	spin_unlock_irq(&pool->lock);
+	return spare;
+}
+
+/*
+ * The shrinker counts pages, the unit in which reclaim weighs the LRU
+ * lists against shrinkers, so that a spare chunk feels the pressure that
+ * 1 GiB of page cache would.  It frees them a chunk at a time, the
+ * smallest amount it can free: its batch is one chunk, so each call asks
+ * for exactly what freeing one chunk gives.
+ */
 static unsigned long unmapped_pool_shrink_count(struct shrinker *shrinker,
 						struct shrink_control *sc)
 {
@@ -1133,15 +1185,30 @@ static unsigned long unmapped_pool_shrink_count(struct shrinker *shrinker,
 }
 
 /*
- * Giving a chunk back sleeps and allocates, which reclaim context must
- * not do, so the shrinker hands the work to a worker and reports nothing
- * freed yet.
+ * Give spare chunks of sc->nid to its CMA area, where the page allocator
+ * can use them, until nr_to_scan pages are freed.  A lend holds
+ * unmapped_pool_resize_lock across cma_alloc(), whose migration may
+ * allocate and land here: only trying the lock keeps that from
+ * deadlocking, and a node being resized has nothing to give right now.
+ * The work is done here, not by a worker, so that reclaim learns what
+ * was freed and can use it at once.
  */
 static unsigned long unmapped_pool_shrink_scan(struct shrinker *shrinker,
 					       struct shrink_control *sc)
 {
-	queue_work(system_unbound_wq, &unmapped_pool_shrink_work);
-	return SHRINK_STOP;
+	struct unmapped_pool *pool = unmapped_pool_of_node(sc->nid);
+	unsigned long want, freed = 0;
+
+	if (!pool || !mutex_trylock(&unmapped_pool_resize_lock))
+		return SHRINK_STOP;
+	want = DIV_ROUND_UP(sc->nr_to_scan, UNMAPPED_POOL_CHUNK_PAGES);
+	WRITE_ONCE(pool->resizing, true);
+	while (freed < want && unmapped_pool_spare_chunks(pool) &&
+	       !unmapped_pool_reclaim_chunk(pool, sc->nid, false))
+		freed++;
+	WRITE_ONCE(pool->resizing, false);
+	mutex_unlock(&unmapped_pool_resize_lock);
+	return freed ? freed * UNMAPPED_POOL_CHUNK_PAGES : SHRINK_STOP;
 }
 
 static int __init unmapped_pool_init(void)
@@ -1177,6 +1244,7 @@ static int __init unmapped_pool_init(void)
 		return -ENOMEM;
 	shrinker->count_objects = unmapped_pool_shrink_count;
 	shrinker->scan_objects = unmapped_pool_shrink_scan;
+	shrinker->batch = UNMAPPED_POOL_CHUNK_PAGES;
 	shrinker_register(shrinker);
 	return 0;
 }

@@ -182,6 +182,8 @@ void unmapped_pool_add_chunk(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk);
 struct unmapped_pool_chunk *
 unmapped_pool_remove_empty(struct unmapped_pool *pool);
+unsigned long unmapped_pool_spare(const struct unmapped_pool *pool,
+				  unsigned long empty);
 
 /* unmapped_pool.c: the pools and their lending */
 struct unmapped_pool_node_stats;

@@ -88,9 +88,10 @@ static long unmapped_pool_ioc_stats(struct unmapped_pool_file *uf,
 	 * The device is world-readable: a snapshot must not wait for a
 	 * lend, which may take seconds, and does not need to, as every
 	 * node's counters are taken under its own lock and a node with a
-	 * chunk on its way says so (UNMAPPED_POOL_NODE_RESIZING).
+	 * chunk on its way says so (UNMAPPED_POOL_NODE_RESIZING).  Nor does
+	 * it drain the LRU batches of every CPU: pages freed a moment ago
+	 * may still count as used until a reclaim or sysfs settle drains.
 	 */
-	unmapped_pool_settle();
 	/* Events after this point are not covered and will wake poll(). */
 	req.seq = unmapped_pool_event_seq();
 	for (nid = 0; nid < nr_node_ids; nid++) {

@@ -683,6 +683,35 @@ static void unmapped_pool_live_init_on_alloc(struct kunit *test)
 			0);
 }
 
+/*
+ * The shrinker's spare chunks: the empty ones beyond what the low
+ * watermark needs once the free pages of chunks in use are counted.
+ */
+static void unmapped_pool_spare_watermark(struct kunit *test)
+{
+	const unsigned long chunk = UNMAPPED_POOL_CHUNK_PAGES;
+	/* Three chunks, two empty, 10 pages of the third in use. */
+	struct unmapped_pool pool = { .nr_chunks = 3, .used_pages = 10 };
+	unsigned long other_free = chunk - 10;
+
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 2);
+	pool.low_watermark = other_free;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 2);
+	pool.low_watermark = other_free + 1;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 1);
+	pool.low_watermark = other_free + chunk;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 1);
+	pool.low_watermark = other_free + chunk + 1;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 0);
+	pool.low_watermark = 3 * chunk;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 2), 0);
+
+	/* No empty chunk, nothing spare, whatever the watermark. */
+	pool.used_pages = 2 * chunk + 10;
+	pool.low_watermark = 0;
+	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 0), 0);
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_small_owners_share),
 	KUNIT_CASE(unmapped_pool_place_sharing_threshold),
@@ -695,6 +724,7 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_block_maps),
 	KUNIT_CASE(unmapped_pool_place_owner_outlives_chunk),
 	KUNIT_CASE(unmapped_pool_place_poisoned),
+	KUNIT_CASE(unmapped_pool_spare_watermark),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
 	KUNIT_CASE(unmapped_pool_live_init_on_alloc),

@@ -510,3 +510,28 @@ unmapped_pool_remove_empty(struct unmapped_pool *pool)
 	}
 	return NULL;
 }
+
+/**
+ * unmapped_pool_spare - empty chunks a pool can give up to memory pressure
+ * @pool: pool of the node
+ * @empty: its chunks with no page in use
+ *
+ * The low watermark asks for free pages.  Those of the chunks in use count
+ * towards it first, and the empty chunks beyond what it still needs are
+ * spare: the shrinker may take them.
+ *
+ * Return: the spare chunks of @pool, at most @empty.
+ */
+unsigned long unmapped_pool_spare(const struct unmapped_pool *pool,
+				  unsigned long empty)
+{
+	unsigned long other_free, needed = 0;
+
+	other_free = unmapped_pool_nr_free(pool) -
+		     empty * UNMAPPED_POOL_CHUNK_PAGES;
+	/* No overflow: SET_WATERMARK bounds the watermark. */
+	if (pool->low_watermark > other_free)
+		needed = DIV_ROUND_UP(pool->low_watermark - other_free,
+				      UNMAPPED_POOL_CHUNK_PAGES);
+	return empty > needed ? empty - needed : 0;
+}

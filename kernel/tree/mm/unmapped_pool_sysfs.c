@@ -3,10 +3,12 @@
  * sysfs of the unmapped page pool, in hugetlb's style:
  * /sys/kernel/mm/unmapped_pool/ for all nodes together and
  * /sys/devices/system/node/nodeN/unmapped_pool/ per node, each with a
- * writable nr_chunks and read-only counters.
+ * writable nr_chunks and read-only counters, and a write-only settle in
+ * the global directory.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
+#include <linux/capability.h>
 #include <linux/kobject.h>
 #include <linux/node.h>
 #include <linux/sysfs.h>
@@ -42,7 +44,6 @@ static ssize_t unmapped_pool_stat_show(struct kobject *kobj,
 	struct unmapped_pool_node_stats st;
 	u64 sum = 0;
 
-	unmapped_pool_settle();
 	for_each_node(nid) {
 		if (want != NUMA_NO_NODE && nid != want)
 			continue;
@@ -92,6 +93,24 @@ static ssize_t dirty_pages_show(struct kobject *kobj,
 
 static struct kobj_attribute unmapped_pool_attr_dirty_pages =
 	__ATTR_RO(dirty_pages);
+
+/*
+ * Write-only, for CAP_SYS_ADMIN: drain every CPU's LRU batches, so that
+ * the counters read next no longer count pages whose users are all gone
+ * but that another CPU's batch still holds.  Reading a counter never does
+ * this itself: it would make every CPU, nohz_full ones too, run work on
+ * behalf of anybody who may read.
+ */
+static ssize_t settle_store(struct kobject *kobj, struct kobj_attribute *attr,
+			    const char *buf, size_t len)
+{
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	unmapped_pool_settle();
+	return len;
+}
+
+static struct kobj_attribute unmapped_pool_attr_settle = __ATTR_WO(settle);
 
 /*
  * Like nr_hugepages: lend or reclaim towards the value written, and let
@@ -168,6 +187,11 @@ static int __init unmapped_pool_sysfs_init(void)
 	if (!unmapped_pool_kobj)
 		return -ENOMEM;
 	err = sysfs_create_group(unmapped_pool_kobj, &unmapped_pool_attr_group);
+	if (err)
+		return err;
+	/* Draining is system-wide: the file is only in the global directory. */
+	err = sysfs_create_file(unmapped_pool_kobj,
+				&unmapped_pool_attr_settle.attr);
 	if (err)
 		return err;
 

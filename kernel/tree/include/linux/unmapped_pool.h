@@ -15,6 +15,8 @@
 #include <linux/mm_types.h>
 #include <linux/unmapped_pool_types.h>
 
+struct seq_file;
+
 #ifdef CONFIG_UNMAPPED_POOL
 
 DECLARE_STATIC_KEY_FALSE(unmapped_pool_lent);
@@ -29,6 +31,7 @@ void unmapped_pool_count_fallback(void);
 bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
 bool unmapped_pool_memory_failure(struct page *page);
+void unmapped_pool_report_meminfo(struct seq_file *m);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -99,6 +102,10 @@ unmapped_pool_alloc_folio(gfp_t gfp, struct unmapped_pool_owner *owner)
 }
 
 static inline void unmapped_pool_count_fallback(void)
+{
+}
+
+static inline void unmapped_pool_report_meminfo(struct seq_file *m)
 {
 }
 
