@@ -32,6 +32,7 @@ for suite in $suites; do
 	secretfault-pool) secretfault --lend 2 --expect-no-splits ;;
 	pooltest)         pooltest ${cpus:+--cpus "$cpus"} ;;
 	pooltest-numa)    pooltest ${cpus:+--cpus "$cpus"} --node 1 ;;
+	pooltest-hugetlb) pooltest ${cpus:+--cpus "$cpus"} --hugetlb 1 ;;
 	gmemvm)           gmemvm ;;
 	kbench)           kbench --rounds "${kbench_rounds:-3}" ;;
 	stress)           stress --seconds "${stress_seconds:-20}" ;;
