@@ -33,6 +33,7 @@ for suite in $suites; do
 	pooltest)         pooltest ${cpus:+--cpus "$cpus"} ;;
 	pooltest-numa)    pooltest ${cpus:+--cpus "$cpus"} --node 1 ;;
 	pooltest-poison)  pooltest ${cpus:+--cpus "$cpus"} --poison ;;
+	pooltest-hugetlb) pooltest ${cpus:+--cpus "$cpus"} --hugetlb 1 ;;
 	gmemvm)           gmemvm ;;
 	kbench)           kbench --rounds "${kbench_rounds:-3}" ;;
 	stress)           stress --seconds "${stress_seconds:-20}" ;;

@@ -13,6 +13,12 @@
  *                                  they are never handed out again; the
  *                                  chunk stays lent for good, so run it
  *                                  last in a boot
+ *   pooltest [--cpus N] --hugetlb N
+ *                                  lend on node N from 1 GiB hugetlb pages
+ *                                  with surplus pages about and check
+ *                                  hugetlb's counters and page types (boot
+ *                                  with numa=fake=2 hugetlb_free_vmemmap=on,
+ *                                  nothing done on node N before)
  *
  * Memory is faulted on one CPU and freed on another, which needs at least
  * two online CPUs: fewer fails the run, and so does a count other than the
@@ -1225,6 +1231,239 @@ static void test_poison(int node)
 	tap_eq(pool_read(node, "poisoned_pages"), 2, "and keeps its poisoned pages");
 }
 
+#define HVO_SYSCTL	"/proc/sys/vm/hugetlb_optimize_vmemmap"
+#define KPF_COMPOUND_HEAD	15
+#define KPF_COMPOUND_TAIL	16
+#define KPF_HUGE		17
+
+/*
+ * hugetlb's own invariants on the 1 GiB counters of the system and of each
+ * node (nr = free + in use, persistent = nr - surplus, reservations come
+ * out of free pages), which any page taken out of hugetlb must keep.
+ */
+static void check_hugetlb_counters(const char *when)
+{
+	long long nr = hugetlb_read(-1, "nr_hugepages"), free = hugetlb_read(-1, "free_hugepages");
+	long long surplus = hugetlb_read(-1, "surplus_hugepages");
+	long long resv = hugetlb_read(-1, "resv_hugepages");
+	long long sum_nr = 0, sum_free = 0, sum_surplus = 0;
+	bool nodes_ok = true;
+	int node;
+
+	for (node = 0; node < 64; node++) {
+		long long n_nr, n_free, n_surplus;
+
+		if (!is_online(node))
+			continue;
+		n_nr = hugetlb_read(node, "nr_hugepages");
+		n_free = hugetlb_read(node, "free_hugepages");
+		n_surplus = hugetlb_read(node, "surplus_hugepages");
+		if (n_nr < 0 || n_free < 0 || n_free > n_nr || n_surplus < 0 || n_surplus > n_nr) {
+			tap_diag("%s: node %d has nr %lld, free %lld, surplus %lld", when, node,
+				 n_nr, n_free, n_surplus);
+			nodes_ok = false;
+		}
+		sum_nr += n_nr;
+		sum_free += n_free;
+		sum_surplus += n_surplus;
+	}
+	tap_ok(nr >= 0 && free >= 0 && free <= nr && surplus >= 0 && surplus <= nr &&
+	       resv >= 0 && resv <= free,
+	       "%s: hugetlb 0 <= free %lld <= nr %lld, surplus %lld <= nr, resv %lld <= free",
+	       when, free, nr, surplus, resv);
+	tap_ok(nodes_ok && sum_nr == nr && sum_free == free && sum_surplus == surplus,
+	       "%s: every node's free and surplus <= its nr, and the nodes add up (%lld, %lld, %lld)",
+	       when, sum_nr, sum_free, sum_surplus);
+}
+
+/*
+ * Pages of a node that /proc/kpageflags calls hugetlb without being part
+ * of a compound page: a hugetlb page type left on a loose page.  Such a
+ * page may be free, or handed out by the page allocator to anyone.  The
+ * node's pages are those its zones span (/proc/zoneinfo).
+ */
+static long long stale_hugetlb_pages(int node)
+{
+	enum { BATCH = 32768 };
+	long long stale = 0, spanned = -1, start, pfn, end;
+	uint64_t *flags = malloc(BATCH * sizeof(*flags));
+	int kpf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	bool ours = false;
+	char line[256];
+	int n;
+
+	if (!flags || kpf < 0 || !f) {
+		tap_diag("cannot read the page flags of node %d", node);
+		stale = -1;
+		goto out;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone", &n) == 1) {
+			ours = n == node;
+			spanned = -1;
+		} else if (sscanf(line, " spanned %lld", &start) == 1) {
+			spanned = start;
+		} else if (ours && spanned > 0 && sscanf(line, " start_pfn: %lld", &start) == 1) {
+			for (pfn = start, end = start + spanned; pfn < end; pfn += BATCH) {
+				long long want = end - pfn < BATCH ? end - pfn : BATCH, i;
+				ssize_t got = pread(kpf, flags, want * sizeof(*flags),
+						    pfn * sizeof(*flags));
+
+				for (i = 0; i < got / (ssize_t)sizeof(*flags); i++)
+					if ((flags[i] >> KPF_HUGE & 1) &&
+					    !(flags[i] >> KPF_COMPOUND_HEAD & 1) &&
+					    !(flags[i] >> KPF_COMPOUND_TAIL & 1))
+						stale++;
+			}
+		}
+	}
+out:
+	if (f)
+		fclose(f);
+	if (kpf >= 0)
+		close(kpf);
+	free(flags);
+	return stale;
+}
+
+struct fault_huge_job {
+	int node;
+	void *addr;
+};
+
+/* Faults one 1 GiB hugetlb page on a node, in a thread bound to it. */
+static void *fault_huge_thread(void *arg)
+{
+	struct fault_huge_job *job = arg;
+	char *p;
+
+	if (!bind_memory(job->node))
+		return NULL;
+	p = mmap(NULL, 1UL << 30, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (30 << MAP_HUGE_SHIFT), -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	*p = 1;
+	job->addr = p;
+	return NULL;
+}
+
+static void lend_and_check(int node, unsigned int flags, long long hp_taken, const char *what)
+{
+	long long nr = hugetlb_read(node, "nr_hugepages"), chunks = pool_read(node, "nr_chunks");
+	struct unmapped_pool_node_req req = { .node = node, .count = 1 };
+	int err = move(UNMAPPED_POOL_IOC_LEND, &req, 1, flags);
+
+	tap_ok(!err && req.done == 1, "%s: LEND 1 chunk on node %d (got %d, error %d)",
+	       what, node, err, req.error);
+	tap_eq(pool_read(node, "nr_chunks"), chunks + 1, "%s: node nr_chunks went up by 1", what);
+	tap_eq(hugetlb_read(node, "nr_hugepages"), nr - hp_taken,
+	       "%s: node nr_hugepages went down by %lld", what, hp_taken);
+	check_hugetlb_counters(what);
+	tap_eq(stale_hugetlb_pages(node), 0, "%s: no loose page of node %d has a hugetlb type",
+	       what, node);
+}
+
+static void reclaim_and_check(int node, const char *what)
+{
+	long long nr = hugetlb_read(node, "nr_hugepages"), chunks = pool_read(node, "nr_chunks");
+	struct unmapped_pool_node_req req;
+	int err = move_one(UNMAPPED_POOL_IOC_RECLAIM, node, 1, &req);
+
+	tap_ok(!err && req.done == 1, "%s: RECLAIM 1 chunk on node %d (got %d, error %d)",
+	       what, node, err, req.error);
+	tap_eq(pool_read(node, "nr_chunks"), chunks - 1, "%s: node nr_chunks went down by 1", what);
+	tap_eq(hugetlb_read(node, "nr_hugepages"), nr + 1, "%s: node nr_hugepages went up by 1", what);
+	check_hugetlb_counters(what);
+	tap_eq(stale_hugetlb_pages(node), 0, "%s: no loose page of node %d has a hugetlb type",
+	       what, node);
+}
+
+/*
+ * Lending from hugetlb with HugeTLB vmemmap optimisation on and surplus
+ * pages about, on a node of its own (its 2 GiB of hugetlb_cma= hold two
+ * chunks), before anything else used the node's hugetlb pages.
+ *
+ * First the range: a free optimised page sits in the upper GiB of the CMA
+ * area with the lower GiB free, so a lend that gave the page back to CMA
+ * and allocated the first free range would leave the page's GiB, with
+ * the stale page types its vmemmap restore leaves, to the page allocator.
+ * Pages made only to shape the area are not optimised, so that freeing
+ * them leaves no stale type of its own.
+ *
+ * Then surplus pages, which 1 GiB pages only become when nr_hugepages is
+ * lowered below what is in use (no overcommit for them): with a surplus
+ * page in use on the other node, the node's one free page is one that
+ * lowering nr_hugepages would not free, so lending must not take it; once
+ * nr_hugepages of the node is lowered to 0 that page is itself counted as
+ * surplus, and taking it would leave the node's surplus above its pages.
+ */
+static void test_hugetlb_accounting(int node)
+{
+	struct fault_huge_job job = { .node = node ? 0 : 1 };
+	int other = job.node;
+	pthread_t t;
+
+	tap_eq(sysfs_read(HVO_SYSCTL), 1, "HugeTLB vmemmap optimisation is on (%s)", HVO_SYSCTL);
+	tap_ok(hugetlb_read(node, "nr_hugepages") == 0 && pool_read(node, "nr_chunks") == 0,
+	       "node %d starts with no 1 GiB hugetlb page and no chunk", node);
+	tap_eq(stale_hugetlb_pages(node), 0, "no loose page of node %d has a hugetlb type at boot",
+	       node);
+
+	/* The lower GiB lent from CMA, an optimised page above it. */
+	lend_and_check(node, UNMAPPED_POOL_LEND_NO_HUGETLB, 0, "shaping: lend from CMA");
+	tap_ok(node_write(node, HUGETLB_DIR, "nr_hugepages", 1), "shaping: node %d nr_hugepages = 1",
+	       node);
+	/* The lower GiB back to hugetlb unoptimised, then freed. */
+	sysfs_write(HVO_SYSCTL, 0);
+	reclaim_and_check(node, "shaping: reclaim");
+	tap_ok(node_write(node, HUGETLB_DIR, "nr_hugepages", 1) &&
+	       hugetlb_read(node, "nr_hugepages") == 1,
+	       "shaping: node %d nr_hugepages back to 1", node);
+	sysfs_write(HVO_SYSCTL, 1);
+	tap_eq(stale_hugetlb_pages(node), 0, "shaping left no loose page with a hugetlb type");
+
+	lend_and_check(node, 0, 1, "optimised page in the upper GiB");
+	reclaim_and_check(node, "optimised page in the upper GiB");
+
+	/* A page in use on the other node, made surplus there. */
+	sysfs_write(HVO_SYSCTL, 0);
+	tap_ok(hugetlb_reserve(other, 1), "node %d has a 1 GiB hugetlb page", other);
+	if (pthread_create(&t, NULL, fault_huge_thread, &job))
+		tap_bail("pthread_create: %s", strerror(errno));
+	pthread_join(t, NULL);
+	tap_ok(job.addr, "a 1 GiB MAP_HUGETLB page faulted on node %d", other);
+	tap_ok(node_write(other, HUGETLB_DIR, "nr_hugepages", 0) &&
+	       hugetlb_read(other, "surplus_hugepages") == 1,
+	       "node %d nr_hugepages = 0 leaves its page in use as a surplus page (surplus %lld)",
+	       other, hugetlb_read(other, "surplus_hugepages"));
+	check_hugetlb_counters("surplus page in use");
+
+	lend_and_check(node, 0, 0, "surplus in use elsewhere");
+	reclaim_and_check(node, "surplus in use elsewhere");
+	/* Frees the unoptimised page reclaim just made; the other becomes surplus. */
+	tap_ok(node_write(node, HUGETLB_DIR, "nr_hugepages", 0),
+	       "node %d nr_hugepages = 0 with the surplus page in use", node);
+	tap_eq(hugetlb_read(node, "surplus_hugepages"), 1,
+	       "node %d: its free page is now counted as surplus", node);
+	check_hugetlb_counters("free surplus page");
+	lend_and_check(node, 0, 0, "free surplus page");
+	reclaim_and_check(node, "free surplus page");
+
+	if (job.addr)
+		munmap(job.addr, 1UL << 30);
+	/* Surplus back to persistent, then only the optimised page kept. */
+	node_write(node, HUGETLB_DIR, "nr_hugepages", hugetlb_read(node, "nr_hugepages"));
+	node_write(node, HUGETLB_DIR, "nr_hugepages", 1);
+	sysfs_write(HVO_SYSCTL, 1);
+	tap_eq(hugetlb_read(node, "nr_hugepages"), 1, "node %d keeps 1 hugetlb page", node);
+	tap_eq(hugetlb_read(-1, "surplus_hugepages"), 0, "no surplus page left");
+	check_hugetlb_counters("after the surplus pages went");
+	tap_eq(stale_hugetlb_pages(node), 0, "no loose page of node %d has a hugetlb type in the end",
+	       node);
+}
+
 /* The cross-CPU frees need a second CPU, and every CPU the guest got. */
 static void check_cpus(int want)
 {
@@ -1239,17 +1478,21 @@ static void check_cpus(int want)
 int main(int argc, char **argv)
 {
 	int i, node = -1, want_cpus = 0;
-	bool poison = false;
+	bool poison = false, hugetlb = false;
 
 	for (i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--poison"))
+		if (!strcmp(argv[i], "--poison")) {
 			poison = true;
-		else if (i + 1 < argc && !strcmp(argv[i], "--node"))
+		} else if (i + 1 < argc && !strcmp(argv[i], "--node")) {
 			node = atoi(argv[++i]);
-		else if (i + 1 < argc && !strcmp(argv[i], "--cpus"))
+		} else if (i + 1 < argc && !strcmp(argv[i], "--hugetlb")) {
+			node = atoi(argv[++i]);
+			hugetlb = true;
+		} else if (i + 1 < argc && !strcmp(argv[i], "--cpus")) {
 			want_cpus = atoi(argv[++i]);
-		else
-			tap_bail("usage: pooltest [--cpus N] [--node N | --poison]");
+		} else {
+			tap_bail("usage: pooltest [--cpus N] [--node N | --poison | --hugetlb N]");
+		}
 	}
 
 	/*
@@ -1270,6 +1513,8 @@ int main(int argc, char **argv)
 		test_poison(node < 0 ? 0 : node);
 	else if (node < 0)
 		test_system();
+	else if (hugetlb)
+		test_hugetlb_accounting(node);
 	else
 		test_node(node);
 	return tap_done();

@@ -195,8 +195,11 @@ if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
 	{
 		boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm pooltest-poison
 		# Two nodes, with HugeTLB vmemmap optimisation on: lending must undo it
-		# and reclaim redo it, through hugetlb's own paths.
-		boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2 hugetlb_free_vmemmap=on" "$smp" 12G pooltest-numa stress
+		# and reclaim redo it, through hugetlb's own paths, with hugetlb's
+		# counters right when surplus pages are about (pooltest-hugetlb,
+		# first, on a node nothing used yet).
+		boot gigapool-numa "$top/build/kernel/bzImage" "numa=fake=2 hugetlb_free_vmemmap=on" "$smp" 12G \
+			pooltest-hugetlb pooltest-numa stress
 		boot stock "$top/build/kernel-stock/bzImage" "" "$smp" 8G secretfault
 		figures stock gigapool
 		echo "1..$results"

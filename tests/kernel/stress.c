@@ -211,8 +211,9 @@ static void check_node_hugetlb(int i, const char *when)
 
 /*
  * What done chunks moved mean for hugetlb: a lend takes a free 1 GiB
- * hugetlb page of the node while there is one (hugetlb_release_free_gigantic()),
- * else a range of the CMA area; a reclaim always gives one back
+ * hugetlb page of the node while there is one (hugetlb_take_free_gigantic();
+ * no page here is reserved, surplus or outside CMA), else a range of the
+ * CMA area; a reclaim always gives one back
  * (hugetlb_add_fresh_gigantic()).  Checked right after the move, as the
  * state of every node is before each move.
  */

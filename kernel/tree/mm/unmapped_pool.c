@@ -443,12 +443,13 @@ static void unmapped_pool_unfreeze_pages(struct page *page, unsigned long nr)
  * that is not ours alone fails the lend with -EBUSY and a later lend
  * retries.
  *
- * The page type matters too: when the chunk was a gigantic hugetlb page
- * with its vmemmap optimised, restoring the vmemmap copied the head's
- * struct page, hugetlb page type included, into every 64th struct page,
- * and cma_alloc() only resets the heads of the free blocks it takes.
- * Left alone, such a stale type aliases the mapcount of a consumer's page
- * and its final put goes to free_huge_folio().
+ * The page type matters too: when hugetlb itself freed a gigantic page of
+ * the range (nr_hugepages lowered) with its vmemmap optimised, restoring
+ * the vmemmap copied the head's struct page, hugetlb page type included,
+ * into every 64th struct page, and cma_alloc() only resets the heads of
+ * the free blocks it takes.  Left alone, such a stale type aliases the mapcount of
+ * a consumer's page and its final put goes to free_huge_folio().  Pages
+ * taken from hugetlb with hugetlb_take_free_gigantic() come without.
  */
 static int unmapped_pool_freeze_pages(struct page *page)
 {
@@ -482,17 +483,29 @@ static int unmapped_pool_lend_chunk(struct unmapped_pool *pool, int nid,
 				    bool allow_hugetlb)
 {
 	struct unmapped_pool_chunk *chunk;
-	bool released = false;
 	struct page *page;
+	bool released;
 	int err;
 
 	chunk = unmapped_pool_chunk_alloc(nid);
 	if (!chunk)
 		return -ENOMEM;
-	if (allow_hugetlb)
-		released = !hugetlb_release_free_gigantic(nid);
-	page = cma_alloc(hugetlb_cma_area(nid), UNMAPPED_POOL_CHUNK_PAGES,
-			 UNMAPPED_POOL_CHUNK_ORDER, true);
+	page = allow_hugetlb ? hugetlb_take_free_gigantic(nid) : ERR_PTR(-ENOSPC);
+	released = !IS_ERR(page);
+	/*
+	 * Without a free page to spare in hugetlb, any free range of the
+	 * node's CMA area will do.  Not when hugetlb had one but could not
+	 * restore its vmemmap: memory is short, and migrating pages to make
+	 * room for a chunk would only make it shorter.
+	 */
+	if (PTR_ERR(page) == -ENOMEM) {
+		unmapped_pool_chunk_free(chunk);
+		return -ENOMEM;
+	}
+	if (IS_ERR(page))
+		page = cma_alloc(hugetlb_cma_area(nid),
+				 UNMAPPED_POOL_CHUNK_PAGES,
+				 UNMAPPED_POOL_CHUNK_ORDER, true);
 	if (!page) {
 		err = -ENOMEM;
 		goto out_hugetlb;
@@ -559,13 +572,14 @@ out_hugetlb:
  * @nid: node id
  * @allow_hugetlb: take a free gigantic hugetlb page of the node first
  *
- * The chunk is a free gigantic hugetlb page of the node, handed back to
- * the node's hugetlb CMA area and allocated from it again as loose pages,
- * or, when hugetlb has none free, any suitable range of that CMA area.
+ * The chunk is a free gigantic hugetlb page of the node's CMA area, taken
+ * out of hugetlb as the loose pages it is made of, or, when hugetlb has
+ * none to spare, any suitable range of that CMA area.
  * The caller holds unmapped_pool_resize_lock.
  *
  * Return: 0, -ENODEV for a node without a hugetlb CMA area, -ENOMEM when
- * neither hugetlb nor CMA could provide a chunk, -EBUSY when a page of
+ * neither hugetlb nor CMA could provide a chunk (or hugetlb could not
+ * restore the vmemmap of its page), -EBUSY when a page of
  * the range was briefly referenced by someone else, or the error of
  * unmapping it.
  */
