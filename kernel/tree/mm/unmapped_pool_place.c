@@ -41,6 +41,7 @@
 
 #include <linux/bitmap.h>
 #include <linux/list.h>
+#include <linux/math.h>
 #include <linux/string.h>
 
 #include "unmapped_pool.h"
