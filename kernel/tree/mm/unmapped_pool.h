@@ -45,7 +45,8 @@
  * Free blocks of the chunk that small owners fill which owners with blocks
  * of their own leave to them even when no other chunk has a free block,
  * so that small owners stay together in one chunk rather than scatter
- * into holes of the VMs' chunks.
+ * into holes of the VMs' chunks; only a request the pool would otherwise
+ * fail takes one.
  */
 #define UNMAPPED_POOL_SHARED_RESERVE	(UNMAPPED_POOL_CHUNK_BLOCKS / 8)
 

@@ -241,8 +241,9 @@ static struct unmapped_pool_chunk *place_small(struct unmapped_pool *pool,
  * own the owner allocated from last, a free block of the chunk that block
  * is in, a free block of the emptiest chunk for an owner that has filled
  * a block of its own or of the fullest chunk for any other (the small
- * owners' chunk last), and only then a page of a block some other owner
- * uses.  Requests of order > 0 only
+ * owners' chunk last), then a page of a block some other owner uses, and
+ * only when the pool is full but for it a free block of the small owners'
+ * reserve.  Requests of order > 0 only
  * ever get the block the owner (or the small owners) filled last or a
  * free block.
  *
@@ -278,7 +279,15 @@ struct unmapped_pool_chunk *unmapped_pool_place(struct unmapped_pool *pool,
 		*ret_index = first_free_block(chunk);
 		return chunk;
 	}
-	return share_block(pool, false, order, ret_index);
+	chunk = share_block(pool, false, order, ret_index);
+	if (chunk)
+		return chunk;
+	/* Full but for the small owners' reserve: use it rather than fail. */
+	chunk = pool->shared_chunk;
+	if (!chunk || chunk->draining || !chunk->free_blocks)
+		return NULL;
+	*ret_index = first_free_block(chunk);
+	return chunk;
 }
 
 static void block_set_owner(struct unmapped_pool_chunk *chunk,
