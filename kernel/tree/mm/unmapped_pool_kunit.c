@@ -246,32 +246,44 @@ static void unmapped_pool_place_growing_owner(struct kunit *test)
 /*
  * Owners with blocks of their own leave the small owners' chunk the last
  * UNMAPPED_POOL_SHARED_RESERVE free blocks, even when it is the only
- * chunk with free blocks.
+ * chunk with free blocks, and take one only when the pool would fail them
+ * otherwise.
  */
 static void unmapped_pool_place_shared_reserve(struct kunit *test)
 {
-	struct place_ctx *ctx = place_ctx_init(test, 1);
+	struct place_ctx *ctx = place_ctx_init(test, 2);
 	struct unmapped_pool_chunk *chunk = &ctx->chunks[0];
+	struct unmapped_pool_chunk *other = &ctx->chunks[1];
+	struct unmapped_pool_chunk *got;
 
 	KUNIT_ASSERT_GE(test, place(test, ctx, &ctx->b, 0, NULL), 0);
 	KUNIT_ASSERT_PTR_EQ(test, ctx->pool.shared_chunk, chunk);
 	owner_grown(&ctx->a);
-	while (chunk->free_blocks > UNMAPPED_POOL_SHARED_RESERVE)
+	while (other->free_blocks ||
+	       chunk->free_blocks > UNMAPPED_POOL_SHARED_RESERVE) {
 		KUNIT_ASSERT_GE(test,
 				place(test, ctx, &ctx->a,
 				      UNMAPPED_POOL_MAX_ORDER, NULL),
 				0);
-	KUNIT_EXPECT_EQ(test,
-			place(test, ctx, &ctx->a, UNMAPPED_POOL_MAX_ORDER,
-			      NULL),
-			-1);
+		KUNIT_ASSERT_GE(test, chunk->free_blocks,
+				UNMAPPED_POOL_SHARED_RESERVE);
+	}
 	/* Small owners still get free blocks there. */
 	KUNIT_EXPECT_GE(test,
 			place(test, ctx, &ctx->c, UNMAPPED_POOL_MAX_ORDER,
-			      NULL),
+			      &got),
 			0);
+	KUNIT_EXPECT_PTR_EQ(test, got, chunk);
 	KUNIT_EXPECT_EQ(test, chunk->free_blocks,
 			UNMAPPED_POOL_SHARED_RESERVE - 1);
+	/* With the rest of the pool full, the reserve serves, not a failure. */
+	KUNIT_EXPECT_GE(test,
+			place(test, ctx, &ctx->a, UNMAPPED_POOL_MAX_ORDER,
+			      &got),
+			0);
+	KUNIT_EXPECT_PTR_EQ(test, got, chunk);
+	KUNIT_EXPECT_EQ(test, chunk->free_blocks,
+			UNMAPPED_POOL_SHARED_RESERVE - 2);
 }
 
 /*
