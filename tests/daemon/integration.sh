@@ -488,6 +488,24 @@ ctl release big >/dev/null
 eq "the exact reservation is released" 0 $?
 stop
 
+echo "# an independent varlink client: varlink/go calls every method"
+R=$W/golang
+one_node "$R" 4 8 0
+start "$R" "$R/policy.json" || exit 1
+# Each of its "ok - " and "not ok - " lines is one result here; its exit
+# status another, so that a client that dies early fails too.
+"$B/varlink-client" "$R/S" >"$R/go.out" 2>&1
+rc=$?
+while IFS= read -r line; do
+	case $line in
+	"ok - "*) ok "varlink/go: ${line#ok - }" ;;
+	"not ok - "*) ko "varlink/go: ${line#not ok - }" ;;
+	*) echo "# $line" ;;
+	esac
+done <"$R/go.out"
+eq "the varlink/go client exits 0" 0 "$rc"
+stop
+
 echo "# hostile clients"
 R=$W/hostile
 make_root "$R" 1 none
