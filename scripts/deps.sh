@@ -17,8 +17,9 @@ pkgs=(
 	# daemon, its tests and fuzzers
 	pkg-config libsystemd-dev libcjson-dev libnuma-dev libcmocka-dev clang
 	systemd
-	# the independent varlink client of the daemon's tests (Go, varlink/go)
-	golang-go golang-github-varlink-go-dev
+	# the libvirt hook (libxml2, which libvirt links too); the independent
+	# varlink client of the daemon's tests (Go and varlink/go)
+	libxml2-dev golang-go golang-github-varlink-go-dev
 	# end-to-end test: the Debian root filesystem of the guest (and with
 	# make check-deb, its disk image)
 	mmdebstrap e2fsprogs

@@ -614,6 +614,11 @@ for f in usr/sbin/gigapoold usr/bin/gigapoolctl usr/lib/systemd/system/gigapoold
 	 usr/share/man/man1/gigapoolctl.1 usr/share/man/man5/gigapool-policy.5; do
 	check "install puts $f" [ -e "$W/inst/$f" ]
 done
+check "install puts the libvirt hook in qemu.d, linked to /usr/libexec/gigapool/libvirt-hook" \
+	[ -x "$W/inst/usr/libexec/gigapool/libvirt-hook" -a \
+	  "$(readlink "$W/inst/etc/libvirt/hooks/qemu.d/gigapool")" = /usr/libexec/gigapool/libvirt-hook ]
+check "the installed hook runs the installed gigapoolctl" \
+	grep -qa '/usr/bin/gigapoolctl' "$W/inst/usr/libexec/gigapool/libvirt-hook"
 "$W/inst/usr/sbin/gigapoold" --check-policy "$W/inst/etc/gigapool/policy.json" >/dev/null
 eq "installed policy is valid" 0 $?
 
