@@ -23,8 +23,8 @@
  *
  * A hook that fails makes libvirt refuse to start the domain, so this one
  * exits 0 whatever happens (a daemon that is down, a refused reservation,
- * XML it does not understand) and says what went wrong on stderr, which
- * libvirt logs, and in syslog.
+ * XML it does not understand) and says what went wrong in syslog and on
+ * stderr, which libvirt records in its debug log.
  *
  * For tests only: GIGAPOOLCTL names the gigapoolctl to run,
  * GIGAPOOL_MEMINFO the file read for Hugepagesize, and
@@ -400,7 +400,7 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-/* Run gigapoolctl; its output goes to stderr, which libvirt logs. */
+/* Run gigapoolctl, its output on the hook's stderr. */
 static int run_ctl(char **argv)
 {
 	const char *t = getenv("GIGAPOOL_HOOK_TIMEOUT_SEC");
