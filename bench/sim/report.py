@@ -242,11 +242,12 @@ def compaction_reading(runs):
     if pinned:
         out += ["", "Pages of SEV-SNP guests are bound to their physical address and never move, "
                     "and a chunk holding one is no compaction source. With " +
-                ", ".join(f"{float(label[len('ask.compact.pinned'):]):.0%} of confidential VMs "
+                "; with ".join(f"{float(label[len('ask.compact.pinned'):]):.0%} of confidential VMs "
                           f"pinned, {r['ordinary_failed']} ordinary VMs failed "
-                          f"({r['ordinary_failed_covered']} while covered; compaction gave back "
-                          f"{int(r['compact_returned']):,} chunks, and found "
-                          f"{int(r['compact_stuck_pinned']):,} pages pinned where it looked)"
+                          f"({r['ordinary_failed_covered']} while covered), and "
+                          f"{int(r['compactions']):,} compactions gave back "
+                          f"{int(r['compact_returned']):,} chunks, moving "
+                          f"{mib_per_gib(r):,.0f} MiB per GiB"
                           for label, r in pinned) +
                 "; compaction helps only as far as the pool's chunks hold movable pages."]
     return out + [""]
