@@ -98,9 +98,9 @@ static struct unmapped_pool_chunk *next_emptiest(struct unmapped_pool *pool,
  * that no pages are planned into them; count the pages of the chunks that
  * would have been sources but may not move.
  */
-static unsigned long choose_sources(struct unmapped_pool *pool,
-				    struct unmapped_pool_compact *cc,
-				    unsigned long want)
+static void choose_sources(struct unmapped_pool *pool,
+			   struct unmapped_pool_compact *cc,
+			   unsigned long want)
 {
 	struct unmapped_pool_chunk *chunk;
 	unsigned long chosen = 0, used = 0;
@@ -119,7 +119,6 @@ static unsigned long choose_sources(struct unmapped_pool *pool,
 			chosen++;
 		}
 	}
-	return chosen;
 }
 
 /* Whether the free pages of a block lie where a source block's pages do. */
@@ -304,7 +303,9 @@ static unsigned int blocks_in_use(const struct unmapped_pool_chunk *chunk)
  *
  * Chooses the emptiest chunks that may move, as many as @target lacks
  * empty chunks, and a destination block for each of their blocks in use,
- * until each is planned or nothing more can move.  The destination pages
+ * until each is planned or nothing more can move.  While it plans, the
+ * sources are marked draining, which keeps pages from being planned into
+ * them; the marks are gone when it returns.  The destination pages
  * are taken in the bookkeeping of @pool; the source pages stay in use
  * until the caller has moved them and frees them.  Placement must not
  * take pages of a source meanwhile: the plan leaves the sources as they
