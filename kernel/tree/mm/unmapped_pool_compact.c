@@ -188,7 +188,7 @@ static bool find_dest(struct unmapped_pool *pool,
 	list_for_each_entry(chunk, &pool->chunks, list) {
 		if (chunk->draining || !chunk->used)
 			continue;
-		if ((!own || chunk->used > own->used)) {
+		if (!own || chunk->used > own->used) {
 			b = chunk_fit(chunk, id, false, pages, nr);
 			if (b >= 0) {
 				own = chunk;
