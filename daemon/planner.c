@@ -124,19 +124,34 @@ static void plan_lend(const struct node_state *n, struct node_plan *np, struct b
 		np->reason = reason;
 }
 
+/*
+ * Chunks ordinary VMs want back from a node: the free 1 GiB pages that
+ * keep_free_hugetlb lacks, as far as the pool's free pages above the
+ * reserved chunks and headroom_low make chunks.  A matter of choice: not
+ * during the cooldown.
+ */
+static uint64_t hugetlb_wanted(const struct system_state *s, const struct node_state *n,
+			       const struct node_policy *pol, const struct node_plan *np)
+{
+	uint64_t free_chunks = n->pool_free_pages / pages_per_chunk(s);
+
+	if (!cooled_down(s, n->last_lend_usec, pol->cooldown_sec))
+		return 0;
+	return min_u64(sub_sat(pol->keep_free_hugetlb, n->hugetlb_free),
+		       sub_sat(free_chunks, np->reserved_chunks + pol->headroom_low));
+}
+
 static void plan_node_reclaim(const struct system_state *s, const struct node_state *n,
 			      const struct node_policy *pol, struct node_plan *np,
 			      struct budget *b, size_t i)
 {
 	uint64_t free_chunks = n->pool_free_pages / pages_per_chunk(s);
-	uint64_t floor = np->reserved_chunks + pol->headroom_low;
 	uint64_t want = 0, r;
 	enum plan_reason reason = REASON_NONE;
 
 	if (cooled_down(s, n->last_lend_usec, pol->cooldown_sec)) {
 		uint64_t surplus = sub_sat(free_chunks, np->reserved_chunks + pol->headroom_high);
-		uint64_t hugetlb = min_u64(sub_sat(pol->keep_free_hugetlb, n->hugetlb_free),
-					   sub_sat(free_chunks, floor));
+		uint64_t hugetlb = hugetlb_wanted(s, n, pol, np);
 
 		if (surplus > 0) {
 			want = surplus;
@@ -240,6 +255,32 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 	}
 	free(b.node);
 	return 0;
+}
+
+void planner_compact(const struct system_state *s, const struct policy *p, struct plan *plan)
+{
+	uint64_t global = p->max_moves_per_cycle;
+
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct node_plan *np = &plan->nodes[i];
+
+		global = sub_sat(global, np->lend + np->lend_cma + np->reclaim);
+	}
+	for (size_t i = 0; i < plan->n_nodes; i++) {
+		const struct node_state *n = &s->nodes[i];
+		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_plan *np = &plan->nodes[i];
+		uint64_t moves = np->lend + np->lend_cma + np->reclaim;
+		uint64_t want;
+
+		/* A node that lends wants more pool pages, not fewer. */
+		if (!node_plannable(s, n, p) || np->lend + np->lend_cma)
+			continue;
+		want = sub_sat(hugetlb_wanted(s, n, pol, np), np->reclaim);
+		np->compact = min_u64(want, min_u64(global, sub_sat(pol->max_moves, moves)));
+		np->deferred += want - np->compact;
+		global -= np->compact;
+	}
 }
 
 /*

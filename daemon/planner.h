@@ -76,6 +76,7 @@ struct node_plan {
 	uint64_t lend;			/* chunks to lend taking free hugetlb pages first */
 	uint64_t lend_cma;		/* chunks to lend from CMA only */
 	uint64_t reclaim;		/* chunks to give back to hugetlb */
+	uint64_t compact;		/* chunks to empty by moving pages, then give back */
 	uint64_t shortfall;		/* chunks wanted that no source can give */
 	uint64_t deferred;		/* chunks wanted that the move budget left to a later cycle */
 	uint64_t low_watermark_pages;	/* poll() wakes us below this */
@@ -93,6 +94,17 @@ uint64_t pages_per_chunk(const struct system_state *s);
 const char *plan_reason_name(enum plan_reason r);
 int planner_plan(const struct system_state *s, const struct policy *p,
 		 const struct reservation *res, size_t n_res, struct plan *ret);
+/*
+ * Compaction before reclaim, after planner_plan(): on each node whose
+ * ordinary VMs lack free 1 GiB pages (keep_free_hugetlb) that the plan's
+ * reclaims of empty chunks do not give, while the pool's free pages above
+ * its reserved chunks and headroom_low would make whole chunks, ask to
+ * empty that many chunks more by moving their pages into the holes of
+ * others, and to give them back: plan.nodes[].compact, within the move
+ * budget that the plan left.  Otherwise those free pages, spread over
+ * chunks in use, never become a 1 GiB page.
+ */
+void planner_compact(const struct system_state *s, const struct policy *p, struct plan *plan);
 int planner_place(const struct system_state *s, const struct policy *p,
 		  const struct reservation *res, size_t n_res);
 void plan_done(struct plan *plan);

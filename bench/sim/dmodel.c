@@ -2,7 +2,9 @@
 /*
  * The daemon's cycle (daemon/manager.c, manager_run_cycle()) without its I/O:
  * snapshot, planner_plan(), lends taking free hugetlb pages, lends from
- * CMA, reclaims, low watermark, retry with backoff after a shortfall, and
+ * CMA, reclaims, compaction before a reclaim when planner_compact() asks
+ * for it (the daemon does not compact yet; this is how it would), low
+ * watermark, retry with backoff after a shortfall, and
  * the next cycle soon after one that the move budget cut short.  What to
  * do after the moves is the daemon's own daemon/cycle.c.
  *
@@ -40,10 +42,13 @@ struct dmodel {
 	uint64_t retry_at;		/* 0: no retry pending */
 	uint64_t more_at;		/* 0: no cycle pending for moves the budget left */
 	uint64_t next_timer;
+	uint64_t compact_pages;		/* per cycle; 0: no compaction */
+	uint64_t ask;			/* 1 GiB pages an ordinary VM about to start asks for */
 	struct dmodel_stats stats;
 };
 
-int dmodel_new(const char *policy_path, struct host *h, struct dmodel **ret, char **ret_error)
+int dmodel_new(const char *policy_path, struct host *h, uint64_t compact_pages,
+	       struct dmodel **ret, char **ret_error)
 {
 	struct dmodel *d = calloc(1, sizeof(*d));
 	int r;
@@ -57,6 +62,7 @@ int dmodel_new(const char *policy_path, struct host *h, struct dmodel **ret, cha
 		return r;
 	}
 	d->host = h;
+	d->compact_pages = compact_pages;
 	*ret = d;
 	return 0;
 }
@@ -132,27 +138,71 @@ static void schedule(struct dmodel *d, uint64_t deferred, uint64_t moved, bool s
 	d->more_at = 0;
 }
 
+/*
+ * Empty np->compact chunks more than are empty after the cycle's reclaims,
+ * moving at most compact_pages, and give back those it emptied; returns
+ * the chunks given back.  Chunks left for the page cap are left to the
+ * next cycle, as the move budget's are (*deferred); chunks that found no
+ * room, or only pinned ones, are a shortfall.
+ */
+static uint64_t compact(struct dmodel *d, const struct node_plan *np, uint64_t *deferred,
+			bool *shortfall)
+{
+	struct host_compact hc;
+	struct host_stats st;
+	uint64_t returned;
+
+	if (!np->compact)
+		return 0;
+	host_stats(d->host, &st);
+	if (host_compact(d->host, st.empty_chunks + np->compact, d->compact_pages, &hc) < 0) {
+		*shortfall = true;
+		return 0;
+	}
+	d->stats.compactions++;
+	d->stats.compact_pages_moved += hc.pages_moved;
+	d->stats.compact_short += hc.emptied < np->compact;
+	d->stats.compact_stuck_pinned += hc.stuck_pinned;
+	d->stats.compact_stuck_no_room += hc.stuck_no_room;
+	d->stats.compact_stuck_budget += hc.stuck_budget;
+	if (hc.emptied < np->compact && hc.stuck_budget)
+		*deferred += np->compact - hc.emptied;
+	else if (hc.emptied < np->compact)
+		*shortfall = true;
+	returned = move(d->host, host_reclaim, hc.emptied);
+	*shortfall |= returned < hc.emptied;
+	d->stats.compact_returned += returned;
+	return returned;
+}
+
 static int cycle(struct dmodel *d, uint64_t now_us)
 {
 	struct node_state n;
 	struct system_state s;
 	struct node_plan *np;
 	struct plan plan;
-	uint64_t lent, lent_cma, reclaimed;
+	struct policy asked = *d->policy;
+	uint64_t lent, lent_cma, reclaimed, compacted, deferred;
 	bool shortfall;
 	int r;
 
 	snapshot(d, now_us, &n, &s);
 	/* The STATS ioctl acknowledges the event and reports failures since the last one. */
 	n.alloc_failed = host_snapshot_ack(d->host);
-	r = planner_plan(&s, d->policy, d->resv, d->n_resv, &plan);
+	/* An ordinary VM about to start: what an ordinary reservation would hold. */
+	asked.defaults.keep_free_hugetlb += d->ask;
+	r = planner_plan(&s, &asked, d->resv, d->n_resv, &plan);
 	if (r < 0)
 		return r;
+	if (d->compact_pages)
+		planner_compact(&s, &asked, &plan);
 	np = &plan.nodes[0];
 	lent = move(d->host, host_lend, np->lend);
 	lent_cma = move(d->host, lend_cma, np->lend_cma);
 	reclaimed = move(d->host, host_reclaim, np->reclaim);
 	shortfall = lent < np->lend || lent_cma < np->lend_cma || reclaimed < np->reclaim;
+	deferred = np->deferred;
+	compacted = compact(d, np, &deferred, &shortfall);
 	if (lent + lent_cma)
 		d->last_lend_us = s.now_usec;
 	/* Only this sets the model's watermark: the cycle's snapshot reads back the last one set. */
@@ -168,7 +218,7 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	d->stats.reclaim_requested += np->reclaim;
 	d->stats.reclaimed += reclaimed;
 	d->stats.reclaim_short_cycles += reclaimed < np->reclaim;
-	schedule(d, np->deferred, lent + lent_cma + reclaimed, shortfall, now_us);
+	schedule(d, deferred, lent + lent_cma + reclaimed + compacted, shortfall, now_us);
 	plan_done(&plan);
 	return 0;
 }
@@ -270,6 +320,20 @@ int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us)
 			return cycle_and_poll(d, now_us);
 		}
 	return -ENOENT;
+}
+
+int dmodel_ordinary(struct dmodel *d, uint64_t gib, uint64_t now_us)
+{
+	int r;
+
+	if (d->policy->n_overrides)
+		return -EINVAL;
+	d->ask = gib;
+	r = cycle_and_poll(d, now_us);
+	while (r == 0 && d->more_at)
+		r = dmodel_more(d, now_us);
+	d->ask = 0;
+	return r;
 }
 
 uint64_t dmodel_headroom_high(const struct dmodel *d)

@@ -24,12 +24,22 @@ struct dmodel_stats {
 	uint64_t event_storms;		/* polls cut off after too many cycles */
 	uint64_t more_cycles;		/* cycles run for moves the budget left to them */
 	uint64_t more_capped;		/* chains of those ended by MORE_CYCLES_MAX */
+	uint64_t compactions;		/* compactions the planner asked for */
+	uint64_t compact_pages_moved;
+	uint64_t compact_returned;	/* chunks they emptied and the reclaim after gave back */
+	uint64_t compact_short;		/* compactions that emptied fewer chunks than asked */
+	uint64_t compact_stuck_pinned, compact_stuck_no_room, compact_stuck_budget;
 };
 
 struct dmodel;
 
-/* The policy file is parsed with policy_parse(); errors come back in ret_error. */
-int dmodel_new(const char *policy_path, struct host *h, struct dmodel **ret, char **ret_error);
+/*
+ * The policy file is parsed with policy_parse(); errors come back in
+ * ret_error.  compact_pages: pages a cycle may move when the planner asks
+ * for compaction (planner_compact()); 0: the daemon never compacts.
+ */
+int dmodel_new(const char *policy_path, struct host *h, uint64_t compact_pages,
+	       struct dmodel **ret, char **ret_error);
 void dmodel_free(struct dmodel *d);
 
 /* Run the cycles that timers (safety, retry, move budget) make due up to now_us, in order. */
@@ -44,6 +54,15 @@ bool dmodel_more_pending(const struct dmodel *d);
  * delay in memory instead.
  */
 int dmodel_more(struct dmodel *d, uint64_t now_us);
+
+/*
+ * An ordinary VM about to start asks for gib free 1 GiB pages, as an
+ * ordinary-VM reservation (issue 16) would: cycles run with
+ * keep_free_hugetlb raised by gib, the one after another that the move
+ * budget cut short included, before the VM takes its pages.  -EINVAL for
+ * a policy with node overrides, which the model does not raise.
+ */
+int dmodel_ordinary(struct dmodel *d, uint64_t gib, uint64_t now_us);
 
 /* gigapoolctl reserve / release: the reservation changes, then a cycle runs. */
 int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us);

@@ -24,6 +24,7 @@
 #include <linux/bitmap.h>
 
 #include "unmapped_pool.h"
+#include "unmapped_pool_compact.h"
 #include "host.h"
 
 #define PPC		UNMAPPED_POOL_CHUNK_PAGES
@@ -54,6 +55,12 @@ struct host {
 	/* Per owner cookie, as a consumer embeds one per file; id is the cookie. */
 	struct unmapped_pool_owner *owners;
 	unsigned long n_owners;
+	uint32_t *pinned;		/* per slot: pages that may not move */
+	struct unmapped_pool_move *moves;	/* a compaction plan, one chunk's blocks per source */
+	struct host_move *moved;		/* the same, by slot, for moved() */
+	unsigned max_moves;
+	host_moved_fn moved_fn;
+	void *moved_data;
 	struct model *model;
 };
 
@@ -119,8 +126,9 @@ int host_new(unsigned host_gib, enum placement placement, bool check, struct hos
 	h->placement = placement;
 	h->n_slots = host_gib;
 	h->slots = calloc(host_gib, sizeof(*h->slots));
+	h->pinned = calloc(host_gib, sizeof(*h->pinned));
 	h->model = check ? model_new(host_gib) : NULL;
-	if (!h->slots || (check && !h->model)) {
+	if (!h->slots || !h->pinned || (check && !h->model)) {
 		host_free(h);
 		return -ENOMEM;
 	}
@@ -142,6 +150,9 @@ void host_free(struct host *h)
 	for (unsigned s = 0; s < h->n_slots; s++)
 		chunk_free(h->slots[s]);
 	free(h->slots);
+	free(h->pinned);
+	free(h->moves);
+	free(h->moved);
 	free(h->owners);
 	model_free(h->model);
 	free(h);
@@ -302,7 +313,8 @@ static struct unmapped_pool_owner *host_owner(struct host *h, unsigned long cook
 	return &h->owners[cookie];
 }
 
-int host_alloc(struct host *h, unsigned long cookie, unsigned order, struct alloc_rec *ret)
+int host_alloc(struct host *h, unsigned long cookie, unsigned order, bool pinned,
+	       struct alloc_rec *ret)
 {
 	struct unmapped_pool *pool = &h->pool;
 	struct unmapped_pool_owner *owner = NULL;
@@ -330,7 +342,10 @@ int host_alloc(struct host *h, unsigned long cookie, unsigned order, struct allo
 	h->event |= unmapped_pool_account(pool, chunk, index, order, owner);
 	if (!chunk)
 		return -ENOMEM;
-	*ret = (struct alloc_rec){ .index = index, .slot = slot_of(chunk), .order = order };
+	*ret = (struct alloc_rec){
+		.index = index, .slot = slot_of(chunk), .order = order, .pinned = pinned,
+	};
+	h->pinned[ret->slot] += pinned << order;
 	return 0;
 }
 
@@ -342,6 +357,7 @@ void host_put(struct host *h, const struct alloc_rec *rec)
 		model_put(h->model, chunk, rec->index, rec->order);
 	unmapped_pool_chunk_put(&h->pool, chunk, rec->index, rec->order);
 	h->used_chunks -= !chunk->used;
+	h->pinned[rec->slot] -= rec->pinned << rec->order;
 	if (h->placement == PLACE_FIRST_FIT)
 		first_fit_room(h, rec->slot);
 }
@@ -393,6 +409,88 @@ int host_reclaim(struct host *h)
 	h->slots[slot_of(chunk)] = NULL;
 	chunk_free(chunk);
 	h->event |= unmapped_pool_note_level(&h->pool, false);
+	return 0;
+}
+
+void host_on_move(struct host *h, host_moved_fn fn, void *data)
+{
+	h->moved_fn = fn;
+	h->moved_data = data;
+}
+
+static bool chunk_pinned(const struct unmapped_pool_chunk *chunk, void *data)
+{
+	const struct host *h = data;
+
+	return h->pinned[slot_of(chunk)] != 0;
+}
+
+/*
+ * The pages of a planned move have arrived: the plan took the destination
+ * pages, the source pages are freed as their last user's free would.
+ * The model follows page by page.
+ */
+static void move_done(struct host *h, const struct unmapped_pool_move *mv)
+{
+	unsigned long base = (unsigned long)mv->src_block * UNMAPPED_POOL_BLOCK_PAGES;
+	unsigned long dst = (unsigned long)mv->dst_block * UNMAPPED_POOL_BLOCK_PAGES;
+	struct model *m = h->model;
+
+	for (unsigned long i = 0; i < UNMAPPED_POOL_BLOCK_PAGES; i++) {
+		if (!test_bit(base + i, mv->src->used_map))
+			continue;
+		if (m) {
+			model_put(m, mv->src, base + i, 0);
+			/* The plan took the page already: account it, nothing to check. */
+			m->blocks[(size_t)slot_of(mv->dst) * BLOCKS + mv->dst_block]++;
+			m->used[slot_of(mv->dst)]++;
+			m->total++;
+			model_touch(m, slot_of(mv->dst));
+			if (!test_bit(dst + i, mv->dst->used_map))
+				model_fail(m, "chunk %u: page %lu moved to a page not taken",
+					   slot_of(mv->dst), dst + i);
+		}
+		unmapped_pool_chunk_put(&h->pool, mv->src, base + i, 0);
+	}
+	h->used_chunks -= !mv->src->used;
+}
+
+int host_compact(struct host *h, uint64_t target, uint64_t max_pages, struct host_compact *ret)
+{
+	struct unmapped_pool_compact cc = {
+		.target = target, .max_pages = max_pages,
+		.pinned = chunk_pinned, .data = h,
+	};
+	unsigned want = (unsigned)(target < h->pool.nr_chunks ? target : h->pool.nr_chunks) * BLOCKS;
+
+	if (want > h->max_moves) {
+		struct unmapped_pool_move *m = realloc(h->moves, want * sizeof(*m));
+		struct host_move *hm = m ? realloc(h->moved, want * sizeof(*hm)) : NULL;
+
+		if (m)
+			h->moves = m;
+		if (!hm)
+			return -ENOMEM;
+		h->moved = hm;
+		h->max_moves = want;
+	}
+	cc.moves = h->moves;
+	cc.max_moves = h->max_moves;
+	unmapped_pool_compact_plan(&h->pool, &cc);
+	for (unsigned i = 0; i < cc.nr_moves; i++) {
+		move_done(h, &cc.moves[i]);
+		h->moved[i] = (struct host_move){
+			.src_slot = slot_of(cc.moves[i].src), .src_block = cc.moves[i].src_block,
+			.dst_slot = slot_of(cc.moves[i].dst), .dst_block = cc.moves[i].dst_block,
+		};
+	}
+	if (cc.nr_moves && h->moved_fn)
+		h->moved_fn(h->moved_data, h->moved, cc.nr_moves);
+	*ret = (struct host_compact){
+		.moves = cc.nr_moves, .pages_moved = cc.pages_moved, .emptied = cc.emptied,
+		.stuck_pinned = cc.stuck_pinned, .stuck_no_room = cc.stuck_no_room,
+		.stuck_budget = cc.stuck_budget,
+	};
 	return 0;
 }
 
@@ -550,7 +648,7 @@ int host_selftest(char **ret_error)
 		return r;
 	r = host_lend(h);
 	if (r == 0)
-		r = host_alloc(h, 1, UNMAPPED_POOL_BLOCK_ORDER, &rec);
+		r = host_alloc(h, 1, UNMAPPED_POOL_BLOCK_ORDER, false, &rec);
 	if (r == 0)
 		r = host_verify(h, ret_error);
 	if (r == 0)

@@ -9,6 +9,7 @@
 #define SIM_HOST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum placement {
@@ -22,6 +23,7 @@ struct alloc_rec {
 	uint32_t index;
 	uint16_t slot;
 	uint8_t order;
+	bool pinned;		/* may not move: SEV-SNP private memory, say */
 };
 
 struct host_stats {
@@ -50,12 +52,35 @@ void host_free(struct host *h);
  * Pool pages of one owner (cookie, never 0, each with its placement state);
  * -ENOMEM when the pool has no room.
  */
-int host_alloc(struct host *h, unsigned long cookie, unsigned order, struct alloc_rec *ret);
+int host_alloc(struct host *h, unsigned long cookie, unsigned order, bool pinned,
+	       struct alloc_rec *ret);
 void host_put(struct host *h, const struct alloc_rec *rec);
 
 /* Lend a free 1 GiB page (-ENOMEM: none) or give an empty chunk back (-EBUSY: none). */
 int host_lend(struct host *h);
 int host_reclaim(struct host *h);
+
+/* What a compaction achieved, as unmapped_pool_compact_plan() reports it. */
+struct host_compact {
+	uint64_t moves, pages_moved, emptied;
+	uint64_t stuck_pinned, stuck_no_room, stuck_budget;
+};
+
+/* A block a compaction moved: each page keeps its offset in the block. */
+struct host_move {
+	uint16_t src_slot, src_block, dst_slot, dst_block;
+};
+
+/* Called after each compaction with the blocks it moved. */
+typedef void (*host_moved_fn)(void *data, const struct host_move *moves, size_t n);
+void host_on_move(struct host *h, host_moved_fn fn, void *data);
+
+/*
+ * Empty chunks until target of them are empty, moving at most max_pages,
+ * with the kernel's planner (unmapped_pool_compact_plan()); the moves are
+ * done at once, as the mechanism would, and each one reported.
+ */
+int host_compact(struct host *h, uint64_t target, uint64_t max_pages, struct host_compact *ret);
 
 /* 1 GiB hugetlb pages of ordinary VMs; -ENOMEM when too few are free. */
 int host_hugetlb_take(struct host *h, unsigned pages);

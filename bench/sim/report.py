@@ -5,7 +5,8 @@ Each run left RUNS/<label>.out: a "command:" line, then the simulator's
 output ("workload source:", "workload:", one "result key=value ..." line);
 placement runs also left RUNS/<label>.csv (hours, stranded, live owners,
 used chunks, chunks after every create, destroy and fault step).  Labels
-say what a run is: place.*, nosecrets.*, policy.<name>[.reserve], react.<MiB>.
+say what a run is: place.*, nosecrets.*, policy.<name>[.reserve], react.<MiB>,
+split.<ordinary GiB>, ask.none, ask.compact[.pinned<share>].
 """
 import argparse
 import glob
@@ -122,6 +123,134 @@ def plot_planner(runs, path):
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def best_split(runs):
+    """The static split with the fewest VMs failed, chosen in hindsight, and all of them."""
+    splits = sorted((int(label.split(".", 1)[1]), r) for label, r in runs.items()
+                    if label.startswith("split."))
+    if not splits:
+        return (None, None), []
+    best = min(splits, key=lambda nr: (int(nr[1]["ordinary_failed"]) +
+                                       int(nr[1]["confidential_failed"]), nr[0]))
+    return best, splits
+
+
+def compaction_rows(runs):
+    """(strategy, run) in the order of the table and the plot."""
+    rows = []
+    (n, best), _ = best_split(runs)
+    if best:
+        rows.append((f"static split, best in hindsight: {n} x 1 GiB for ordinary VMs", best))
+    if "policy.host-1.5t" in runs:
+        rows.append(("daemon as today: ordinary VMs take what is free", runs["policy.host-1.5t"]))
+    if "ask.none" in runs:
+        rows.append(("daemon, ordinary VM asks, no compaction", runs["ask.none"]))
+    if "ask.compact" in runs:
+        rows.append(("daemon, ordinary VM asks, compaction", runs["ask.compact"]))
+    for label in sorted(label for label in runs if label.startswith("ask.compact.pinned")):
+        share = float(label[len("ask.compact.pinned"):])
+        rows.append((f"the same, {share:.0%} of confidential VMs pinned (SEV-SNP)", runs[label]))
+    return rows
+
+
+def mib_per_gib(r):
+    returned = int(r.get("compact_returned", 0))
+    return int(r.get("compact_pages_moved", 0)) / 256 / returned if returned else 0.0
+
+
+def compaction_table(runs):
+    out = ["| strategy | ordinary VMs failed | of them while free hugetlb + pool pages covered "
+           "them | confidential VMs failed | stranded chunks (mean) | GiB given back by "
+           "compaction | pages moved | pages moved per hour | MiB moved per GiB given back |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for name, r in compaction_rows(runs):
+        moved = int(r.get("compact_pages_moved", 0))
+        covered = r.get("ordinary_failed_covered", "–")
+        out.append(f"| {name} | {r['ordinary_failed']} of {int(r['ordinary']):,} "
+                   f"({pct(r['ordinary_failed'], r['ordinary']):.2f} %) | {covered} "
+                   f"| {r['confidential_failed']} of {int(r['confidential']):,} "
+                   f"| {float(r['stranded_mean']):.1f} "
+                   f"| {int(r.get('compact_returned', 0)):,} | {moved:,} "
+                   f"| {moved / float(r['sim_hours']):,.0f} | {mib_per_gib(r):,.0f} |")
+    return out
+
+
+def split_table(runs):
+    (n_best, _), splits = best_split(runs)
+    out = ["| 1 GiB pages for ordinary VMs | ordinary VMs failed | confidential VMs failed "
+           "| VMs failed |", "| ---: | ---: | ---: | ---: |"]
+    for n, r in splits:
+        total = int(r["ordinary_failed"]) + int(r["confidential_failed"])
+        mark = "**" if n == n_best else ""
+        out.append(f"| {mark}{n}{mark} | {r['ordinary_failed']} | {r['confidential_failed']} "
+                   f"| {mark}{total}{mark} |")
+    return out
+
+
+def plot_compaction(runs, path):
+    rows = compaction_rows(runs)
+    fig, ax = plt.subplots(figsize=(11, 4.4), dpi=110)
+    y = np.arange(len(rows))
+    ordinary = [int(r["ordinary_failed"]) for _, r in rows]
+    confidential = [int(r["confidential_failed"]) for _, r in rows]
+    ax.barh(y - 0.2, ordinary, height=0.4, color="#1f77b4", label="ordinary VMs failed")
+    ax.barh(y + 0.2, confidential, height=0.4, color="#9467bd", label="confidential VMs failed")
+    for yi, o, c in zip(y, ordinary, confidential):
+        ax.text(o + 2, yi - 0.2, str(o), va="center", fontsize=8)
+        ax.text(c + 2, yi + 0.2, str(c), va="center", fontsize=8)
+    ax.set_yticks(y)
+    ax.set_yticklabels([name for name, _ in rows], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("VMs that could not get memory")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(loc="lower right", fontsize=9)
+    r = rows[-1][1]
+    ax.set_title(f"Giving 1 GiB pages back to ordinary VMs: {r['host_gib']} GiB host, "
+                 f"{int(r['vm_events']):,} VM creates and destroys", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def compaction_reading(runs):
+    (n_best, best), _ = best_split(runs)
+    none, comp = runs.get("ask.none"), runs.get("ask.compact")
+    if not (best and none and comp):
+        return []
+    hours = float(comp["sim_hours"])
+    text = (f"Reading: the best static split ({n_best} x 1 GiB pages for ordinary VMs, chosen "
+            f"after the fact) still failed {best['ordinary_failed']} ordinary and "
+            f"{best['confidential_failed']} confidential VMs: a fixed line is wrong whenever the "
+            f"mix moves. With the daemon moving chunks and each ordinary VM asking for its pages "
+            f"before it starts, {none['ordinary_failed']} ordinary VMs failed without compaction, "
+            f"{none['ordinary_failed_covered']} of them while free hugetlb and pool pages covered "
+            f"their request: the pool's free pages sat in chunks that other pages kept in use. "
+            f"With compaction (at most {int(comp['compact_pages']):,} pages moved per cycle) "
+            f"{comp['ordinary_failed']} failed, {comp['ordinary_failed_covered']} of them while "
+            f"the host had the memory, and {comp['confidential_failed']} confidential VMs failed. "
+            f"The cost: {int(comp['compactions']):,} compactions moved "
+            f"{int(comp['compact_pages_moved']):,} pages "
+            f"({int(comp['compact_pages_moved']) / 262144:,.0f} GiB) in {hours:,.0f} simulated "
+            f"hours, {int(comp['compact_pages_moved']) / hours:,.0f} pages "
+            f"({int(comp['compact_pages_moved']) / hours / 256:,.1f} MiB) per hour, and gave back "
+            f"{int(comp['compact_returned']):,} chunks: {mib_per_gib(comp):,.0f} MiB moved per GiB "
+            f"given back.")
+    out = [text]
+    pinned = [(label, r) for label, r in sorted(runs.items())
+              if label.startswith("ask.compact.pinned")]
+    if pinned:
+        out += ["", "Pages of SEV-SNP guests are bound to their physical address and never move, "
+                    "and a chunk holding one is no compaction source. With " +
+                "; with ".join(f"{float(label[len('ask.compact.pinned'):]):.0%} of confidential VMs "
+                          f"pinned, {r['ordinary_failed']} ordinary VMs failed "
+                          f"({r['ordinary_failed_covered']} while covered), and "
+                          f"{int(r['compactions']):,} compactions gave back "
+                          f"{int(r['compact_returned']):,} chunks, moving "
+                          f"{mib_per_gib(r):,.0f} MiB per GiB"
+                          for label, r in pinned) +
+                "; compaction helps only as far as the pool's chunks hold movable pages."]
+    return out + [""]
 
 
 def tool_version(cmd):
@@ -393,6 +522,35 @@ def fragment(runs, plots_rel, commands):
         "",
     ]
     lines += planner_reading(runs)
+    if "ask.compact" in runs:
+        lines += [
+            "### Compaction: 1 GiB pages back for ordinary VMs",
+            "",
+            "The kernel cannot move pool pages yet; this models what it would decide. An ordinary "
+            "VM about to start asks the daemon for its 1 GiB pages, as an ordinary-VM reservation "
+            "(issue 16) would: the daemon cycles with `keep_free_hugetlb` raised by the VM's size "
+            "(the follow-up cycles after one the move budget cut short included) before the VM "
+            "takes its pages. With compaction, when those pages must come from the pool and too "
+            "few chunks are empty but the pool's free pages would make them, the daemon's "
+            "`planner_compact()` (`daemon/planner.c`) asks to empty that many chunks more; the "
+            "kernel's `unmapped_pool_compact_plan()` (`kernel/tree/mm/unmapped_pool_compact.c`, "
+            "compiled unchanged) chooses the emptiest movable chunks and a destination block for "
+            "each of their blocks, the model moves the pages (a migration costs its pages) and "
+            "the daemon reclaims the chunks emptied. A static split lends the pool all but N "
+            "1 GiB pages at start and never moves a chunk; N is chosen in hindsight as the one "
+            "with the fewest VMs failed. \"Daemon as today\" is the host-1.5t row above: "
+            "ordinary VMs take what is free when they start.",
+            "",
+            f"![VM failures per strategy]({plots_rel}/sim-compaction.png)",
+            "",
+            *compaction_table(runs),
+            "",
+            "Static splits tried:",
+            "",
+            *split_table(runs),
+            "",
+        ]
+        lines += compaction_reading(runs)
     lines += ["### Commands", "", "```", "bench/sim.sh", *commands, "```", ""]
     return "\n".join(lines)
 
@@ -409,6 +567,8 @@ def main():
     os.makedirs(args.plots, exist_ok=True)
     plot_stranded(runs, os.path.join(args.plots, "sim-stranded.png"))
     plot_planner(runs, os.path.join(args.plots, "sim-planner.png"))
+    if "ask.compact" in runs:
+        plot_compaction(runs, os.path.join(args.plots, "sim-compaction.png"))
     commands = [r["command"] for _, r in sorted(runs.items())]
     with open(args.md, "w") as f:
         f.write(fragment(runs, args.plots_rel, commands))

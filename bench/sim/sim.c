@@ -50,12 +50,27 @@ struct options {
 	const char *label;
 	uint64_t react_pages;		/* pool pages faulted before the daemon answers an event */
 	/*
+	 * Static split, today's practice: static_split 1 GiB pages stay
+	 * hugetlb pages for ordinary VMs, the rest is lent to the pool at
+	 * start and never moves.
+	 */
+	bool split;
+	uint64_t static_split;
+	uint64_t compact_pages;		/* with a policy: pages compaction may move per cycle */
+	double pinned_share;		/* of confidential VMs whose pages may not move */
+	bool ask_hugetlb;		/* with a policy: an ordinary VM asks for its pages */
+	/*
 	 * The regression bound of check mode on the missed per-owner goal:
 	 * the worst stranded chunks per live owner and the moments over one.
 	 */
 	double max_per_owner;
 	uint64_t max_over_goal;
 	bool bounded;
+	/*
+	 * Check mode with compaction: fail when more ordinary VMs than this
+	 * failed while the host's free memory covered them (-1: no check).
+	 */
+	int64_t max_covered;
 	bool reserve;
 	bool check;
 };
@@ -71,6 +86,8 @@ struct metrics {
 	uint64_t vm_events, secret_events;
 	uint64_t ordinary, ordinary_failed, confidential, confidential_failed;
 	uint64_t ordinary_failed_pool_idle;	/* while empty chunks would have covered it */
+	/* while hugetlb free + pool free pages, in whole GiB, would have covered it */
+	uint64_t ordinary_failed_covered;
 	uint64_t confidential_failed_host_full;	/* with no free 1 GiB page to lend */
 	uint64_t secrets, fallback_pages;
 	uint64_t live_owners;
@@ -95,6 +112,12 @@ struct sim {
 	struct metrics m;
 	FILE *series;
 	uint64_t since_event;		/* pages allocated since the kernel raised an event */
+	/*
+	 * While blocks_moved() runs: [slot * PAGES_PER_BLOCK + block] is where
+	 * compaction moved a block, as slot * PAGES_PER_BLOCK + block plus 1;
+	 * 0 otherwise.
+	 */
+	uint32_t *remap;
 };
 
 static int owner_append(struct owner *o, const struct alloc_rec *rec)
@@ -114,14 +137,62 @@ static void owner_release(struct sim *s, struct owner *o)
 	o->n = o->cap = 0;
 }
 
-/* Without the daemon the pool takes a free 1 GiB page whenever it is full. */
+/*
+ * Whether a confidential VM's pages may not move (SEV-SNP private memory):
+ * a fixed share of them, chosen by a hash of the VM's index so that the
+ * workload stream stays the same whatever the share.
+ */
+static bool vm_pinned(const struct sim *s, size_t i)
+{
+	uint64_t x = (uint64_t)(i + 1) * 0x9e3779b97f4a7c15ULL;
+
+	return s->wl->ents[i].kind == ENT_CONFIDENTIAL &&
+	       (double)(x >> 11) / (double)(1ULL << 53) < s->opt->pinned_share;
+}
+
+/*
+ * Without the daemon and without a static split the pool takes a free
+ * 1 GiB page whenever it is full.
+ */
 static int alloc_unit(struct sim *s, size_t i, unsigned order, struct alloc_rec *ret)
 {
-	int r = host_alloc(s->host, i + 1, order, ret);
+	bool pinned = vm_pinned(s, i);
+	int r = host_alloc(s->host, i + 1, order, pinned, ret);
 
-	if (r == -ENOMEM && !s->dm && host_lend(s->host) == 0)
-		r = host_alloc(s->host, i + 1, order, ret);
+	if (r == -ENOMEM && !s->dm && !s->opt->split && host_lend(s->host) == 0)
+		r = host_alloc(s->host, i + 1, order, pinned, ret);
 	return r;
+}
+
+/*
+ * host_on_move(): after a compaction, every pool owner's records of the
+ * blocks it moved point to their new place.  A walk over all records per
+ * compaction; remap holds the moves by source block meanwhile.
+ */
+static void blocks_moved(void *data, const struct host_move *moves, size_t n)
+{
+	struct sim *s = data;
+
+	for (size_t k = 0; k < n; k++)
+		s->remap[(size_t)moves[k].src_slot * PAGES_PER_BLOCK + moves[k].src_block] =
+			(uint32_t)moves[k].dst_slot * PAGES_PER_BLOCK + moves[k].dst_block + 1;
+	for (size_t i = 0; i < s->wl->n; i++) {
+		struct owner *o = &s->owners[i];
+
+		for (size_t k = 0; k < o->n; k++) {
+			struct alloc_rec *rec = &o->recs[k];
+			uint32_t to = s->remap[(size_t)rec->slot * PAGES_PER_BLOCK +
+					       rec->index / PAGES_PER_BLOCK];
+
+			if (!to--)
+				continue;
+			rec->slot = to / PAGES_PER_BLOCK;
+			rec->index = to % PAGES_PER_BLOCK * PAGES_PER_BLOCK +
+				     rec->index % PAGES_PER_BLOCK;
+		}
+	}
+	for (size_t k = 0; k < n; k++)
+		s->remap[(size_t)moves[k].src_slot * PAGES_PER_BLOCK + moves[k].src_block] = 0;
 }
 
 /*
@@ -223,6 +294,11 @@ static int arrive(struct sim *s, size_t i, uint64_t now)
 	if (e->kind == ENT_ORDINARY) {
 		s->m.vm_events++;
 		s->m.ordinary++;
+		if (s->dm && s->opt->ask_hugetlb) {
+			r = dmodel_ordinary(s->dm, entity_gib(e), now);
+			if (r < 0)
+				return r;
+		}
 		o->alive = host_hugetlb_take(s->host, entity_gib(e)) == 0;
 		if (!o->alive) {
 			struct host_stats st;
@@ -231,6 +307,8 @@ static int arrive(struct sim *s, size_t i, uint64_t now)
 			s->m.ordinary_failed++;
 			s->m.ordinary_failed_pool_idle +=
 				st.hugetlb_free + st.empty_chunks >= entity_gib(e);
+			s->m.ordinary_failed_covered +=
+				st.hugetlb_free + st.free_pages / PAGES_PER_GIB >= entity_gib(e);
 		}
 		return 0;
 	}
@@ -315,7 +393,7 @@ static int settle(struct sim *s, uint64_t now)
 
 	if (s->dm)
 		r = dmodel_poll(s->dm, now);
-	else
+	else if (!s->opt->split)
 		while (host_reclaim(s->host) == 0)
 			;
 	sample(s, now);
@@ -393,7 +471,13 @@ static void print_result(const struct sim *s)
 	       " secrets=%" PRIu64 " fallback_pages=%" PRIu64
 	       " lends=%" PRIu64 " reclaims=%" PRIu64 " cycles=%" PRIu64
 	       " lend_short=%" PRIu64 " reclaim_short=%" PRIu64 " reclaim_short_cycles=%" PRIu64
-	       " event_storms=%" PRIu64 " more_cycles=%" PRIu64 " more_capped=%" PRIu64 "\n",
+	       " event_storms=%" PRIu64 " more_cycles=%" PRIu64 " more_capped=%" PRIu64
+	       " static_split=%" PRId64 " ask_hugetlb=%d compact_pages=%" PRIu64
+	       " pinned_share=%.2f ordinary_failed_covered=%" PRIu64
+	       " compactions=%" PRIu64 " compact_pages_moved=%" PRIu64
+	       " compact_returned=%" PRIu64 " compact_short=%" PRIu64
+	       " compact_stuck_pinned=%" PRIu64 " compact_stuck_no_room=%" PRIu64
+	       " compact_stuck_budget=%" PRIu64 " sim_hours=%.1f\n",
 	       s->opt->label, placement_name(s->opt->placement),
 	       s->opt->policy ? s->opt->policy : "none", s->opt->reserve,
 	       s->opt->react_pages / PAGES_PER_MIB, s->opt->wp.seed,
@@ -406,7 +490,12 @@ static void print_result(const struct sim *s)
 	       m->confidential, m->confidential_failed, m->confidential_failed_host_full,
 	       m->secrets, m->fallback_pages, st.lends, st.reclaims, ds.cycles,
 	       ds.lend_requested - ds.lent, ds.reclaim_requested - ds.reclaimed,
-	       ds.reclaim_short_cycles, ds.event_storms, ds.more_cycles, ds.more_capped);
+	       ds.reclaim_short_cycles, ds.event_storms, ds.more_cycles, ds.more_capped,
+	       s->opt->split ? (int64_t)s->opt->static_split : (int64_t)-1, s->opt->ask_hugetlb,
+	       s->opt->compact_pages, s->opt->pinned_share, m->ordinary_failed_covered,
+	       ds.compactions, ds.compact_pages_moved, ds.compact_returned, ds.compact_short,
+	       ds.compact_stuck_pinned, ds.compact_stuck_no_room, ds.compact_stuck_budget,
+	       span / USEC_PER_HOUR);
 }
 
 static void tap(bool ok, const char *todo, const char *fmt, ...)
@@ -477,6 +566,23 @@ static void print_checks(const struct sim *s)
 	 * The missed goal must not get worse unnoticed: a bound of today's
 	 * figures plus a margin, given by bench/sim.sh, fails the run.
 	 */
+	/*
+	 * The goal of compaction: an ordinary VM gets its 1 GiB pages while
+	 * free hugetlb pages and free pool pages cover them, and compaction
+	 * did move pages for that (so that the line cannot pass vacuously).
+	 */
+	if (s->dm && s->opt->max_covered >= 0) {
+		struct dmodel_stats ds;
+
+		dmodel_stats(s->dm, &ds);
+		tap(m->ordinary_failed_covered <= (uint64_t)s->opt->max_covered &&
+		    ds.compact_pages_moved > 0, NULL,
+		    "%s: ordinary VMs failed while hugetlb free + pool free pages covered them: "
+		    "%" PRIu64 " <= %" PRId64 " (of %" PRIu64 " failed); compaction moved %" PRIu64
+		    " pages and gave back %" PRIu64 " chunks it emptied", label, m->ordinary_failed_covered,
+		    s->opt->max_covered, m->ordinary_failed, ds.compact_pages_moved,
+		    ds.compact_returned);
+	}
 	if (s->opt->placement == PLACE_OWNER_AFFINE && s->opt->bounded)
 		tap(m->max_per_owner <= s->opt->max_per_owner &&
 		    m->over_bound <= s->opt->max_over_goal, NULL,
@@ -527,12 +633,23 @@ static void usage(FILE *f)
 		"  --reserve           with --policy: reserve before each confidential VM starts\n"
 		"  --react-mib N       with --policy: MiB the VMs fault between a pool event and\n"
 		"                      the daemon's answer (256)\n"
+		"  --ask-hugetlb       with --policy: an ordinary VM's start asks the daemon for\n"
+		"                      its 1 GiB pages (keep_free_hugetlb raised by its size\n"
+		"                      for the cycles before it takes them)\n"
+		"  --compact-pages N   with --policy: the planner may ask to compact, moving at\n"
+		"                      most N pages per cycle (0: never, the default)\n"
+		"  --pinned F          share of confidential VMs whose pages may not move (0)\n"
+		"  --static-split N    no daemon: N 1 GiB pages for ordinary VMs, the rest lent\n"
+		"                      to the pool at start, for good\n"
 		"  --series FILE       write hours,stranded,live_owners,used_chunks,chunks per event\n"
 		"  --label NAME        name of the run in the output\n"
 		"  --check             check invariants, print TAP lines\n"
 		"  --max-per-owner F   with --check and owner-affine placement: fail when\n"
 		"                      the worst stranded chunks per live owner exceed F\n"
-		"  --max-over-goal N   ... or the moments with more than one exceed N\n");
+		"  --max-over-goal N   ... or the moments with more than one exceed N\n"
+		"  --max-covered N     with --check and --policy: fail when more than N ordinary\n"
+		"                      VMs failed while free hugetlb + pool pages covered them,\n"
+		"                      or compaction moved no page\n");
 }
 
 static int parse_options(int argc, char **argv, struct options *ret)
@@ -553,6 +670,11 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		{ "check", no_argument, NULL, 'C' },
 		{ "max-per-owner", required_argument, NULL, 'B' },
 		{ "max-over-goal", required_argument, NULL, 'O' },
+		{ "ask-hugetlb", no_argument, NULL, 'A' },
+		{ "compact-pages", required_argument, NULL, 'K' },
+		{ "pinned", required_argument, NULL, 'N' },
+		{ "static-split", required_argument, NULL, 'T' },
+		{ "max-covered", required_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -566,6 +688,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		.placement = PLACE_OWNER_AFFINE,
 		.label = "sim",
 		.react_pages = 256 * PAGES_PER_MIB,
+		.max_covered = -1,
 	};
 	while (r == 0 && (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -618,6 +741,23 @@ static int parse_options(int argc, char **argv, struct options *ret)
 			r = parse_u64(optarg, 0, UINT64_MAX, &ret->max_over_goal);
 			bounds |= 2;
 			break;
+		case 'A':
+			ret->ask_hugetlb = true;
+			break;
+		case 'K':
+			r = parse_u64(optarg, 0, UINT32_MAX, &ret->compact_pages);
+			break;
+		case 'N':
+			r = parse_double(optarg, 0, 1, &ret->pinned_share);
+			break;
+		case 'T':
+			r = parse_u64(optarg, 0, 65535, &ret->static_split);
+			ret->split = true;
+			break;
+		case 'V':
+			r = parse_u64(optarg, 0, INT64_MAX, &v);
+			ret->max_covered = v;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -626,6 +766,12 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		}
 	}
 	if (r == 0 && (optind < argc || (ret->reserve && !ret->policy)))
+		r = -EINVAL;
+	if (r == 0 && !ret->policy && (ret->ask_hugetlb || ret->compact_pages))
+		r = -EINVAL;
+	if (r == 0 && ret->max_covered >= 0 && (!ret->check || !ret->policy))
+		r = -EINVAL;
+	if (r == 0 && ret->split && (ret->policy || ret->static_split > ret->wp.host_gib))
 		r = -EINVAL;
 	/* The bound is both figures, and only check mode prints it. */
 	if (r == 0 && bounds && (bounds != 3 || !ret->check))
@@ -644,9 +790,16 @@ static int run(const struct options *opt, const struct workload *wl, struct sim 
 	s->owners = calloc(wl->n ? wl->n : 1, sizeof(*s->owners));
 	if (!s->owners)
 		return -ENOMEM;
+	s->remap = calloc((size_t)opt->wp.host_gib * PAGES_PER_BLOCK, sizeof(*s->remap));
+	if (!s->remap)
+		return -ENOMEM;
 	r = host_new(opt->wp.host_gib, opt->placement, opt->check, &s->host);
+	if (r == 0)
+		host_on_move(s->host, blocks_moved, s);
 	if (r == 0 && opt->policy)
-		r = dmodel_new(opt->policy, s->host, &s->dm, ret_error);
+		r = dmodel_new(opt->policy, s->host, opt->compact_pages, &s->dm, ret_error);
+	for (uint64_t k = 0; r == 0 && opt->split && k < opt->wp.host_gib - opt->static_split; k++)
+		r = host_lend(s->host);
 	if (r == 0 && opt->series) {
 		s->series = fopen(opt->series, "w");
 		if (!s->series)
@@ -662,6 +815,7 @@ static void sim_done(struct sim *s)
 	for (size_t i = 0; s->owners && i < s->wl->n; i++)
 		free(s->owners[i].recs);
 	free(s->owners);
+	free(s->remap);
 	free(s->m.first_error);
 	heap_done(&s->events);
 	dmodel_free(s->dm);

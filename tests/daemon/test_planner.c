@@ -358,6 +358,67 @@ static void test_reclaim_for_hugetlb(void **state)
 	plan_done(&p);
 }
 
+/*
+ * Ordinary VMs lack free 1 GiB pages, the pool has the free pages but too
+ * few empty chunks: planner_compact() asks to empty the rest, within the
+ * pool's floor, the cooldown and the move budget; planner_plan() alone
+ * never does.
+ */
+static void test_compact_for_hugetlb(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	pol.defaults.keep_free_hugetlb = 4;
+	nodes[0].hugetlb_free = 1;
+	set_pool(8, 5);
+	nodes[0].pool_empty_chunks = 1;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].compact, 0);
+	planner_compact(&st, &pol, &p);
+	/* 3 wanted: 1 empty chunk, 2 more to empty; headroom_low stays. */
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].compact, 2);
+	assert_int_equal(p.nodes[0].deferred, 0);
+	plan_done(&p);
+
+	/* The free pages make 2 chunks: one stays as headroom_low. */
+	set_pool(8, 2);
+	nodes[0].pool_empty_chunks = 0;
+	p = run(NULL, 0);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].compact, 1);
+	plan_done(&p);
+
+	/* The move budget: what it leaves is deferred. */
+	set_pool(8, 5);
+	nodes[0].pool_empty_chunks = 1;
+	pol.defaults.max_moves = 2;
+	p = run(NULL, 0);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].compact, 1);
+	assert_int_equal(p.nodes[0].deferred, 1);
+	plan_done(&p);
+
+	/* A matter of choice, as the reclaim: not right after a lend. */
+	pol.defaults.max_moves = 8;
+	nodes[0].last_lend_usec = st.now_usec - SEC;
+	p = run(NULL, 0);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].compact, 0);
+	plan_done(&p);
+
+	/* Enough free hugetlb pages: nothing to compact. */
+	nodes[0].last_lend_usec = 0;
+	nodes[0].hugetlb_free = 4;
+	p = run(NULL, 0);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].compact, 0);
+	plan_done(&p);
+}
+
 static void test_excluded_and_hugetlb_only(void **state)
 {
 	struct node_override o = { .node = 0, .p = pol.defaults };
@@ -464,6 +525,7 @@ int main(void)
 		cmocka_unit_test_setup(test_per_node_budget, setup),
 		cmocka_unit_test_setup(test_cap, setup),
 		cmocka_unit_test_setup(test_reclaim_for_hugetlb, setup),
+		cmocka_unit_test_setup(test_compact_for_hugetlb, setup),
 		cmocka_unit_test_setup(test_excluded_and_hugetlb_only, setup),
 		cmocka_unit_test_setup(test_hugetlb_reservations_respected, setup),
 		cmocka_unit_test_setup(test_place, setup),

@@ -165,6 +165,10 @@ void unmapped_pool_chunk_take(struct unmapped_pool *pool,
 			      struct unmapped_pool_chunk *chunk,
 			      unsigned long index, unsigned int order,
 			      struct unmapped_pool_owner *owner);
+void unmapped_pool_chunk_take_as(struct unmapped_pool *pool,
+				 struct unmapped_pool_chunk *chunk,
+				 unsigned long index, unsigned long nr,
+				 unsigned long id);
 void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 			     struct unmapped_pool_chunk *chunk,
 			     unsigned long index, unsigned int order);

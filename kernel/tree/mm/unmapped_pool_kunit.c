@@ -18,6 +18,7 @@
 #include <linux/vmstat.h>
 
 #include "unmapped_pool.h"
+#include "unmapped_pool_compact.h"
 
 struct place_ctx {
 	struct unmapped_pool pool;
@@ -724,6 +725,236 @@ static void unmapped_pool_spare_watermark(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 0), 0);
 }
 
+/* Owner ids of the compaction tests' blocks; placement state is not needed. */
+#define OWNER_X	11
+#define OWNER_Y	12
+
+/* Pages [first, first + nr) of a block of a chunk, taken for owner id. */
+static void fill(struct place_ctx *ctx, int c, unsigned int block,
+		 unsigned int first, unsigned int nr, unsigned long id)
+{
+	unmapped_pool_chunk_take_as(&ctx->pool, &ctx->chunks[c],
+				    (unsigned long)block *
+				    UNMAPPED_POOL_BLOCK_PAGES + first, nr, id);
+}
+
+/* Plan into moves, as a caller with room for a chunk's blocks does. */
+static void compact_plan(struct kunit *test, struct place_ctx *ctx,
+			 struct unmapped_pool_compact *cc,
+			 unsigned long target)
+{
+	cc->target = target;
+	if (!cc->max_pages)
+		cc->max_pages = ULONG_MAX;
+	cc->max_moves = UNMAPPED_POOL_CHUNK_BLOCKS;
+	cc->moves = kunit_kcalloc(test, cc->max_moves, sizeof(*cc->moves),
+				  GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, cc->moves);
+	unmapped_pool_compact_plan(&ctx->pool, cc);
+}
+
+/* What the mechanism does once a move's contents arrived: free the source. */
+static void compact_apply(struct unmapped_pool *pool,
+			  const struct unmapped_pool_compact *cc)
+{
+	unsigned long base, i;
+	unsigned int m;
+
+	for (m = 0; m < cc->nr_moves; m++) {
+		const struct unmapped_pool_move *move = &cc->moves[m];
+
+		base = (unsigned long)move->src_block *
+		       UNMAPPED_POOL_BLOCK_PAGES;
+		for (i = 0; i < UNMAPPED_POOL_BLOCK_PAGES; i++)
+			if (test_bit(base + i, move->src->used_map))
+				unmapped_pool_chunk_put(pool, move->src,
+							base + i, 0);
+	}
+}
+
+/*
+ * Fragmented chunks: the plan empties the emptiest one into the holes of
+ * the others, keeps each page's offset in its block, and once the pages
+ * are moved that chunk is the one a reclaim gives back.
+ */
+static void unmapped_pool_compact_emptiest(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 3);
+	struct unmapped_pool_compact cc = {};
+	unsigned long used;
+
+	fill(ctx, 0, 0, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_X);
+	fill(ctx, 0, 1, 0, 100, UNMAPPED_POOL_OWNER_SHARED);
+	fill(ctx, 1, 0, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_Y);
+	fill(ctx, 1, 7, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_Y);
+	fill(ctx, 2, 3, 200, 10, UNMAPPED_POOL_OWNER_SHARED);
+	used = ctx->pool.used_pages;
+
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_EXPECT_EQ(test, cc.emptied, 1);
+	KUNIT_EXPECT_EQ(test, cc.empty, 1);
+	KUNIT_EXPECT_EQ(test, cc.pages_moved, 10);
+	KUNIT_ASSERT_EQ(test, cc.nr_moves, 1);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].src, &ctx->chunks[2]);
+	KUNIT_EXPECT_EQ(test, cc.moves[0].src_block, 3);
+	/* The small owners' pages join their shared block. */
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].dst, &ctx->chunks[0]);
+	KUNIT_EXPECT_EQ(test, cc.moves[0].dst_block, 1);
+	KUNIT_EXPECT_TRUE(test, test_bit(UNMAPPED_POOL_BLOCK_PAGES + 200,
+					 ctx->chunks[0].used_map));
+	/* Destination pages are taken until the sources are freed. */
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, used + 10);
+
+	compact_apply(&ctx->pool, &cc);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, used);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[2].used, 0);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].block_used[1], 110);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].block_owner[1],
+			UNMAPPED_POOL_OWNER_SHARED);
+	KUNIT_EXPECT_PTR_EQ(test, unmapped_pool_remove_empty(&ctx->pool),
+			    &ctx->chunks[2]);
+}
+
+/*
+ * Owner affinity: a page of owner X goes to X's block with room at its
+ * offset, not to the fuller chunk; X's next block goes to a free block of
+ * the chunk that took X's last one, not to the fullest chunk.
+ */
+static void unmapped_pool_compact_owner_affinity(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 3);
+	struct unmapped_pool_compact cc = {};
+	unsigned int b;
+
+	fill(ctx, 0, 4, 0, 256, OWNER_X);
+	for (b = 0; b < 10; b++)
+		fill(ctx, 0, 20 + b, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_Y);
+	/* Chunk 1 is fuller, and Y's block there has room at those offsets. */
+	fill(ctx, 1, 0, 0, 256, OWNER_Y);
+	for (b = 0; b < 40; b++)
+		fill(ctx, 1, 100 + b, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_Y);
+	fill(ctx, 2, 0, 256, 256, OWNER_X);
+	fill(ctx, 2, 1, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_X);
+
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_ASSERT_EQ(test, cc.nr_moves, 2);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].dst, &ctx->chunks[0]);
+	KUNIT_EXPECT_EQ(test, cc.moves[0].dst_block, 4);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[1].dst, &ctx->chunks[0]);
+	KUNIT_EXPECT_FALSE(test, test_bit(cc.moves[1].dst_block,
+					  ctx->chunks[0].free_block_map));
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].block_owner[4], OWNER_X);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].block_used[4],
+			UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].block_owner[cc.moves[1].dst_block],
+			OWNER_X);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[1].block_owner[0], OWNER_Y);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[1].block_used[0], 256);
+}
+
+/* Every chunk but @data holds pinned pages. */
+static bool pinned_but(const struct unmapped_pool_chunk *chunk, void *data)
+{
+	return chunk != data;
+}
+
+/*
+ * Chunks that cannot be emptied are not sources: one with a poisoned page,
+ * one the caller says holds pinned pages; the next emptiest is emptied.
+ */
+static void unmapped_pool_compact_unmovable(struct kunit *test)
+{
+	size_t map = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
+	struct place_ctx *ctx = place_ctx_init(test, 3);
+	struct unmapped_pool_compact cc = {};
+
+	ctx->chunks[1].poison_map = kunit_kzalloc(test, map, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[1].poison_map);
+	fill(ctx, 0, 0, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_X);
+	fill(ctx, 1, 0, 0, 4, OWNER_Y);
+	unmapped_pool_chunk_poison(&ctx->pool, &ctx->chunks[1], 4);
+	fill(ctx, 2, 0, 0, 8, OWNER_Y);
+
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_EXPECT_EQ(test, cc.emptied, 1);
+	KUNIT_EXPECT_EQ(test, cc.stuck_poisoned, 4);
+	KUNIT_ASSERT_EQ(test, cc.nr_moves, 1);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].src, &ctx->chunks[2]);
+	/* The poisoned chunk's pages lie where they would go: a free block. */
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].dst, &ctx->chunks[0]);
+	KUNIT_EXPECT_EQ(test, cc.moves[0].dst_block, 1);
+	compact_apply(&ctx->pool, &cc);
+
+	/* Chunk 1 poisoned and the others pinned: nothing can be emptied. */
+	fill(ctx, 2, 0, 100, 8, OWNER_Y);
+	cc = (struct unmapped_pool_compact){
+		.pinned = pinned_but, .data = &ctx->chunks[1],
+	};
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_EXPECT_EQ(test, cc.emptied, 0);
+	KUNIT_EXPECT_EQ(test, cc.nr_moves, 0);
+	KUNIT_EXPECT_EQ(test, cc.stuck_poisoned, 4);
+	KUNIT_EXPECT_EQ(test, cc.stuck_pinned, 8 + ctx->chunks[0].used);
+	KUNIT_EXPECT_FALSE(test, ctx->chunks[0].draining);
+}
+
+/*
+ * A target the holes can meet is met; one they cannot is not, and the
+ * chunk that did not fit keeps its pages, with no destination page taken.
+ * The page budget stops a plan the same way.
+ */
+static void unmapped_pool_compact_target(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 3);
+	struct unmapped_pool_compact cc = {};
+	unsigned long used;
+	unsigned int b;
+
+	/* Chunk 0 is full but for three free blocks. */
+	for (b = 3; b < UNMAPPED_POOL_CHUNK_BLOCKS; b++)
+		fill(ctx, 0, b, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_X);
+	for (b = 0; b < 2; b++)
+		fill(ctx, 1, b, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_Y);
+	for (b = 0; b < 3; b++)
+		fill(ctx, 2, b, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_Y);
+	used = ctx->pool.used_pages;
+
+	/* Too few pages allowed for the emptiest chunk: nothing planned. */
+	cc.max_pages = 2 * UNMAPPED_POOL_BLOCK_PAGES - 1;
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_EXPECT_EQ(test, cc.emptied, 0);
+	KUNIT_EXPECT_EQ(test, cc.stuck_budget, 2 * UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, used);
+
+	/*
+	 * Target 2: chunk 1 fits chunk 0's holes; chunk 2's first block
+	 * fits the last hole and its others do not, so it keeps them all.
+	 */
+	cc = (struct unmapped_pool_compact){};
+	compact_plan(test, ctx, &cc, 2);
+	KUNIT_EXPECT_EQ(test, cc.emptied, 1);
+	KUNIT_EXPECT_EQ(test, cc.empty, 1);
+	KUNIT_EXPECT_EQ(test, cc.nr_moves, 2);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].src, &ctx->chunks[1]);
+	KUNIT_EXPECT_EQ(test, cc.stuck_no_room, 3 * UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages,
+			used + 2 * UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].used,
+			UNMAPPED_POOL_CHUNK_PAGES - UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[0].free_blocks, 1);
+	compact_apply(&ctx->pool, &cc);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[1].used, 0);
+	KUNIT_EXPECT_EQ(test, ctx->chunks[2].used,
+			3 * UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, used);
+
+	/* Already empty chunks count towards the target: nothing to do. */
+	cc = (struct unmapped_pool_compact){};
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_EXPECT_EQ(test, cc.nr_moves, 0);
+	KUNIT_EXPECT_EQ(test, cc.empty, 1);
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_small_owners_share),
 	KUNIT_CASE(unmapped_pool_place_sharing_threshold),
@@ -737,6 +968,10 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_owner_outlives_chunk),
 	KUNIT_CASE(unmapped_pool_place_poisoned),
 	KUNIT_CASE(unmapped_pool_spare_watermark),
+	KUNIT_CASE(unmapped_pool_compact_emptiest),
+	KUNIT_CASE(unmapped_pool_compact_owner_affinity),
+	KUNIT_CASE(unmapped_pool_compact_unmovable),
+	KUNIT_CASE(unmapped_pool_compact_target),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
 	KUNIT_CASE(unmapped_pool_live_init_on_alloc),

@@ -301,6 +301,40 @@ static void block_set_owner(struct unmapped_pool_chunk *chunk,
 }
 
 /**
+ * unmapped_pool_chunk_take_as - account pages handed out to an owner id
+ * @pool: pool of the chunk
+ * @chunk: chunk of the pages
+ * @index: first page
+ * @nr: pages, all in the block of @index and free
+ * @id: owner id of the pages, or UNMAPPED_POOL_OWNER_SHARED
+ *
+ * The block becomes @id's if it was free and shared if another owner's;
+ * no owner's placement state changes.  Compaction takes the pages it moves
+ * to with the id of the block they come from.
+ */
+void unmapped_pool_chunk_take_as(struct unmapped_pool *pool,
+				 struct unmapped_pool_chunk *chunk,
+				 unsigned long index, unsigned long nr,
+				 unsigned long id)
+{
+	unsigned int block = index / UNMAPPED_POOL_BLOCK_PAGES;
+
+	bitmap_set(chunk->used_map, index, nr);
+	if (!chunk->block_used[block]) {
+		chunk->free_blocks--;
+		__clear_bit(block, chunk->free_block_map);
+		block_set_owner(chunk, block, id);
+	} else if (chunk->block_owner[block] != id) {
+		block_set_owner(chunk, block, UNMAPPED_POOL_OWNER_SHARED);
+	}
+	chunk->block_used[block] += nr;
+	if (chunk->block_used[block] == UNMAPPED_POOL_BLOCK_PAGES)
+		__set_bit(block, chunk->full_map);
+	chunk->used += nr;
+	pool->used_pages += nr;
+}
+
+/**
  * unmapped_pool_chunk_take - account pages handed out
  * @pool: pool of the chunk
  * @chunk: chunk chosen by unmapped_pool_place()
@@ -321,19 +355,7 @@ void unmapped_pool_chunk_take(struct unmapped_pool *pool,
 	unsigned long id = shared ? UNMAPPED_POOL_OWNER_SHARED : owner->id;
 	unsigned long nr = 1UL << order;
 
-	bitmap_set(chunk->used_map, index, nr);
-	if (!chunk->block_used[block]) {
-		chunk->free_blocks--;
-		__clear_bit(block, chunk->free_block_map);
-		block_set_owner(chunk, block, id);
-	} else if (chunk->block_owner[block] != id) {
-		block_set_owner(chunk, block, UNMAPPED_POOL_OWNER_SHARED);
-	}
-	chunk->block_used[block] += nr;
-	if (chunk->block_used[block] == UNMAPPED_POOL_BLOCK_PAGES)
-		__set_bit(block, chunk->full_map);
-	chunk->used += nr;
-	pool->used_pages += nr;
+	unmapped_pool_chunk_take_as(pool, chunk, index, nr, id);
 	if (shared) {
 		pool->shared_chunk = chunk;
 		pool->shared_block = block;

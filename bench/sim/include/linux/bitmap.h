@@ -107,6 +107,16 @@ static inline bool bitmap_and(unsigned long *dst, const unsigned long *a,
 	return any != 0;
 }
 
+/* Multiples of a word only, which is all the pool's callers pass. */
+static inline bool bitmap_intersects(const unsigned long *a, const unsigned long *b,
+				     unsigned int nbits)
+{
+	for (unsigned int i = 0; i < BITS_TO_LONGS(nbits); i++)
+		if (a[i] & b[i])
+			return true;
+	return false;
+}
+
 static inline void bitmap_complement(unsigned long *dst, const unsigned long *src,
 				     unsigned int nbits)
 {
