@@ -52,8 +52,15 @@ struct system_state {
 	struct node_state *nodes;
 };
 
+/* What a reservation holds on its node until it is released. */
+enum resv_kind {
+	RESV_CONFIDENTIAL,		/* free pool chunks, for a confidential VM */
+	RESV_ORDINARY,			/* free 1 GiB hugetlb pages, for an ordinary VM */
+};
+
 struct reservation {
 	char *owner;
+	enum resv_kind kind;
 	uint64_t bytes;
 	int node;			/* where the capacity is held */
 	bool any;			/* the owner let the daemon choose node */
@@ -63,7 +70,11 @@ struct reservation {
 /* Why the planner moves chunks on a node; the daemon logs it. */
 enum plan_reason {
 	REASON_NONE,
-	REASON_RESERVATION,	/* lend: reservations need more free chunks */
+	/*
+	 * Lend: confidential reservations need more free chunks; reclaim:
+	 * ordinary ones need more free 1 GiB pages.
+	 */
+	REASON_RESERVATION,
 	REASON_HEADROOM,	/* lend: free chunks below headroom_low */
 	REASON_SURPLUS,		/* reclaim: free chunks above headroom_high */
 	REASON_HUGETLB,		/* reclaim: ordinary VMs lack free 1 GiB pages */
@@ -72,11 +83,17 @@ enum plan_reason {
 
 struct node_plan {
 	unsigned node;
-	uint64_t reserved_chunks;	/* chunks reservations hold on the node */
+	uint64_t reserved_chunks;	/* chunks confidential reservations hold on the node */
+	uint64_t ordinary_pages;	/* 1 GiB pages ordinary reservations hold on the node */
 	uint64_t lend;			/* chunks to lend taking free hugetlb pages first */
 	uint64_t lend_cma;		/* chunks to lend from CMA only */
 	uint64_t reclaim;		/* chunks to give back to hugetlb */
 	uint64_t shortfall;		/* chunks wanted that no source can give */
+	/*
+	 * 1 GiB pages ordinary reservations lack that no empty chunk can
+	 * give now: pending until chunks empty (or free pages come).
+	 */
+	uint64_t ordinary_shortfall;
 	uint64_t deferred;		/* chunks wanted that the move budget left to a later cycle */
 	uint64_t low_watermark_pages;	/* poll() wakes us below this */
 	bool resizing;			/* not planned: its counts were in flux */
@@ -93,8 +110,10 @@ uint64_t pages_per_chunk(const struct system_state *s);
 const char *plan_reason_name(enum plan_reason r);
 int planner_plan(const struct system_state *s, const struct policy *p,
 		 const struct reservation *res, size_t n_res, struct plan *ret);
+uint64_t planner_reserved(const struct system_state *s, const struct reservation *res,
+			  size_t n_res, unsigned node, enum resv_kind kind);
 int planner_place(const struct system_state *s, const struct policy *p,
-		  const struct reservation *res, size_t n_res);
+		  const struct reservation *res, size_t n_res, enum resv_kind kind);
 void plan_done(struct plan *plan);
 
 #endif

@@ -251,7 +251,7 @@ int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t
 	snapshot(d, now_us, &n, &s);
 	r = &d->resv[d->n_resv];
 	*r = (struct reservation){ .bytes = bytes, .any = true };
-	r->node = planner_place(&s, d->policy, d->resv, d->n_resv);
+	r->node = planner_place(&s, d->policy, d->resv, d->n_resv, RESV_CONFIDENTIAL);
 	r->owner = strdup(owner);
 	if (!r->owner || r->node < 0) {
 		free(r->owner);
