@@ -240,8 +240,10 @@ int dmodel_advance(struct dmodel *d, uint64_t now_us)
 	}
 }
 
-int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us)
+int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, bool ordinary,
+		   uint64_t now_us)
 {
+	enum resv_kind kind = ordinary ? RESV_ORDINARY : RESV_CONFIDENTIAL;
 	struct node_state n;
 	struct system_state s;
 	struct reservation *r;
@@ -250,8 +252,8 @@ int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t
 		return -ENOMEM;
 	snapshot(d, now_us, &n, &s);
 	r = &d->resv[d->n_resv];
-	*r = (struct reservation){ .bytes = bytes, .any = true };
-	r->node = planner_place(&s, d->policy, d->resv, d->n_resv, RESV_CONFIDENTIAL);
+	*r = (struct reservation){ .bytes = bytes, .any = true, .kind = kind };
+	r->node = planner_place(&s, d->policy, d->resv, d->n_resv, kind);
 	r->owner = strdup(owner);
 	if (!r->owner || r->node < 0) {
 		free(r->owner);

@@ -45,8 +45,13 @@ bool dmodel_more_pending(const struct dmodel *d);
  */
 int dmodel_more(struct dmodel *d, uint64_t now_us);
 
-/* gigapoolctl reserve / release: the reservation changes, then a cycle runs. */
-int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us);
+/*
+ * gigapoolctl reserve [--kind ordinary] / release: the reservation changes,
+ * then a cycle runs.  An ordinary one holds free 1 GiB pages, a
+ * confidential one free pool chunks.
+ */
+int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, bool ordinary,
+		   uint64_t now_us);
 int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us);
 
 /* The chunks the policy keeps free at most with no reservation. */

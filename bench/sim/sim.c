@@ -199,10 +199,42 @@ static int start_confidential(struct sim *s, size_t i, uint64_t now)
 	if (!s->dm || !s->opt->reserve)
 		return touch(s, i, 0, now);
 	snprintf(name, sizeof(name), "vm-%zu", i);
-	r = dmodel_reserve(s->dm, name, s->wl->ents[i].pages * PAGE_BYTES, now);
+	r = dmodel_reserve(s->dm, name, s->wl->ents[i].pages * PAGE_BYTES, false, now);
 	if (r == 0)
 		r = touch(s, i, 0, now);
 	return r < 0 ? r : dmodel_release(s->dm, name, now);
+}
+
+/*
+ * An ordinary VM takes its 1 GiB pages at start.  With --reserve it is
+ * started as the libvirt hook does: gigapoolctl reserve --kind ordinary,
+ * start, release once it holds its pages.
+ */
+static int start_ordinary(struct sim *s, size_t i, uint64_t now)
+{
+	const struct entity *e = &s->wl->ents[i];
+	struct owner *o = &s->owners[i];
+	bool reserve = s->dm && s->opt->reserve;
+	char name[32];
+	int r;
+
+	s->m.vm_events++;
+	s->m.ordinary++;
+	snprintf(name, sizeof(name), "vm-%zu", i);
+	if (reserve) {
+		r = dmodel_reserve(s->dm, name, (uint64_t)entity_gib(e) << 30, true, now);
+		if (r < 0)
+			return r;
+	}
+	o->alive = host_hugetlb_take(s->host, entity_gib(e)) == 0;
+	if (!o->alive) {
+		struct host_stats st;
+
+		host_stats(s->host, &st);
+		s->m.ordinary_failed++;
+		s->m.ordinary_failed_pool_idle += st.hugetlb_free + st.empty_chunks >= entity_gib(e);
+	}
+	return reserve ? dmodel_release(s->dm, name, now) : 0;
 }
 
 static int arrive(struct sim *s, size_t i, uint64_t now)
@@ -220,20 +252,8 @@ static int arrive(struct sim *s, size_t i, uint64_t now)
 			r = heap_push(&s->events, e->arrive_us + touch_offset_us[k], EV(i, EV_TOUCH, k));
 	if (r < 0)
 		return r;
-	if (e->kind == ENT_ORDINARY) {
-		s->m.vm_events++;
-		s->m.ordinary++;
-		o->alive = host_hugetlb_take(s->host, entity_gib(e)) == 0;
-		if (!o->alive) {
-			struct host_stats st;
-
-			host_stats(s->host, &st);
-			s->m.ordinary_failed++;
-			s->m.ordinary_failed_pool_idle +=
-				st.hugetlb_free + st.empty_chunks >= entity_gib(e);
-		}
-		return 0;
-	}
+	if (e->kind == ENT_ORDINARY)
+		return start_ordinary(s, i, now);
 	o->alive = true;
 	s->m.live_owners++;
 	if (e->kind == ENT_SECRET) {
@@ -524,7 +544,8 @@ static void usage(FILE *f)
 		"  --placement NAME    first-fit, fullest-first or owner-affine (owner-affine)\n"
 		"  --policy FILE       the daemon's planner moves chunks under this policy;\n"
 		"                      without it the pool grows when full, shrinks when empty\n"
-		"  --reserve           with --policy: reserve before each confidential VM starts\n"
+		"  --reserve           with --policy: reserve before each VM starts (ordinary VMs\n"
+		"                      with --kind ordinary)\n"
 		"  --react-mib N       with --policy: MiB the VMs fault between a pool event and\n"
 		"                      the daemon's answer (256)\n"
 		"  --series FILE       write hours,stranded,live_owners,used_chunks,chunks per event\n"
