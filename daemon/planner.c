@@ -58,6 +58,17 @@ static bool node_plannable(const struct system_state *s, const struct node_state
 	return node_managed(s, n, p) && !n->resizing;
 }
 
+/*
+ * Shares in the policy are of the node's 1 GiB pages: hugetlb's and the
+ * chunks lent to the pool, whichever way they went.
+ */
+const struct node_policy *planner_node_policy(const struct policy *p, const struct node_state *n,
+					      struct node_policy *buf)
+{
+	node_policy_resolve(policy_node(p, n->node), n->hugetlb_total + n->pool_chunks, buf);
+	return buf;
+}
+
 uint64_t pages_per_chunk(const struct system_state *s)
 {
 	return s->page_size && s->chunk_size >= s->page_size ? s->chunk_size / s->page_size : 1;
@@ -210,7 +221,8 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 	}
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct node_state *n = &s->nodes[i];
-		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_policy pol_buf;
+		const struct node_policy *pol = planner_node_policy(p, n, &pol_buf);
 		struct node_plan *np = &ret->nodes[i];
 
 		np->node = n->node;
@@ -225,7 +237,8 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 	/* Pass 1: reservation deficits on every node, within the cap. */
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct node_state *n = &s->nodes[i];
-		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_policy pol_buf;
+		const struct node_policy *pol = planner_node_policy(p, n, &pol_buf);
 		struct node_plan *np = &ret->nodes[i];
 		uint64_t deficit, want;
 
@@ -248,7 +261,8 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 	/* Pass 2: headroom below the band, otherwise reclaim above it. */
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct node_state *n = &s->nodes[i];
-		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_policy pol_buf;
+		const struct node_policy *pol = planner_node_policy(p, n, &pol_buf);
 		struct node_plan *np = &ret->nodes[i];
 		uint64_t have = n->pool_free_pages / ppc + np->lend + np->lend_cma;
 		uint64_t lent = n->pool_chunks + np->lend + np->lend_cma;
@@ -298,7 +312,8 @@ int planner_place(const struct system_state *s, const struct policy *p,
 
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct node_state *n = &s->nodes[i];
-		const struct node_policy *pol = policy_node(p, n->node);
+		struct node_policy pol_buf;
+		const struct node_policy *pol = planner_node_policy(p, n, &pol_buf);
 		uint64_t free_chunks = n->pool_free_pages / pages_per_chunk(s);
 		uint64_t confidential = planner_reserved(s, res, n_res, n->node, RESV_CONFIDENTIAL);
 		uint64_t ordinary = planner_reserved(s, res, n_res, n->node, RESV_ORDINARY);

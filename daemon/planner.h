@@ -105,6 +105,9 @@ struct plan {
 	struct node_plan *nodes;	/* same order as system_state.nodes */
 };
 
+/* The policy of node n, its shares turned into counts for the node; in buf. */
+const struct node_policy *planner_node_policy(const struct policy *p, const struct node_state *n,
+					      struct node_policy *buf);
 /* Pages of page_size per chunk; 1 for sizes that make no sense. */
 uint64_t pages_per_chunk(const struct system_state *s);
 const char *plan_reason_name(enum plan_reason r);

@@ -72,7 +72,7 @@ void dmodel_free(struct dmodel *d)
 	free(d);
 }
 
-static void snapshot(struct dmodel *d, uint64_t now_us, struct node_state *n,
+static void snapshot(const struct dmodel *d, uint64_t now_us, struct node_state *n,
 		     struct system_state *ret)
 {
 	struct host_stats st;
@@ -276,7 +276,12 @@ int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us)
 
 uint64_t dmodel_headroom_high(const struct dmodel *d)
 {
-	return policy_node(d->policy, 0)->headroom_high;
+	struct node_state n;
+	struct system_state s;
+	struct node_policy pol;
+
+	snapshot(d, 0, &n, &s);
+	return planner_node_policy(d->policy, &n, &pol)->headroom_high;
 }
 
 uint64_t dmodel_settle_us(const struct dmodel *d)

@@ -558,6 +558,45 @@ static void test_place_ordinary(void **state)
 	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_ORDINARY), 1);
 }
 
+/* Shares of the policy are of the node's 1 GiB pages: hugetlb's and the pool's. */
+static void test_shares_of_the_node(void **state)
+{
+	struct reservation r = { .owner = "cvm", .bytes = 6 * GIB };
+	struct plan p;
+
+	(void)state;
+	pol.defaults.max_pool_chunks = POLICY_SHARE_WHOLE / 2;
+	pol.defaults.shares = POLICY_SHARE_MAX_POOL_CHUNKS;
+	p = run(&r, 1);		/* 8 pages: a cap of 4 */
+	assert_int_equal(p.nodes[0].lend, 4);
+	assert_int_equal(p.nodes[0].lend_cma + p.nodes[0].shortfall, 0);
+	plan_done(&p);
+	/* Lent, they still count: the cap stays 4. */
+	nodes[0].hugetlb_total = nodes[0].hugetlb_free = 4;
+	set_pool(4, 4);
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[0].lend + p.nodes[0].lend_cma + p.nodes[0].reclaim, 0);
+	plan_done(&p);
+	/* A quarter is 2: the cap reclaims 2, cooldown or not, and headroom_high is clamped. */
+	pol.defaults.max_pool_chunks = POLICY_SHARE_WHOLE / 4;
+	nodes[0].last_lend_usec = st.now_usec - SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 2);
+	assert_int_equal(p.nodes[0].reason, REASON_CAP);
+	plan_done(&p);
+	/* headroom_low as a share: 0.1% of 2048 pages is 3 (2.048 rounded up). */
+	pol.defaults.headroom_low = 100;
+	pol.defaults.headroom_high = 5;
+	pol.defaults.max_pool_chunks = 64;
+	pol.defaults.shares = POLICY_SHARE_HEADROOM_LOW;
+	nodes[0].hugetlb_total = nodes[0].hugetlb_free = 2046;
+	set_pool(2, 2);
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 3);	/* 2 free < 3: up to 5 */
+	assert_int_equal(p.nodes[0].low_watermark_pages, 3 * PPC);
+	plan_done(&p);
+}
+
 /*
  * A node with a chunk on its way (someone else's lend or reclaim) gets no
  * moves, whatever its counts say, and the plan says why; the other nodes
@@ -616,6 +655,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ordinary_reclaims_empty_chunks, setup),
 		cmocka_unit_test_setup(test_ordinary_deferred_by_budget, setup),
 		cmocka_unit_test_setup(test_place_ordinary, setup),
+		cmocka_unit_test_setup(test_shares_of_the_node, setup),
 	};
 
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);
