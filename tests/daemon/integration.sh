@@ -471,6 +471,28 @@ start "$R" "$R/policy.json" || exit 1
 eq "a state file without kinds loads them as confidential" confidential "$(resv old '["kind"]')"
 stop
 
+echo "# sizes of a node as shares of it"
+R=$W/shares
+make_root "$R" 1 pool
+make_node "$R" 0 8
+cat >"$R/policy.json" <<EOF
+{
+	"defaults": { "keep_free_hugetlb": "0%", "headroom_low": "25%", "headroom_high": "50%",
+		      "max_pool_chunks": "62.5%", "max_moves": 8, "cooldown_sec": 0 },
+	"interval_sec": 3600
+}
+EOF
+start "$R" "$R/policy.json" || exit 1
+eq "headroom_high of 50% lends half of the node's 8 pages" 4 "$(pool "$R" 0 nr_chunks)"
+eq "the low watermark is 25% of them" $((2 * PPC)) "$(pool "$R" 0 low_watermark)"
+ctl reserve cvm 8G --node 0 >/dev/null
+eq "a cap of 62.5% stops the pool at 5 of the 8 pages, lent ones included" \
+	5 "$(pool "$R" 0 nr_chunks)"
+sed -i 's/"62.5%"/"100%"/' "$R/policy.json"
+kill -HUP "$DPID"
+eventually "with 100% the reservation gets all 8" 8 pool "$R" 0 nr_chunks
+stop
+
 echo "# dry run"
 R=$W/dry
 make_root "$R" 1 pool
