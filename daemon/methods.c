@@ -224,8 +224,8 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	/* Held until released: what the cycle could not get, later cycles keep asking for. */
 	pending = manager_node_pending(m, r.node, r.kind);
 	if (pending > 0)
-		log_node(LOG_NOTICE, r.node, pending * pages_per_chunk(&m->state), "node %d: %" PRIu64 " %s still pending for "
-			 "%s reservations", r.node, pending,
+		log_node(LOG_NOTICE, r.node, pending * pages_per_chunk(&m->state),
+			 "node %d: %" PRIu64 " %s still pending for %s reservations", r.node, pending,
 			 r.kind == RESV_ORDINARY ? "free 1 GiB pages" : "free pool chunks",
 			 resv_kind_name(r.kind));
 	ret->params = reservation_json(m, resv_find(&m->resv, r.owner));

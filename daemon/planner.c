@@ -118,7 +118,8 @@ static uint64_t take_budget(struct budget *b, size_t i, struct node_plan *np, ui
 
 /*
  * Lend count chunks: free hugetlb pages above keep first (keep is what
- * ordinary reservations hold, plus keep_free_hugetlb for headroom), then CMA if the node has an area; the rest is shortfall.
+ * ordinary reservations hold, plus keep_free_hugetlb for headroom), then
+ * CMA if the node has an area; the rest is shortfall.
  * Free pages that hugetlb has promised to mappings (resv_hugepages) are
  * not free to lend: a VM faulting them in later would get SIGBUS.
  */
@@ -234,7 +235,10 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 			np->low_watermark_pages = (np->reserved_chunks + pol->headroom_low) * ppc;
 	}
 
-	/* Pass 1: reservation deficits on every node, within the cap. */
+	/*
+	 * Pass 1: reservation deficits on every node: lends for confidential
+	 * ones (within the cap), reclaims for ordinary ones.
+	 */
 	for (size_t i = 0; i < s->n_nodes; i++) {
 		const struct node_state *n = &s->nodes[i];
 		struct node_policy pol_buf;
