@@ -312,8 +312,11 @@ def planner_reading(runs):
                     f"and at most {idle} times while empty pool chunks would have covered them: "
                     f"the 1 GiB pages they lack are in chunks that pool pages keep in use, "
                     f"stranded ones included, not in the daemon's headroom. Reserving their "
-                    f"pages first (`--kind ordinary`, whose cycle reclaims empty chunks at once) "
-                    f"cannot give them those: ordinary VMs failed " +
+                    f"pages first (`--kind ordinary`, whose cycles reclaim empty chunks for them "
+                    f"at once; the VM starts once the cycles its reservation needs have run) "
+                    f"left {max(int(b['ordinary_failed_pool_idle']) for _, _, b in pairs)} of "
+                    f"them failing while empty chunks would have covered them, but cannot give "
+                    f"them pages in chunks in use: ordinary VMs failed " +
                     ", ".join(f"{int(b['ordinary_failed'])} with reservations against "
                               f"{int(a['ordinary_failed'])} without ({n})" for n, a, b in pairs) +
                     "."]

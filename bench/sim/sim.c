@@ -223,6 +223,13 @@ static int start_ordinary(struct sim *s, size_t i, uint64_t now)
 	snprintf(name, sizeof(name), "vm-%zu", i);
 	if (reserve) {
 		r = dmodel_reserve(s->dm, name, (uint64_t)entity_gib(e) << 30, true, now);
+		/*
+		 * A reservation beyond the move budget is moved over the cycles
+		 * that follow; the VM starts once they ran, as a script that waits
+		 * while the reply says pending would start it.
+		 */
+		while (r == 0 && dmodel_more_pending(s->dm))
+			r = dmodel_more(s->dm, now);
 		if (r < 0)
 			return r;
 	}
