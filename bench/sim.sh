@@ -93,10 +93,10 @@ if $check_mode; then
 			--policy bench/sim/policies/host-1.5t.json --reserve \
 			--max-per-owner 6.3 --max-over-goal 103
 		# Compaction's goal, met at 15,000 events: no ordinary VM fails
-		# while free hugetlb + pool pages cover it (16 fail without
+		# while free hugetlb + pool pages cover it (13 fail without
 		# compaction); every move is checked against the model.
 		check_run "compaction" --policy bench/sim/policies/host-1.5t.json \
-			--ask-hugetlb --compact-pages "$compact_pages" --max-covered 0
+			--reserve --compact-pages "$compact_pages" --max-covered 0
 		echo "1..$n"
 	} | tap_summary --plan
 	exit
@@ -129,17 +129,18 @@ done
 for mib in 0 1024; do
 	run "react.$mib" --policy bench/sim/policies/host-1.5t.json --react-mib "$mib"
 done
-# Giving 1 GiB pages back to ordinary VMs: today's static split, the
-# daemon asked by each ordinary VM with and without compaction, and with
-# confidential VMs whose pages may not move (SEV-SNP).
+# Giving 1 GiB pages back to ordinary VMs: today's static split, and
+# the daemon with every VM reserving before start (an ordinary VM's
+# reservation holds its 1 GiB pages) without compaction (the run
+# policy.host-1.5t.reserve above) and with it, also with confidential
+# VMs whose pages may not move (SEV-SNP).
 for n in $splits; do
 	run "split.$n" --static-split "$n"
 done
-run ask.none --policy bench/sim/policies/host-1.5t.json --ask-hugetlb
-run ask.compact --policy bench/sim/policies/host-1.5t.json --ask-hugetlb \
+run compact --policy bench/sim/policies/host-1.5t.json --reserve \
 	--compact-pages "$compact_pages"
 for share in 0.5 1; do
-	run "ask.compact.pinned$share" --policy bench/sim/policies/host-1.5t.json --ask-hugetlb \
+	run "compact.pinned$share" --policy bench/sim/policies/host-1.5t.json --reserve \
 		--compact-pages "$compact_pages" --pinned "$share"
 done
 

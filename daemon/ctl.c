@@ -146,21 +146,23 @@ static void print_status(const cJSON *p)
 		       num(h, "total"), num(h, "free"), num(h, "reserved"), num(h, "surplus"));
 	printf("reservations: %.0f   cycles: %.0f   %s\n\n", num(p, "reservations"), num(p, "cycles"),
 	       str(p, "last_cycle"));
-	printf("%-4s %-7s %8s %8s %7s %6s %9s %9s %9s  %s\n", "NODE", "MANAGED", "HUGE_1G", "FREE_1G",
-	       "CHUNKS", "EMPTY", "POOL_FREE", "POOL_USED", "RESERVED", "LAST ACTION / FAILURE");
+	printf("%-4s %-7s %8s %8s %7s %6s %9s %9s %9s %9s  %s\n", "NODE", "MANAGED", "HUGE_1G",
+	       "FREE_1G", "CHUNKS", "EMPTY", "POOL_FREE", "POOL_USED", "RESERVED", "RESV_1G",
+	       "LAST ACTION / FAILURE");
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes")) {
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(n, "last_action");
 		const cJSON *f = cJSON_GetObjectItemCaseSensitive(n, "last_failure");
 
-		char sfree[16], sused[16], sresv[16];
+		char sfree[16], sused[16], sresv[16], sord[16];
 
-		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %6.0f %9s %9s %9s  %s%s%s\n",
+		printf("%-4.0f %-7s %8.0f %8.0f %7.0f %6.0f %9s %9s %9s %9s  %s%s%s\n",
 		       num(n, "node"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(n, "managed")) ? "yes" : "no",
 		       num(n, "hugetlb_total"), num(n, "hugetlb_free"), num(n, "pool_chunks"),
 		       num(n, "pool_empty_chunks"),
 		       size_str(num(n, "pool_free_pages") * ps, sfree, sizeof(sfree)),
 		       size_str(num(n, "pool_used_pages") * ps, sused, sizeof(sused)),
 		       size_str(num(n, "reserved_bytes"), sresv, sizeof(sresv)),
+		       size_str(num(n, "ordinary_reserved_bytes"), sord, sizeof(sord)),
 		       cJSON_IsObject(a) ? str(a, "text") : "-",
 		       cJSON_IsObject(f) ? " / FAILED " : "", cJSON_IsObject(f) ? str(f, "text") : "");
 	}
@@ -170,32 +172,37 @@ static void print_plan(const cJSON *p)
 {
 	const cJSON *n;
 
-	printf("%-4s %-12s %6s %9s %8s %10s %9s %9s\n", "NODE", "REASON", "LEND", "LEND_CMA",
-	       "RECLAIM", "SHORTFALL", "RESERVED", "DEFERRED");
+	printf("%-4s %-12s %6s %9s %8s %10s %9s %9s %8s %8s\n", "NODE", "REASON", "LEND",
+	       "LEND_CMA", "RECLAIM", "SHORTFALL", "RESERVED", "DEFERRED", "RESV_1G", "PENDING");
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes"))
-		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %10.0f %9.0f %9.0f\n", num(n, "node"),
-		       str(n, "reason"), num(n, "lend"), num(n, "lend_cma"), num(n, "reclaim"),
-		       num(n, "shortfall"), num(n, "reserved_chunks"), num(n, "deferred"));
+		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %10.0f %9.0f %9.0f %8.0f %8.0f\n",
+		       num(n, "node"), str(n, "reason"), num(n, "lend"), num(n, "lend_cma"),
+		       num(n, "reclaim"), num(n, "shortfall"), num(n, "reserved_chunks"),
+		       num(n, "deferred"), num(n, "ordinary_reserved_pages"),
+		       num(n, "ordinary_shortfall"));
 }
 
 static void print_reservation_row(const cJSON *r)
 {
-	char when[32] = "-", size[16];
+	char when[32] = "-", size[16], pending[16];
 	time_t t = (time_t)num(r, "created");
 	struct tm tm;
 
 	if (localtime_r(&t, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
-	printf("%-24s %4.0f %11s %-4s %-9s %s\n", str(r, "owner"), num(r, "node"),
-	       size_str(num(r, "bytes"), size, sizeof(size)), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "any")) ? "yes" : "no",
-	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "satisfied")) ? "yes" : "no", when);
+	printf("%-24s %-12s %4.0f %11s %-4s %-9s %9s %s\n", str(r, "owner"), str(r, "kind"),
+	       num(r, "node"), size_str(num(r, "bytes"), size, sizeof(size)),
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "any")) ? "yes" : "no",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "satisfied")) ? "yes" : "no",
+	       size_str(num(r, "pending_bytes"), pending, sizeof(pending)), when);
 }
 
 static void print_reservations(const cJSON *p)
 {
 	const cJSON *r, *list = cJSON_GetObjectItemCaseSensitive(p, "reservations");
 
-	printf("%-24s %4s %11s %-4s %-9s %s\n", "OWNER", "NODE", "SIZE", "ANY", "SATISFIED", "CREATED");
+	printf("%-24s %-12s %4s %11s %-4s %-9s %9s %s\n", "OWNER", "KIND", "NODE", "SIZE", "ANY",
+	       "SATISFIED", "PENDING", "CREATED");
 	if (cJSON_IsObject(p) && !list) {
 		print_reservation_row(p);
 		return;
@@ -282,13 +289,19 @@ static int run(const char *method, cJSON *params, void (*print)(const cJSON *))
 	return EXIT_OK;
 }
 
-static int cmd_reserve(int argc, char **argv, long node)
+static int cmd_reserve(int argc, char **argv, long node, const char *kind)
 {
+	enum resv_kind k;
 	cJSON *params;
 	uint64_t bytes = 0;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: gigapoolctl reserve OWNER SIZE [--node N]\n");
+		fprintf(stderr, "usage: gigapoolctl reserve OWNER SIZE [--node N] "
+			"[--kind confidential|ordinary]\n");
+		return EXIT_USAGE;
+	}
+	if (kind && resv_kind_from_name(kind, &k) < 0) {
+		fprintf(stderr, "gigapoolctl: bad kind '%s': confidential or ordinary\n", kind);
 		return EXIT_USAGE;
 	}
 	if (parse_size(argv[2], &bytes) < 0 || bytes == 0) {
@@ -301,6 +314,8 @@ static int cmd_reserve(int argc, char **argv, long node)
 	cJSON_AddNumberToObject(params, "bytes", (double)bytes);
 	if (node >= 0)
 		cJSON_AddNumberToObject(params, "node", node);
+	if (kind)
+		cJSON_AddStringToObject(params, "kind", kind);
 	return run(POOL_INTERFACE ".Reserve", params, print_reservations);
 }
 
@@ -323,7 +338,9 @@ static void usage(FILE *f)
 		"Usage: gigapoolctl [--socket PATH] [--json] COMMAND\n"
 		"  status                     nodes, pool and reservations\n"
 		"  plan                       moves the planner would make now\n"
-		"  reserve OWNER SIZE [--node N]  hold pool capacity (SIZE like 4G)\n"
+		"  reserve OWNER SIZE [--node N] [--kind confidential|ordinary]\n"
+		"                             hold free pool chunks (confidential, the default)\n"
+		"                             or free 1 GiB pages (ordinary); SIZE like 4G\n"
 		"  release OWNER              drop a reservation\n"
 		"  list                       reservations\n"
 		"  rebalance                  run a planning cycle now\n"
@@ -338,6 +355,7 @@ int main(int argc, char **argv)
 		{ "socket", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "node", required_argument, NULL, 'n' },
+		{ "kind", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL }
 	};
@@ -348,6 +366,7 @@ int main(int argc, char **argv)
 		{ "rebalance", POOL_INTERFACE ".Rebalance", print_rebalance },
 		{ "metrics", POOL_INTERFACE ".Status", print_metrics },
 	};
+	const char *kind = NULL;
 	long node = -1;
 	char *end;
 	int c;
@@ -368,6 +387,7 @@ int main(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
+		case 'k': kind = optarg; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_USAGE;
 		}
@@ -382,7 +402,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[0], simple[i].name) == 0 && argc == 1)
 			return run(simple[i].method, NULL, simple[i].print);
 	if (strcmp(argv[0], "reserve") == 0)
-		return cmd_reserve(argc, argv, node);
+		return cmd_reserve(argc, argv, node, kind);
 	if (strcmp(argv[0], "release") == 0 && argc == 2) {
 		cJSON *params = cJSON_CreateObject();
 

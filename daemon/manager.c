@@ -60,22 +60,27 @@ uint64_t manager_now_usec(const struct manager *m)
 	return t;
 }
 
-uint64_t manager_reserved_bytes(const struct manager *m, unsigned node)
+uint64_t manager_reserved_bytes(const struct manager *m, unsigned node, enum resv_kind kind)
 {
 	uint64_t sum = 0;
 
 	for (size_t i = 0; i < m->resv.n; i++)
-		if (m->resv.items[i].node == (int)node)
+		if (m->resv.items[i].node == (int)node && m->resv.items[i].kind == kind)
 			sum += m->resv.items[i].bytes;
 	return sum;
 }
 
-bool manager_node_satisfied(const struct manager *m, unsigned node)
+uint64_t manager_node_pending(const struct manager *m, unsigned node, enum resv_kind kind)
 {
+	uint64_t want = planner_reserved(&m->state, m->resv.items, m->resv.n, node, kind);
 	int64_t i = node_index(&m->state, node);
+	const struct node_state *n;
 
-	return i >= 0 && m->state.nodes[i].pool_free_pages / pages_per_chunk(&m->state) >=
-		div_round_up(manager_reserved_bytes(m, node), m->state.chunk_size);
+	if (i < 0)
+		return want;
+	n = &m->state.nodes[i];
+	return sub_sat(want, kind == RESV_ORDINARY ? n->hugetlb_free :
+			     n->pool_free_pages / pages_per_chunk(&m->state));
 }
 
 /* Take a snapshot and fold in the move history the planner needs. */
@@ -430,7 +435,7 @@ static int reconcile(struct manager *m)
 				 "reservation %s: node %d is not managed; kept", r->owner, r->node);
 			continue;
 		}
-		node = planner_place(&m->state, m->policy, m->resv.items, m->resv.n);
+		node = planner_place(&m->state, m->policy, m->resv.items, m->resv.n, r->kind);
 		if (node < 0)
 			continue;
 		log_node(LOG_NOTICE, node, r->bytes / m->state.page_size,
@@ -439,13 +444,19 @@ static int reconcile(struct manager *m)
 		changed = true;
 	}
 	for (size_t i = 0; i < m->state.n_nodes; i++) {
-		unsigned node = m->state.nodes[i].node;
-		uint64_t bytes = manager_reserved_bytes(m, node);
+		const struct node_state *n = &m->state.nodes[i];
+		uint64_t bytes = manager_reserved_bytes(m, n->node, RESV_CONFIDENTIAL);
+		uint64_t ordinary = manager_reserved_bytes(m, n->node, RESV_ORDINARY);
 
 		if (bytes)
-			log_node(LOG_INFO, node, bytes / m->state.page_size,
+			log_node(LOG_INFO, n->node, bytes / m->state.page_size,
 				 "node %u: %" PRIu64 " bytes reserved, kernel reports %" PRIu64
-				 " free pool pages", node, bytes, m->state.nodes[i].pool_free_pages);
+				 " free pool pages", n->node, bytes, n->pool_free_pages);
+		if (ordinary)
+			log_node(LOG_INFO, n->node, ordinary / m->state.page_size,
+				 "node %u: %" PRIu64 " bytes reserved for ordinary VMs, kernel "
+				 "reports %" PRIu64 " free 1 GiB pages", n->node, ordinary,
+				 n->hugetlb_free);
 	}
 	return changed ? resv_save(m->opt.state_dir, &m->resv) : 0;
 }

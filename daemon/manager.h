@@ -76,8 +76,12 @@ void manager_run_cycle(struct manager *m, const char *why);
 uint64_t manager_now_usec(const struct manager *m);
 /* Whether the daemon moves chunks on node: online, pool present, not excluded. */
 bool manager_node_managed(const struct manager *m, unsigned node);
-uint64_t manager_reserved_bytes(const struct manager *m, unsigned node);
-/* Whether node's free pool chunks cover its reservations. */
-bool manager_node_satisfied(const struct manager *m, unsigned node);
+uint64_t manager_reserved_bytes(const struct manager *m, unsigned node, enum resv_kind kind);
+/*
+ * What node still lacks for its reservations of one kind, in chunks (free
+ * pool chunks for confidential ones, free 1 GiB pages for ordinary ones);
+ * 0 when they are satisfied.
+ */
+uint64_t manager_node_pending(const struct manager *m, unsigned node, enum resv_kind kind);
 
 #endif

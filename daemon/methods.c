@@ -27,9 +27,12 @@
 static cJSON *reservation_json(const struct manager *m, const struct reservation *r)
 {
 	cJSON *o = resv_to_json(r);
+	uint64_t pending = manager_node_pending(m, r->node, r->kind);
 
-	if (o)
-		cJSON_AddBoolToObject(o, "satisfied", manager_node_satisfied(m, r->node));
+	if (o) {
+		cJSON_AddBoolToObject(o, "satisfied", pending == 0);
+		cJSON_AddNumberToObject(o, "pending_bytes", (double)(pending * m->state.chunk_size));
+	}
 	return o;
 }
 
@@ -51,7 +54,8 @@ static cJSON *node_json(const struct manager *m, const struct node_state *n)
 {
 	const struct node_hist *h = &m->hist[n->node];
 	cJSON *o = cJSON_CreateObject(), *f;
-	uint64_t reserved = manager_reserved_bytes(m, n->node);
+	uint64_t reserved = manager_reserved_bytes(m, n->node, RESV_CONFIDENTIAL);
+	uint64_t ordinary = manager_reserved_bytes(m, n->node, RESV_ORDINARY);
 
 	if (!o)
 		return NULL;
@@ -65,7 +69,12 @@ static cJSON *node_json(const struct manager *m, const struct node_state *n)
 	cJSON_AddNumberToObject(o, "pool_empty_chunks", (double)n->pool_empty_chunks);
 	cJSON_AddNumberToObject(o, "reserved_bytes", (double)reserved);
 	cJSON_AddNumberToObject(o, "reserved_chunks",
-				(double)div_round_up(reserved, m->state.chunk_size));
+				(double)planner_reserved(&m->state, m->resv.items, m->resv.n, n->node,
+							 RESV_CONFIDENTIAL));
+	cJSON_AddNumberToObject(o, "ordinary_reserved_bytes", (double)ordinary);
+	cJSON_AddNumberToObject(o, "ordinary_reserved_pages",
+				(double)planner_reserved(&m->state, m->resv.items, m->resv.n, n->node,
+							 RESV_ORDINARY));
 	cJSON_AddNumberToObject(o, "lent_chunks", (double)h->lent);
 	cJSON_AddNumberToObject(o, "reclaimed_chunks", (double)h->reclaimed);
 	cJSON_AddNumberToObject(o, "failures", (double)h->failures);
@@ -150,6 +159,8 @@ static int method_plan(void *userdata, const cJSON *params, const struct peer *p
 		cJSON_AddNumberToObject(o, "shortfall", (double)np->shortfall);
 		cJSON_AddNumberToObject(o, "deferred", (double)np->deferred);
 		cJSON_AddNumberToObject(o, "reserved_chunks", (double)np->reserved_chunks);
+		cJSON_AddNumberToObject(o, "ordinary_reserved_pages", (double)np->ordinary_pages);
+		cJSON_AddNumberToObject(o, "ordinary_shortfall", (double)np->ordinary_shortfall);
 	}
 	plan_done(&plan);
 	return ret->params ? 0 : -ENOMEM;
@@ -168,7 +179,9 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(params, "owner");
 	const cJSON *bytes = cJSON_GetObjectItemCaseSensitive(params, "bytes");
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(params, "node");
-	struct reservation r = { .any = !node || cJSON_IsNull(node) };
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(params, "kind");
+	struct reservation r = { .any = !node || cJSON_IsNull(node), .kind = RESV_CONFIDENTIAL };
+	uint64_t pending;
 	int e;
 
 	if (!m->state.pool_available)
@@ -182,11 +195,14 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	if (!r.any && (!json_uint(node, UNMAPPED_POOL_MAX_NODES - 1) ||
 		       !manager_node_managed(m, (unsigned)node->valuedouble)))
 		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "node");
+	if (kind && !cJSON_IsNull(kind) &&
+	    (!cJSON_IsString(kind) || resv_kind_from_name(kind->valuestring, &r.kind) < 0))
+		return reply_error(ret, ERR_INVALID_PARAMETER, "parameter", "kind");
 	if (resv_find(&m->resv, owner->valuestring))
 		return reply_error(ret, POOL_INTERFACE ".ReservationExists", "owner", owner->valuestring);
 	if (m->resv.n >= m->policy->limits.max_reservations)
 		return reply_error(ret, POOL_INTERFACE ".TooManyReservations", NULL, NULL);
-	r.node = r.any ? planner_place(&m->state, m->policy, m->resv.items, m->resv.n)
+	r.node = r.any ? planner_place(&m->state, m->policy, m->resv.items, m->resv.n, r.kind)
 		       : (int)node->valuedouble;
 	if (r.node < 0)
 		return reply_error(ret, POOL_INTERFACE ".NoCapacity", NULL, NULL);
@@ -202,8 +218,16 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 		return e;
 	}
 	log_node(LOG_INFO, r.node, r.bytes / m->state.page_size, "uid %u reserved %" PRIu64
-		 " bytes on node %d for %s", peer->uid, r.bytes, r.node, r.owner);
+		 " bytes (%s) on node %d for %s", peer->uid, r.bytes, resv_kind_name(r.kind),
+		 r.node, r.owner);
 	manager_run_cycle(m, "reserve");
+	/* Held until released: what the cycle could not get, later cycles keep asking for. */
+	pending = manager_node_pending(m, r.node, r.kind);
+	if (pending > 0)
+		log_node(LOG_NOTICE, r.node, pending * pages_per_chunk(&m->state),
+			 "node %d: %" PRIu64 " %s still pending for %s reservations", r.node, pending,
+			 r.kind == RESV_ORDINARY ? "free 1 GiB pages" : "free pool chunks",
+			 resv_kind_name(r.kind));
 	ret->params = reservation_json(m, resv_find(&m->resv, r.owner));
 	return ret->params ? 0 : -ENOMEM;
 }
@@ -288,7 +312,7 @@ static const struct method pool_methods[] = {
 	{ "Status", false, method_status, NULL },
 	{ "Plan", false, method_plan, NULL },
 	{ "ListReservations", false, method_list, NULL },
-	{ "Reserve", true, method_reserve, "owner bytes node" },
+	{ "Reserve", true, method_reserve, "owner bytes node kind" },
 	{ "Release", true, method_release, "owner" },
 	{ "Rebalance", true, method_rebalance, NULL },
 	{ NULL }
@@ -302,13 +326,17 @@ static const char pool_description[] =
 	"type Node (node: int, managed: bool, hugetlb_total: int, hugetlb_free: int,\n"
 	"  pool_chunks: int, pool_free_pages: int, pool_used_pages: int,\n"
 	"  pool_empty_chunks: int, reserved_bytes: int, reserved_chunks: int,\n"
+	"  ordinary_reserved_bytes: int, ordinary_reserved_pages: int,\n"
 	"  lent_chunks: int, reclaimed_chunks: int, failures: int, last_action: ?Event,\n"
 	"  last_failure: ?Failure)\n\n"
-	"type Reservation (owner: string, bytes: int, node: int, any: bool, created: int,\n"
-	"  satisfied: bool)\n\n"
+	"# confidential: free pool chunks held; ordinary: free 1 GiB hugetlb pages held.\n"
+	"type Kind (confidential, ordinary)\n\n"
+	"type Reservation (owner: string, kind: Kind, bytes: int, node: int, any: bool,\n"
+	"  created: int, satisfied: bool, pending_bytes: int)\n\n"
 	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"
 	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
-	"  shortfall: int, deferred: int, reserved_chunks: int)\n\n"
+	"  shortfall: int, deferred: int, reserved_chunks: int, ordinary_reserved_pages: int,\n"
+	"  ordinary_shortfall: int)\n\n"
 	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
 	"  reclaimed: int)\n\n"
 	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
@@ -316,9 +344,10 @@ static const char pool_description[] =
 	"  reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
 	"method Plan() -> (nodes: []NodePlan)\n\n"
 	"method ListReservations() -> (reservations: []Reservation)\n\n"
-	"# node omitted or null: the daemon chooses.\n"
-	"method Reserve(owner: string, bytes: int, node: ?int) -> (owner: string, bytes: int,\n"
-	"  node: int, any: bool, created: int, satisfied: bool)\n\n"
+	"# node omitted or null: the daemon chooses; kind omitted or null: confidential.\n"
+	"method Reserve(owner: string, bytes: int, node: ?int, kind: ?Kind) -> (owner: string,\n"
+	"  kind: Kind, bytes: int, node: int, any: bool, created: int, satisfied: bool,\n"
+	"  pending_bytes: int)\n\n"
 	"method Release(owner: string) -> ()\n\n"
 	"method Rebalance() -> (dry_run: bool, result: string, nodes: []NodeResult)\n\n"
 	"error PermissionDenied ()\n"

@@ -31,17 +31,44 @@
  * tests/daemon/test_policy_docs.c checks that they agree with these.
  */
 #define U64(s, k, lo, hi, d) { #k, POLICY_U64, offsetof(s, k), lo, hi, d, NULL }
-
+/*
+ * Sizes of a node may be shares of it (node_shares below), so that one
+ * policy fits a test guest and a host of terabytes alike.  The cap is the
+ * operator's to choose: by default there is none (the whole node).
+ */
 static const struct policy_field node_fields[] = {
 	{ "excluded", POLICY_BOOL, offsetof(struct node_policy, excluded), 0, 0, false, NULL },
 	U64(struct node_policy, keep_free_hugetlb, 0, MAX_CHUNKS, 0),
 	U64(struct node_policy, headroom_low, 0, MAX_CHUNKS, 1),
 	U64(struct node_policy, headroom_high, 0, MAX_CHUNKS, 2),
-	U64(struct node_policy, max_pool_chunks, 0, MAX_CHUNKS, 64),
+	U64(struct node_policy, max_pool_chunks, 0, MAX_CHUNKS, POLICY_SHARE_WHOLE),
 	U64(struct node_policy, max_moves, 1, MAX_CHUNKS, 4),
 	U64(struct node_policy, cooldown_sec, 0, 86400, 30),
 	{ NULL }
 };
+
+static const struct policy_share node_shares[] = {
+	{ "keep_free_hugetlb", POLICY_SHARE_KEEP_FREE_HUGETLB, false },
+	{ "headroom_low", POLICY_SHARE_HEADROOM_LOW, false },
+	{ "headroom_high", POLICY_SHARE_HEADROOM_HIGH, false },
+	{ "max_pool_chunks", POLICY_SHARE_MAX_POOL_CHUNKS, true },
+};
+
+const struct policy_share *policy_share_of(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(node_shares); i++)
+		if (strcmp(node_shares[i].key, key) == 0)
+			return &node_shares[i];
+	return NULL;
+}
+
+/* The share field f of a table takes, if it is a key of a node. */
+static const struct policy_share *field_share(const struct policy_field *f)
+{
+	if (f < node_fields || f >= node_fields + ARRAY_SIZE(node_fields))
+		return NULL;
+	return policy_share_of(f->key);
+}
 
 static const struct policy_field limit_fields[] = {
 	U64(struct policy_limits, max_message_bytes, 1024, 16 << 20, 65536),
@@ -81,8 +108,11 @@ const struct policy_field *policy_fields(void)
 static void apply_defaults(const struct policy_field *fields, void *base)
 {
 	for (const struct policy_field *f = fields; f->key; f++) {
+		const struct policy_share *share = field_share(f);
 		void *dst = (char *)base + f->offset;
 
+		if (share && share->def_share)
+			((struct node_policy *)base)->shares |= share->bit;
 		if (f->type == POLICY_U64)
 			*(uint64_t *)dst = f->def;
 		else if (f->type == POLICY_BOOL)
@@ -106,9 +136,39 @@ static int fail(char **ret_error, const char *fmt, ...)
 static int parse_object(const cJSON *obj, const struct policy_field *fields, void *base,
 			const char *path, char **ret_error);
 
+/* "P%" with P from 0 to 100 and at most three decimals, in thousandths of a percent. */
+static int parse_share(const char *s, uint64_t *ret)
+{
+	uint64_t v = 0;
+	unsigned digits = 0, decimals = 0;
+
+	/* As POLICY_SHARE_PATTERN: "100" or one or two digits, then decimals. */
+	if (strncmp(s, "100", 3) == 0) {
+		v = 100;
+		s += 3;
+		digits = 3;
+	}
+	for (; *s >= '0' && *s <= '9' && digits < 2; s++, digits++)
+		v = v * 10 + (uint64_t)(*s - '0');
+	if (digits == 0)
+		return -EINVAL;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && decimals < 3; s++, decimals++)
+			v = v * 10 + (uint64_t)(*s - '0');
+	if (s[-1] == '.' || strcmp(s, "%") != 0)
+		return -EINVAL;
+	for (; decimals < 3; decimals++)
+		v *= 10;
+	if (v > POLICY_SHARE_WHOLE)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
 static int parse_field(const cJSON *item, const struct policy_field *f, void *base,
 		       const char *path, char **ret_error)
 {
+	const struct policy_share *share = field_share(f);
 	void *dst = (char *)base + f->offset;
 	double d;
 
@@ -119,6 +179,17 @@ static int parse_field(const cJSON *item, const struct policy_field *f, void *ba
 		*(bool *)dst = cJSON_IsTrue(item);
 		return 0;
 	case POLICY_U64:
+		/* A node's key: the share bit says which of the two dst holds. */
+		if (share && cJSON_IsString(item)) {
+			if (parse_share(item->valuestring, dst) < 0)
+				return fail(ret_error, "%s: must be an integer from %llu to %llu or "
+					    "a share from 0%% to 100%% (like \"12.5%%\")", path,
+					    (unsigned long long)f->min, (unsigned long long)f->max);
+			((struct node_policy *)base)->shares |= share->bit;
+			return 0;
+		}
+		if (share)
+			((struct node_policy *)base)->shares &= ~share->bit;
 		d = cJSON_IsNumber(item) ? item->valuedouble : -1;
 		if (!cJSON_IsNumber(item) || d != floor(d) || d < (double)f->min || d > (double)f->max)
 			return fail(ret_error, "%s: must be an integer from %llu to %llu", path,
@@ -179,14 +250,44 @@ static int parse_object(const cJSON *obj, const struct policy_field *fields, voi
 	return 0;
 }
 
+/* Whether the keys of bits a and b are both counts or both shares. */
+static bool same_unit(const struct node_policy *n, unsigned a, unsigned b)
+{
+	return !(n->shares & a) == !(n->shares & b);
+}
+
+/* A key's value as the policy gives it: a count, or a share like 12.5%. */
+static const char *value_str(const struct node_policy *n, unsigned bit, uint64_t v,
+			     char *buf, size_t size)
+{
+	if (!(n->shares & bit))
+		snprintf(buf, size, "%llu", (unsigned long long)v);
+	else if (v % 1000)
+		snprintf(buf, size, "%llu.%03llu%%", (unsigned long long)(v / 1000),
+			 (unsigned long long)(v % 1000));
+	else
+		snprintf(buf, size, "%llu%%", (unsigned long long)(v / 1000));
+	return buf;
+}
+
+/*
+ * A share and a count are ordered only once the node is known;
+ * node_policy_resolve() clamps them then.
+ */
 static int check_node_policy(const struct node_policy *n, const char *path, char **ret_error)
 {
-	if (n->headroom_low > n->headroom_high)
-		return fail(ret_error, "%s.headroom_low: must not exceed headroom_high (%llu)",
-			    path, (unsigned long long)n->headroom_high);
-	if (n->headroom_high > n->max_pool_chunks)
-		return fail(ret_error, "%s.headroom_high: must not exceed max_pool_chunks (%llu)",
-			    path, (unsigned long long)n->max_pool_chunks);
+	char buf[32];
+
+	if (same_unit(n, POLICY_SHARE_HEADROOM_LOW, POLICY_SHARE_HEADROOM_HIGH) &&
+	    n->headroom_low > n->headroom_high)
+		return fail(ret_error, "%s.headroom_low: must not exceed headroom_high (%s)", path,
+			    value_str(n, POLICY_SHARE_HEADROOM_HIGH, n->headroom_high, buf,
+				      sizeof(buf)));
+	if (same_unit(n, POLICY_SHARE_HEADROOM_HIGH, POLICY_SHARE_MAX_POOL_CHUNKS) &&
+	    n->headroom_high > n->max_pool_chunks)
+		return fail(ret_error, "%s.headroom_high: must not exceed max_pool_chunks (%s)", path,
+			    value_str(n, POLICY_SHARE_MAX_POOL_CHUNKS, n->max_pool_chunks, buf,
+				      sizeof(buf)));
 	return 0;
 }
 

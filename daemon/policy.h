@@ -7,7 +7,28 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* What the policy asks of one NUMA node; counts are 1 GiB pages/chunks. */
+/*
+ * A share of a node ("12.5%" in the policy) is kept in thousandths of a
+ * percent: POLICY_SHARE_WHOLE is the whole node.
+ */
+#define POLICY_SHARE_WHOLE 100000ULL
+/* The shares the parser takes: 0% to 100%, at most three decimals. */
+#define POLICY_SHARE_PATTERN "^(100(\\.0{1,3})?|[0-9]{1,2}(\\.[0-9]{1,3})?)%$"
+
+/* The keys of a node that may be a share of the node's 1 GiB pages. */
+enum {
+	POLICY_SHARE_KEEP_FREE_HUGETLB = 1U << 0,
+	POLICY_SHARE_HEADROOM_LOW = 1U << 1,
+	POLICY_SHARE_HEADROOM_HIGH = 1U << 2,
+	POLICY_SHARE_MAX_POOL_CHUNKS = 1U << 3,
+};
+
+/*
+ * What the policy asks of one NUMA node; counts are 1 GiB pages/chunks.
+ * A key whose bit is set in shares holds a share of the node instead
+ * (thousandths of a percent), which node_policy_resolve() turns into a
+ * count for the node at hand.
+ */
 struct node_policy {
 	bool excluded;
 	uint64_t keep_free_hugetlb;	/* free 1 GiB hugetlb pages kept for ordinary VMs */
@@ -16,6 +37,7 @@ struct node_policy {
 	uint64_t max_pool_chunks;	/* cap on chunks lent to the pool */
 	uint64_t max_moves;		/* chunks moved per cycle on this node */
 	uint64_t cooldown_sec;		/* no chosen reclaim this soon after a lend */
+	unsigned shares;		/* POLICY_SHARE_* of the keys given as shares */
 };
 
 struct node_override {
@@ -60,6 +82,16 @@ struct policy_field {
 	const struct policy_field *sub;		/* OBJECT: the keys of the sub-object */
 };
 
+/* A key of a node that takes a share of the node ("P%") besides a count. */
+struct policy_share {
+	const char *key;
+	unsigned bit;				/* POLICY_SHARE_* */
+	bool def_share;				/* the field's def is a share */
+};
+
+/* The share a key of node_fields takes, or NULL when it takes counts only. */
+const struct policy_share *policy_share_of(const char *key);
+
 /*
  * The parser's table of top-level keys.  It lacks only "nodes", whose
  * entries, keyed by node id, take the keys of "defaults".
@@ -76,6 +108,32 @@ static inline const struct node_policy *policy_node(const struct policy *p, unsi
 		if (p->overrides[i].node == node)
 			return &p->overrides[i].p;
 	return &p->defaults;
+}
+
+/*
+ * pol with its shares turned into counts for a node of node_pages 1 GiB
+ * pages (hugetlb's and those lent to the pool), each rounded up so that a
+ * share above 0 is at least one page on a node that has any.  A share
+ * and a count cannot be ordered before the node is known, so
+ * headroom_high is then clamped to max_pool_chunks, and headroom_low to
+ * headroom_high.  Inline and free of I/O for the planner, as above.
+ */
+static inline void node_policy_resolve(const struct node_policy *pol, uint64_t node_pages,
+				       struct node_policy *ret)
+{
+	uint64_t *const keys[] = { &ret->keep_free_hugetlb, &ret->headroom_low,
+				   &ret->headroom_high, &ret->max_pool_chunks };
+
+	*ret = *pol;
+	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (pol->shares & (1U << i))
+			*keys[i] = (node_pages * *keys[i] + POLICY_SHARE_WHOLE - 1) /
+				   POLICY_SHARE_WHOLE;
+	ret->shares = 0;
+	if (ret->headroom_high > ret->max_pool_chunks)
+		ret->headroom_high = ret->max_pool_chunks;
+	if (ret->headroom_low > ret->headroom_high)
+		ret->headroom_low = ret->headroom_high;
 }
 
 /*

@@ -35,6 +35,26 @@ bool resv_owner_valid(const char *owner, size_t max_len)
 			     "0123456789._:@-") == len;
 }
 
+static const char *const kind_names[] = {
+	[RESV_CONFIDENTIAL] = "confidential",
+	[RESV_ORDINARY] = "ordinary",
+};
+
+const char *resv_kind_name(enum resv_kind kind)
+{
+	return (size_t)kind < ARRAY_SIZE(kind_names) ? kind_names[kind] : "unknown";
+}
+
+int resv_kind_from_name(const char *name, enum resv_kind *ret)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(kind_names); i++)
+		if (strcmp(name, kind_names[i]) == 0) {
+			*ret = (enum resv_kind)i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
 struct reservation *resv_find(const struct resv_set *set, const char *owner)
 {
 	for (size_t i = 0; i < set->n; i++)
@@ -97,7 +117,8 @@ static const char *parse_one(const cJSON *e, struct resv_set *set)
 {
 	const cJSON *owner = cJSON_GetObjectItemCaseSensitive(e, "owner");
 	const cJSON *any = cJSON_GetObjectItemCaseSensitive(e, "any");
-	struct reservation r = { 0 };
+	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(e, "kind");
+	struct reservation r = { .kind = RESV_CONFIDENTIAL };
 	double bytes, node, created;
 
 	if (!cJSON_IsString(owner) || !resv_owner_valid(owner->valuestring, 1024))
@@ -110,6 +131,9 @@ static const char *parse_one(const cJSON *e, struct resv_set *set)
 		return "created: must be a time in seconds";
 	if (!cJSON_IsBool(any))
 		return "any: must be true or false";
+	/* Files written before ordinary reservations existed have no kind. */
+	if (kind && (!cJSON_IsString(kind) || resv_kind_from_name(kind->valuestring, &r.kind) < 0))
+		return "kind: must be \"confidential\" or \"ordinary\"";
 	r.owner = owner->valuestring;
 	r.bytes = (uint64_t)bytes;
 	r.node = (int)node;
@@ -182,6 +206,7 @@ cJSON *resv_to_json(const struct reservation *r)
 	if (!e)
 		return NULL;
 	cJSON_AddStringToObject(e, "owner", r->owner);
+	cJSON_AddStringToObject(e, "kind", resv_kind_name(r->kind));
 	cJSON_AddNumberToObject(e, "bytes", (double)r->bytes);
 	cJSON_AddNumberToObject(e, "node", r->node);
 	cJSON_AddBoolToObject(e, "any", r->any);

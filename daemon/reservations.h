@@ -22,6 +22,8 @@ struct resv_set {
 };
 
 bool resv_owner_valid(const char *owner, size_t max_len);
+const char *resv_kind_name(enum resv_kind kind);
+int resv_kind_from_name(const char *name, enum resv_kind *ret);
 struct reservation *resv_find(const struct resv_set *set, const char *owner);
 int resv_add(struct resv_set *set, const struct reservation *r);
 int resv_remove(struct resv_set *set, const char *owner);

@@ -43,7 +43,6 @@ struct dmodel {
 	uint64_t more_at;		/* 0: no cycle pending for moves the budget left */
 	uint64_t next_timer;
 	uint64_t compact_pages;		/* per cycle; 0: no compaction */
-	uint64_t ask;			/* 1 GiB pages an ordinary VM about to start asks for */
 	struct dmodel_stats stats;
 };
 
@@ -78,7 +77,7 @@ void dmodel_free(struct dmodel *d)
 	free(d);
 }
 
-static void snapshot(struct dmodel *d, uint64_t now_us, struct node_state *n,
+static void snapshot(const struct dmodel *d, uint64_t now_us, struct node_state *n,
 		     struct system_state *ret)
 {
 	struct host_stats st;
@@ -181,7 +180,6 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	struct system_state s;
 	struct node_plan *np;
 	struct plan plan;
-	struct policy asked = *d->policy;
 	uint64_t lent, lent_cma, reclaimed, compacted, deferred;
 	bool shortfall;
 	int r;
@@ -189,13 +187,11 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	snapshot(d, now_us, &n, &s);
 	/* The STATS ioctl acknowledges the event and reports failures since the last one. */
 	n.alloc_failed = host_snapshot_ack(d->host);
-	/* An ordinary VM about to start: what an ordinary reservation would hold. */
-	asked.defaults.keep_free_hugetlb += d->ask;
-	r = planner_plan(&s, &asked, d->resv, d->n_resv, &plan);
+	r = planner_plan(&s, d->policy, d->resv, d->n_resv, &plan);
 	if (r < 0)
 		return r;
 	if (d->compact_pages)
-		planner_compact(&s, &asked, &plan);
+		planner_compact(&s, d->policy, &plan);
 	np = &plan.nodes[0];
 	lent = move(d->host, host_lend, np->lend);
 	lent_cma = move(d->host, lend_cma, np->lend_cma);
@@ -290,8 +286,10 @@ int dmodel_advance(struct dmodel *d, uint64_t now_us)
 	}
 }
 
-int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us)
+int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, bool ordinary,
+		   uint64_t now_us)
 {
+	enum resv_kind kind = ordinary ? RESV_ORDINARY : RESV_CONFIDENTIAL;
 	struct node_state n;
 	struct system_state s;
 	struct reservation *r;
@@ -300,8 +298,8 @@ int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t
 		return -ENOMEM;
 	snapshot(d, now_us, &n, &s);
 	r = &d->resv[d->n_resv];
-	*r = (struct reservation){ .bytes = bytes, .any = true };
-	r->node = planner_place(&s, d->policy, d->resv, d->n_resv);
+	*r = (struct reservation){ .bytes = bytes, .any = true, .kind = kind };
+	r->node = planner_place(&s, d->policy, d->resv, d->n_resv, kind);
 	r->owner = strdup(owner);
 	if (!r->owner || r->node < 0) {
 		free(r->owner);
@@ -322,23 +320,14 @@ int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us)
 	return -ENOENT;
 }
 
-int dmodel_ordinary(struct dmodel *d, uint64_t gib, uint64_t now_us)
-{
-	int r;
-
-	if (d->policy->n_overrides)
-		return -EINVAL;
-	d->ask = gib;
-	r = cycle_and_poll(d, now_us);
-	while (r == 0 && d->more_at)
-		r = dmodel_more(d, now_us);
-	d->ask = 0;
-	return r;
-}
-
 uint64_t dmodel_headroom_high(const struct dmodel *d)
 {
-	return policy_node(d->policy, 0)->headroom_high;
+	struct node_state n;
+	struct system_state s;
+	struct node_policy pol;
+
+	snapshot(d, 0, &n, &s);
+	return planner_node_policy(d->policy, &n, &pol)->headroom_high;
 }
 
 uint64_t dmodel_settle_us(const struct dmodel *d)

@@ -56,16 +56,12 @@ bool dmodel_more_pending(const struct dmodel *d);
 int dmodel_more(struct dmodel *d, uint64_t now_us);
 
 /*
- * An ordinary VM about to start asks for gib free 1 GiB pages, as an
- * ordinary-VM reservation (issue 16) would: cycles run with
- * keep_free_hugetlb raised by gib, the one after another that the move
- * budget cut short included, before the VM takes its pages.  -EINVAL for
- * a policy with node overrides, which the model does not raise.
+ * gigapoolctl reserve [--kind ordinary] / release: the reservation changes,
+ * then a cycle runs.  An ordinary one holds free 1 GiB pages, a
+ * confidential one free pool chunks.
  */
-int dmodel_ordinary(struct dmodel *d, uint64_t gib, uint64_t now_us);
-
-/* gigapoolctl reserve / release: the reservation changes, then a cycle runs. */
-int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, uint64_t now_us);
+int dmodel_reserve(struct dmodel *d, const char *owner, uint64_t bytes, bool ordinary,
+		   uint64_t now_us);
 int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us);
 
 /* The chunks the policy keeps free at most with no reservation. */

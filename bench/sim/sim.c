@@ -58,7 +58,6 @@ struct options {
 	uint64_t static_split;
 	uint64_t compact_pages;		/* with a policy: pages compaction may move per cycle */
 	double pinned_share;		/* of confidential VMs whose pages may not move */
-	bool ask_hugetlb;		/* with a policy: an ordinary VM asks for its pages */
 	/*
 	 * The regression bound of check mode on the missed per-owner goal:
 	 * the worst stranded chunks per live owner and the moments over one.
@@ -270,10 +269,51 @@ static int start_confidential(struct sim *s, size_t i, uint64_t now)
 	if (!s->dm || !s->opt->reserve)
 		return touch(s, i, 0, now);
 	snprintf(name, sizeof(name), "vm-%zu", i);
-	r = dmodel_reserve(s->dm, name, s->wl->ents[i].pages * PAGE_BYTES, now);
+	r = dmodel_reserve(s->dm, name, s->wl->ents[i].pages * PAGE_BYTES, false, now);
 	if (r == 0)
 		r = touch(s, i, 0, now);
 	return r < 0 ? r : dmodel_release(s->dm, name, now);
+}
+
+/*
+ * An ordinary VM takes its 1 GiB pages at start.  With --reserve it is
+ * started as the libvirt hook does: gigapoolctl reserve --kind ordinary,
+ * start, release once it holds its pages.
+ */
+static int start_ordinary(struct sim *s, size_t i, uint64_t now)
+{
+	const struct entity *e = &s->wl->ents[i];
+	struct owner *o = &s->owners[i];
+	bool reserve = s->dm && s->opt->reserve;
+	char name[32];
+	int r;
+
+	s->m.vm_events++;
+	s->m.ordinary++;
+	snprintf(name, sizeof(name), "vm-%zu", i);
+	if (reserve) {
+		r = dmodel_reserve(s->dm, name, (uint64_t)entity_gib(e) << 30, true, now);
+		/*
+		 * A reservation beyond the move budget is moved over the cycles
+		 * that follow; the VM starts once they ran, as a script that waits
+		 * while the reply says pending would start it.
+		 */
+		while (r == 0 && dmodel_more_pending(s->dm))
+			r = dmodel_more(s->dm, now);
+		if (r < 0)
+			return r;
+	}
+	o->alive = host_hugetlb_take(s->host, entity_gib(e)) == 0;
+	if (!o->alive) {
+		struct host_stats st;
+
+		host_stats(s->host, &st);
+		s->m.ordinary_failed++;
+		s->m.ordinary_failed_pool_idle += st.hugetlb_free + st.empty_chunks >= entity_gib(e);
+		s->m.ordinary_failed_covered +=
+			st.hugetlb_free + st.free_pages / PAGES_PER_GIB >= entity_gib(e);
+	}
+	return reserve ? dmodel_release(s->dm, name, now) : 0;
 }
 
 static int arrive(struct sim *s, size_t i, uint64_t now)
@@ -291,27 +331,8 @@ static int arrive(struct sim *s, size_t i, uint64_t now)
 			r = heap_push(&s->events, e->arrive_us + touch_offset_us[k], EV(i, EV_TOUCH, k));
 	if (r < 0)
 		return r;
-	if (e->kind == ENT_ORDINARY) {
-		s->m.vm_events++;
-		s->m.ordinary++;
-		if (s->dm && s->opt->ask_hugetlb) {
-			r = dmodel_ordinary(s->dm, entity_gib(e), now);
-			if (r < 0)
-				return r;
-		}
-		o->alive = host_hugetlb_take(s->host, entity_gib(e)) == 0;
-		if (!o->alive) {
-			struct host_stats st;
-
-			host_stats(s->host, &st);
-			s->m.ordinary_failed++;
-			s->m.ordinary_failed_pool_idle +=
-				st.hugetlb_free + st.empty_chunks >= entity_gib(e);
-			s->m.ordinary_failed_covered +=
-				st.hugetlb_free + st.free_pages / PAGES_PER_GIB >= entity_gib(e);
-		}
-		return 0;
-	}
+	if (e->kind == ENT_ORDINARY)
+		return start_ordinary(s, i, now);
 	o->alive = true;
 	s->m.live_owners++;
 	if (e->kind == ENT_SECRET) {
@@ -472,7 +493,7 @@ static void print_result(const struct sim *s)
 	       " lends=%" PRIu64 " reclaims=%" PRIu64 " cycles=%" PRIu64
 	       " lend_short=%" PRIu64 " reclaim_short=%" PRIu64 " reclaim_short_cycles=%" PRIu64
 	       " event_storms=%" PRIu64 " more_cycles=%" PRIu64 " more_capped=%" PRIu64
-	       " static_split=%" PRId64 " ask_hugetlb=%d compact_pages=%" PRIu64
+	       " static_split=%" PRId64 " compact_pages=%" PRIu64
 	       " pinned_share=%.2f ordinary_failed_covered=%" PRIu64
 	       " compactions=%" PRIu64 " compact_pages_moved=%" PRIu64
 	       " compact_returned=%" PRIu64 " compact_short=%" PRIu64
@@ -491,7 +512,7 @@ static void print_result(const struct sim *s)
 	       m->secrets, m->fallback_pages, st.lends, st.reclaims, ds.cycles,
 	       ds.lend_requested - ds.lent, ds.reclaim_requested - ds.reclaimed,
 	       ds.reclaim_short_cycles, ds.event_storms, ds.more_cycles, ds.more_capped,
-	       s->opt->split ? (int64_t)s->opt->static_split : (int64_t)-1, s->opt->ask_hugetlb,
+	       s->opt->split ? (int64_t)s->opt->static_split : (int64_t)-1,
 	       s->opt->compact_pages, s->opt->pinned_share, m->ordinary_failed_covered,
 	       ds.compactions, ds.compact_pages_moved, ds.compact_returned, ds.compact_short,
 	       ds.compact_stuck_pinned, ds.compact_stuck_no_room, ds.compact_stuck_budget,
@@ -630,12 +651,10 @@ static void usage(FILE *f)
 		"  --placement NAME    first-fit, fullest-first or owner-affine (owner-affine)\n"
 		"  --policy FILE       the daemon's planner moves chunks under this policy;\n"
 		"                      without it the pool grows when full, shrinks when empty\n"
-		"  --reserve           with --policy: reserve before each confidential VM starts\n"
+		"  --reserve           with --policy: reserve before each VM starts (ordinary VMs\n"
+		"                      with --kind ordinary)\n"
 		"  --react-mib N       with --policy: MiB the VMs fault between a pool event and\n"
 		"                      the daemon's answer (256)\n"
-		"  --ask-hugetlb       with --policy: an ordinary VM's start asks the daemon for\n"
-		"                      its 1 GiB pages (keep_free_hugetlb raised by its size\n"
-		"                      for the cycles before it takes them)\n"
 		"  --compact-pages N   with --policy: the planner may ask to compact, moving at\n"
 		"                      most N pages per cycle (0: never, the default)\n"
 		"  --pinned F          share of confidential VMs whose pages may not move (0)\n"
@@ -670,7 +689,6 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		{ "check", no_argument, NULL, 'C' },
 		{ "max-per-owner", required_argument, NULL, 'B' },
 		{ "max-over-goal", required_argument, NULL, 'O' },
-		{ "ask-hugetlb", no_argument, NULL, 'A' },
 		{ "compact-pages", required_argument, NULL, 'K' },
 		{ "pinned", required_argument, NULL, 'N' },
 		{ "static-split", required_argument, NULL, 'T' },
@@ -741,9 +759,6 @@ static int parse_options(int argc, char **argv, struct options *ret)
 			r = parse_u64(optarg, 0, UINT64_MAX, &ret->max_over_goal);
 			bounds |= 2;
 			break;
-		case 'A':
-			ret->ask_hugetlb = true;
-			break;
 		case 'K':
 			r = parse_u64(optarg, 0, UINT32_MAX, &ret->compact_pages);
 			break;
@@ -767,7 +782,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 	}
 	if (r == 0 && (optind < argc || (ret->reserve && !ret->policy)))
 		r = -EINVAL;
-	if (r == 0 && !ret->policy && (ret->ask_hugetlb || ret->compact_pages))
+	if (r == 0 && !ret->policy && ret->compact_pages)
 		r = -EINVAL;
 	if (r == 0 && ret->max_covered >= 0 && (!ret->check || !ret->policy))
 		r = -EINVAL;

@@ -6,6 +6,18 @@
 
 #include "policy.h"
 
+static void check_node(const struct node_policy *pol)
+{
+	static const uint64_t node_pages[] = { 0, 1, 8, 1536, 1ULL << 20 };
+	struct node_policy r;
+
+	for (size_t i = 0; i < sizeof(node_pages) / sizeof(node_pages[0]); i++) {
+		node_policy_resolve(pol, node_pages[i], &r);
+		if (r.headroom_low > r.headroom_high || r.headroom_high > r.max_pool_chunks)
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char *text = malloc(size + 1);
@@ -17,13 +29,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, data, size);
 	text[size] = '\0';
 	if (policy_parse(text, size, "fuzz.json", &p, &err) == 0) {
-		/* An accepted policy must satisfy the invariants the planner relies on. */
-		if (p->defaults.headroom_low > p->defaults.headroom_high ||
-		    p->defaults.headroom_high > p->defaults.max_pool_chunks)
-			abort();
+		/*
+		 * An accepted policy must satisfy the invariants the planner
+		 * relies on, on nodes of any size once its shares are resolved.
+		 */
+		check_node(&p->defaults);
 		for (size_t i = 0; i < p->n_overrides; i++)
-			if (p->overrides[i].p.headroom_low > p->overrides[i].p.headroom_high)
-				abort();
+			check_node(&p->overrides[i].p);
 		policy_free(p);
 	} else if (!err) {
 		abort();

@@ -229,7 +229,7 @@ for node in '' -1 ' 1' 1x 99999; do
 	eq "reserve refuses --node '$node' (exit 2)" 2 $?
 done
 ctl reserve small 4M --node 0 >/dev/null
-check "a 4 MiB reservation is listed as 4.00M" grep -Eq '^small +0 +4.00M ' <<<"$(ctl list)"
+check "a 4 MiB reservation is listed as 4.00M" grep -Eq '^small +confidential +0 +4.00M ' <<<"$(ctl list)"
 ctl release small >/dev/null
 out=$(ctl --json reserve vm2 1G)
 eq "Reserve for any node picks one" 0 $?
@@ -400,6 +400,97 @@ out=$(ctl --json status)
 eq "an older kernel: free pages stand for empty chunks" 5 "$(jq_num 'd["nodes"][0]["pool_empty_chunks"]' <<<"$out")"
 check "an older kernel: the reclaim falls short as before" \
 	grep -q 'node 0: reclaim: requested 3, achieved 0: Device or resource busy' "$R/log"
+stop
+
+echo "# ordinary-VM reservations: free 1 GiB pages held"
+R=$W/ordinary
+# 20 pages, no CMA, band [1, 2]; the cooldown keeps reclaims of choice out.
+one_node "$R" 20 8 3600
+start "$R" "$R/policy.json" || exit 1
+resv() { jq_num "[r for r in d['reservations'] if r['owner'] == '$1'][0]$2" <<<"$(ctl --json list)"; }
+ctl reserve cvm 8G --node 0 >/dev/null
+eq "a confidential reservation is lent (from hugetlb)" 10 "$(pool "$R" 0 nr_chunks)"
+eq "leaving 10 free 1 GiB pages" 10 "$(huge "$R" 0 free_hugepages)"
+eq "a reservation without --kind is confidential" confidential "$(resv cvm '["kind"]')"
+out=$(ctl --json reserve web-1 16G --kind ordinary --node 0)
+eq "Reserve --kind ordinary succeeds" 0 $?
+eq "the reply carries the kind" ordinary "$(jq_num 'd["kind"]' <<<"$out")"
+# 6 pages short: of the 10 free chunks 8 are held by cvm, so 2 come back now.
+eq "empty chunks not held by confidential reservations come back" 8 "$(pool "$R" 0 nr_chunks)"
+eq "as free 1 GiB pages" 12 "$(huge "$R" 0 free_hugepages)"
+eq "the reply says it is not yet satisfied" False "$(jq_num 'd["satisfied"]' <<<"$out")"
+eq "and what is pending (4 GiB)" $((4 << 30)) "$(jq_num 'd["pending_bytes"]' <<<"$out")"
+check "the pending pages are logged" \
+	grep -q 'node 0: 4 free 1 GiB pages still pending for ordinary reservations' "$R/log"
+out=$(ctl --json plan)
+eq "Plan shows the pending pages" 4 "$(jq_num 'd["nodes"][0]["ordinary_shortfall"]' <<<"$out")"
+eq "Plan shows the held pages" 16 "$(jq_num 'd["nodes"][0]["ordinary_reserved_pages"]' <<<"$out")"
+check "list shows kind and pending" grep -Eq '^web-1 +ordinary +0 +16.00G +no +no +4.00G ' <<<"$(ctl list)"
+ctl release cvm >/dev/null
+eq "once chunks are free of confidential holds they come back" 16 "$(huge "$R" 0 free_hugepages)"
+eq "web-1 is satisfied" True "$(resv web-1 '["satisfied"]')"
+eq "nothing is pending" 0 "$(resv web-1 '["pending_bytes"]')"
+eq "the pool keeps the rest" 4 "$(pool "$R" 0 nr_chunks)"
+# A confidential reservation may not take the held pages (no CMA: shortfall).
+ctl reserve cvm2 6G --node 0 >/dev/null
+eq "no lend takes the held pages" 16 "$(huge "$R" 0 free_hugepages)"
+eq "the confidential reservation waits" False "$(resv cvm2 '["satisfied"]')"
+out=$(ctl --json status)
+eq "Status shows ordinary bytes per node" $((16 << 30)) \
+	"$(jq_num 'd["nodes"][0]["ordinary_reserved_bytes"]' <<<"$out")"
+eq "Status shows ordinary pages per node" 16 \
+	"$(jq_num 'd["nodes"][0]["ordinary_reserved_pages"]' <<<"$out")"
+eq "Status keeps reserved_bytes for confidential ones" $((6 << 30)) \
+	"$(jq_num 'd["nodes"][0]["reserved_bytes"]' <<<"$out")"
+check "status prints the held pages" grep -Eq '^0 +yes +16 +16 .* 6.00G +16.00G ' <<<"$(ctl status)"
+check "metrics carry the ordinary bytes" \
+	grep -q "^gigapool_ordinary_reserved_bytes{node=\"0\"} $((16 << 30))$" <<<"$(ctl metrics)"
+ctl reserve x 1G --kind secret >/dev/null 2>&1
+eq "an unknown --kind exits 2" 2 $?
+out=$(printf '{"method":"io.gigapool.Pool.Reserve","parameters":{"owner":"x","bytes":1,"kind":"secret"}}\0' |
+	"$B/rawclient" "$R/S")
+check "an unknown kind is refused with InvalidParameter" grep -q '"parameter":"kind"' <<<"$out"
+out=$(printf '{"method":"io.gigapool.Pool.Reserve","parameters":{"owner":"x","bytes":1,"kind":null}}\0' |
+	"$B/rawclient" "$R/S")
+check '"kind": null is a confidential reservation' grep -q '"kind":"confidential"' <<<"$out"
+ctl release x >/dev/null
+out=$(ctl --json reserve web-2 2G --kind ordinary)
+eq "an ordinary reservation for any node" 0 "$(jq_num 'd["node"]' <<<"$out")"
+{ kill -9 "$DPID" && wait "$DPID"; } 2>/dev/null
+DPID=
+check "the state file names each kind" grep -q '"kind":.*"ordinary"' "$R/state/reservations.json"
+start "$R" "$R/policy.json" || exit 1
+eq "kinds survive kill -9" "ordinary confidential" "$(resv web-1 '["kind"]') $(resv cvm2 '["kind"]')"
+eq "the held pages are still held" 16 "$(huge "$R" 0 free_hugepages)"
+eq "and what cvm2 holds is not given to web-2" $((2 << 30)) "$(resv web-2 '["pending_bytes"]')"
+stop
+# A state file from before kinds existed.
+echo '{"version":1,"reservations":[{"owner":"old","bytes":1073741824,"node":0,"any":false,"created":1}]}' \
+	>"$R/state/reservations.json"
+start "$R" "$R/policy.json" || exit 1
+eq "a state file without kinds loads them as confidential" confidential "$(resv old '["kind"]')"
+stop
+
+echo "# sizes of a node as shares of it"
+R=$W/shares
+make_root "$R" 1 pool
+make_node "$R" 0 8
+cat >"$R/policy.json" <<EOF
+{
+	"defaults": { "keep_free_hugetlb": "0%", "headroom_low": "25%", "headroom_high": "50%",
+		      "max_pool_chunks": "62.5%", "max_moves": 8, "cooldown_sec": 0 },
+	"interval_sec": 3600
+}
+EOF
+start "$R" "$R/policy.json" || exit 1
+eq "headroom_high of 50% lends half of the node's 8 pages" 4 "$(pool "$R" 0 nr_chunks)"
+eq "the low watermark is 25% of them" $((2 * PPC)) "$(pool "$R" 0 low_watermark)"
+ctl reserve cvm 8G --node 0 >/dev/null
+eq "a cap of 62.5% stops the pool at 5 of the 8 pages, lent ones included" \
+	5 "$(pool "$R" 0 nr_chunks)"
+sed -i 's/"62.5%"/"100%"/' "$R/policy.json"
+kill -HUP "$DPID"
+eventually "with 100% the reservation gets all 8" 8 pool "$R" 0 nr_chunks
 stop
 
 echo "# dry run"

@@ -465,14 +465,197 @@ static void test_place(void **state)
 	st.n_nodes = 3;
 	nodes[1].hugetlb_free = 4;
 	nodes[2].hugetlb_free = 20;
-	assert_int_equal(planner_place(&st, &pol, NULL, 0), 2);
+	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_CONFIDENTIAL), 2);
 	o.p.excluded = true;
 	pol.overrides = &o;
 	pol.n_overrides = 1;
-	assert_int_equal(planner_place(&st, &pol, NULL, 0), 0);
-	assert_int_equal(planner_place(&st, &pol, &r, 1), 1);
+	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_CONFIDENTIAL), 0);
+	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_CONFIDENTIAL), 1);
 	st.pool_available = false;
-	assert_int_equal(planner_place(&st, &pol, NULL, 0), -ENODEV);
+	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_CONFIDENTIAL), -ENODEV);
+}
+
+/*
+ * An ordinary reservation holds free 1 GiB pages: no lend takes them, for
+ * headroom or for a confidential reservation.
+ */
+static void test_ordinary_pages_not_lent(void **state)
+{
+	struct reservation r[] = {
+		{ .owner = "web", .kind = RESV_ORDINARY, .bytes = 6 * GIB, .node = 0 },
+		{ .owner = "cvm", .bytes = 4 * GIB, .node = 0 },
+	};
+	struct plan p;
+
+	(void)state;
+	pol.defaults.max_moves = 100;
+	/* 8 free pages, 6 held: headroom may lend 2 minus keep_free_hugetlb (1). */
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].ordinary_pages, 6);
+	assert_int_equal(p.nodes[0].lend, 1);
+	assert_int_equal(p.nodes[0].shortfall, 2);
+	assert_int_equal(p.nodes[0].reclaim, 0);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 0);
+	plan_done(&p);
+	/* A confidential reservation may use keep_free_hugetlb's page, not the held ones. */
+	p = run(r, 2);
+	assert_int_equal(p.nodes[0].reserved_chunks, 4);
+	assert_int_equal(p.nodes[0].lend, 2);
+	assert_int_equal(p.nodes[0].shortfall, 2 + 5);	/* reservation, then headroom */
+	assert_int_equal(p.nodes[0].reason, REASON_RESERVATION);
+	plan_done(&p);
+	/* With a CMA area the rest comes from there. */
+	nodes[0].has_cma = true;
+	p = run(r, 2);
+	assert_int_equal(p.nodes[0].lend, 2);
+	assert_int_equal(p.nodes[0].lend_cma, 2 + 3);
+	plan_done(&p);
+}
+
+/*
+ * An ordinary reservation lacking free 1 GiB pages takes empty chunks back
+ * at once (no cooldown), below the headroom but not from the chunks a
+ * confidential reservation holds; the rest is pending.
+ */
+static void test_ordinary_reclaims_empty_chunks(void **state)
+{
+	struct reservation r[] = {
+		{ .owner = "web", .kind = RESV_ORDINARY, .bytes = 16 * GIB, .node = 0 },
+		{ .owner = "cvm", .bytes = 2 * GIB, .node = 0 },
+	};
+	struct plan p;
+
+	(void)state;
+	set_pool(10, 10);
+	nodes[0].hugetlb_free = 8;
+	nodes[0].last_lend_usec = st.now_usec - SEC;	/* inside the cooldown */
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].reclaim, 8);
+	assert_int_equal(p.nodes[0].reason, REASON_RESERVATION);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 0);
+	/* The pool is left at 2 free chunks: no headroom lend takes pages back. */
+	assert_int_equal(p.nodes[0].lend + p.nodes[0].lend_cma + p.nodes[0].shortfall, 0);
+	plan_done(&p);
+
+	/* Only 5 empty chunks; 2 of the free ones are held by "cvm". */
+	nodes[0].pool_empty_chunks = 5;
+	p = run(r, 2);
+	assert_int_equal(p.nodes[0].reclaim, 5);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 3);
+	plan_done(&p);
+	nodes[0].pool_empty_chunks = 10;
+	p = run(r, 2);
+	assert_int_equal(p.nodes[0].reclaim, 8);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 0);
+	plan_done(&p);
+	nodes[0].pool_free_pages = 3 * PPC;	/* 1 chunk not held by "cvm" */
+	nodes[0].pool_empty_chunks = 3;
+	p = run(r, 2);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 7);
+	plan_done(&p);
+
+	/* keep_free_hugetlb's pages come on top of the held ones. */
+	set_pool(10, 10);
+	nodes[0].hugetlb_free = 16;
+	nodes[0].last_lend_usec = 0;
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].reason, REASON_SURPLUS);
+	assert_int_equal(p.nodes[0].reclaim, 7);
+	plan_done(&p);
+	set_pool(3, 3);
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].reason, REASON_HUGETLB);
+	plan_done(&p);
+	nodes[0].hugetlb_free = 15;	/* 1 for the reservation, 1 for keep_free_hugetlb */
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].reclaim, 2);
+	assert_int_equal(p.nodes[0].reason, REASON_HUGETLB);
+	plan_done(&p);
+	nodes[0].last_lend_usec = st.now_usec - SEC;	/* the cooldown delays the choice only */
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].reason, REASON_RESERVATION);
+	plan_done(&p);
+}
+
+/* The move budget defers an ordinary reservation's reclaims like any move. */
+static void test_ordinary_deferred_by_budget(void **state)
+{
+	struct reservation r = { .owner = "web", .kind = RESV_ORDINARY, .bytes = 16 * GIB };
+	struct plan p;
+
+	(void)state;
+	set_pool(10, 10);
+	nodes[0].hugetlb_free = 4;
+	pol.defaults.max_moves = 3;
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[0].reclaim, 3);
+	assert_int_equal(p.nodes[0].deferred, 7);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 2);
+	plan_done(&p);
+}
+
+static void test_place_ordinary(void **state)
+{
+	struct reservation r = { .owner = "web", .kind = RESV_ORDINARY, .bytes = 6 * GIB,
+				 .node = 1 };
+
+	(void)state;
+	st.n_nodes = 2;
+	/* Node 0: 8 free pages; node 1: 4 free pages and 6 empty chunks. */
+	nodes[1].hugetlb_free = 4;
+	nodes[1].pool_chunks = 6;
+	nodes[1].pool_free_pages = 6 * PPC;
+	nodes[1].pool_empty_chunks = 6;
+	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_ORDINARY), 1);
+	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_ORDINARY), 0);
+	/* Node 1 without its pool: the pages held on node 0 are no one's to lend. */
+	nodes[1].pool_chunks = nodes[1].pool_free_pages = nodes[1].pool_empty_chunks = 0;
+	r.node = 0;
+	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_CONFIDENTIAL), 0);
+	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_CONFIDENTIAL), 1);
+	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_ORDINARY), 1);
+}
+
+/* Shares of the policy are of the node's 1 GiB pages: hugetlb's and the pool's. */
+static void test_shares_of_the_node(void **state)
+{
+	struct reservation r = { .owner = "cvm", .bytes = 6 * GIB };
+	struct plan p;
+
+	(void)state;
+	pol.defaults.max_pool_chunks = POLICY_SHARE_WHOLE / 2;
+	pol.defaults.shares = POLICY_SHARE_MAX_POOL_CHUNKS;
+	p = run(&r, 1);		/* 8 pages: a cap of 4 */
+	assert_int_equal(p.nodes[0].lend, 4);
+	assert_int_equal(p.nodes[0].lend_cma + p.nodes[0].shortfall, 0);
+	plan_done(&p);
+	/* Lent, they still count: the cap stays 4. */
+	nodes[0].hugetlb_total = nodes[0].hugetlb_free = 4;
+	set_pool(4, 4);
+	p = run(&r, 1);
+	assert_int_equal(p.nodes[0].lend + p.nodes[0].lend_cma + p.nodes[0].reclaim, 0);
+	plan_done(&p);
+	/* A quarter is 2: the cap reclaims 2, cooldown or not, and headroom_high is clamped. */
+	pol.defaults.max_pool_chunks = POLICY_SHARE_WHOLE / 4;
+	nodes[0].last_lend_usec = st.now_usec - SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reclaim, 2);
+	assert_int_equal(p.nodes[0].reason, REASON_CAP);
+	plan_done(&p);
+	/* headroom_low as a share: 0.1% of 2048 pages is 3 (2.048 rounded up). */
+	pol.defaults.headroom_low = 100;
+	pol.defaults.headroom_high = 5;
+	pol.defaults.max_pool_chunks = 64;
+	pol.defaults.shares = POLICY_SHARE_HEADROOM_LOW;
+	nodes[0].hugetlb_total = nodes[0].hugetlb_free = 2046;
+	set_pool(2, 2);
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 3);	/* 2 free < 3: up to 5 */
+	assert_int_equal(p.nodes[0].low_watermark_pages, 3 * PPC);
+	plan_done(&p);
 }
 
 /*
@@ -530,6 +713,11 @@ int main(void)
 		cmocka_unit_test_setup(test_hugetlb_reservations_respected, setup),
 		cmocka_unit_test_setup(test_place, setup),
 		cmocka_unit_test_setup(test_resizing_node_not_planned, setup),
+		cmocka_unit_test_setup(test_ordinary_pages_not_lent, setup),
+		cmocka_unit_test_setup(test_ordinary_reclaims_empty_chunks, setup),
+		cmocka_unit_test_setup(test_ordinary_deferred_by_budget, setup),
+		cmocka_unit_test_setup(test_place_ordinary, setup),
+		cmocka_unit_test_setup(test_shares_of_the_node, setup),
 	};
 
 	return cmocka_run_group_tests_name("planner", tests, NULL, NULL);

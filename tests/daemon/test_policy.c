@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,13 +40,79 @@ static void parse_fails(const char *text, const char *want)
 
 static void test_shipped_policy(void **state)
 {
+	struct node_policy small, large;
 	struct policy *p;
 	char *err = NULL;
 
 	(void)state;
 	assert_int_equal(policy_load(TOP_DIR "/config/policy.json", &p, &err), 0);
-	assert_int_equal(p->defaults.keep_free_hugetlb, 2);
 	assert_int_equal(p->limits.max_connections, 256);
+	/* Every size of a node is a share of it: right on a test guest and a large host. */
+	assert_int_equal(p->defaults.shares, POLICY_SHARE_KEEP_FREE_HUGETLB |
+			 POLICY_SHARE_HEADROOM_LOW | POLICY_SHARE_HEADROOM_HIGH |
+			 POLICY_SHARE_MAX_POOL_CHUNKS);
+	node_policy_resolve(&p->defaults, 4, &small);
+	node_policy_resolve(&p->defaults, 3072, &large);
+	assert_int_equal(small.max_pool_chunks, 4);
+	assert_int_equal(large.max_pool_chunks, 3072);
+	assert_true(small.headroom_low >= 1 && small.headroom_high >= small.headroom_low);
+	assert_true(large.headroom_high > small.headroom_high);
+	assert_true(large.keep_free_hugetlb > small.keep_free_hugetlb);
+	policy_free(p);
+}
+
+/* A size of a node is a count or a share of its 1 GiB pages, rounded up. */
+static void test_shares(void **state)
+{
+	static const char *const good[] = { "0%", "100%", "100.000%", "12.5%", "0.001%", "7.25%" };
+	static const char *const bad[] = { "%", "101%", "100.001%", "1.2345%", "12.%", ".5%", "5",
+					   "5 %", "-1%", "+1%", "1e1%", "5%%", "0x5%", "" };
+	struct node_policy r;
+	struct policy *p;
+	char text[160];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(text, sizeof(text), "{\"defaults\": {\"keep_free_hugetlb\": \"%s\"}}", good[i]);
+		policy_free(parse_ok(text));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"defaults\": {\"keep_free_hugetlb\": \"%s\"}}", bad[i]);
+		parse_fails(text, "$.defaults.keep_free_hugetlb: must be an integer from 0 to 1048576 "
+			    "or a share from 0% to 100%");
+	}
+	/* Only sizes of a node take shares. */
+	parse_fails("{\"defaults\": {\"max_moves\": \"10%\"}}", "$.defaults.max_moves: must be an integer");
+	parse_fails("{\"interval_sec\": \"10%\"}", "$.interval_sec: must be an integer");
+
+	p = parse_ok("{\"defaults\": {\"keep_free_hugetlb\": \"0.1%\", \"headroom_low\": \"0.1%\","
+		     " \"headroom_high\": 3, \"max_pool_chunks\": \"50%\"},"
+		     " \"nodes\": {\"1\": {\"keep_free_hugetlb\": 5, \"max_pool_chunks\": \"0.2%\"}}}");
+	node_policy_resolve(&p->defaults, 1536, &r);
+	assert_int_equal(r.keep_free_hugetlb, 2);	/* 1.536, rounded up */
+	assert_int_equal(r.headroom_low, 2);
+	assert_int_equal(r.headroom_high, 3);
+	assert_int_equal(r.max_pool_chunks, 768);
+	assert_int_equal(r.shares, 0);
+	node_policy_resolve(&p->defaults, 0, &r);
+	assert_int_equal(r.keep_free_hugetlb + r.headroom_low + r.max_pool_chunks, 0);
+	assert_int_equal(r.headroom_high, 0);		/* clamped to the cap */
+	/* An override's count replaces the default's share, and the other way round. */
+	node_policy_resolve(policy_node(p, 1), 1536, &r);
+	assert_int_equal(r.keep_free_hugetlb, 5);
+	assert_int_equal(r.max_pool_chunks, 4);		/* 3.072, rounded up */
+	assert_int_equal(r.headroom_high, 3);
+	assert_int_equal(r.headroom_low, 2);
+	node_policy_resolve(policy_node(p, 1), 1000, &r);
+	assert_int_equal(r.max_pool_chunks, 2);
+	assert_int_equal(r.headroom_high, 2);		/* clamped to the cap */
+	assert_int_equal(r.headroom_low, 1);
+	policy_free(p);
+
+	/* The built-in cap is none: the whole node. */
+	p = parse_ok("{}");
+	node_policy_resolve(&p->defaults, 3072, &r);
+	assert_int_equal(r.max_pool_chunks, 3072);
 	policy_free(p);
 }
 
@@ -107,8 +174,12 @@ static void test_ranges(void **state)
 	parse_fails("{\"limits\": {\"max_message_bytes\": 100}}", "$.limits.max_message_bytes");
 	parse_fails("{\"defaults\": {\"headroom_low\": 3, \"headroom_high\": 2}}",
 		    "$.defaults.headroom_low: must not exceed headroom_high (2)");
-	parse_fails("{\"nodes\": {\"2\": {\"headroom_high\": 100}}}",
+	parse_fails("{\"defaults\": {\"max_pool_chunks\": 64}, \"nodes\": {\"2\": {\"headroom_high\": 100}}}",
 		    "$.nodes.2.headroom_high: must not exceed max_pool_chunks (64)");
+	parse_fails("{\"defaults\": {\"headroom_low\": \"2%\", \"headroom_high\": \"1.5%\"}}",
+		    "$.defaults.headroom_low: must not exceed headroom_high (1.500%)");
+	parse_fails("{\"defaults\": {\"headroom_high\": \"100%\", \"max_pool_chunks\": \"50%\"}}",
+		    "$.defaults.headroom_high: must not exceed max_pool_chunks (50%)");
 	parse_fails("{\"retry\": {\"backoff_ms\": 500, \"backoff_max_ms\": 100}}", "$.retry.backoff_ms");
 	parse_fails("{\"limits\": {\"max_connections\": 4, \"max_connections_per_uid\": 8}}",
 		    "$.limits.max_connections_per_uid");
@@ -167,6 +238,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shipped_policy),
+		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_empty_is_builtin_defaults),
 		cmocka_unit_test(test_overrides_merge_defaults),
 		cmocka_unit_test(test_unknown_keys),

@@ -71,6 +71,30 @@ static const struct {
 	{ "limits", "Limit keys" },
 };
 
+/* The share a key takes: only the keys of a node (those of defaults) take one. */
+static const struct policy_share *share_of(const struct policy_field *f)
+{
+	const struct policy_field *node = find_field(policy_fields(), "defaults")->sub;
+
+	for (const struct policy_field *g = node; g->key; g++)
+		if (g == f)
+			return policy_share_of(f->key);
+	return NULL;
+}
+
+/* A share as the policy writes it: thousandths of a percent to "12.5%". */
+static void share_str(uint64_t v, char *buf, size_t size)
+{
+	int len = snprintf(buf, size, "%llu.%03llu", (unsigned long long)(v / 1000),
+			   (unsigned long long)(v % 1000));
+
+	while (buf[len - 1] == '0')
+		buf[--len] = '\0';
+	if (buf[len - 1] == '.')
+		buf[--len] = '\0';
+	snprintf(buf + len, size - len, "%%");
+}
+
 static const struct policy_field *section_fields(size_t i)
 {
 	const struct policy_field *f;
@@ -144,13 +168,26 @@ static void schema_field(const cJSON *root, const cJSON *prop, const struct poli
 			 const char *path)
 {
 	const cJSON *def = schema_get(root, prop, "default");
+	const cJSON *pattern = schema_get(root, prop, "pattern");
+	const struct policy_share *share = share_of(f);
+	char want[32];
 
 	switch (f->type) {
 	case POLICY_U64:
-		schema_type(root, prop, path, "\"integer\"");
+		schema_type(root, prop, path, share ? "[\"integer\",\"string\"]" : "\"integer\"");
 		schema_number(root, prop, path, "minimum", f->min);
 		schema_number(root, prop, path, "maximum", f->max);
-		schema_number(root, prop, path, "default", f->def);
+		if (share && (!cJSON_IsString(pattern) ||
+			      strcmp(pattern->valuestring, POLICY_SHARE_PATTERN) != 0))
+			disagree("schema: %s: pattern is not the parser's %s", path,
+				 POLICY_SHARE_PATTERN);
+		if (!share || !share->def_share) {
+			schema_number(root, prop, path, "default", f->def);
+			break;
+		}
+		share_str(f->def, want, sizeof(want));
+		if (!cJSON_IsString(def) || strcmp(def->valuestring, want) != 0)
+			disagree("schema: %s: default is not \"%s\"", path, want);
 		break;
 	case POLICY_BOOL:
 		schema_type(root, prop, path, "\"boolean\"");
@@ -203,6 +240,35 @@ static void test_schema_matches_tables(void **state)
 	schema_object(root, root, policy_fields(), "$");
 	cJSON_Delete(root);
 	no_disagreement();
+}
+
+/* The schema's pattern for shares accepts what the parser accepts, no more. */
+static void test_schema_share_pattern(void **state)
+{
+	static const char *const shares[] = {
+		"0%", "5%", "12.5%", "99.999%", "100%", "100.0%", "100.000%", "0.001%", "007%",
+		"%", "101%", "100.001%", "100.1%", "1.2345%", "12.%", ".5%", "5", "5 %", " 5%",
+		"-1%", "+1%", "1e1%", "5%%", "0x5%", "1000%", "",
+	};
+	char text[128], *err;
+	struct policy *p;
+	regex_t re;
+
+	(void)state;
+	assert_int_equal(regcomp(&re, POLICY_SHARE_PATTERN, REG_EXTENDED | REG_NOSUB), 0);
+	for (size_t i = 0; i < ARRAY_SIZE(shares); i++) {
+		bool matches = regexec(&re, shares[i], 0, NULL, 0) == 0, parses;
+
+		snprintf(text, sizeof(text), "{\"defaults\": {\"headroom_high\": \"%s\"}}", shares[i]);
+		parses = policy_parse(text, strlen(text), "t.json", &p, &err) == 0;
+		if (parses)
+			policy_free(p);
+		free(err);
+		if (matches != parses)
+			fail_msg("share \"%s\": the pattern %s it, the parser %s it", shares[i],
+				 matches ? "accepts" : "refuses", parses ? "accepts" : "refuses");
+	}
+	regfree(&re);
 }
 
 /* nodes takes the keys of defaults, under the node ids the parser accepts. */
@@ -298,13 +364,18 @@ static size_t load_man_keys(struct man_key *keys, size_t max)
 
 static void man_field(const struct man_key *k, const struct policy_field *f)
 {
-	char want[160];
+	const struct policy_share *share = share_of(f);
+	char want[160], def[32];
 
 	switch (f->type) {
 	case POLICY_U64:
-		snprintf(want, sizeof(want), "(%llu..%llu, default %llu)",
+		if (share && share->def_share)
+			share_str(f->def, def, sizeof(def));
+		else
+			snprintf(def, sizeof(def), "%llu", (unsigned long long)f->def);
+		snprintf(want, sizeof(want), "(%llu..%llu%s, default %s)",
 			 (unsigned long long)f->min, (unsigned long long)f->max,
-			 (unsigned long long)f->def);
+			 share ? " or 0%..100%" : "", def);
 		break;
 	case POLICY_BOOL:
 		snprintf(want, sizeof(want), "(boolean, default %s)", f->def ? "true" : "false");
@@ -395,6 +466,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_schema_matches_tables, reset_errors),
 		cmocka_unit_test_setup(test_schema_nodes, reset_errors),
+		cmocka_unit_test_setup(test_schema_share_pattern, reset_errors),
 		cmocka_unit_test_setup(test_man_page_matches_tables, reset_errors),
 	};
 

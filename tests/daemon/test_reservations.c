@@ -71,7 +71,8 @@ static void test_add_find_remove(void **state)
 static void test_save_load_roundtrip(void **state)
 {
 	struct reservation r1 = { .owner = "vm1", .bytes = 3 * GIB + 7, .node = 0, .created = 1700000000 };
-	struct reservation r2 = { .owner = "vm2", .bytes = 1, .node = 3, .any = true, .created = 5 };
+	struct reservation r2 = { .owner = "vm2", .bytes = 1, .node = 3, .any = true, .created = 5,
+				  .kind = RESV_ORDINARY };
 	struct resv_set set = { 0 }, back;
 	char path[128];
 
@@ -90,8 +91,47 @@ static void test_save_load_roundtrip(void **state)
 	assert_false(resv_find(&back, "vm1")->any);
 	assert_int_equal(resv_find(&back, "vm2")->node, 3);
 	assert_true(resv_find(&back, "vm2")->any);
+	assert_int_equal(resv_find(&back, "vm1")->kind, RESV_CONFIDENTIAL);
+	assert_int_equal(resv_find(&back, "vm2")->kind, RESV_ORDINARY);
 	resv_set_done(&back);
 	resv_set_done(&set);
+}
+
+/* A state file written before reservations had a kind holds confidential ones. */
+static void test_parse_without_kind(void **state)
+{
+	static const char text[] =
+		"{\"version\":1,\"reservations\":[{\"owner\":\"a\",\"bytes\":1,\"node\":0,"
+		"\"any\":false,\"created\":0},{\"owner\":\"b\",\"kind\":\"ordinary\",\"bytes\":1,"
+		"\"node\":0,\"any\":false,\"created\":0}]}";
+	struct resv_set set;
+	char *out;
+
+	(void)state;
+	assert_int_equal(resv_parse(text, strlen(text), &set, NULL), 0);
+	assert_int_equal(resv_find(&set, "a")->kind, RESV_CONFIDENTIAL);
+	assert_int_equal(resv_find(&set, "b")->kind, RESV_ORDINARY);
+	/* Written back, every entry names its kind. */
+	out = resv_format(&set);
+	assert_non_null(strstr(out, "\"kind\":\t\"confidential\""));
+	assert_non_null(strstr(out, "\"kind\":\t\"ordinary\""));
+	free(out);
+	resv_set_done(&set);
+}
+
+static void test_kind_names(void **state)
+{
+	enum resv_kind k = RESV_CONFIDENTIAL;
+
+	(void)state;
+	assert_int_equal(resv_kind_from_name("ordinary", &k), 0);
+	assert_int_equal(k, RESV_ORDINARY);
+	assert_string_equal(resv_kind_name(k), "ordinary");
+	assert_int_equal(resv_kind_from_name("confidential", &k), 0);
+	assert_int_equal(k, RESV_CONFIDENTIAL);
+	assert_string_equal(resv_kind_name(k), "confidential");
+	assert_int_equal(resv_kind_from_name("Ordinary", &k), -EINVAL);
+	assert_int_equal(resv_kind_from_name("", &k), -EINVAL);
 }
 
 static void test_parse_rejects(void **state)
@@ -107,6 +147,9 @@ static void test_parse_rejects(void **state)
 		"{\"version\":1,\"reservations\":[{\"owner\":\"a\",\"bytes\":1,\"node\":0,\"created\":0}]}",
 		"{\"version\":1,\"reservations\":[{\"owner\":\"a\",\"bytes\":1,\"node\":0,\"any\":false,\"created\":0},"
 		"{\"owner\":\"a\",\"bytes\":1,\"node\":0,\"any\":false,\"created\":0}]}",
+		"{\"version\":1,\"reservations\":[{\"owner\":\"a\",\"kind\":\"secret\",\"bytes\":1,\"node\":0,\"any\":false,\"created\":0}]}",
+		"{\"version\":1,\"reservations\":[{\"owner\":\"a\",\"kind\":1,\"bytes\":1,\"node\":0,\"any\":false,\"created\":0}]}",
+		"{\"version\":1,\"reservations\":[{\"owner\":\"a\",\"kind\":null,\"bytes\":1,\"node\":0,\"any\":false,\"created\":0}]}",
 	};
 	struct resv_set set;
 
@@ -208,6 +251,8 @@ int main(void)
 		cmocka_unit_test(test_add_find_remove),
 		cmocka_unit_test_setup_teardown(test_save_load_roundtrip, make_dir, remove_dir),
 		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_parse_without_kind),
+		cmocka_unit_test(test_kind_names),
 		cmocka_unit_test_setup_teardown(test_load_corrupt_file, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_load_error_names_file_and_reason, make_dir,
 						remove_dir),

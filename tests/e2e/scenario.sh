@@ -44,6 +44,7 @@ cvm_pages=$(((cvm_secret_mib + cvm_gmem_mib) * 256))
 # kernel package.
 plan=50
 [ "${E2E_KERNEL-}" = deb ] && plan=$((plan + 2))
+plan=$((plan + 16))	# the step held-pages
 checks=0
 failed=''
 nfailed=0
@@ -269,6 +270,40 @@ check "within 30 s both chunks are 1 GiB hugetlb pages again" \
 check "0 direct-map splits from the lend through cvm-1's life to the reclaim" \
 	same_number "$(splits)" "$splits_before"
 row cvm-exit
+
+# Ordinary-VM reservations, a step of its own: node 1 has two free 1 GiB
+# pages and no chunk before it and after it.
+echo "# step held-pages web-1 reserves node 1's two 1 GiB pages for an ordinary VM; the pool gives a chunk back for it"
+say "\$ gigapoolctl reserve cvm-3 1G --node 1"
+ctl reserve cvm-3 1G --node 1 | sed 's/^/# say   /'
+check "the daemon lent node 1 a chunk for cvm-3" node_is 1 nr_chunks 1
+say "\$ gigapoolctl reserve web-1 2G --kind ordinary --node 1"
+ctl reserve web-1 2G --kind ordinary --node 1 | sed 's/^/# say   /'
+check "web-1's reservation is ordinary" eq "$(reservation kind web-1)" '"ordinary"'
+check "with cvm-3's chunk held, 1 GiB of web-1 is pending" \
+	eq "$(reservation satisfied web-1) $(reservation pending_bytes web-1)" "false 1073741824"
+say "\$ gigapoolctl release cvm-3     (its chunk is empty: web-1 takes it back)"
+check "release cvm-3" ctl release cvm-3
+check "the release's cycle reclaimed the chunk: node 1 has two free 1 GiB pages" \
+	eq "$(pool 1 nr_chunks) $(huge 1 free_hugepages)" "0 2"
+check "web-1 is satisfied" eq "$(reservation satisfied web-1)" true
+check "Status shows two held pages on node 1" eq "$(status_value ordinary_reserved_pages 1)" 2
+check "metrics show the held bytes on node 1" \
+	eval 'ctl metrics | grep -qx "gigapool_ordinary_reserved_bytes{node=\"1\"} 2147483648"'
+ctl list | sed 's/^/# say   /'
+say "\$ gigapoolctl reserve cvm-4 1G --node 1     (no lend may take web-1's pages)"
+ctl reserve cvm-4 1G --node 1 | sed 's/^/# say   /'
+check "no chunk was lent from web-1's pages" eq "$(pool 1 nr_chunks) $(huge 1 free_hugepages)" "0 2"
+check "release cvm-4" ctl release cvm-4
+check "systemctl restart gigapoold" systemctl restart gigapoold.service
+check "web-1's reservation survived the restart as ordinary" eq "$(reservation kind web-1)" '"ordinary"'
+check "ordinary VM web-1 got its two 1 GiB pages on node 1" start_vm web-1 ordinary 1 2
+web_pid=$vm_pid
+say "\$ gigapoolctl release web-1     (the VM holds its pages now)"
+check "release web-1" ctl release web-1
+row held-pages
+check "web-1 stops" stop_vm "$web_pid"
+check "node 1 has two free 1 GiB pages and no chunk again" chunks_back 1 2
 
 echo "# step restart cvm-2 reserves 1 GiB on node 1; then systemctl restart, and kill -9"
 say "\$ gigapoolctl reserve cvm-2 1G --node 1"
