@@ -597,6 +597,59 @@ static void test_ordinary_deferred_by_budget(void **state)
 	plan_done(&p);
 }
 
+/*
+ * What no empty chunk gives an ordinary reservation, planner_compact()
+ * asks to empty: at once (no cooldown) and below the headroom, as its
+ * reclaims, but not from the free chunks a confidential reservation holds.
+ */
+static void test_compact_for_ordinary(void **state)
+{
+	struct reservation r[] = {
+		{ .owner = "web", .kind = RESV_ORDINARY, .bytes = 4 * GIB, .node = 0 },
+		{ .owner = "cvm", .bytes = 2 * GIB, .node = 0 },
+	};
+	struct plan p;
+
+	(void)state;
+	nodes[0].hugetlb_free = 1;
+	set_pool(8, 3);
+	nodes[0].pool_empty_chunks = 0;
+	nodes[0].last_lend_usec = st.now_usec - SEC;	/* inside the cooldown */
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 3);
+	assert_int_equal(p.nodes[0].reclaim, 0);
+	planner_compact(&st, &pol, &p);
+	/* All 3 free chunks' worth, headroom_low's included. */
+	assert_int_equal(p.nodes[0].compact, 3);
+	assert_int_equal(p.nodes[0].deferred, 0);
+	plan_done(&p);
+
+	/* One empty chunk is reclaimed; the other 2 are emptied. */
+	nodes[0].pool_empty_chunks = 1;
+	p = run(r, 1);
+	assert_int_equal(p.nodes[0].reclaim, 1);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 2);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].compact, 2);
+	plan_done(&p);
+
+	/* "cvm" holds 2 of the 3 free chunks' worth: 1 is left to empty. */
+	nodes[0].pool_empty_chunks = 0;
+	p = run(r, 2);
+	assert_int_equal(p.nodes[0].ordinary_shortfall, 3);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].compact, 1);
+	plan_done(&p);
+
+	/* The move budget: what it leaves is deferred. */
+	pol.defaults.max_moves = 2;
+	p = run(r, 1);
+	planner_compact(&st, &pol, &p);
+	assert_int_equal(p.nodes[0].compact, 2);
+	assert_int_equal(p.nodes[0].deferred, 1);
+	plan_done(&p);
+}
+
 static void test_place_ordinary(void **state)
 {
 	struct reservation r = { .owner = "web", .kind = RESV_ORDINARY, .bytes = 6 * GIB,
@@ -716,6 +769,7 @@ int main(void)
 		cmocka_unit_test_setup(test_ordinary_pages_not_lent, setup),
 		cmocka_unit_test_setup(test_ordinary_reclaims_empty_chunks, setup),
 		cmocka_unit_test_setup(test_ordinary_deferred_by_budget, setup),
+		cmocka_unit_test_setup(test_compact_for_ordinary, setup),
 		cmocka_unit_test_setup(test_place_ordinary, setup),
 		cmocka_unit_test_setup(test_shares_of_the_node, setup),
 	};
