@@ -55,9 +55,11 @@
  * @list: entry in the pool's list of chunks
  * @pfn: first page frame of the chunk
  * @nid: node the chunk belongs to
- * @used: pages handed out or poisoned: the pages placement cannot use
+ * @used: pages handed out, poisoned or leaked: the pages placement cannot use
  * @dirty: pages set in @dirty_map
  * @poisoned: pages a memory error took out of use for good
+ * @leaked: pages the firmware of a confidential VM failed to give back to
+ *	the host, out of use for good
  * @free_blocks: blocks with no page handed out or poisoned
  * @draining: being given back; no new allocations
  * @used_map: one bit per page handed out
@@ -68,6 +70,8 @@
  *	get without wiping them again
  * @poison_map: pages a memory error hit; they keep their bit in
  *	@used_map for good, so that placement never picks them again
+ * @leak_map: pages leaked by unmapped_pool_leak_page(); like poisoned
+ *	ones, they keep their bit in @used_map for good
  * @block_owner: id of each block's owner (0: none), so that one owner's
  *	pages stay together and leave whole blocks behind when it goes
  * @block_used: pages handed out per block
@@ -89,12 +93,14 @@ struct unmapped_pool_chunk {
 	unsigned long used;
 	unsigned long dirty;
 	unsigned long poisoned;
+	unsigned long leaked;
 	unsigned int free_blocks;
 	bool draining;
 	unsigned long *used_map;
 	unsigned long *dirty_map;
 	unsigned long *zeroed_map;
 	unsigned long *poison_map;
+	unsigned long *leak_map;
 	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
 	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
 	DECLARE_BITMAP(free_block_map, UNMAPPED_POOL_CHUNK_BLOCKS);
@@ -109,6 +115,8 @@ struct unmapped_pool_chunk {
  * @nr_chunks: length of @chunks, draining ones included
  * @used_pages: pages handed out and not poisoned since
  * @poisoned_pages: pages a memory error took out of use, whether their
+ *	last user has freed them yet or not
+ * @leaked_pages: pages leaked by unmapped_pool_leak_page(), whether their
  *	last user has freed them yet or not
  * @low_watermark: free pages under which user space wants an event
  * @below_watermark: the low-watermark event has been raised and not yet
@@ -132,6 +140,7 @@ struct unmapped_pool {
 	unsigned long nr_chunks;
 	unsigned long used_pages;
 	unsigned long poisoned_pages;
+	unsigned long leaked_pages;
 	unsigned long low_watermark;
 	bool below_watermark;
 	bool resizing;
@@ -150,7 +159,7 @@ static inline unsigned long
 unmapped_pool_nr_free(const struct unmapped_pool *pool)
 {
 	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages -
-	       pool->poisoned_pages;
+	       pool->poisoned_pages - pool->leaked_pages;
 }
 
 /*
@@ -172,6 +181,9 @@ void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk);
 bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
 				struct unmapped_pool_chunk *chunk,
 				unsigned long index);
+bool unmapped_pool_chunk_leak(struct unmapped_pool *pool,
+			      struct unmapped_pool_chunk *chunk,
+			      unsigned long index);
 bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed);
 void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
 				   unsigned long low_pages);

@@ -157,6 +157,7 @@ UNMAPPED_POOL_STAT_ATTR(alloc_failures, 0444, NULL, alloc_failures);
 UNMAPPED_POOL_STAT_ATTR(fallbacks, 0444, NULL, fallbacks);
 UNMAPPED_POOL_STAT_ATTR(tlb_flushes, 0444, NULL, tlb_flushes);
 UNMAPPED_POOL_STAT_ATTR(poisoned_pages, 0444, NULL, poisoned_pages);
+UNMAPPED_POOL_STAT_ATTR(leaked_pages, 0444, NULL, leaked_pages);
 
 static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_nr_chunks.attr.attr,
@@ -169,6 +170,7 @@ static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_fallbacks.attr.attr,
 	&unmapped_pool_attr_tlb_flushes.attr.attr,
 	&unmapped_pool_attr_poisoned_pages.attr.attr,
+	&unmapped_pool_attr_leaked_pages.attr.attr,
 	&unmapped_pool_attr_resizing.attr,
 	&unmapped_pool_attr_dirty_pages.attr,
 	NULL,

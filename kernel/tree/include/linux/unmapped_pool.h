@@ -10,6 +10,7 @@
 #ifndef _LINUX_UNMAPPED_POOL_H
 #define _LINUX_UNMAPPED_POOL_H
 
+#include <linux/errno.h>
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
 #include <linux/mm_types.h>
@@ -32,6 +33,10 @@ bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
 bool unmapped_pool_memory_failure(struct page *page);
 void unmapped_pool_report_meminfo(struct seq_file *m);
+int unmapped_pool_copy_from_user(struct page *page, const void __user *src);
+int unmapped_pool_copy_to_user(void __user *dst, struct page *page);
+void unmapped_pool_flush_pages(struct page *page, unsigned long nr);
+bool unmapped_pool_leak_page(struct page *page);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -126,6 +131,28 @@ static inline bool unmapped_pool_return_page(struct page *page,
 }
 
 static inline bool unmapped_pool_memory_failure(struct page *page)
+{
+	return false;
+}
+
+static inline int unmapped_pool_copy_from_user(struct page *page,
+					       const void __user *src)
+{
+	return -EFAULT;
+}
+
+static inline int unmapped_pool_copy_to_user(void __user *dst,
+					     struct page *page)
+{
+	return -EFAULT;
+}
+
+static inline void unmapped_pool_flush_pages(struct page *page,
+					     unsigned long nr)
+{
+}
+
+static inline bool unmapped_pool_leak_page(struct page *page)
 {
 	return false;
 }
