@@ -296,7 +296,7 @@ static void unmapped_pool_wipe_page(struct page *page)
  * Copy a whole page between a pool page and user memory.  Interrupts are
  * off while the slot maps the page, so the user memory is accessed with
  * page faults disabled, and faulted in between tries; every try goes on
- * where the last one stopped.
+ * where the last one stopped, until the task is killed.
  */
 static int unmapped_pool_copy_user(struct page *page, void __user *ubuf,
 				   bool to_page)
@@ -321,6 +321,8 @@ static int unmapped_pool_copy_user(struct page *page, void __user *ubuf,
 		unmapped_pool_unmap_slot(flags);
 		if (!left)
 			break;
+		if (fatal_signal_pending(current))
+			return -EINTR;
 		off = PAGE_SIZE - left;
 		if ((to_page ? fault_in_readable(ubuf + off, left) :
 			       fault_in_writeable(ubuf + off, left)) == left)
@@ -340,8 +342,8 @@ static int unmapped_pool_copy_user(struct page *page, void __user *ubuf,
  * its chunk's direct-map entry stays absent and whole.  May sleep to
  * fault in @src.
  *
- * Return: 0, or -EFAULT if @src could not be read whole; the page may
- * then hold part of it.
+ * Return: 0, -EFAULT if @src could not be read whole or -EINTR if the
+ * task was killed meanwhile; the page may then hold part of it.
  */
 int unmapped_pool_copy_from_user(struct page *page, const void __user *src)
 {
@@ -359,7 +361,8 @@ EXPORT_SYMBOL_GPL(unmapped_pool_copy_from_user);
  * Reaches the page as unmapped_pool_copy_from_user() does.  May sleep to
  * fault in @dst.
  *
- * Return: 0, or -EFAULT if @dst could not be written whole.
+ * Return: 0, -EFAULT if @dst could not be written whole or -EINTR if
+ * the task was killed meanwhile.
  */
 int unmapped_pool_copy_to_user(void __user *dst, struct page *page)
 {
