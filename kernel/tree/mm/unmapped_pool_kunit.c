@@ -874,8 +874,9 @@ static void unmapped_pool_live_copy_user(struct kunit *test)
 
 /*
  * What SEV-SNP's invalidation of a guest page does: flush a pool page's
- * cache lines.  Without the direct map, through __va(), it would fault; it
- * must leave the page's contents and the direct map as they were.
+ * cache lines.  Through __va() it would fault on hardware (not under
+ * QEMU's TCG, whose CLFLUSH translates no address); it must leave the
+ * page's contents and the direct map as they were.
  */
 static void unmapped_pool_live_flush(struct kunit *test)
 {
