@@ -40,6 +40,12 @@
 #define UNMAPPED_POOL_FEAT_RESIZING	(1ULL << 4)
 /* unmapped_pool_node_stats.poisoned_pages is filled in */
 #define UNMAPPED_POOL_FEAT_POISONED	(1ULL << 5)
+/*
+ * /sys/kernel/mm/unmapped_pool/guest_memfd exists: the operator's switch
+ * (flag, prefer, require) that serves guest_memfds created without the
+ * flag from the pool, and guest_memfd_pages counts what the pool served.
+ */
+#define UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE	(1ULL << 6)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */

@@ -724,6 +724,70 @@ static void unmapped_pool_spare_watermark(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, unmapped_pool_spare(&pool, 0), 0);
 }
 
+/*
+ * guest_memfd's switch reads the three words, with or without the newline
+ * echo adds, and nothing else, and shows every mode with the current one
+ * in brackets, as transparent_hugepage/enabled does.
+ */
+static void unmapped_pool_gmem_mode_words(struct kunit *test)
+{
+	static const char *const bad[] = {
+		"", "\n", "Flag", "prefer ", " prefer", "preferred", "requir",
+		"flag prefer", "0", "1", "never",
+	};
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("flag"),
+			UNMAPPED_POOL_GMEM_NONE);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("flag\n"),
+			UNMAPPED_POOL_GMEM_NONE);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("prefer"),
+			UNMAPPED_POOL_GMEM_PREFER);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("prefer\n"),
+			UNMAPPED_POOL_GMEM_PREFER);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("require"),
+			UNMAPPED_POOL_GMEM_REQUIRE);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("require\n"),
+			UNMAPPED_POOL_GMEM_REQUIRE);
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		KUNIT_EXPECT_EQ_MSG(test, unmapped_pool_gmem_mode_parse(bad[i]),
+				    -EINVAL, "word \"%s\"", bad[i]);
+
+	KUNIT_EXPECT_EQ(test,
+			unmapped_pool_gmem_mode_show(buf, UNMAPPED_POOL_GMEM_NONE),
+			22);
+	KUNIT_EXPECT_STREQ(test, buf, "[flag] prefer require\n");
+	unmapped_pool_gmem_mode_show(buf, UNMAPPED_POOL_GMEM_PREFER);
+	KUNIT_EXPECT_STREQ(test, buf, "flag [prefer] require\n");
+	unmapped_pool_gmem_mode_show(buf, UNMAPPED_POOL_GMEM_REQUIRE);
+	KUNIT_EXPECT_STREQ(test, buf, "flag prefer [require]\n");
+}
+
+/*
+ * What a new guest_memfd does, for every switch mode: a VM type the arch
+ * does not allow never draws from the pool; the flag requires the pool;
+ * without it the file does as the switch says.
+ */
+static void unmapped_pool_gmem_file_modes(struct kunit *test)
+{
+	enum unmapped_pool_gmem_mode mode;
+
+	for (mode = UNMAPPED_POOL_GMEM_NONE; mode <= UNMAPPED_POOL_GMEM_REQUIRE;
+	     mode++) {
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, false, false),
+				UNMAPPED_POOL_GMEM_NONE);
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, true, false),
+				mode);
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, true, true),
+				UNMAPPED_POOL_GMEM_REQUIRE);
+	}
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_small_owners_share),
 	KUNIT_CASE(unmapped_pool_place_sharing_threshold),
@@ -737,6 +801,8 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_owner_outlives_chunk),
 	KUNIT_CASE(unmapped_pool_place_poisoned),
 	KUNIT_CASE(unmapped_pool_spare_watermark),
+	KUNIT_CASE(unmapped_pool_gmem_mode_words),
+	KUNIT_CASE(unmapped_pool_gmem_file_modes),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
 	KUNIT_CASE(unmapped_pool_live_init_on_alloc),
