@@ -731,38 +731,39 @@ static void unmapped_pool_spare_watermark(struct kunit *test)
  */
 static void unmapped_pool_gmem_mode_words(struct kunit *test)
 {
-	static const char *const bad[] = {
-		"", "\n", "Flag", "prefer ", " prefer", "preferred", "requir",
-		"flag prefer", "0", "1", "never",
+	static const struct {
+		const char *word;
+		int mode;
+	} words[] = {
+		{ "flag", UNMAPPED_POOL_GMEM_NONE },
+		{ "flag\n", UNMAPPED_POOL_GMEM_NONE },
+		{ "prefer", UNMAPPED_POOL_GMEM_PREFER },
+		{ "prefer\n", UNMAPPED_POOL_GMEM_PREFER },
+		{ "require", UNMAPPED_POOL_GMEM_REQUIRE },
+		{ "require\n", UNMAPPED_POOL_GMEM_REQUIRE },
+		{ "", -EINVAL }, { "\n", -EINVAL }, { "Flag", -EINVAL },
+		{ "prefer ", -EINVAL }, { " prefer", -EINVAL },
+		{ "preferred", -EINVAL }, { "requir", -EINVAL },
+		{ "flag prefer", -EINVAL }, { "0", -EINVAL }, { "never", -EINVAL },
+	};
+	static const char *const shown[] = {
+		[UNMAPPED_POOL_GMEM_NONE] = "[flag] prefer require\n",
+		[UNMAPPED_POOL_GMEM_PREFER] = "flag [prefer] require\n",
+		[UNMAPPED_POOL_GMEM_REQUIRE] = "flag prefer [require]\n",
 	};
 	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
 	int i;
 
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("flag"),
-			UNMAPPED_POOL_GMEM_NONE);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("flag\n"),
-			UNMAPPED_POOL_GMEM_NONE);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("prefer"),
-			UNMAPPED_POOL_GMEM_PREFER);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("prefer\n"),
-			UNMAPPED_POOL_GMEM_PREFER);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("require"),
-			UNMAPPED_POOL_GMEM_REQUIRE);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_parse("require\n"),
-			UNMAPPED_POOL_GMEM_REQUIRE);
-	for (i = 0; i < ARRAY_SIZE(bad); i++)
-		KUNIT_EXPECT_EQ_MSG(test, unmapped_pool_gmem_mode_parse(bad[i]),
-				    -EINVAL, "word \"%s\"", bad[i]);
-
-	KUNIT_EXPECT_EQ(test,
-			unmapped_pool_gmem_mode_show(buf, UNMAPPED_POOL_GMEM_NONE),
-			22);
-	KUNIT_EXPECT_STREQ(test, buf, "[flag] prefer require\n");
-	unmapped_pool_gmem_mode_show(buf, UNMAPPED_POOL_GMEM_PREFER);
-	KUNIT_EXPECT_STREQ(test, buf, "flag [prefer] require\n");
-	unmapped_pool_gmem_mode_show(buf, UNMAPPED_POOL_GMEM_REQUIRE);
-	KUNIT_EXPECT_STREQ(test, buf, "flag prefer [require]\n");
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		KUNIT_EXPECT_EQ_MSG(test,
+				    unmapped_pool_gmem_mode_parse(words[i].word),
+				    words[i].mode, "word \"%s\"", words[i].word);
+	for (i = 0; i < ARRAY_SIZE(shown); i++) {
+		KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_show(buf, i),
+				strlen(shown[i]));
+		KUNIT_EXPECT_STREQ(test, buf, shown[i]);
+	}
 }
 
 /*
