@@ -306,6 +306,12 @@ static void switch_set(const char *word)
 		tap_bail("cannot set %s to %s", SWITCH, word);
 }
 
+/* At exit, a bail-out included: the suites after this one expect flag. */
+static void switch_reset(void)
+{
+	switch_write("flag");
+}
+
 /*
  * The pool device of this test, the node ids its snapshots cover and
  * node 0's flags in the last snapshot.
@@ -527,6 +533,7 @@ int main(void)
 	if (dev < 0 || ioctl(dev, UNMAPPED_POOL_IOC_INFO, &info))
 		tap_bail("%s: %s", UNMAPPED_POOL_DEVICE, strerror(errno));
 	nr_node_ids = info.nr_node_ids;
+	atexit(switch_reset);
 	tap_ok(info.features & UNMAPPED_POOL_FEAT_GUEST_MEMFD,
 	       "pool info advertises guest_memfd support");
 	switch_interface(&info);
