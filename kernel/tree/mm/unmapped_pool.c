@@ -1122,6 +1122,34 @@ void unmapped_pool_count_fallback(void)
 		atomic64_inc(&pool->fallbacks);
 }
 
+/**
+ * unmapped_pool_count_unserved - count a failure the pool may not have seen
+ *
+ * A consumer that may not fall back (guest_memfd that requires the pool)
+ * says so after unmapped_pool_alloc_folio() failed.  A pool with chunks
+ * counted that failure and raised its event already; a pool without any did
+ * not, as most requests it cannot serve (memfd_secret's) are served
+ * elsewhere.  This one is not: count it, and raise the event, so that the
+ * daemon lends the node a chunk.
+ */
+void unmapped_pool_count_unserved(void)
+{
+	struct unmapped_pool *pool =
+		unmapped_pool_of_node(unmapped_pool_policy_node());
+	unsigned long flags;
+	bool raise;
+
+	if (!pool)
+		return;
+	spin_lock_irqsave(&pool->lock, flags);
+	raise = !pool->nr_chunks;
+	if (raise)
+		pool->alloc_failures++;
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (raise)
+		unmapped_pool_raise_event();
+}
+
 bool __unmapped_pool_has_page(const struct page *page)
 {
 	return unmapped_pool_find_chunk(page_to_pfn(page));

@@ -131,6 +131,7 @@ struct unmapped_pool_chunk {
  * @reclaims: chunks given back since boot
  * @alloc_failures: requests that found the pool full
  * @fallbacks: consumer allocations served outside the pool (atomic)
+ * @gmem_pages: pages handed to guest_memfd since boot (atomic)
  * @tlb_flushes: cross-CPU TLB flushes done for this pool
  * @wipe_work: wipes the pool's dirty free pages; queued by every free
  */
@@ -151,6 +152,7 @@ struct unmapped_pool {
 	u64 reclaims;
 	u64 alloc_failures;
 	atomic64_t fallbacks;
+	atomic64_t gmem_pages;
 	u64 tlb_flushes;
 	struct work_struct wipe_work;
 };
@@ -216,7 +218,19 @@ void unmapped_pool_set_watermark(int nid, unsigned long low_pages);
 void unmapped_pool_node_snapshot(int nid, struct unmapped_pool_node_stats *st);
 u64 unmapped_pool_event_seq(void);
 void unmapped_pool_settle(void);
+void unmapped_pool_count_unserved(void);
 extern struct mutex unmapped_pool_resize_lock;
 extern wait_queue_head_t unmapped_pool_event_wait;
+
+/* unmapped_pool_gmem.c: guest_memfd and its switch */
+int unmapped_pool_gmem_mode_parse(const char *buf);
+int unmapped_pool_gmem_mode_show(char *buf,
+				 enum unmapped_pool_gmem_mode mode);
+enum unmapped_pool_gmem_mode unmapped_pool_gmem_get_switch(void);
+void unmapped_pool_gmem_set_switch(enum unmapped_pool_gmem_mode mode);
+enum unmapped_pool_gmem_mode
+__unmapped_pool_gmem_file_mode(enum unmapped_pool_gmem_mode mode, bool allowed,
+			       bool flagged);
+u64 unmapped_pool_gmem_pages(int nid);
 
 #endif /* _MM_UNMAPPED_POOL_H */

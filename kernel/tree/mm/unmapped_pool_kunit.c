@@ -983,6 +983,71 @@ static void unmapped_pool_live_leak(struct kunit *test)
 			0);
 }
 
+/*
+ * guest_memfd's switch reads the three words, with or without the newline
+ * echo adds, and nothing else, and shows every mode with the current one
+ * in brackets, as transparent_hugepage/enabled does.
+ */
+static void unmapped_pool_gmem_mode_words(struct kunit *test)
+{
+	static const struct {
+		const char *word;
+		int mode;
+	} words[] = {
+		{ "flag", UNMAPPED_POOL_GMEM_NONE },
+		{ "flag\n", UNMAPPED_POOL_GMEM_NONE },
+		{ "prefer", UNMAPPED_POOL_GMEM_PREFER },
+		{ "prefer\n", UNMAPPED_POOL_GMEM_PREFER },
+		{ "require", UNMAPPED_POOL_GMEM_REQUIRE },
+		{ "require\n", UNMAPPED_POOL_GMEM_REQUIRE },
+		{ "", -EINVAL }, { "\n", -EINVAL }, { "Flag", -EINVAL },
+		{ "prefer ", -EINVAL }, { " prefer", -EINVAL },
+		{ "preferred", -EINVAL }, { "requir", -EINVAL },
+		{ "flag prefer", -EINVAL }, { "0", -EINVAL }, { "never", -EINVAL },
+	};
+	static const char *const shown[] = {
+		[UNMAPPED_POOL_GMEM_NONE] = "[flag] prefer require\n",
+		[UNMAPPED_POOL_GMEM_PREFER] = "flag [prefer] require\n",
+		[UNMAPPED_POOL_GMEM_REQUIRE] = "flag prefer [require]\n",
+	};
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		KUNIT_EXPECT_EQ_MSG(test,
+				    unmapped_pool_gmem_mode_parse(words[i].word),
+				    words[i].mode, "word \"%s\"", words[i].word);
+	for (i = 0; i < ARRAY_SIZE(shown); i++) {
+		KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_show(buf, i),
+				strlen(shown[i]));
+		KUNIT_EXPECT_STREQ(test, buf, shown[i]);
+	}
+}
+
+/*
+ * What a new guest_memfd does, for every switch mode: a VM type the arch
+ * does not allow never draws from the pool; the flag requires the pool;
+ * without it the file does as the switch says.
+ */
+static void unmapped_pool_gmem_file_modes(struct kunit *test)
+{
+	enum unmapped_pool_gmem_mode mode;
+
+	for (mode = UNMAPPED_POOL_GMEM_NONE; mode <= UNMAPPED_POOL_GMEM_REQUIRE;
+	     mode++) {
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, false, false),
+				UNMAPPED_POOL_GMEM_NONE);
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, true, false),
+				mode);
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, true, true),
+				UNMAPPED_POOL_GMEM_REQUIRE);
+	}
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_small_owners_share),
 	KUNIT_CASE(unmapped_pool_place_sharing_threshold),
@@ -997,6 +1062,8 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_poisoned),
 	KUNIT_CASE(unmapped_pool_place_leaked),
 	KUNIT_CASE(unmapped_pool_spare_watermark),
+	KUNIT_CASE(unmapped_pool_gmem_mode_words),
+	KUNIT_CASE(unmapped_pool_gmem_file_modes),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
 	KUNIT_CASE(unmapped_pool_live_init_on_alloc),

@@ -10,6 +10,7 @@
 #ifndef _LINUX_UNMAPPED_POOL_H
 #define _LINUX_UNMAPPED_POOL_H
 
+#include <linux/err.h>
 #include <linux/errno.h>
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
@@ -29,6 +30,11 @@ void unmapped_pool_free_pages(struct page *page, unsigned int order);
 struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
 					struct unmapped_pool_owner *owner);
 void unmapped_pool_count_fallback(void);
+enum unmapped_pool_gmem_mode unmapped_pool_gmem_file_mode(bool allowed,
+							  bool flagged);
+struct folio *unmapped_pool_gmem_alloc_folio(gfp_t gfp,
+					     enum unmapped_pool_gmem_mode mode,
+					     struct unmapped_pool_owner *owner);
 bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
 bool unmapped_pool_memory_failure(struct page *page);
@@ -108,6 +114,19 @@ unmapped_pool_alloc_folio(gfp_t gfp, struct unmapped_pool_owner *owner)
 
 static inline void unmapped_pool_count_fallback(void)
 {
+}
+
+static inline enum unmapped_pool_gmem_mode
+unmapped_pool_gmem_file_mode(bool allowed, bool flagged)
+{
+	return UNMAPPED_POOL_GMEM_NONE;
+}
+
+static inline struct folio *
+unmapped_pool_gmem_alloc_folio(gfp_t gfp, enum unmapped_pool_gmem_mode mode,
+			       struct unmapped_pool_owner *owner)
+{
+	return ERR_PTR(-ENOMEM);
 }
 
 static inline void unmapped_pool_report_meminfo(struct seq_file *m)
