@@ -969,18 +969,22 @@ static int unmapped_pool_policy_node(void)
 /*
  * Pages leaving the pool are neither dirty free pages nor known to stay
  * zero any more.  @wipe gets the pages among them that are not known to
- * be zero, which @init asks to be wiped.
+ * be zero: those freed dirty that the wipe worker has not reached yet, as
+ * a free page is either zeroed (at lend, or by the worker) or dirty.
+ * They are wiped whatever the request's flags: they hold what another
+ * consumer left, which must neither reach the next one nor stay in memory
+ * for as long as the next one keeps the page.  So every page leaves the
+ * pool zeroed, and __GFP_ZERO or init_on_alloc cost nothing more.
  */
 static void unmapped_pool_hand_out(struct unmapped_pool_chunk *chunk,
 				   unsigned long index, unsigned long nr,
-				   bool init, unsigned long *wipe)
+				   unsigned long *wipe)
 {
 	unsigned long i = index;
 
 	bitmap_zero(wipe, nr);
-	if (init)
-		for_each_clear_bit_from(i, chunk->zeroed_map, index + nr)
-			__set_bit(i - index, wipe);
+	for_each_clear_bit_from(i, chunk->zeroed_map, index + nr)
+		__set_bit(i - index, wipe);
 	i = index;
 	for_each_set_bit_from(i, chunk->dirty_map, index + nr) {
 		__clear_bit(i, chunk->dirty_map);
@@ -1011,10 +1015,8 @@ EXPORT_SYMBOL_GPL(unmapped_pool_owner_init);
  * unmapped_pool_alloc_pages - allocate pages that are not in the direct map
  * @nid: node to allocate from, NUMA_NO_NODE for the local one
  * @order: order of the allocation, at most PMD order
- * @gfp: allocation flags; __GFP_ZERO and __GFP_COMP are honoured, and
- *	init_on_alloc zeroes pages as __GFP_ZERO does.  Otherwise a
- *	consumer whose memory is initialised by a trusted party leaves
- *	out __GFP_ZERO and skips the wipe.
+ * @gfp: allocation flags; __GFP_COMP is honoured, and the pages come
+ *	zeroed with or without __GFP_ZERO (below)
  * @owner: placement state of the object the pages belong to (a file,
  *	say), so that one owner's pages are placed together; NULL for none
  *
@@ -1022,8 +1024,8 @@ EXPORT_SYMBOL_GPL(unmapped_pool_owner_init);
  * other page, with put_page() or unmapped_pool_free_pages(); their final put returns
  * them to the pool.
  *
- * Pages that must come zeroed are wiped only where not known to be zero:
- * the worker that wipes freed pages marks them so.
+ * The pages always come zeroed, so __GFP_ZERO is honoured: a page the
+ * wipe worker has not reached since it was freed is wiped on the way out.
  *
  * Return: the first page, or NULL if the node's pool has no room.
  */
@@ -1034,7 +1036,6 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	struct unmapped_pool *pool;
 	struct unmapped_pool_chunk *chunk;
 	unsigned long index = 0, i, nr = 1UL << order;
-	bool init = want_init_on_alloc(gfp);
 	unsigned long flags;
 	struct page *page;
 	bool raise;
@@ -1055,7 +1056,7 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	if (owner)
 		spin_unlock(&owner->lock);
 	if (chunk)
-		unmapped_pool_hand_out(chunk, index, nr, init, wipe);
+		unmapped_pool_hand_out(chunk, index, nr, wipe);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (raise)
 		unmapped_pool_raise_event();
