@@ -158,12 +158,45 @@ static int hugetlb_set_watermark(struct backend *b, unsigned node, uint64_t low_
 	return -EOPNOTSUPP;
 }
 
+static int hugetlb_set_guest_memfd(struct backend *b, const char *mode)
+{
+	(void)b, (void)mode;
+	return -EOPNOTSUPP;
+}
+
 static const struct backend_ops hugetlb_ops = {
 	.mode = "hugetlb-only",
 	.snapshot = hugetlb_snapshot,
 	.move = hugetlb_move,
 	.set_watermark = hugetlb_set_watermark,
+	.set_guest_memfd = hugetlb_set_guest_memfd,
 };
+
+#define GUEST_MEMFD_FILE "sys/kernel/mm/unmapped_pool/guest_memfd"
+
+/*
+ * The current mode of the kernel's guest_memfd switch, which shows all
+ * modes with the current one in brackets ("flag [prefer] require", as
+ * transparent_hugepage/enabled does); "" if it cannot be read.
+ */
+static void read_guest_memfd(const struct backend *b, char *ret, size_t size)
+{
+	char path[4096], *text, *lb, *rb;
+
+	ret[0] = '\0';
+	if (!(b->features & UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE))
+		return;
+	snprintf(path, sizeof(path), "%s/" GUEST_MEMFD_FILE, b->root);
+	if (read_file_str(path, &text, 256) < 0)
+		return;
+	lb = strchr(text, '[');
+	rb = lb ? strchr(lb, ']') : NULL;
+	/* A word of lower-case letters, so that Status shows nothing odd. */
+	if (rb && rb - lb - 1 > 0 && (size_t)(rb - lb - 1) < size &&
+	    strspn(lb + 1, "abcdefghijklmnopqrstuvwxyz") == (size_t)(rb - lb - 1))
+		snprintf(ret, size, "%.*s", (int)(rb - lb - 1), lb + 1);
+	free(text);
+}
 
 /* One STATS ioctl gives an atomic view of every node, hugetlb included. */
 static int pool_snapshot(struct backend *b, struct system_state *ret)
@@ -207,12 +240,15 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 			n->pool_empty_chunks = k->free_pages / pages_per_chunk(ret);
 		n->low_watermark = k->low_watermark;
 		n->alloc_failed = k->flags & UNMAPPED_POOL_NODE_ALLOC_FAILED;
+		n->fallbacks = k->fallbacks;
 		/* Older kernels waited for the resize instead: never set there. */
 		n->resizing = k->flags & UNMAPPED_POOL_NODE_RESIZING;
 	}
 	free(st);
 	if (r < 0)
 		system_state_done(ret);
+	else
+		read_guest_memfd(b, ret->guest_memfd, sizeof(ret->guest_memfd));
 	return r;
 }
 
@@ -253,11 +289,30 @@ static int pool_set_watermark(struct backend *b, unsigned node, uint64_t low_pag
 	return ioctl(b->fd, UNMAPPED_POOL_IOC_SET_WATERMARK, &w) < 0 ? -errno : 0;
 }
 
+/* The kernel takes one word; it refuses anything else with -EINVAL. */
+static int pool_set_guest_memfd(struct backend *b, const char *mode)
+{
+	char path[4096];
+	int fd, r;
+
+	if (!(b->features & UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE))
+		return -EOPNOTSUPP;
+	snprintf(path, sizeof(path), "%s/" GUEST_MEMFD_FILE, b->root);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, mode, strlen(mode));
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	return r;
+}
+
 static const struct backend_ops pool_ops = {
 	.mode = "pool",
 	.snapshot = pool_snapshot,
 	.move = pool_move,
 	.set_watermark = pool_set_watermark,
+	.set_guest_memfd = pool_set_guest_memfd,
 };
 
 /*

@@ -30,6 +30,8 @@ struct backend_ops {
 	int (*move)(struct backend *b, enum move_dir dir, bool cma_only,
 		    struct move *moves, size_t n);
 	int (*set_watermark)(struct backend *b, unsigned node, uint64_t low_pages);
+	/* -EOPNOTSUPP: the kernel has no guest_memfd switch. */
+	int (*set_guest_memfd)(struct backend *b, const char *mode);
 };
 
 struct backend {

@@ -141,6 +141,8 @@ static void print_status(const cJSON *p)
 	printf("mode: %s%s%s%s\n", str(p, "mode"), cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "dry_run")) ?
 	       " (dry run)" : "", cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? ": " : "",
 	       cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? str(p, "mode_reason") : "");
+	if (cJSON_GetObjectItemCaseSensitive(p, "guest_memfd"))
+		printf("guest_memfd: %s\n", str(p, "guest_memfd"));
 	if (cJSON_IsObject(h))
 		printf("1 GiB hugetlb: %.0f pages, %.0f free, %.0f reserved, %.0f surplus\n",
 		       num(h, "total"), num(h, "free"), num(h, "reserved"), num(h, "surplus"));

@@ -358,6 +358,7 @@ void manager_run_cycle(struct manager *m, const char *why)
 
 		before.nodes[i].alloc_failed |= h->alloc_failed_pending;
 		h->alloc_failed_pending = false;
+		before.nodes[i].fell_back = before.nodes[i].fallbacks > h->fallbacks_seen;
 	}
 	r = planner_plan(&before, m->policy, m->resv.items, m->resv.n, &plan);
 	if (r < 0) {
@@ -373,6 +374,12 @@ void manager_run_cycle(struct manager *m, const char *why)
 			log_node(LOG_WARNING, before.nodes[i].node, before.nodes[i].pool_free_pages,
 				 "node %u: the pool failed an allocation; refilling headroom",
 				 before.nodes[i].node);
+		if (before.nodes[i].fell_back)
+			log_node(LOG_WARNING, before.nodes[i].node,
+				 before.nodes[i].fallbacks - h->fallbacks_seen,
+				 "node %u: %" PRIu64 " allocations fell back to ordinary memory; "
+				 "refilling headroom", before.nodes[i].node,
+				 before.nodes[i].fallbacks - h->fallbacks_seen);
 	}
 	if (m->opt.dry_run) {
 		log_plan(&plan);
@@ -391,6 +398,9 @@ void manager_run_cycle(struct manager *m, const char *why)
 				 "node %u: a chunk was on its way; planning it again shortly",
 				 plan.nodes[i].node);
 			shortfall = true;
+		} else {
+			/* A resizing node's fallbacks are acted on when it is planned. */
+			h->fallbacks_seen = before.nodes[i].fallbacks;
 		}
 		deferred += plan.nodes[i].deferred;
 		moved += h->lend_done + h->reclaim_done;
@@ -528,18 +538,63 @@ static void server_limits_of(const struct policy *p, struct server_limits *ret)
 	};
 }
 
-/* A broken policy on reload keeps the old one: better stale than none. */
+/*
+ * Set the kernel's guest_memfd switch as p asks, if it asks.  On failure
+ * *ret_error, when set, says what the operator can do about it.
+ */
+static int apply_guest_memfd(struct manager *m, const struct policy *p, char **ret_error)
+{
+	const char *mode = gmem_mode_name(p->guest_memfd);
+	int r;
+
+	*ret_error = NULL;
+	if (!mode)
+		return 0;
+	if (m->opt.dry_run) {
+		log_info("dry run: would set guest_memfd to %s", mode);
+		return 0;
+	}
+	r = m->backend->ops->set_guest_memfd(m->backend, mode);
+	if (r == -EOPNOTSUPP) {
+		if (asprintf(ret_error, "policy %s: guest_memfd: this kernel has no guest_memfd "
+			     "switch (%s); remove the key or boot a kernel that has it",
+			     m->opt.policy_path, m->backend->mode_reason[0] ?
+			     m->backend->mode_reason :
+			     "no UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE from " UNMAPPED_POOL_DEVICE) < 0)
+			*ret_error = NULL;
+	} else if (r < 0) {
+		if (asprintf(ret_error, "policy %s: guest_memfd: cannot set "
+			     "/sys/kernel/mm/unmapped_pool/guest_memfd to %s: %s",
+			     m->opt.policy_path, mode, strerror(-r)) < 0)
+			*ret_error = NULL;
+	} else {
+		log_info("guest_memfd set to %s", mode);
+	}
+	return r;
+}
+
+/*
+ * A broken policy on reload keeps the old one: better stale than none.  So
+ * does one the kernel cannot take (a guest_memfd mode without the switch).
+ */
 static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct manager *m = userdata;
 	struct server_limits lim;
 	struct policy *p;
 	char *err;
+	int r;
 
 	(void)s, (void)si;
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
 		   (unsigned long long)manager_now_usec(m));
-	if (policy_load(m->opt.policy_path, &p, &err) < 0) {
+	r = policy_load(m->opt.policy_path, &p, &err);
+	if (r >= 0) {
+		r = apply_guest_memfd(m, p, &err);
+		if (r < 0)
+			policy_free(p);
+	}
+	if (r < 0) {
 		log_error("reload: keeping the old policy: %s", err ? err : "out of memory");
 		free(err);
 	} else {
@@ -619,6 +674,9 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 		r = open_state(m, ret_error);
 	if (r >= 0)
 		r = backend_open(o->sysfs_root, &m->backend);
+	/* Before anything is served or moved: a policy the kernel cannot take stops here. */
+	if (r >= 0)
+		r = apply_guest_memfd(m, policy, ret_error);
 	if (r < 0) {
 		manager_free(m);
 		return r;
@@ -681,6 +739,12 @@ int manager_run(struct manager *m)
 	if (r < 0)
 		return r;
 	replace_state(m, &s);
+	/*
+	 * Fallbacks count from boot; only those from now on are demand this
+	 * daemon has not seen, as the kernel's allocation failures are.
+	 */
+	for (size_t i = 0; i < m->state.n_nodes; i++)
+		m->hist[m->state.nodes[i].node].fallbacks_seen = m->state.nodes[i].fallbacks;
 	warn_absent_nodes(m);
 	r = reconcile(m);
 	if (r < 0)

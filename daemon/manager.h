@@ -40,6 +40,8 @@ struct node_hist {
 	 * left unplanned while it was resizing: the next cycle still acts on it.
 	 */
 	bool alloc_failed_pending;
+	/* The node's fallbacks counter when a cycle last planned the node. */
+	uint64_t fallbacks_seen;
 };
 
 /* Public so that methods.c can answer from it, as systemd's oomd-manager-bus.c does. */

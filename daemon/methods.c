@@ -98,6 +98,9 @@ cJSON *methods_status_json(const struct manager *m)
 	cJSON_AddStringToObject(o, "mode", m->backend->ops->mode);
 	if (!m->state.pool_available)
 		cJSON_AddStringToObject(o, "mode_reason", m->backend->mode_reason);
+	/* As the kernel says, not as the policy asks: someone may have changed it. */
+	if (m->state.guest_memfd[0])
+		cJSON_AddStringToObject(o, "guest_memfd", m->state.guest_memfd);
 	cJSON_AddBoolToObject(o, "dry_run", m->opt.dry_run);
 	cJSON_AddStringToObject(o, "version", GIGAPOOL_VERSION);
 	cJSON_AddNumberToObject(o, "chunk_size", (double)m->state.chunk_size);
@@ -339,9 +342,11 @@ static const char pool_description[] =
 	"  ordinary_shortfall: int)\n\n"
 	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
 	"  reclaimed: int)\n\n"
-	"method Status() -> (mode: string, mode_reason: ?string, dry_run: bool, version: string,\n"
-	"  chunk_size: int, page_size: int, cycles: int, last_cycle: string,\n"
-	"  reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
+	"# guest_memfd: the kernel's guest_memfd switch (flag, prefer, require),\n"
+	"# absent when the kernel has none.\n"
+	"method Status() -> (mode: string, mode_reason: ?string, guest_memfd: ?string,\n"
+	"  dry_run: bool, version: string, chunk_size: int, page_size: int, cycles: int,\n"
+	"  last_cycle: string, reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
 	"method Plan() -> (nodes: []NodePlan)\n\n"
 	"method ListReservations() -> (reservations: []Reservation)\n\n"
 	"# node omitted or null: the daemon chooses; kind omitted or null: confidential.\n"

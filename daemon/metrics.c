@@ -45,6 +45,7 @@ char *metrics_format(const cJSON *status)
 	const cJSON *nodes = cJSON_GetObjectItemCaseSensitive(status, "nodes");
 	const cJSON *mode = cJSON_GetObjectItemCaseSensitive(status, "mode");
 	const cJSON *hugetlb = cJSON_GetObjectItemCaseSensitive(status, "hugetlb");
+	const cJSON *gmem = cJSON_GetObjectItemCaseSensitive(status, "guest_memfd");
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
@@ -54,6 +55,11 @@ char *metrics_format(const cJSON *status)
 	emit_header(f, "gigapool_pool_available", "gauge", "1 when the kernel has the unmapped pool");
 	fprintf(f, "gigapool_pool_available %d\n",
 		cJSON_IsString(mode) && mode->valuestring[0] == 'p');
+	if (cJSON_IsString(gmem)) {
+		emit_header(f, "gigapool_guest_memfd_mode", "gauge",
+			    "The kernel's guest_memfd switch: 1 for the current mode");
+		fprintf(f, "gigapool_guest_memfd_mode{mode=\"%s\"} 1\n", gmem->valuestring);
+	}
 	emit_header(f, "gigapool_reservations", "gauge", "Reservations held");
 	fprintf(f, "gigapool_reservations %.0f\n", number(status, "reservations"));
 	if (cJSON_IsObject(hugetlb)) {

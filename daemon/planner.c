@@ -14,7 +14,7 @@
  * [headroom_low, headroom_high] of free chunks above the reserved ones;
  * lending stops at high and reclaiming starts above high, so a pool inside
  * the band is left alone (hysteresis), unless the kernel reports that an
- * allocation from it failed.
+ * allocation from it failed or fell back to ordinary memory.
  *
  * The cooldown only delays reclaims that are a matter of choice (surplus
  * above the band, pages for ordinary VMs) after a lend on the node; it
@@ -288,15 +288,17 @@ int planner_plan(const struct system_state *s, const struct policy *p,
 		if (!node_plannable(s, n, p))
 			continue;
 		/*
-		 * A failed allocation means the headroom was too small for the
-		 * demand that came: refill to the top of the band right away,
-		 * even if the node reclaimed a moment ago (see the top).  A node
-		 * giving chunks back to ordinary reservations refills its
-		 * headroom once they hold their pages: reservations first.
+		 * A failed allocation, or one that fell back to ordinary
+		 * memory, means the headroom was too small for the demand that
+		 * came: refill to the top of the band right away, even if the
+		 * node reclaimed a moment ago (see the top).  A node giving
+		 * chunks back to ordinary reservations refills its headroom
+		 * once they hold their pages: reservations first.
 		 */
 		if (ordinary_reclaim(s, n, np) == 0 &&
 		    (have < np->reserved_chunks + pol->headroom_low ||
-		     (n->alloc_failed && have < np->reserved_chunks + pol->headroom_high))) {
+		     ((n->alloc_failed || n->fell_back) &&
+		      have < np->reserved_chunks + pol->headroom_high))) {
 			uint64_t want = min_u64(np->reserved_chunks + pol->headroom_high - have,
 						sub_sat(pol->max_pool_chunks, lent));
 

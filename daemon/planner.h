@@ -27,6 +27,13 @@ struct node_state {
 	uint64_t pool_empty_chunks;
 	uint64_t low_watermark;		/* pages, as the kernel reports it */
 	bool alloc_failed;		/* the pool failed an allocation since the last snapshot */
+	uint64_t fallbacks;		/* allocations served outside the pool since boot */
+	/*
+	 * fallbacks rose since the last cycle planned the node: memfd_secret,
+	 * or guest_memfd under the kernel's "prefer", took ordinary memory
+	 * because the pool was full.  Demand, like alloc_failed.
+	 */
+	bool fell_back;
 	/*
 	 * A chunk of the node was on its way into or out of the pool (lent
 	 * or reclaimed by someone else: the kernel's shrinker, a hand-run
@@ -48,6 +55,8 @@ struct system_state {
 	uint64_t page_size;		/* bytes */
 	uint64_t now_usec;		/* CLOCK_MONOTONIC */
 	struct hugetlb_global hugetlb;
+	/* The kernel's guest_memfd switch as read back; "" when it has none. */
+	char guest_memfd[16];
 	size_t n_nodes;
 	struct node_state *nodes;
 };

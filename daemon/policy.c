@@ -87,6 +87,16 @@ static const struct policy_field retry_fields[] = {
 	{ NULL }
 };
 
+/* The words of guest_memfd, indexed by enum gmem_mode - 1. */
+static const struct policy_field gmem_modes[] = {
+	{ .key = "flag" }, { .key = "prefer" }, { .key = "require" }, { NULL }
+};
+
+const char *gmem_mode_name(enum gmem_mode m)
+{
+	return m > GMEM_MODE_UNSET && m <= GMEM_MODE_REQUIRE ? gmem_modes[m - 1].key : NULL;
+}
+
 /* Offsets in retry_fields are relative to struct policy, so base is 0. */
 static const struct policy_field top_fields[] = {
 	{ "defaults", POLICY_OBJECT, offsetof(struct policy, defaults), 0, 0, 0, node_fields },
@@ -96,6 +106,7 @@ static const struct policy_field top_fields[] = {
 	{ "limits", POLICY_OBJECT, offsetof(struct policy, limits), 0, 0, 0, limit_fields },
 	{ "control_group", POLICY_STRING, offsetof(struct policy, control_group), 1, 64, 0, NULL },
 	{ "textfile", POLICY_STRING, offsetof(struct policy, textfile), 1, PATH_MAX - 8, 0, NULL },
+	{ "guest_memfd", POLICY_ENUM, offsetof(struct policy, guest_memfd), 0, 0, 0, gmem_modes },
 	{ NULL }
 };
 
@@ -165,11 +176,22 @@ static int parse_share(const char *s, uint64_t *ret)
 	return 0;
 }
 
+void policy_choices(const struct policy_field *f, char *buf, size_t size)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; f->sub[i].key && len < size; i++)
+		len += snprintf(buf + len, size - len, "%s%s",
+				i == 0 ? "" : f->sub[i + 1].key ? ", " : " or ", f->sub[i].key);
+}
+
 static int parse_field(const cJSON *item, const struct policy_field *f, void *base,
 		       const char *path, char **ret_error)
 {
 	const struct policy_share *share = field_share(f);
 	void *dst = (char *)base + f->offset;
+	char words[128];
 	double d;
 
 	switch (f->type) {
@@ -211,6 +233,18 @@ static int parse_field(const cJSON *item, const struct policy_field *f, void *ba
 		return *(char **)dst ? 0 : -ENOMEM;
 	case POLICY_OBJECT:
 		return parse_object(item, f->sub, dst, path, ret_error);
+	case POLICY_ENUM:
+		if (cJSON_IsNull(item)) {
+			*(unsigned *)dst = 0;
+			return 0;
+		}
+		for (unsigned i = 0; cJSON_IsString(item) && f->sub[i].key; i++)
+			if (strcmp(item->valuestring, f->sub[i].key) == 0) {
+				*(unsigned *)dst = i + 1;
+				return 0;
+			}
+		policy_choices(f, words, sizeof(words));
+		return fail(ret_error, "%s: must be null or %s", path, words);
 	}
 	return -EINVAL;
 }

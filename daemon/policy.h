@@ -54,6 +54,12 @@ struct policy_limits {
 	uint64_t max_owner_length;
 };
 
+/*
+ * The kernel's guest_memfd switch (/sys/kernel/mm/unmapped_pool/guest_memfd):
+ * which guest_memfds draw from the pool.  UNSET leaves the kernel's as it is.
+ */
+enum gmem_mode { GMEM_MODE_UNSET, GMEM_MODE_FLAG, GMEM_MODE_PREFER, GMEM_MODE_REQUIRE };
+
 struct policy {
 	struct node_policy defaults;
 	struct node_override *overrides;
@@ -68,9 +74,10 @@ struct policy {
 	char *control_group;
 	char *textfile;			/* node_exporter textfile, or NULL */
 	struct policy_limits limits;
+	unsigned guest_memfd;		/* enum gmem_mode */
 };
 
-enum policy_type { POLICY_U64, POLICY_BOOL, POLICY_STRING, POLICY_OBJECT };
+enum policy_type { POLICY_U64, POLICY_BOOL, POLICY_STRING, POLICY_OBJECT, POLICY_ENUM };
 
 /* One key of the policy, as the parser accepts it. */
 struct policy_field {
@@ -79,7 +86,12 @@ struct policy_field {
 	size_t offset;
 	uint64_t min, max;			/* U64: the value; STRING: its length in bytes */
 	uint64_t def;				/* U64, BOOL: the built-in default */
-	const struct policy_field *sub;		/* OBJECT: the keys of the sub-object */
+	/*
+	 * OBJECT: the keys of the sub-object.  ENUM: the words it takes, as
+	 * keys; it holds an unsigned, 0 for null (the default) and i + 1
+	 * for the word sub[i].key.
+	 */
+	const struct policy_field *sub;
 };
 
 /* A key of a node that takes a share of the node ("P%") besides a count. */
@@ -97,6 +109,10 @@ const struct policy_share *policy_share_of(const char *key);
  * entries, keyed by node id, take the keys of "defaults".
  */
 const struct policy_field *policy_fields(void);
+/* An ENUM's words for people: "a, b or c". */
+void policy_choices(const struct policy_field *f, char *buf, size_t size);
+/* The word of a guest_memfd mode, as the kernel's file and the policy spell it. */
+const char *gmem_mode_name(enum gmem_mode m);
 
 /*
  * Resolve the policy of one node.  Inline and free of I/O so that the

@@ -18,6 +18,12 @@
  *     pages in chunks in use; absent = nr_chunks - ceil(used_pages / chunk);
  *     a reclaim takes one, a lend adds one)
  *   sys/devices/system/node/nodeN/hugepages/hugepages-1048576kB/{nr,free}_hugepages
+ *   sys/devices/system/node/nodeN/unmapped_pool/fallbacks
+ *     (optional: allocations served outside the pool)
+ *   sys/kernel/mm/unmapped_pool/guest_memfd
+ *     (optional: the guest_memfd switch; if the test made the file, INFO
+ *     announces it, and a write of flag, prefer or require shows as
+ *     "flag [prefer] require" while any other write fails with EINVAL)
  * Writing a byte into the FIFO is a pool event (POLLIN); STATS drains it.
  * With FAKEPOOL_OLD_KERNEL set, INFO does not announce empty_chunks and
  * STATS leaves it 0, as a kernel from before the field does.
@@ -39,7 +45,9 @@
 #define PAGES_PER_CHUNK (1ULL << 18)
 #define MAX_FDS 1024
 
-static bool pool_fd[MAX_FDS];
+enum fake_fd { FAKE_NONE, FAKE_POOL, FAKE_GUEST_MEMFD };
+
+static enum fake_fd fake_fd[MAX_FDS];
 static __u64 seq;
 
 static const char *root(void)
@@ -52,6 +60,19 @@ static const char *root(void)
 static bool old_kernel(void)
 {
 	return getenv("FAKEPOOL_OLD_KERNEL") != NULL;
+}
+
+static void guest_memfd_path(char *buf, size_t size)
+{
+	snprintf(buf, size, "%s/sys/kernel/mm/unmapped_pool/guest_memfd", root());
+}
+
+static bool has_guest_memfd_mode(void)
+{
+	char path[4096];
+
+	guest_memfd_path(path, sizeof(path));
+	return access(path, F_OK) == 0;
 }
 
 static bool node_file(char *buf, size_t size, unsigned node, const char *file)
@@ -227,6 +248,7 @@ static int do_stats(int fd, struct unmapped_pool_stats *s)
 		get(i, "lends", &e->lends);
 		get(i, "reclaims", &e->reclaims);
 		get(i, "alloc_failures", &e->alloc_failures);
+		get(i, "fallbacks", &e->fallbacks);
 		get(i, "low_watermark", &e->low_watermark);
 		get(i, HUGE_NR, &e->hugetlb_total);
 		get(i, HUGE_FREE, &e->hugetlb_free);
@@ -263,6 +285,8 @@ static int emulate(int fd, unsigned long req, void *arg)
 		info->features = UNMAPPED_POOL_FEAT_CMA_DIRECT;
 		if (!old_kernel())
 			info->features |= UNMAPPED_POOL_FEAT_EMPTY_CHUNKS;
+		if (has_guest_memfd_mode())
+			info->features |= UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE;
 		return 0;
 	case UNMAPPED_POOL_IOC_STATS:
 		return do_stats(fd, arg);
@@ -287,14 +311,59 @@ static bool is_pool(const char *path)
 	return getenv("FAKEPOOL_ROOT") && strcmp(path, dev) == 0;
 }
 
+static enum fake_fd fake_of(const char *path)
+{
+	char gmem[4096];
+
+	if (is_pool(path))
+		return FAKE_POOL;
+	guest_memfd_path(gmem, sizeof(gmem));
+	return getenv("FAKEPOOL_ROOT") && strcmp(path, gmem) == 0 ? FAKE_GUEST_MEMFD : FAKE_NONE;
+}
+
 static int track(int fd, const char *path)
 {
 	if (fd >= 0 && fd < MAX_FDS)
-		pool_fd[fd] = is_pool(path);
+		fake_fd[fd] = fake_of(path);
 	return fd;
 }
 
 #define REAL(name) ((__typeof__(&name))dlsym(RTLD_NEXT, #name))
+
+/*
+ * The kernel's switch takes one word, with or without a newline, and shows
+ * every mode with the current one in brackets.
+ */
+static ssize_t write_guest_memfd(int fd, const char *buf, size_t len)
+{
+	static const char *const modes[] = { "flag", "prefer", "require" };
+	char text[64];
+	size_t n = len;
+	int pos = 0;
+
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strlen(modes[i]) == n && memcmp(buf, modes[i], n) == 0)
+			for (size_t j = 0; j < sizeof(modes) / sizeof(modes[0]); j++)
+				pos += snprintf(text + pos, sizeof(text) - pos, j == i ? "%s[%s]" : "%s%s",
+						j ? " " : "", modes[j]);
+	if (pos == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	text[pos++] = '\n';
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, text, pos, 0) != pos)
+		return -1;
+	return len;
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	if (fd >= 0 && fd < MAX_FDS && fake_fd[fd] == FAKE_GUEST_MEMFD)
+		return write_guest_memfd(fd, buf, len);
+	return REAL(write)(fd, buf, len);
+}
 
 /*
  * O_CREAT and O_TMPFILE pass a mode; reading it otherwise is harmless.
@@ -322,7 +391,7 @@ OPEN_WRAPPER(open64)
 int close(int fd)
 {
 	if (fd >= 0 && fd < MAX_FDS)
-		pool_fd[fd] = false;
+		fake_fd[fd] = FAKE_NONE;
 	return REAL(close)(fd);
 }
 
@@ -335,7 +404,7 @@ int ioctl(int fd, unsigned long req, ...)
 	va_start(ap, req);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	if (fd < 0 || fd >= MAX_FDS || !pool_fd[fd])
+	if (fd < 0 || fd >= MAX_FDS || fake_fd[fd] != FAKE_POOL)
 		return REAL(ioctl)(fd, req, arg);
 	r = emulate(fd, req, arg);
 	if (r < 0) {

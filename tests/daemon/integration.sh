@@ -493,6 +493,96 @@ kill -HUP "$DPID"
 eventually "with 100% the reservation gets all 8" 8 pool "$R" 0 nr_chunks
 stop
 
+echo "# the kernel's guest_memfd switch"
+R=$W/gmem
+one_node "$R" 8 8 0 '"guest_memfd": "prefer"'
+GM=$R/sys/kernel/mm/unmapped_pool/guest_memfd
+mkdir -p "$(dirname "$GM")"
+echo 'flag [prefer] require' >"$GM.prefer"
+echo '[flag] prefer require' >"$GM"
+start "$R" "$R/policy.json" || exit 1
+eq "the policy's guest_memfd is written at start" "$(cat "$GM.prefer")" "$(cat "$GM")"
+check "and logged" grep -q 'guest_memfd set to prefer' "$R/log"
+eq "Status shows the kernel's guest_memfd mode" prefer "$(ctl --json status | jq_num 'd["guest_memfd"]')"
+check "status prints it" grep -qx 'guest_memfd: prefer' <<<"$(ctl status)"
+check "metrics print it" grep -qx 'gigapool_guest_memfd_mode{mode="prefer"} 1' <<<"$(ctl metrics)"
+out=$(ctl call org.varlink.service.GetInterfaceDescription '{"interface":"io.gigapool.Pool"}')
+check "the interface description has it" grep -q 'guest_memfd: ?string' <<<"$out"
+echo 'flag prefer [require]' >"$GM"	# someone else's write
+ctl rebalance >/dev/null
+eq "Status reads the mode back from the kernel, not from the policy" require \
+	"$(ctl --json status | jq_num 'd["guest_memfd"]')"
+sed -i 's/"prefer"/"flag"/' "$R/policy.json"
+kill -HUP "$DPID"
+eventually "a reload writes the new mode" '[flag] prefer require' cat "$GM"
+sed -i 's/"guest_memfd": "flag"/"guest_memfd": "nope"/' "$R/policy.json"
+kill -HUP "$DPID"
+sleep 0.3
+check "a mode the parser does not know is refused on reload" \
+	grep -q 'keeping the old policy: .*\$.guest_memfd: must be null or flag, prefer or require' "$R/log"
+echo 'flag prefer [require]' >"$GM"
+sed -i 's/"guest_memfd": "nope"/"guest_memfd": null/' "$R/policy.json"
+kill -HUP "$DPID"
+sleep 0.3
+eq "a policy without the mode leaves the kernel's alone" 'flag prefer [require]' "$(cat "$GM")"
+
+echo "# fallbacks: memfd_secret, or guest_memfd under prefer, took ordinary memory"
+chunks=$(pool "$R" 0 nr_chunks)
+echo $(((chunks - 1) * PPC)) >"$R/sys/devices/system/node/node0/unmapped_pool/used_pages"
+echo $PPC >"$R/sys/devices/system/node/node0/unmapped_pool/free_pages"
+ctl rebalance >/dev/null
+eq "one free chunk is inside the band: nothing moves" "$chunks" "$(pool "$R" 0 nr_chunks)"
+echo 5 >"$R/sys/devices/system/node/node0/unmapped_pool/fallbacks"
+ctl rebalance >/dev/null
+check "the fallbacks are logged" \
+	grep -q 'node 0: 5 allocations fell back to ordinary memory; refilling headroom' "$R/log"
+eq "fallbacks refill the band to headroom_high" $((chunks + 1)) "$(pool "$R" 0 nr_chunks)"
+ctl rebalance >/dev/null
+eq "fallbacks already seen move nothing more" $((chunks + 1)) "$(pool "$R" 0 nr_chunks)"
+stop
+eq "fallbacks from before the daemon started are not logged" 1 \
+	"$(grep -c 'fell back to ordinary memory' "$R/log")"
+start "$R" "$R/policy.json" || exit 1
+ctl rebalance >/dev/null
+eq "nor acted on" 1 "$(grep -c 'fell back to ordinary memory' "$R/log")"
+stop
+
+# A kernel with the pool but without the switch, and one without the pool.
+rm "$GM"
+sed -i 's/"guest_memfd": null/"guest_memfd": "prefer"/' "$R/policy.json"
+FAKEPOOL_ROOT=$R LD_PRELOAD=$B/fakepool.so timeout 10 "$B/gigapoold" --policy "$R/policy.json" \
+	--socket "$R/S" --state-dir "$R/state" --sysfs-root "$R" 2>"$R/noswitch.log"
+eq "a policy with guest_memfd stops the daemon on a kernel without the switch (exit 1)" 1 $?
+check "naming the policy, the key and the fix" grep -q \
+	"cannot start: policy $R/policy.json: guest_memfd: this kernel has no guest_memfd switch (no UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE from /dev/unmapped_pool); remove the key or boot a kernel that has it" \
+	"$R/noswitch.log"
+check "before it moved anything" [ "$(grep -c 'starting in' "$R/noswitch.log")" = 0 ]
+rm "$R/dev/unmapped_pool"
+timeout 10 "$B/gigapoold" --policy "$R/policy.json" --socket "$R/S" --state-dir "$R/state" \
+	--sysfs-root "$R" 2>"$R/noswitch.log"
+eq "and in hugetlb-only mode (exit 1)" 1 $?
+check "saying why there is no switch" \
+	grep -q 'has no guest_memfd switch (kernel has no /dev/unmapped_pool)' "$R/noswitch.log"
+mkfifo "$R/dev/unmapped_pool"
+sed -i 's/"guest_memfd": "prefer"/"guest_memfd": null/' "$R/policy.json"
+start "$R" "$R/policy.json" || exit 1
+eq "without the switch Status has no guest_memfd" None \
+	"$(ctl --json status | jq_num 'd.get("guest_memfd")')"
+sed -i 's/"guest_memfd": null/"guest_memfd": "require"/' "$R/policy.json"
+kill -HUP "$DPID"
+sleep 0.3
+check "a reload that sets guest_memfd on a kernel without the switch keeps the old policy" \
+	grep -q "reload: keeping the old policy: policy $R/policy.json: guest_memfd: this kernel has no guest_memfd switch" \
+	"$R/log"
+ctl status >/dev/null
+eq "and the daemon goes on serving" 0 $?
+stop
+echo '[flag] prefer require' >"$GM"
+start "$R" "$R/policy.json" --dry-run || exit 1
+eq "a dry run does not write the switch" '[flag] prefer require' "$(cat "$GM")"
+check "but says it would" grep -q 'dry run: would set guest_memfd to require' "$R/log"
+stop
+
 echo "# dry run"
 R=$W/dry
 make_root "$R" 1 pool

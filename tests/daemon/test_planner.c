@@ -104,6 +104,38 @@ static void test_alloc_failure_refills_band(void **state)
 	plan_done(&p);
 }
 
+/*
+ * guest_memfd under the kernel's "prefer" falls back to ordinary memory when
+ * the pool is full, as memfd_secret does: both raise the node's fallbacks
+ * counter, which is demand the pool failed to meet, like a failed
+ * allocation, whoever fell back.  A node inside the band with fallbacks
+ * is refilled to headroom_high; without them it is left alone.
+ */
+static void test_guest_memfd_prefer_fallback_refills_band(void **state)
+{
+	struct plan p;
+
+	(void)state;
+	set_pool(2, 2);
+	nodes[0].fallbacks = 7;
+	nodes[0].last_lend_usec = st.now_usec - SEC;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 0);	/* fallbacks from before: not news */
+	assert_int_equal(p.nodes[0].reason, REASON_NONE);
+	plan_done(&p);
+	nodes[0].fell_back = true;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 1);
+	assert_int_equal(p.nodes[0].reason, REASON_HEADROOM);
+	plan_done(&p);
+	/* An empty pool that only fell back (no chunk, so no failure counted). */
+	set_pool(0, 0);
+	pol.defaults.headroom_low = 0;
+	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].lend, 3);
+	plan_done(&p);
+}
+
 static void test_surplus_reclaimed_after_cooldown(void **state)
 {
 	struct plan p;
@@ -749,6 +781,7 @@ int main(void)
 		cmocka_unit_test_setup(test_empty_pool_lends_to_high, setup),
 		cmocka_unit_test_setup(test_inside_band_nothing_moves, setup),
 		cmocka_unit_test_setup(test_alloc_failure_refills_band, setup),
+		cmocka_unit_test_setup(test_guest_memfd_prefer_fallback_refills_band, setup),
 		cmocka_unit_test_setup(test_surplus_reclaimed_after_cooldown, setup),
 		cmocka_unit_test_setup(test_only_free_chunks_reclaimed, setup),
 		cmocka_unit_test_setup(test_stranded_free_pages_not_reclaimed, setup),

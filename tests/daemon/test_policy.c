@@ -129,6 +129,38 @@ static void test_empty_is_builtin_defaults(void **state)
 	policy_free(p);
 }
 
+/* Absent or null leaves the kernel alone; each word maps to its mode; nothing else passes. */
+static void test_guest_memfd(void **state)
+{
+	static const struct {
+		const char *text;
+		enum gmem_mode mode;
+	} ok[] = {
+		{ "{}", GMEM_MODE_UNSET },
+		{ "{\"guest_memfd\": null}", GMEM_MODE_UNSET },
+		{ "{\"guest_memfd\": \"flag\"}", GMEM_MODE_FLAG },
+		{ "{\"guest_memfd\": \"prefer\"}", GMEM_MODE_PREFER },
+		{ "{\"guest_memfd\": \"require\"}", GMEM_MODE_REQUIRE },
+	};
+	static const char *const bad[] = { "\"Prefer\"", "\"prefer \"", "\"\"", "1", "true",
+					   "[\"prefer\"]", "\"[prefer]\"" };
+	char text[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct policy *p = parse_ok(ok[i].text);
+
+		assert_int_equal(p->guest_memfd, ok[i].mode);
+		policy_free(p);
+	}
+	assert_string_equal(gmem_mode_name(GMEM_MODE_PREFER), "prefer");
+	assert_null(gmem_mode_name(GMEM_MODE_UNSET));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "{\"guest_memfd\": %s}", bad[i]);
+		parse_fails(text, "$.guest_memfd: must be null or flag, prefer or require");
+	}
+}
+
 static void test_overrides_merge_defaults(void **state)
 {
 	struct policy *p = parse_ok("{\"nodes\": {\"1\": {\"excluded\": true}, \"3\": {\"headroom_high\": 5}},"
@@ -241,6 +273,7 @@ int main(void)
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_empty_is_builtin_defaults),
 		cmocka_unit_test(test_overrides_merge_defaults),
+		cmocka_unit_test(test_guest_memfd),
 		cmocka_unit_test(test_unknown_keys),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_ranges),

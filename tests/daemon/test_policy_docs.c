@@ -164,6 +164,28 @@ static void schema_type(const cJSON *root, const cJSON *prop, const char *path, 
 static void schema_object(const cJSON *root, const cJSON *obj, const struct policy_field *fields,
 			  const char *path);
 
+/* An enum lists the parser's words, in its order, then null. */
+static void schema_enum(const cJSON *root, const cJSON *prop, const struct policy_field *f,
+			const char *path)
+{
+	const cJSON *e = schema_get(root, prop, "enum");
+	cJSON *want = cJSON_CreateArray();
+	char *have_text, *want_text;
+
+	assert_non_null(want);
+	for (size_t i = 0; f->sub[i].key; i++)
+		cJSON_AddItemToArray(want, cJSON_CreateString(f->sub[i].key));
+	cJSON_AddItemToArray(want, cJSON_CreateNull());
+	have_text = e ? cJSON_PrintUnformatted(e) : NULL;
+	want_text = cJSON_PrintUnformatted(want);
+	if (!have_text || strcmp(have_text, want_text) != 0)
+		disagree("schema: %s: enum is %s; the parser takes %s", path,
+			 have_text ? have_text : "missing", want_text);
+	free(have_text);
+	free(want_text);
+	cJSON_Delete(want);
+}
+
 static void schema_field(const cJSON *root, const cJSON *prop, const struct policy_field *f,
 			 const char *path)
 {
@@ -203,6 +225,12 @@ static void schema_field(const cJSON *root, const cJSON *prop, const struct poli
 		break;
 	case POLICY_OBJECT:
 		schema_object(root, prop, f->sub, path);
+		break;
+	case POLICY_ENUM:
+		schema_type(root, prop, path, "[\"string\",\"null\"]");
+		schema_enum(root, prop, f, path);
+		if (!cJSON_IsNull(def))
+			disagree("schema: %s: default is not null", path);
 		break;
 	}
 }
@@ -396,6 +424,13 @@ static void man_field(const struct man_key *k, const struct policy_field *f)
 	case POLICY_OBJECT:
 		snprintf(want, sizeof(want), "(object)");
 		break;
+	case POLICY_ENUM: {
+		char words[128];
+
+		policy_choices(f, words, sizeof(words));
+		snprintf(want, sizeof(want), "(%s, or null; default null)", words);
+		break;
+	}
 	}
 	if (strcmp(k->facts, want) != 0)
 		disagree("man: %s: %s says %s; the parser's table says %s", k->section, k->key,

@@ -35,6 +35,8 @@ policy=/etc/gigapool/policy.json
 node_sys=/sys/devices/system/node
 # The confidential VM: 1.5 GiB of memfd_secret plus 64 MiB of guest_memfd,
 # two 1 GiB chunks once rounded up; cvm_pages counts them in 4 KiB pages.
+# Its guest_memfd has no pool flag, as no real VMM sets it: the policy's
+# "guest_memfd": "prefer" has the kernel serve it from the pool.
 cvm_secret_mib=1536
 cvm_gmem_mib=64
 [ "${E2E_KERNEL-}" = deb ] && cvm_gmem_mib=0
@@ -42,7 +44,7 @@ cvm_pages=$(((cvm_secret_mib + cvm_gmem_mib) * 256))
 # The assertions below, counted by hand (the loop over two nodes makes two):
 # render.sh fails a run that reports more or fewer.  Two more on the
 # kernel package.
-plan=50
+plan=53
 [ "${E2E_KERNEL-}" = deb ] && plan=$((plan + 2))
 plan=$((plan + 16))	# the step held-pages
 checks=0
@@ -220,6 +222,10 @@ say "\$ gigapoolctl status     (the first query)"
 ctl status | sed 's/^/# say   /'
 check "the first query started gigapoold through its socket" is_active gigapoold.service
 check "gigapoold runs in pool mode" eq "$(status_value mode)" '"pool"'
+check "the policy set the kernel's guest_memfd switch to prefer" \
+	eq "$(cat /sys/kernel/mm/unmapped_pool/guest_memfd)" "flag [prefer] require"
+check "gigapoolctl status shows the kernel's guest_memfd mode" \
+	eval 'ctl status | grep -qx "guest_memfd: prefer"'
 check "the demo policy lends nothing without a reservation" \
 	eq "$(pool 0 nr_chunks) $(pool 1 nr_chunks)" "0 0"
 row boot
@@ -245,12 +251,15 @@ check "node 0 lent nothing" node_is 0 nr_chunks 0
 check "the kernel offers no hibernation while chunks are lent" eval '! hibernation_offered'
 row reserve
 
-echo "# step cvm-start confidential VM cvm-1 starts: ${cvm_secret_mib} MiB memfd_secret + ${cvm_gmem_mib} MiB guest_memfd, bound to node 1"
-check "cvm-1 holds its memfd_secret and pool guest_memfd memory" \
+echo "# step cvm-start confidential VM cvm-1 starts: ${cvm_secret_mib} MiB memfd_secret + ${cvm_gmem_mib} MiB guest_memfd without the pool flag, bound to node 1"
+gmem_before=$(pool 1 guest_memfd_pages)
+check "cvm-1 holds its memfd_secret and guest_memfd memory" \
 	start_vm cvm-1 confidential 1 "$cvm_secret_mib" "$cvm_gmem_mib"
 cvm_pid=$vm_pid
 check "all of cvm-1's ${cvm_pages} pages came from node 1's pool" \
 	node_is 1 used_pages "$cvm_pages"
+check "node 1's pool handed cvm-1's guest_memfd its $((cvm_gmem_mib * 256)) pages (no flag, prefer)" \
+	eq "$(($(pool 1 guest_memfd_pages) - gmem_before))" "$((cvm_gmem_mib * 256))"
 check "nothing came from node 0's pool" node_is 0 used_pages 0
 check "no allocation fell back outside the pool" \
 	eq "$(cat /sys/kernel/mm/unmapped_pool/fallbacks)" 0
@@ -362,7 +371,7 @@ daemon_news
 
 result "# checks $checks failed $nfailed"
 if [ -z "$failed" ]; then
-	result "# verdict scenario held: confidential memory came from the pool on node 1, 0 direct-map splits, all chunks back in hugetlb, reservations kept across restart, kill -9 and a broken reload"
+	result "# verdict scenario held: confidential memory (guest_memfd without the pool flag, under the policy's prefer) came from the pool on node 1, 0 direct-map splits, all chunks back in hugetlb, reservations kept across restart, kill -9 and a broken reload"
 else
 	result "# verdict FAILED: $failed"
 fi

@@ -8,8 +8,11 @@
  *	memory-backend-memfd,hugetlb=on,hugetlbsize=1G would;
  *   vm confidential NODE SECRET_MIB GMEM_MIB READY
  *	faults SECRET_MIB of memfd_secret and fallocates GMEM_MIB of a
- *	guest_memfd created with GUEST_MEMFD_FLAG_UNMAPPED_POOL in a
- *	KVM_X86_SW_PROTECTED_VM, all bound to NODE (MPOL_BIND).
+ *	guest_memfd in a KVM_X86_SW_PROTECTED_VM, all bound to NODE
+ *	(MPOL_BIND).  The guest_memfd is created as an unmodified VMM
+ *	creates it, without GUEST_MEMFD_FLAG_UNMAPPED_POOL: the host's
+ *	switch (/sys/kernel/mm/unmapped_pool/guest_memfd, set by the
+ *	daemon's policy) decides whether it draws from the pool.
  *
  * Once all memory is in place the program creates the file READY, which
  * the scenario waits for, and sleeps until it is killed: the memory goes
@@ -59,9 +62,9 @@ static void guest_memfd(unsigned long mib)
 	vm = protected_vm_create();
 	if (vm < 0)
 		die("KVM_CREATE_VM(KVM_X86_SW_PROTECTED_VM)");
-	gmem = guest_memfd_create(vm, mib * MIB, GUEST_MEMFD_FLAG_UNMAPPED_POOL);
+	gmem = guest_memfd_create(vm, mib * MIB, 0);
 	if (gmem < 0)
-		die("KVM_CREATE_GUEST_MEMFD(GUEST_MEMFD_FLAG_UNMAPPED_POOL)");
+		die("KVM_CREATE_GUEST_MEMFD");
 	/*
 	 * fallocate() allocates the private pages as a VM's first touch would;
 	 * guest_memfd never changes its size, so only KEEP_SIZE is allowed.

@@ -69,7 +69,7 @@ static const struct {
 	STAT_FILE(nr_chunks), STAT_FILE(free_pages), STAT_FILE(used_pages),
 	STAT_FILE(lends), STAT_FILE(reclaims), STAT_FILE(alloc_failures),
 	STAT_FILE(fallbacks), STAT_FILE(tlb_flushes), STAT_FILE(empty_chunks),
-	STAT_FILE(poisoned_pages),
+	STAT_FILE(poisoned_pages), STAT_FILE(leaked_pages),
 };
 #define NR_STAT_FILES	(sizeof(stat_files) / sizeof(stat_files[0]))
 
@@ -213,6 +213,8 @@ static void test_info(void)
 	       "INFO features include RESIZING (0x%llx)", (unsigned long long)info.features);
 	tap_ok(info.features & UNMAPPED_POOL_FEAT_POISONED,
 	       "INFO features include POISONED (0x%llx)", (unsigned long long)info.features);
+	tap_ok(info.features & UNMAPPED_POOL_FEAT_LEAKED,
+	       "INFO features include LEAKED (0x%llx)", (unsigned long long)info.features);
 	for (i = 0; i < 4; i++)
 		nonzero += info.reserved[i] != 0;
 	tap_eq(nonzero, 0, "INFO reserved fields are zero");

@@ -41,9 +41,10 @@ if [ ! -x "$tool" ] || [ "$top/tests/lib/tsc-khz.c" -nt "$tool" ]; then
 fi
 khz=$("$tool")
 
-# One core per socket: without ACPI the kernel finds CPUs in SeaBIOS's MP
-# table, which lists only the first CPU of each socket, so plain "-smp 2"
-# (one socket of two cores) would boot a single CPU.
+# One core per socket: a kernel without ACPI (the test kernels had none
+# before they built KVM_AMD_SEV) finds CPUs in SeaBIOS's MP table, which
+# lists only the first CPU of each socket, so plain "-smp 2" (one socket of
+# two cores) would boot a single CPU there.
 exec qemu-system-x86_64 -accel tcg -cpu max \
 	-smp "$smp,sockets=$smp,cores=1,threads=1" -m "$mem" \
 	-nographic -no-reboot -kernel "$kernel" -initrd "$initrd" "${disk[@]}" "${serial[@]}" \

@@ -7,7 +7,7 @@
 # build/upstream/keys/, the sha256 of this script (the compiler flags are
 # in it), the compiler's version, the tree (its extraction key, which
 # kernel/build.sh derives from the tarball), the uAPI headers and the
-# project's own sources it is made of (pool_gmem.c, holdsecret.c, tests/lib).
+# project's own sources it is made of (holdsecret.c, tests/lib).
 #
 # Sources come from the pristine 6.12 tree (build/kernel-src/stock), so the
 # tests are upstream's own; they compile against the patched tree's uAPI
@@ -69,15 +69,12 @@ kvm_tree() {
 	mv "$out/src.tmp" "$out/src"
 }
 
-# The distinct commands of tests.list (lines "NAME TIMEOUT [pool-only]
+# The distinct commands of tests.list (lines "NAME TIMEOUT [gmem:EXPECT]
 # COMMAND ...").
-commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 == "pool-only" ? $4 : $3 }' \
+commands=$(awk '!/^#/ && NF >= 3 && $2 != "skip" { print $3 ~ /^gmem:/ ? $4 : $3 }' \
 	"$here/tests.list" | sort -u)
+want=$(key)
 for cmd in $commands; do
-	case $cmd in
-	*-pool) want=$(key "$here/pool_gmem.c") ;;
-	*) want=$(key) ;;
-	esac
 	fresh "$cmd" && continue
 	if [ -e "$mm/$cmd.c" ]; then
 		echo "== cc mm/$cmd"
@@ -88,12 +85,9 @@ for cmd in $commands; do
 		continue
 	fi
 	kvm_tree
-	# NAME-pool: the KVM selftest NAME relinked with pool_gmem.c, so that
-	# its guest_memfds come from the unmapped pool.
-	test=${cmd%-pool}
 	rel=
 	for d in "" x86_64/; do
-		[ -e "$kvm/$d$test.c" ] && rel=$d$test
+		[ -e "$kvm/$d$cmd.c" ] && rel=$d$cmd
 	done
 	[ -n "$rel" ] || { echo "build.sh: no selftest source for $cmd" >&2; exit 1; }
 	echo "== make kvm/$rel"
@@ -101,16 +95,7 @@ for cmd in $commands; do
 	# (MAKELEVEL > 0) the tests' rules would not match without it.
 	make -s -C "$kvm" -j"$(nproc)" EXTRA_CFLAGS=-static OUTPUT="$kvm" \
 		KHDR_INCLUDES="-isystem $hdrs" "$kvm/$rel"
-	if [ "$test" = "$cmd" ]; then
-		cp "$kvm/$rel" "$bin/$cmd"
-	else
-		echo "== link $cmd"
-		# The test's object and upstream's lib objects, as its Makefile
-		# links them, plus the shim.
-		gcc -static -pthread -no-pie -Wl,--wrap=ioctl -isystem "$hdrs" \
-			-o "$bin/$cmd" "$kvm/$rel.o" "$here/pool_gmem.c" \
-			$(find "$kvm/lib" -name '*.o' | LC_ALL=C sort) -ldl
-	fi
+	cp "$kvm/$rel" "$bin/$cmd"
 	echo "$want" >"$out/keys/$cmd"
 done
 

@@ -2,6 +2,11 @@
 # /init of the upstream-selftest guest (tests/upstream/run.sh).  Sets up the
 # memory the tests need, then runs every test of /etc/tests.list, each
 # framed by "# test NAME" and "# exit NAME STATUS SECONDS" lines, and reboots.
+# A test the list marks gmem:... runs, on a kernel with the pool's
+# guest_memfd switch, once with the switch at prefer and once at require
+# (as NAME@prefer and NAME@require), framed by "# gmem" lines with the
+# pool's counters before and after it; the switch is at flag again before
+# the next test.
 #
 # Kernel command line:
 #   uplend=N      lend N chunks to the unmapped pool (only if the kernel has it)
@@ -32,15 +37,17 @@ pool=/sys/kernel/mm/unmapped_pool
 hp=/sys/kernel/mm/hugepages/hugepages-1048576kB
 holder=
 # state NAME: one line "# state NAME: KEY=VALUE ..." that tests/upstream/run.sh
-# asserts on: the pool's counters (only on a kernel with the pool), the
-# 1 GiB hugetlb pages, the direct-map split counters ("absent" when
-# /proc/vmstat lacks them) and whether holdsecret still holds its memory.
+# asserts on: the pool's counters and the guest_memfd switch's mode (only
+# on a kernel with the pool), the 1 GiB hugetlb pages, the direct-map split
+# counters ("absent" when /proc/vmstat lacks them) and whether holdsecret
+# still holds its memory.
 state() {
 	local line="# state $1:" key
 	if [ -d $pool ]; then
 		for key in nr_chunks used_pages free_pages fallbacks; do
 			line="$line $key=$(cat $pool/$key)"
 		done
+		line="$line gmem_mode=$(gmem_mode)"
 	fi
 	line="$line hugetlb_nr=$(cat $hp/nr_hugepages) hugetlb_free=$(cat $hp/free_hugepages)"
 	for key in direct_map_level2_splits direct_map_level3_splits; do
@@ -54,6 +61,35 @@ state() {
 		line="$line holdsecret=gone"
 	fi
 	echo "$line"
+}
+
+# The guest_memfd switch's current mode: the word in brackets, or "none"
+# on a kernel without the switch.
+gmem_mode() {
+	sed -n 's/.*\[\([a-z]*\)\].*/\1/p' $pool/guest_memfd 2>/dev/null | grep . || echo none
+}
+
+# gmem NAME before|after: one line "# gmem NAME PHASE: KEY=VALUE ..." with
+# the switch's mode and the pool's counters that run.sh judges a run of a
+# gmem: test on.
+gmem() {
+	local line="# gmem $1 $2: mode=$(gmem_mode)" key
+	for key in guest_memfd_pages fallbacks alloc_failures; do
+		line="$line $key=$(cat $pool/$key)"
+	done
+	echo "$line"
+}
+
+# run NAME TIMEOUT CMD: one test run, framed by its "# test" and "# exit"
+# lines.  -s KILL: nothing to ignore.  The absolute path: the KVM selftests
+# open their own ELF file by argv[0] to load guest code.
+run() {
+	local start rc
+	echo "# test $1"
+	start=$(date +%s)
+	timeout -s KILL "$2" /bin/$3 </dev/null 2>&1
+	rc=$?
+	echo "# exit $1 $rc $(( $(date +%s) - start ))"
 }
 
 echo "# guest kernel=$(uname -r) cpus=$(nproc)"
@@ -86,27 +122,30 @@ state before
 while read -r name timeout cmd; do
 	case $name in ''|'#'*) continue ;; esac
 	case $only in ''|*,$name,*) ;; *) continue ;; esac
-	echo "# test $name"
 	if [ "$timeout" = skip ]; then
+		echo "# test $name"
 		echo "# exit $name skip 0"
 		continue
 	fi
-	start=$(date +%s)
 	case $cmd in
-	"pool-only "*)
-		cmd=${cmd#pool-only }
-		if [ ! -d $pool ]; then
-			# KSFT_SKIP: the stock kernel has no pool flag to test.
-			echo "1..0 # SKIP kernel without the unmapped pool"
-			echo "# exit $name 4 0"
-			continue
-		fi ;;
+	gmem:*) cmd=${cmd#* } ;;
+	*) run "$name" "$timeout" "$cmd"; continue ;;
 	esac
-	# -s KILL: nothing to ignore.  The absolute path: the KVM selftests
-	# open their own ELF file by argv[0] to load guest code.
-	timeout -s KILL "$timeout" /bin/$cmd </dev/null 2>&1
-	rc=$?
-	echo "# exit $name $rc $(( $(date +%s) - start ))"
+	# The stock kernel has no pool: the test runs once, as upstream's.
+	if [ ! -e $pool/guest_memfd ]; then
+		run "$name" "$timeout" "$cmd"
+		continue
+	fi
+	for mode in prefer require; do
+		if ! echo $mode > $pool/guest_memfd; then
+			echo "# setup: setting the guest_memfd switch to $mode for $name failed"
+			continue
+		fi
+		gmem "$name@$mode" before
+		run "$name@$mode" "$timeout" "$cmd"
+		gmem "$name@$mode" after
+	done
+	echo flag > $pool/guest_memfd || echo "# setup: setting the guest_memfd switch back to flag after $name failed"
 done < /etc/tests.list
 
 state after

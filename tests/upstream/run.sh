@@ -12,7 +12,10 @@
 # lends UPSTREAM_LEND chunks (2; only the gigapool kernel has the pool), then
 # reserves UPSTREAM_HUGE 1 GiB hugetlb pages (2) from what is left of the CMA
 # area, and keeps UPSTREAM_SECRET MiB of memfd_secret faulted (64; from the
-# pool on gigapool) while the tests run.
+# pool on gigapool) while the tests run.  On gigapool, each KVM selftest that
+# tests.list marks gmem: runs unmodified twice, with the pool's guest_memfd
+# switch at prefer and at require (NAME@prefer, NAME@require), and once on
+# stock.
 #
 # A test passes when it exits 0 with no "not ok" TAP line; it is skipped when
 # it exits 4 (KSFT_SKIP), reports only SKIP results, or tests.list marks it
@@ -25,9 +28,11 @@
 #  - when a test fails on gigapool, unless it fails on stock too (then it
 #    is a "not ok # TODO", reported as "fails on stock too"), or passes on
 #    stock and is skipped on gigapool;
-#  - when a pool-only test of tests.list does not pass on gigapool with at
-#    least one passing TAP line (pool_gmem.c's proof that its memory came
-#    from the pool);
+#  - for each gmem: test and mode on gigapool, unless it ran with the
+#    switch at that mode and, during the run, guest_memfd_pages rose (gmem:pool,
+#    its memory came from the pool) or stayed (gmem:stock, a VM type the pool
+#    does not serve; gmem:any, whether the test faults guest memory in at
+#    all is up to a race, makes no claim), and at require nothing fell back;
 #  - when a guest does not finish, its console shows a kernel oops/BUG/
 #    WARNING (tests/lib/console.sh), or a setup step failed;
 #  - unless, on both kernels, the hugetlb pages were reserved, holdsecret
@@ -35,7 +40,8 @@
 #    direct-map split counters exist; on gigapool, the chunks were lent
 #    before and after the tests, holdsecret's memory came from the pool,
 #    the tests gave every pool page back, nothing fell back to mapped
-#    memory and the direct map was not split once from boot to the end;
+#    memory, the direct map was not split once from boot to the end and
+#    the switch was at flag at boot and again at the end;
 #    on stock, there is no pool and the direct map was split (memfd_secret
 #    without the pool: the positive control of the split counters).
 set -euo pipefail
@@ -75,21 +81,28 @@ mkinitramfs() {
 	echo "$key" >"$out/initramfs.key"
 }
 
-# parse LOG: one line per test of the list, "NAME RESULT PASS FAIL SKIP
-# SECONDS" (PASS/FAIL/SKIP count its TAP results; RESULT is pass, fail,
-# skip, timeout, or missing when the guest never printed its exit line),
-# then "state NAME KEY=VALUE..." per state line of init.sh, "holdsecret MIB"
-# when holdsecret faulted its memory, "setup TEXT" per failed setup step,
-# "done" if the guest ended, and "console LINE" per kernel trouble line.
+# parse LOG KERNEL: one line per test of the list, "NAME RESULT PASS FAIL
+# SKIP SECONDS" (PASS/FAIL/SKIP count its TAP results; RESULT is pass, fail,
+# skip, timeout, or missing when the guest never printed its exit line; on
+# KERNEL gigapool a gmem: test is two, NAME@prefer and NAME@require), then
+# "gmem NAME PHASE KEY=VALUE..." per gmem line of init.sh, "state NAME
+# KEY=VALUE..." per state line, "holdsecret MIB" when holdsecret faulted its
+# memory, "setup TEXT" per failed setup step, "done" if the guest ended,
+# and "console LINE" per kernel trouble line.
 parse() {
-	awk -v list="$list" '
+	awk -v list="$list" -v kernel="$2" '
 	BEGIN {
 		while ((getline line < list) > 0) {
 			split(line, f, " ")
 			if (f[1] == "" || f[1] ~ /^#/)
 				continue
-			order[++n] = f[1]
-			limit[f[1]] = f[2]
+			if (kernel == "gigapool" && f[3] ~ /^gmem:/) {
+				order[++n] = f[1] "@prefer"
+				limit[order[n]] = f[2]
+				order[++n] = f[1] "@require"
+			} else
+				order[++n] = f[1]
+			limit[order[n]] = f[2]
 		}
 	}
 	{ sub(/\r$/, "") }
@@ -97,6 +110,7 @@ parse() {
 	/^# exit / { rc[$3] = $4; secs[$3] = $5; cur = ""; next }
 	/^# guest done/ { done = 1; next }
 	/^# state [a-z]+: / { line = $0; sub(/^# state /, "", line); sub(/:/, "", line); state[++ns] = line; next }
+	/^# gmem [^ ]+ (before|after): / { line = $0; sub(/^# gmem /, "", line); sub(/:/, "", line); gmem[++ng] = line; next }
 	/^# holdsecret: [0-9]+ MiB of memfd_secret faulted$/ { held = $3; next }
 	/^# setup: / { line = $0; sub(/^# setup: /, "", line); setup[++nsetup] = line; next }
 	cur != "" && /^(not )?ok [0-9]+/ {
@@ -115,6 +129,8 @@ parse() {
 			else r = "fail"
 			printf "%s %s %d %d %d %s\n", t, r, p[t], f_[t], s[t], (t in secs) ? secs[t] : "-"
 		}
+		for (i = 1; i <= ng; i++)
+			print "gmem " gmem[i]
 		for (i = 1; i <= ns; i++)
 			print "state " state[i]
 		if (held != "")
@@ -138,12 +154,13 @@ boot() {
 	[ ${#tests[@]} -gt 0 ] && only=" uptests=$(IFS=,; echo "${tests[*]}")"
 	# Room for every test to hit its timeout, plus boot and setup (faulting
 	# the hugetlb reservation and the memfd_secret holder).
-	limit=$(awk '!/^#/ && $2 ~ /^[0-9]+$/ { s += $2 } END { print s + 120 }' "$list")
+	# (gmem: tests run twice on gigapool).
+	limit=$(awk '!/^#/ && $2 ~ /^[0-9]+$/ { s += $2 * ($3 ~ /^gmem:/ ? 2 : 1) } END { print s + 120 }' "$list")
 	echo "== $name: $kernel ($guest_args$only), console in $log"
 	timeout "$limit" "$top/tests/lib/qemu.sh" --kernel "$kernel" --initrd "$initrd" \
 		--append "$guest_args$only" </dev/null >"$log" 2>&1 || rc=$?
 	[ "$rc" -eq 0 ] || echo "== $name: qemu exited with status $rc (124: timed out after ${limit}s)"
-	parse "$log" >"$out/$name.results"
+	parse "$log" "$name" >"$out/$name.results"
 	grep '^# \(state\|holdsecret\|setup\)' "$log" | sed "s/^/   $name /" || true
 }
 
@@ -157,8 +174,8 @@ mkdir -p "$out"
 if [ ${#logs[@]} -gt 0 ]; then
 	# Judge these consoles: a verdict from a made-up or an old console,
 	# without booting.  Their results go next to them, not to build/.
-	parse "${logs[0]}" >"${logs[0]}.results"
-	parse "${logs[1]}" >"${logs[1]}.results"
+	parse "${logs[0]}" stock >"${logs[0]}.results"
+	parse "${logs[1]}" gigapool >"${logs[1]}.results"
 	results=("${logs[0]}.results" "${logs[1]}.results")
 	summary=${logs[1]}.summary.tap
 else
@@ -189,6 +206,16 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," \
 	function failing(r) {
 		return r == "fail" || r == "timeout"
 	}
+	# The value of KEY in the gmem line of run T, phase PHASE, on gigapool.
+	function gm(t, phase, key) {
+		return (("gigapool", t, phase, key) in gmem) ? gmem["gigapool", t, phase, key] : ""
+	}
+	# The rise of counter KEY during run T, or "" when a reading is missing.
+	function rise(t, key) {
+		if (gm(t, "before", key) !~ /^[0-9]+$/ || gm(t, "after", key) !~ /^[0-9]+$/)
+			return ""
+		return gm(t, "after", key) - gm(t, "before", key)
+	}
 	BEGIN {
 		while ((getline line < list) > 0) {
 			split(line, f, " ")
@@ -199,8 +226,8 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," \
 				sub(/^[^ ]+ +skip +/, "", line)
 				why[f[1]] = line
 			}
-			if (f[3] == "pool-only")
-				poolonly[f[1]] = 1
+			if (f[3] ~ /^gmem:/)
+				expect[f[1]] = substr(f[3], 6)
 		}
 	}
 	FNR == 1 { k = FILENAME == ARGV[1] ? "stock" : "gigapool" }
@@ -214,47 +241,65 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," \
 		}
 		next
 	}
+	$1 == "gmem" {
+		for (i = 4; i <= NF; i++) {
+			split($i, kv, "=")
+			gmem[k, $2, $3, kv[1]] = kv[2]
+		}
+		next
+	}
 	$1 == "holdsecret" { held[k] = $2; next }
 	$1 == "setup" { sub(/^setup /, ""); setup[k] = setup[k] "\n" $0; next }
-	{ res[k, $1] = $2; cnt[k, $1] = $3 "/" $4 "/" $5; secs[k, $1] = $6; pass_lines[k, $1] = $3 }
+	{ res[k, $1] = $2; cnt[k, $1] = $3 "/" $4 "/" $5; secs[k, $1] = $6 }
 	END {
-		fmt = "%-34s %-9s %-9s %-11s %-14s %s\n"
+		fmt = "%-38s %-9s %-9s %-11s %-14s %s\n"
 		printf fmt, "test", "stock", "gigapool", "stock p/f/s", "gigapool p/f/s", "seconds s/g"
 		for (i = 1; i <= n; i++) {
 			t = order[i]
 			R["stock"] = (("stock", t) in res) ? res["stock", t] : "missing"
-			R["gigapool"] = (("gigapool", t) in res) ? res["gigapool", t] : "missing"
-			note = ""
 			k = "stock"
 			if (R[k] == "pass") tap[++ntap] = "ok - " k ": " t
 			else if (R[k] == "skip") tap[++ntap] = "ok - " k ": " t " # SKIP"
 			else tap[++ntap] = "not ok - " k ": " t " (" R[k] ") # TODO fails on stock"
-			k = "gigapool"
-			if (t in poolonly) {
-				# Only for gigapool: it must pass here, and its own TAP
-				# lines must say that its memory came from the pool.
-				if (R[k] == "pass" && pass_lines[k, t] > 0)
-					tap[++ntap] = "ok - " k ": " t
-				else if (R[k] == "pass") {
-					tap[++ntap] = "not ok - " k ": " t " (passed by its exit status alone: no TAP line proves its memory came from the pool)"
-					note = "  <- NO PROOF OF POOL USE"
+			# A gmem: test runs on gigapool once per mode of the switch.
+			nruns = split((t in expect) ? t "@prefer " t "@require" : t, runs, " ")
+			for (j = 1; j <= nruns; j++) {
+				g = runs[j]
+				R["gigapool"] = (("gigapool", g) in res) ? res["gigapool", g] : "missing"
+				note = ""
+				k = "gigapool"
+				if (R[k] == "pass")
+					tap[++ntap] = "ok - " k ": " g
+				else if (R[k] == "skip" && R["stock"] != "pass")
+					tap[++ntap] = "ok - " k ": " g " # SKIP"
+				else if (failing(R[k]) && failing(R["stock"])) {
+					tap[++ntap] = "not ok - " k ": " g " (" R[k] ") # TODO fails on stock too"
+					note = "  (fails on stock too)"
 				} else {
-					tap[++ntap] = "not ok - " k ": " t " (" R[k] "; a pool test must pass on gigapool)"
-					note = "  <- POOL TEST FAILED"
+					tap[++ntap] = "not ok - " k ": " g " (" R[k] "; stock: " R["stock"] ")"
+					note = "  <- REGRESSION"
 				}
-			} else if (R[k] == "pass")
-				tap[++ntap] = "ok - " k ": " t
-			else if (R[k] == "skip" && R["stock"] != "pass")
-				tap[++ntap] = "ok - " k ": " t " # SKIP"
-			else if (failing(R[k]) && failing(R["stock"])) {
-				tap[++ntap] = "not ok - " k ": " t " (" R[k] ") # TODO fails on stock too"
-				note = "  (fails on stock too)"
-			} else {
-				tap[++ntap] = "not ok - " k ": " t " (" R[k] "; stock: " R["stock"] ")"
-				note = "  <- REGRESSION"
+				printf fmt, g, R["stock"], R[k], cnt["stock", t], cnt[k, g],
+					secs["stock", t] "/" secs[k, g] note
+				if (!(t in expect))
+					continue
+				# Where its guest memory came from, from the pool counters
+				# before and after the run: no sampling while it runs.
+				mode = substr(g, length(t) + 2)
+				check(gm(g, "before", "mode") == mode,
+				      g ": ran with the guest_memfd switch at " mode " (got " gm(g, "before", "mode") \
+				      "; guest_memfd_pages +" rise(g, "guest_memfd_pages") ")")
+				pages = rise(g, "guest_memfd_pages")
+				if (expect[t] == "pool")
+					check(pages != "" && pages > 0,
+					      g ": its guest memory came from the pool (guest_memfd_pages +" pages ")")
+				else if (expect[t] == "stock")
+					check(pages != "" && pages == 0,
+					      g ": none of its guest memory came from the pool, as its VM type is not one the pool serves (guest_memfd_pages +" pages ")")
+				if (mode == "require")
+					check(rise(g, "fallbacks") == "0",
+					      g ": nothing fell back to ordinary memory (fallbacks +" rise(g, "fallbacks") ")")
 			}
-			printf fmt, t, R["stock"], R["gigapool"], cnt["stock", t], cnt["gigapool", t],
-				secs["stock", t] "/" secs["gigapool", t] note
 		}
 		for (i = 1; i <= n; i++)
 			if (order[i] in why)
@@ -298,6 +343,8 @@ awk -v list="$list" -v only=",$(IFS=,; echo "${tests[*]:-}")," \
 			      "no allocation fell back to mapped memory (fallbacks " st("boot", "fallbacks") " at boot, " st("after", "fallbacks") " after)")
 			check(counters && split2 == 0 && split3 == 0,
 			      "0 direct-map splits from boot to after the tests (level2 +" split2 ", level3 +" split3 ")")
+			check(st("boot", "gmem_mode") == "flag" && st("after", "gmem_mode") == "flag",
+			      "the guest_memfd switch was at flag at boot and is again after the tests (" st("boot", "gmem_mode") ", " st("after", "gmem_mode") ")")
 		}
 		for (i = 1; i <= ntap; i++)
 			print tap[i]

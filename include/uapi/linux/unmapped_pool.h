@@ -40,6 +40,14 @@
 #define UNMAPPED_POOL_FEAT_RESIZING	(1ULL << 4)
 /* unmapped_pool_node_stats.poisoned_pages is filled in */
 #define UNMAPPED_POOL_FEAT_POISONED	(1ULL << 5)
+/*
+ * /sys/kernel/mm/unmapped_pool/guest_memfd exists: the operator's switch
+ * (flag, prefer, require) that serves guest_memfds created without the
+ * flag from the pool, and guest_memfd_pages counts what the pool served.
+ */
+#define UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE	(1ULL << 6)
+/* unmapped_pool_node_stats.leaked_pages is filled in */
+#define UNMAPPED_POOL_FEAT_LEAKED	(1ULL << 7)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */
@@ -87,7 +95,11 @@ struct unmapped_pool_node_stats {
 	 * empty again, so they stay lent.
 	 */
 	__u64 poisoned_pages;
-	__u64 reserved;
+	/*
+	 * Pages the firmware of a confidential VM (SEV-SNP) failed to give
+	 * back to the host, out of use for good; counted like poisoned_pages.
+	 */
+	__u64 leaked_pages;
 };
 
 /*

@@ -29,6 +29,7 @@
 #include <linux/mempolicy.h>
 #include <linux/mm.h>
 #include <linux/nodemask.h>
+#include <linux/pagemap.h>
 #include <linux/page_table_check.h>
 #include <linux/sched/signal.h>
 #include <linux/seq_file.h>
@@ -36,10 +37,12 @@
 #include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/swap.h>
+#include <linux/uaccess.h>
 #include <linux/unmapped_pool.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <asm/cacheflush.h>
 #include <asm/tlbflush.h>
 #include <uapi/linux/unmapped_pool.h>
 
@@ -184,6 +187,7 @@ void unmapped_pool_node_snapshot(int nid,
 	st->free_pages = unmapped_pool_nr_free(pool);
 	st->used_pages = pool->used_pages;
 	st->poisoned_pages = pool->poisoned_pages;
+	st->leaked_pages = pool->leaked_pages;
 	st->lends = pool->lends;
 	st->reclaims = pool->reclaims;
 	st->alloc_failures = pool->alloc_failures;
@@ -252,23 +256,145 @@ fail:
 }
 
 /*
- * Zero a page that is not in the direct map.  The temporary mapping is
- * private to this CPU and torn down before interrupts are enabled again,
- * so no other CPU can have cached it and a local invalidation suffices.
+ * Map a page that is not in the direct map at this CPU's wipe slot, with
+ * the direct map's attributes, until unmapped_pool_unmap_slot().  The
+ * temporary mapping is private to this CPU and torn down before
+ * interrupts are enabled again, so no other CPU can have cached it and a
+ * local invalidation suffices.  It is one 4 KiB entry outside the direct
+ * map, which stays as it is.
  */
-static void unmapped_pool_wipe_page(struct page *page)
+static void *unmapped_pool_map_slot(struct page *page, unsigned long *flags)
 {
 	struct unmapped_pool_wipe_slot *slot;
-	unsigned long flags;
 
-	local_irq_save(flags);
+	local_irq_save(*flags);
 	slot = this_cpu_ptr(&unmapped_pool_wipe_slot);
 	set_pte_at(&init_mm, slot->addr, slot->pte, mk_pte(page, PAGE_KERNEL));
-	clear_page((void *)slot->addr);
+	return (void *)slot->addr;
+}
+
+static void unmapped_pool_unmap_slot(unsigned long flags)
+{
+	struct unmapped_pool_wipe_slot *slot =
+		this_cpu_ptr(&unmapped_pool_wipe_slot);
+
 	pte_clear(&init_mm, slot->addr, slot->pte);
 	flush_tlb_one_kernel(slot->addr);
 	local_irq_restore(flags);
 }
+
+/* Zero a page that is not in the direct map. */
+static void unmapped_pool_wipe_page(struct page *page)
+{
+	unsigned long flags;
+
+	clear_page(unmapped_pool_map_slot(page, &flags));
+	unmapped_pool_unmap_slot(flags);
+}
+
+/*
+ * Copy a whole page between a pool page and user memory.  Interrupts are
+ * off while the slot maps the page, so the user memory is accessed with
+ * page faults disabled, and faulted in between tries; every try goes on
+ * where the last one stopped, until the task is killed.
+ */
+static int unmapped_pool_copy_user(struct page *page, void __user *ubuf,
+				   bool to_page)
+{
+	unsigned long left = PAGE_SIZE, off, flags;
+	void *addr;
+
+	might_fault();
+	if (!access_ok(ubuf, PAGE_SIZE))
+		return -EFAULT;
+	while (left) {
+		off = PAGE_SIZE - left;
+		addr = unmapped_pool_map_slot(page, &flags);
+		pagefault_disable();
+		if (to_page)
+			left = __copy_from_user_inatomic(addr + off, ubuf + off,
+							 left);
+		else
+			left = __copy_to_user_inatomic(ubuf + off, addr + off,
+						       left);
+		pagefault_enable();
+		unmapped_pool_unmap_slot(flags);
+		if (!left)
+			break;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		off = PAGE_SIZE - left;
+		if ((to_page ? fault_in_readable(ubuf + off, left) :
+			       fault_in_writeable(ubuf + off, left)) == left)
+			return -EFAULT;
+	}
+	return 0;
+}
+
+/**
+ * unmapped_pool_copy_from_user - fill a pool page from user memory
+ * @page: page of the unmapped pool, in use by the caller
+ * @src: PAGE_SIZE bytes of user memory
+ *
+ * For the initial contents of a confidential VM's private memory (SEV-SNP
+ * launch update), which the host writes before the page becomes the
+ * guest's.  The page is reached through a temporary mapping of this CPU:
+ * its chunk's direct-map entry stays absent and whole.  May sleep to
+ * fault in @src.
+ *
+ * Return: 0, -EFAULT if @src could not be read whole or -EINTR if the
+ * task was killed meanwhile; the page may then hold part of it.
+ */
+int unmapped_pool_copy_from_user(struct page *page, const void __user *src)
+{
+	return unmapped_pool_copy_user(page, (void __user *)src, true);
+}
+EXPORT_SYMBOL_GPL(unmapped_pool_copy_from_user);
+
+/**
+ * unmapped_pool_copy_to_user - copy a pool page out to user memory
+ * @dst: PAGE_SIZE bytes of user memory
+ * @page: page of the unmapped pool, in use by the caller
+ *
+ * For what the firmware of a confidential VM leaves for the host in a
+ * page it gave back (SEV-SNP's CPUID page after a failed launch update).
+ * Reaches the page as unmapped_pool_copy_from_user() does.  May sleep to
+ * fault in @dst.
+ *
+ * Return: 0, -EFAULT if @dst could not be written whole or -EINTR if
+ * the task was killed meanwhile.
+ */
+int unmapped_pool_copy_to_user(void __user *dst, struct page *page)
+{
+	return unmapped_pool_copy_user(page, dst, false);
+}
+EXPORT_SYMBOL_GPL(unmapped_pool_copy_to_user);
+
+/**
+ * unmapped_pool_flush_pages - write back and evict pool pages from the caches
+ * @page: first page, of the unmapped pool and in use by the caller
+ * @nr: number of pages, all in @page's chunk
+ *
+ * What clflush_cache_range() through the direct map does for other pages:
+ * a confidential VM's page that goes back to the host has its cache lines,
+ * which may be tagged with the guest's key, flushed before the host uses
+ * it (SEV-SNP's invalidation of guest_memfd pages).  CLFLUSH acts on the
+ * physical line whatever the virtual address, so flushing through this
+ * CPU's temporary mapping, with the direct map's attributes, is the same
+ * flush.  One page at a time, so that interrupts are off for one page's
+ * flush at most.
+ */
+void unmapped_pool_flush_pages(struct page *page, unsigned long nr)
+{
+	unsigned long i, flags;
+
+	for (i = 0; i < nr; i++) {
+		clflush_cache_range(unmapped_pool_map_slot(page + i, &flags),
+				    PAGE_SIZE);
+		unmapped_pool_unmap_slot(flags);
+	}
+}
+EXPORT_SYMBOL_GPL(unmapped_pool_flush_pages);
 
 /*
  * Pages the wipe worker clears per hold of the pool lock, with interrupts
@@ -393,12 +519,14 @@ static struct unmapped_pool_chunk *unmapped_pool_chunk_alloc(int nid)
 	chunk->dirty_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	chunk->zeroed_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	chunk->poison_map = kvzalloc_node(map, GFP_KERNEL, nid);
+	chunk->leak_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	if (!chunk->used_map || !chunk->dirty_map || !chunk->zeroed_map ||
-	    !chunk->poison_map) {
+	    !chunk->poison_map || !chunk->leak_map) {
 		kvfree(chunk->used_map);
 		kvfree(chunk->dirty_map);
 		kvfree(chunk->zeroed_map);
 		kvfree(chunk->poison_map);
+		kvfree(chunk->leak_map);
 		kfree(chunk);
 		return NULL;
 	}
@@ -413,6 +541,7 @@ static void unmapped_pool_chunk_free(struct unmapped_pool_chunk *chunk)
 	kvfree(chunk->dirty_map);
 	kvfree(chunk->zeroed_map);
 	kvfree(chunk->poison_map);
+	kvfree(chunk->leak_map);
 	kfree(chunk);
 }
 
@@ -840,18 +969,22 @@ static int unmapped_pool_policy_node(void)
 /*
  * Pages leaving the pool are neither dirty free pages nor known to stay
  * zero any more.  @wipe gets the pages among them that are not known to
- * be zero, which @init asks to be wiped.
+ * be zero: those freed dirty that the wipe worker has not reached yet, as
+ * a free page is either zeroed (at lend, or by the worker) or dirty.
+ * They are wiped whatever the request's flags: they hold what another
+ * consumer left, which must neither reach the next one nor stay in memory
+ * for as long as the next one keeps the page.  So every page leaves the
+ * pool zeroed, and __GFP_ZERO or init_on_alloc cost nothing more.
  */
 static void unmapped_pool_hand_out(struct unmapped_pool_chunk *chunk,
 				   unsigned long index, unsigned long nr,
-				   bool init, unsigned long *wipe)
+				   unsigned long *wipe)
 {
 	unsigned long i = index;
 
 	bitmap_zero(wipe, nr);
-	if (init)
-		for_each_clear_bit_from(i, chunk->zeroed_map, index + nr)
-			__set_bit(i - index, wipe);
+	for_each_clear_bit_from(i, chunk->zeroed_map, index + nr)
+		__set_bit(i - index, wipe);
 	i = index;
 	for_each_set_bit_from(i, chunk->dirty_map, index + nr) {
 		__clear_bit(i, chunk->dirty_map);
@@ -882,10 +1015,8 @@ EXPORT_SYMBOL_GPL(unmapped_pool_owner_init);
  * unmapped_pool_alloc_pages - allocate pages that are not in the direct map
  * @nid: node to allocate from, NUMA_NO_NODE for the local one
  * @order: order of the allocation, at most PMD order
- * @gfp: allocation flags; __GFP_ZERO and __GFP_COMP are honoured, and
- *	init_on_alloc zeroes pages as __GFP_ZERO does.  Otherwise a
- *	consumer whose memory is initialised by a trusted party leaves
- *	out __GFP_ZERO and skips the wipe.
+ * @gfp: allocation flags; __GFP_COMP is honoured, and the pages come
+ *	zeroed with or without __GFP_ZERO (below)
  * @owner: placement state of the object the pages belong to (a file,
  *	say), so that one owner's pages are placed together; NULL for none
  *
@@ -893,8 +1024,8 @@ EXPORT_SYMBOL_GPL(unmapped_pool_owner_init);
  * other page, with put_page() or unmapped_pool_free_pages(); their final put returns
  * them to the pool.
  *
- * Pages that must come zeroed are wiped only where not known to be zero:
- * the worker that wipes freed pages marks them so.
+ * The pages always come zeroed, so __GFP_ZERO is honoured: a page the
+ * wipe worker has not reached since it was freed is wiped on the way out.
  *
  * Return: the first page, or NULL if the node's pool has no room.
  */
@@ -905,7 +1036,6 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	struct unmapped_pool *pool;
 	struct unmapped_pool_chunk *chunk;
 	unsigned long index = 0, i, nr = 1UL << order;
-	bool init = want_init_on_alloc(gfp);
 	unsigned long flags;
 	struct page *page;
 	bool raise;
@@ -926,7 +1056,7 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	if (owner)
 		spin_unlock(&owner->lock);
 	if (chunk)
-		unmapped_pool_hand_out(chunk, index, nr, init, wipe);
+		unmapped_pool_hand_out(chunk, index, nr, wipe);
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (raise)
 		unmapped_pool_raise_event();
@@ -993,6 +1123,34 @@ void unmapped_pool_count_fallback(void)
 		atomic64_inc(&pool->fallbacks);
 }
 
+/**
+ * unmapped_pool_count_unserved - count a failure the pool may not have seen
+ *
+ * A consumer that may not fall back (guest_memfd that requires the pool)
+ * says so after unmapped_pool_alloc_folio() failed.  A pool with chunks
+ * counted that failure and raised its event already; a pool without any did
+ * not, as most requests it cannot serve (memfd_secret's) are served
+ * elsewhere.  This one is not: count it, and raise the event, so that the
+ * daemon lends the node a chunk.
+ */
+void unmapped_pool_count_unserved(void)
+{
+	struct unmapped_pool *pool =
+		unmapped_pool_of_node(unmapped_pool_policy_node());
+	unsigned long flags;
+	bool raise;
+
+	if (!pool)
+		return;
+	spin_lock_irqsave(&pool->lock, flags);
+	raise = !pool->nr_chunks;
+	if (raise)
+		pool->alloc_failures++;
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (raise)
+		unmapped_pool_raise_event();
+}
+
 bool __unmapped_pool_has_page(const struct page *page)
 {
 	return unmapped_pool_find_chunk(page_to_pfn(page));
@@ -1008,11 +1166,12 @@ static void unmapped_pool_report_poison(struct unmapped_pool_chunk *chunk,
 }
 
 /*
- * Give back the pages of a block but those a memory error hit while they
- * were in use, which stay out of use, and those that carry PG_hwpoison
- * but that unmapped_pool_memory_failure() has not seen yet, which it
- * would otherwise find free.  Never wiped: writing a poisoned page may
- * consume the poison.
+ * Give back the pages of a block but those a memory error hit or the
+ * firmware leaked while they were in use, which stay out of use, and
+ * those that carry PG_hwpoison but that unmapped_pool_memory_failure()
+ * has not seen yet, which it would otherwise find free.  Never wiped:
+ * writing a poisoned page may consume the poison, and a leaked page may
+ * still be the firmware's.
  */
 static void unmapped_pool_put_unpoisoned(struct unmapped_pool *pool,
 					 struct unmapped_pool_chunk *chunk,
@@ -1022,7 +1181,8 @@ static void unmapped_pool_put_unpoisoned(struct unmapped_pool *pool,
 	unsigned long i;
 
 	for (i = 0; i < 1UL << order; i++) {
-		if (test_bit(index + i, chunk->poison_map))
+		if (test_bit(index + i, chunk->poison_map) ||
+		    test_bit(index + i, chunk->leak_map))
 			continue;
 		if (PageHWPoison(page + i)) {
 			unmapped_pool_chunk_poison(pool, chunk, index + i);
@@ -1052,7 +1212,7 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 	pool = node_pools[nid];
 	index = pfn - chunk->pfn;
 	spin_lock_irqsave(&pool->lock, flags);
-	if (likely(!chunk->poisoned)) {
+	if (likely(!chunk->poisoned && !chunk->leaked)) {
 		unmapped_pool_chunk_put(pool, chunk, index, order);
 		bitmap_set(chunk->dirty_map, index, 1UL << order);
 		chunk->dirty += 1UL << order;
@@ -1116,6 +1276,48 @@ bool unmapped_pool_memory_failure(struct page *page)
 	unmapped_pool_unlock(pool);
 	mutex_unlock(&unmapped_pool_resize_lock);
 	return !in_use;
+}
+
+/**
+ * unmapped_pool_leak_page - keep a page the firmware did not give back
+ * @page: page of any kind, in use by the caller
+ *
+ * A confidential VM's page that the firmware failed to give back to the
+ * host (SEV-SNP's snp_leak_pages()) would fault the host on its first
+ * access.  A pool page of that kind is never handed out again, however
+ * often it is freed, and its chunk stays lent rather than go back to the
+ * direct map; it counts as leaked, in sysfs and the chunk map.  The
+ * caller's reference keeps the chunk lent while this runs.
+ *
+ * Return: true if @page is a pool page, now leaked, false if it is no pool
+ * page and the caller has to keep it out of use itself.
+ */
+bool unmapped_pool_leak_page(struct page *page)
+{
+	unsigned long pfn = page_to_pfn(page);
+	struct unmapped_pool_chunk *chunk;
+	struct unmapped_pool *pool;
+	unsigned long flags, index, nr = 0;
+
+	if (!unmapped_pool_active())
+		return false;
+	chunk = unmapped_pool_find_chunk(pfn);
+	if (!chunk)
+		return false;
+	pool = node_pools[chunk->nid];
+	index = pfn - chunk->pfn;
+	spin_lock_irqsave(&pool->lock, flags);
+	if (unmapped_pool_chunk_leak(pool, chunk, index)) {
+		/* Never wiped either: the page may still be the firmware's. */
+		if (__test_and_clear_bit(index, chunk->dirty_map))
+			chunk->dirty--;
+		nr = chunk->leaked;
+	}
+	spin_unlock_irqrestore(&pool->lock, flags);
+	if (nr)
+		pr_warn("node %d chunk %#lx: page %#lx leaked by the firmware, never handed out again; the chunk has %lu leaked pages and stays lent\n",
+			chunk->nid, chunk->pfn, pfn, nr);
+	return true;
 }
 
 /**

@@ -55,9 +55,11 @@
  * @list: entry in the pool's list of chunks
  * @pfn: first page frame of the chunk
  * @nid: node the chunk belongs to
- * @used: pages handed out or poisoned: the pages placement cannot use
+ * @used: pages handed out, poisoned or leaked: the pages placement cannot use
  * @dirty: pages set in @dirty_map
  * @poisoned: pages a memory error took out of use for good
+ * @leaked: pages the firmware of a confidential VM failed to give back to
+ *	the host, out of use for good
  * @free_blocks: blocks with no page handed out or poisoned
  * @draining: being given back; no new allocations
  * @used_map: one bit per page handed out
@@ -68,6 +70,8 @@
  *	get without wiping them again
  * @poison_map: pages a memory error hit; they keep their bit in
  *	@used_map for good, so that placement never picks them again
+ * @leak_map: pages leaked by unmapped_pool_leak_page(); like poisoned
+ *	ones, they keep their bit in @used_map for good
  * @block_owner: id of each block's owner (0: none), so that one owner's
  *	pages stay together and leave whole blocks behind when it goes
  * @block_used: pages handed out per block
@@ -89,12 +93,14 @@ struct unmapped_pool_chunk {
 	unsigned long used;
 	unsigned long dirty;
 	unsigned long poisoned;
+	unsigned long leaked;
 	unsigned int free_blocks;
 	bool draining;
 	unsigned long *used_map;
 	unsigned long *dirty_map;
 	unsigned long *zeroed_map;
 	unsigned long *poison_map;
+	unsigned long *leak_map;
 	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
 	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
 	DECLARE_BITMAP(free_block_map, UNMAPPED_POOL_CHUNK_BLOCKS);
@@ -110,6 +116,8 @@ struct unmapped_pool_chunk {
  * @used_pages: pages handed out and not poisoned since
  * @poisoned_pages: pages a memory error took out of use, whether their
  *	last user has freed them yet or not
+ * @leaked_pages: pages leaked by unmapped_pool_leak_page(), whether their
+ *	last user has freed them yet or not
  * @low_watermark: free pages under which user space wants an event
  * @below_watermark: the low-watermark event has been raised and not yet
  *	cleared by free pages rising above the watermark again
@@ -123,6 +131,7 @@ struct unmapped_pool_chunk {
  * @reclaims: chunks given back since boot
  * @alloc_failures: requests that found the pool full
  * @fallbacks: consumer allocations served outside the pool (atomic)
+ * @gmem_pages: pages handed to guest_memfd since boot (atomic)
  * @tlb_flushes: cross-CPU TLB flushes done for this pool
  * @wipe_work: wipes the pool's dirty free pages; queued by every free
  */
@@ -132,6 +141,7 @@ struct unmapped_pool {
 	unsigned long nr_chunks;
 	unsigned long used_pages;
 	unsigned long poisoned_pages;
+	unsigned long leaked_pages;
 	unsigned long low_watermark;
 	bool below_watermark;
 	bool resizing;
@@ -142,6 +152,7 @@ struct unmapped_pool {
 	u64 reclaims;
 	u64 alloc_failures;
 	atomic64_t fallbacks;
+	atomic64_t gmem_pages;
 	u64 tlb_flushes;
 	struct work_struct wipe_work;
 };
@@ -150,7 +161,7 @@ static inline unsigned long
 unmapped_pool_nr_free(const struct unmapped_pool *pool)
 {
 	return pool->nr_chunks * UNMAPPED_POOL_CHUNK_PAGES - pool->used_pages -
-	       pool->poisoned_pages;
+	       pool->poisoned_pages - pool->leaked_pages;
 }
 
 /*
@@ -176,6 +187,9 @@ void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk);
 bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
 				struct unmapped_pool_chunk *chunk,
 				unsigned long index);
+bool unmapped_pool_chunk_leak(struct unmapped_pool *pool,
+			      struct unmapped_pool_chunk *chunk,
+			      unsigned long index);
 bool unmapped_pool_note_level(struct unmapped_pool *pool, bool failed);
 void unmapped_pool_watermark_reset(struct unmapped_pool *pool,
 				   unsigned long low_pages);
@@ -208,7 +222,19 @@ void unmapped_pool_set_watermark(int nid, unsigned long low_pages);
 void unmapped_pool_node_snapshot(int nid, struct unmapped_pool_node_stats *st);
 u64 unmapped_pool_event_seq(void);
 void unmapped_pool_settle(void);
+void unmapped_pool_count_unserved(void);
 extern struct mutex unmapped_pool_resize_lock;
 extern wait_queue_head_t unmapped_pool_event_wait;
+
+/* unmapped_pool_gmem.c: guest_memfd and its switch */
+int unmapped_pool_gmem_mode_parse(const char *buf);
+int unmapped_pool_gmem_mode_show(char *buf,
+				 enum unmapped_pool_gmem_mode mode);
+enum unmapped_pool_gmem_mode unmapped_pool_gmem_get_switch(void);
+void unmapped_pool_gmem_set_switch(enum unmapped_pool_gmem_mode mode);
+enum unmapped_pool_gmem_mode
+__unmapped_pool_gmem_file_mode(enum unmapped_pool_gmem_mode mode, bool allowed,
+			       bool flagged);
+u64 unmapped_pool_gmem_pages(int nid);
 
 #endif /* _MM_UNMAPPED_POOL_H */

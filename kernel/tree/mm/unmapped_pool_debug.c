@@ -2,8 +2,9 @@
 /*
  * debugfs unmapped_pool/chunks: one line per chunk of the unmapped page
  * pool, with its use, its free blocks, how many owners share it and how
- * many of its pages a memory error took out of use (which keep the chunk
- * from ever being reclaimed), for debugging placement.
+ * many of its pages a memory error or a confidential VM's firmware took
+ * out of use (poisoned, leaked: either keeps the chunk from ever being
+ * reclaimed), for debugging placement.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -45,7 +46,7 @@ static unsigned int count_owners(unsigned long *owners,
 
 static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 {
-	unsigned long *owners, used, dirty, poisoned;
+	unsigned long *owners, used, dirty, poisoned, leaked;
 	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
 	unsigned int nr_owners, shared, free_blocks;
@@ -55,7 +56,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			       GFP_KERNEL);
 	if (!owners)
 		return -ENOMEM;
-	seq_puts(m, "node pfn used_pages free_blocks owners shared_blocks dirty_pages poisoned_pages\n");
+	seq_puts(m, "node pfn used_pages free_blocks owners shared_blocks dirty_pages poisoned_pages leaked_pages\n");
 	/* Chunks only come and go under the resize lock. */
 	mutex_lock(&unmapped_pool_resize_lock);
 	for_each_node(nid) {
@@ -69,6 +70,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			dirty = bitmap_weight(chunk->dirty_map,
 					      UNMAPPED_POOL_CHUNK_PAGES);
 			poisoned = chunk->poisoned;
+			leaked = chunk->leaked;
 			memcpy(owners, chunk->block_owner,
 			       sizeof(chunk->block_owner));
 			spin_unlock_irq(&pool->lock);
@@ -77,9 +79,9 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			 * the order arguments are evaluated in is unspecified.
 			 */
 			nr_owners = count_owners(owners, &shared);
-			seq_printf(m, "%d %#lx %lu %u %u %u %lu %lu\n", nid,
+			seq_printf(m, "%d %#lx %lu %u %u %u %lu %lu %lu\n", nid,
 				   chunk->pfn, used, free_blocks, nr_owners,
-				   shared, dirty, poisoned);
+				   shared, dirty, poisoned, leaked);
 		}
 	}
 	mutex_unlock(&unmapped_pool_resize_lock);

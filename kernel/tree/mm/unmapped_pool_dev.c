@@ -59,10 +59,12 @@ static long unmapped_pool_ioc_info(void __user *uarg)
 			    UNMAPPED_POOL_FEAT_EMPTY_CHUNKS |
 			    UNMAPPED_POOL_FEAT_RESIZING |
 			    UNMAPPED_POOL_FEAT_POISONED |
+			    UNMAPPED_POOL_FEAT_LEAKED |
 			    (IS_ENABLED(CONFIG_SECRETMEM) ?
 			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0) |
 			    (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM) ?
-			     UNMAPPED_POOL_FEAT_GUEST_MEMFD : 0),
+			     UNMAPPED_POOL_FEAT_GUEST_MEMFD |
+			     UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE : 0),
 	};
 
 	return copy_to_user(uarg, &info, sizeof(info)) ? -EFAULT : 0;

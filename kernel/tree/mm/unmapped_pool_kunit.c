@@ -11,11 +11,14 @@
 
 #include <kunit/test.h>
 #include <linux/mm.h>
+#include <linux/mman.h>
 #include <linux/set_memory.h>
 #include <linux/slab.h>
+#include <linux/uaccess.h>
 #include <linux/unmapped_pool.h>
 #include <linux/vmalloc.h>
 #include <linux/vmstat.h>
+#include <uapi/linux/unmapped_pool.h>
 
 #include "unmapped_pool.h"
 #include "unmapped_pool_compact.h"
@@ -39,6 +42,10 @@ static struct place_ctx *place_ctx_init(struct kunit *test, int nr_chunks)
 	for (i = 0; i < nr_chunks; i++) {
 		ctx->chunks[i].used_map = kunit_kzalloc(test, map, GFP_KERNEL);
 		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].used_map);
+		ctx->chunks[i].poison_map = kunit_kzalloc(test, map, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].poison_map);
+		ctx->chunks[i].leak_map = kunit_kzalloc(test, map, GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].leak_map);
 		unmapped_pool_chunk_init(&ctx->chunks[i]);
 		ctx->chunks[i].pfn = (unsigned long)i
 				     << UNMAPPED_POOL_CHUNK_ORDER;
@@ -427,7 +434,6 @@ static void unmapped_pool_place_owner_outlives_chunk(struct kunit *test)
  */
 static void unmapped_pool_place_poisoned(struct kunit *test)
 {
-	size_t map = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
 	struct place_ctx *ctx = place_ctx_init(test, 2);
 	struct unmapped_pool_chunk *chunk, *c0 = &ctx->chunks[0];
 	const unsigned long bad = 5;
@@ -435,10 +441,6 @@ static void unmapped_pool_place_poisoned(struct kunit *test)
 	long index, taken;
 	int i;
 
-	for (i = 0; i < 2; i++) {
-		ctx->chunks[i].poison_map = kunit_kzalloc(test, map, GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, ctx->chunks[i].poison_map);
-	}
 	/* Chunk 0 is where the first request of a new owner goes. */
 	KUNIT_ASSERT_PTR_EQ(test, unmapped_pool_place(&ctx->pool, &ctx->a, 0,
 						      &first),
@@ -486,6 +488,72 @@ static void unmapped_pool_place_poisoned(struct kunit *test)
 	ctx->pool.used_pages = 0;
 	ctx->pool.poisoned_pages = 0;
 	unmapped_pool_chunk_poison(&ctx->pool, c0, bad);
+	KUNIT_EXPECT_PTR_EQ(test, unmapped_pool_remove_empty(&ctx->pool),
+			    &ctx->chunks[1]);
+	KUNIT_EXPECT_NULL(test, unmapped_pool_remove_empty(&ctx->pool));
+}
+
+/*
+ * A leaked page is never placed again, counts as leaked rather than used,
+ * keeps its chunk from ever being empty, and is not counted twice when a
+ * memory error hits it too.
+ */
+static void unmapped_pool_place_leaked(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 2);
+	struct unmapped_pool_chunk *chunk, *c0 = &ctx->chunks[0];
+	unsigned long first, n = 0;
+	long index;
+	int i;
+
+	KUNIT_ASSERT_PTR_EQ(test, unmapped_pool_place(&ctx->pool, &ctx->a, 0,
+						      &first),
+			    c0);
+	unmapped_pool_chunk_take(&ctx->pool, c0, first, 0, &ctx->a);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, 1);
+
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_leak(&ctx->pool, c0, first));
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_leak(&ctx->pool, c0, first));
+	KUNIT_EXPECT_EQ(test, c0->leaked, 1);
+	KUNIT_EXPECT_EQ(test, c0->used, 1);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, 0);
+	KUNIT_EXPECT_EQ(test, ctx->pool.leaked_pages, 1);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_nr_free(&ctx->pool),
+			2 * UNMAPPED_POOL_CHUNK_PAGES - 1);
+
+	/* Poisoned as well, it stays one leaked page. */
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_poison(&ctx->pool, c0,
+							   first));
+	KUNIT_EXPECT_EQ(test, ctx->pool.leaked_pages, 1);
+	KUNIT_EXPECT_EQ(test, ctx->pool.poisoned_pages, 0);
+	KUNIT_EXPECT_EQ(test, ctx->pool.used_pages, 0);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_nr_free(&ctx->pool),
+			2 * UNMAPPED_POOL_CHUNK_PAGES - 1);
+	/* A poisoned page is not leaked on top. */
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_poison(&ctx->pool, c0, 7));
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_leak(&ctx->pool, c0, 7));
+	KUNIT_EXPECT_EQ(test, ctx->pool.leaked_pages, 1);
+	KUNIT_EXPECT_EQ(test, ctx->pool.poisoned_pages, 1);
+
+	/* Single pages fill every page of the pool but those two. */
+	while ((index = place(test, ctx, &ctx->b, 0, &chunk)) >= 0) {
+		n++;
+		if (chunk == c0 && (index == first || index == 7))
+			break;
+	}
+	KUNIT_EXPECT_EQ(test, index, -1);
+	KUNIT_EXPECT_EQ(test, n, 2 * UNMAPPED_POOL_CHUNK_PAGES - 2);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_nr_free(&ctx->pool), 0);
+
+	/* Emptied but for its leaked page, chunk 0 is never reclaimed. */
+	for (i = 0; i < 2; i++)
+		unmapped_pool_chunk_init(&ctx->chunks[i]);
+	bitmap_zero(c0->leak_map, UNMAPPED_POOL_CHUNK_PAGES);
+	bitmap_zero(c0->poison_map, UNMAPPED_POOL_CHUNK_PAGES);
+	ctx->pool.used_pages = 0;
+	ctx->pool.leaked_pages = 0;
+	ctx->pool.poisoned_pages = 0;
+	unmapped_pool_chunk_leak(&ctx->pool, c0, first);
 	KUNIT_EXPECT_PTR_EQ(test, unmapped_pool_remove_empty(&ctx->pool),
 			    &ctx->chunks[1]);
 	KUNIT_EXPECT_NULL(test, unmapped_pool_remove_empty(&ctx->pool));
@@ -660,16 +728,17 @@ static void enable_wipe_work(void *pool)
 }
 
 /*
- * With init_on_alloc, a request without __GFP_ZERO gets a page that was
- * freed dirty zeroed, as from the page allocator; without it, the page as
- * it is.  The worker is held off so that the page is still dirty.
+ * A page freed dirty and handed out again before the wipe worker reached
+ * it is wiped on the way out, whatever the request's flags and
+ * init_on_alloc (check-kernel boots without it, check-debug with it): it
+ * holds what the previous consumer left.  The worker is held off so that
+ * the page is still dirty.
  */
-static void unmapped_pool_live_init_on_alloc(struct kunit *test)
+static void unmapped_pool_live_wipe_on_hand_out(struct kunit *test)
 {
 	struct unmapped_pool *pool = unmapped_pool_of_node(0);
 	unsigned long chunks = live_lend(test);
 	struct page *page, *again;
-	bool zeroed;
 	u8 *alias;
 
 	disable_work_sync(&pool->wipe_work);
@@ -682,8 +751,7 @@ static void unmapped_pool_live_init_on_alloc(struct kunit *test)
 	again = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
 	KUNIT_ASSERT_PTR_EQ(test, again, page);
 	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 0);
-	zeroed = !memchr_inv(alias, 0, PAGE_SIZE);
-	KUNIT_EXPECT_EQ(test, zeroed, want_init_on_alloc(GFP_KERNEL));
+	KUNIT_EXPECT_NULL(test, memchr_inv(alias, 0, PAGE_SIZE));
 	kunit_info(test, "init_on_alloc %s\n",
 		   want_init_on_alloc(GFP_KERNEL) ? "on" : "off");
 	vunmap(alias);
@@ -769,6 +837,239 @@ static void compact_apply(struct unmapped_pool *pool,
 			if (test_bit(base + i, move->src->used_map))
 				unmapped_pool_chunk_put(pool, move->src,
 							base + i, 0);
+	}
+}
+
+/*
+ * The direct map around a pool page: its chunk's PUD entry, absent and
+ * whole, and no split anywhere since @splits2/@splits3 were read.
+ */
+static void expect_direct_map_untouched(struct kunit *test, struct page *page,
+					unsigned long splits2,
+					unsigned long splits3)
+{
+	unsigned int level;
+
+	KUNIT_EXPECT_FALSE(test, direct_map_present(page, &level));
+	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_1G);
+	KUNIT_EXPECT_EQ(test, vm_event(DIRECT_MAP_LEVEL2_SPLIT), splits2);
+	KUNIT_EXPECT_EQ(test, vm_event(DIRECT_MAP_LEVEL3_SPLIT), splits3);
+}
+
+/* An anonymous mapping of @prot in the test's own address space. */
+static u8 __user *live_user_page(struct kunit *test, unsigned long prot)
+{
+	unsigned long addr = kunit_vm_mmap(test, NULL, 0, PAGE_SIZE, prot,
+					   MAP_ANONYMOUS | MAP_PRIVATE, 0);
+
+	KUNIT_ASSERT_NE_MSG(test, addr, 0, "no user address space");
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	return (u8 __user *)addr;
+}
+
+/*
+ * What SEV-SNP's launch update and its CPUID error path do: copy a page
+ * of user memory into a pool page and back out, through the pool's own
+ * temporary mapping.  The destination of the copy out was never touched,
+ * so the first try faults and the copy has to fault it in.
+ */
+static void unmapped_pool_live_copy_user(struct kunit *test)
+{
+	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
+	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
+	const void __user *beyond = (const void __user *)TASK_SIZE_MAX;
+	unsigned long chunks = live_lend(test);
+	u8 __user *src, *dst, *none;
+	struct page *page;
+	u8 *buf, *alias;
+	int i;
+
+	buf = kunit_kmalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	src = live_user_page(test, PROT_READ | PROT_WRITE);
+	dst = live_user_page(test, PROT_READ | PROT_WRITE);
+	none = live_user_page(test, PROT_NONE);
+	for (i = 0; i < PAGE_SIZE; i++)
+		buf[i] = i * 7 + 3;
+	KUNIT_ASSERT_EQ(test, copy_to_user(src, buf, PAGE_SIZE), 0);
+
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL | __GFP_ZERO, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_copy_from_user(page, src), 0);
+	alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, alias);
+	KUNIT_EXPECT_EQ(test, memcmp(alias, buf, PAGE_SIZE), 0);
+
+	memset(buf, 0, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_copy_to_user(dst, page), 0);
+	KUNIT_EXPECT_EQ(test, copy_from_user(buf, dst, PAGE_SIZE), 0);
+	KUNIT_EXPECT_EQ(test, memcmp(alias, buf, PAGE_SIZE), 0);
+
+	/* Memory that cannot be faulted in fails the copy, both ways. */
+	KUNIT_EXPECT_EQ(test, unmapped_pool_copy_from_user(page, none), -EFAULT);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_copy_to_user(none, page), -EFAULT);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_copy_from_user(page, beyond),
+			-EFAULT);
+	KUNIT_EXPECT_EQ(test, memcmp(alias, buf, PAGE_SIZE), 0);
+	vunmap(alias);
+
+	expect_direct_map_untouched(test, page, splits2, splits3);
+	put_page(page);
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			0);
+}
+
+/*
+ * What SEV-SNP's invalidation of a guest page does: flush a pool page's
+ * cache lines.  Through __va() it would fault on hardware (not under
+ * QEMU's TCG, whose CLFLUSH translates no address); it must leave the
+ * page's contents and the direct map as they were.
+ */
+static void unmapped_pool_live_flush(struct kunit *test)
+{
+	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
+	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
+	unsigned long chunks = live_lend(test);
+	struct page *pages[2];
+	u8 *alias;
+
+	pages[0] = unmapped_pool_alloc_pages(0, 1, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, pages[0]);
+	pages[1] = pages[0] + 1;
+	alias = vmap(pages, 2, VM_MAP, PAGE_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, alias);
+	memset(alias, 0x5a, 2 * PAGE_SIZE);
+	unmapped_pool_flush_pages(pages[0], 2);
+	KUNIT_EXPECT_NULL(test, memchr_inv(alias, 0x5a, 2 * PAGE_SIZE));
+	vunmap(alias);
+	expect_direct_map_untouched(test, pages[0], splits2, splits3);
+	expect_direct_map_untouched(test, pages[1], splits2, splits3);
+	__free_pages(pages[0], 1);
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			0);
+}
+
+/*
+ * Take a leaked page back by hand, so that the test's chunk can go back to
+ * hugetlb: nothing but this test ever does.
+ */
+static void live_unleak(struct unmapped_pool *pool,
+			struct unmapped_pool_chunk *chunk, unsigned long index)
+{
+	spin_lock_irq(&pool->lock);
+	__clear_bit(index, chunk->leak_map);
+	chunk->leaked--;
+	pool->leaked_pages--;
+	pool->used_pages++;
+	unmapped_pool_chunk_put(pool, chunk, index, 0);
+	spin_unlock_irq(&pool->lock);
+}
+
+/*
+ * What SEV-SNP does with a page the firmware failed to reclaim: the pool
+ * keeps it, freed or not, and its chunk stays lent; the counters say so.
+ */
+static void unmapped_pool_live_leak(struct kunit *test)
+{
+	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
+	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test), index, free;
+	struct unmapped_pool_node_stats st;
+	struct unmapped_pool_chunk *chunk;
+	struct page *page, *other, *again;
+
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	KUNIT_ASSERT_EQ(test, ALIGN_DOWN(page_to_pfn(page),
+					 UNMAPPED_POOL_CHUNK_PAGES),
+			chunk->pfn);
+	index = page_to_pfn(page) - chunk->pfn;
+	other = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_leak_page(other));
+	__free_page(other);
+
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_leak_page(page));
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_leak_page(page));
+	unmapped_pool_node_snapshot(0, &st);
+	KUNIT_EXPECT_EQ(test, st.leaked_pages, 1);
+	KUNIT_EXPECT_EQ(test, st.used_pages, 0);
+	free = st.free_pages;
+	KUNIT_EXPECT_EQ(test, free, chunks * UNMAPPED_POOL_CHUNK_PAGES - 1);
+
+	/* Freed, it stays out of use: neither free nor dirty. */
+	put_page(page);
+	flush_work(&pool->wipe_work);
+	unmapped_pool_node_snapshot(0, &st);
+	KUNIT_EXPECT_EQ(test, st.free_pages, free);
+	KUNIT_EXPECT_EQ(test, st.leaked_pages, 1);
+	KUNIT_EXPECT_EQ(test, st.empty_chunks, chunks - 1);
+	KUNIT_EXPECT_TRUE(test, test_bit(index, chunk->used_map));
+	KUNIT_EXPECT_FALSE(test, test_bit(index, chunk->dirty_map));
+	KUNIT_EXPECT_EQ(test, unmapped_pool_dirty_pages(0), 0);
+
+	/* The next page of the block is another one. */
+	again = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, again);
+	KUNIT_EXPECT_PTR_NE(test, again, page);
+	put_page(again);
+
+	/* Its chunk cannot be reclaimed. */
+	KUNIT_EXPECT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			-EBUSY);
+	expect_direct_map_untouched(test, page, splits2, splits3);
+
+	live_unleak(pool, chunk, index);
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			0);
+}
+
+/*
+ * guest_memfd's switch reads the three words, with or without the newline
+ * echo adds, and nothing else, and shows every mode with the current one
+ * in brackets, as transparent_hugepage/enabled does.
+ */
+static void unmapped_pool_gmem_mode_words(struct kunit *test)
+{
+	static const struct {
+		const char *word;
+		int mode;
+	} words[] = {
+		{ "flag", UNMAPPED_POOL_GMEM_NONE },
+		{ "flag\n", UNMAPPED_POOL_GMEM_NONE },
+		{ "prefer", UNMAPPED_POOL_GMEM_PREFER },
+		{ "prefer\n", UNMAPPED_POOL_GMEM_PREFER },
+		{ "require", UNMAPPED_POOL_GMEM_REQUIRE },
+		{ "require\n", UNMAPPED_POOL_GMEM_REQUIRE },
+		{ "", -EINVAL }, { "\n", -EINVAL }, { "Flag", -EINVAL },
+		{ "prefer ", -EINVAL }, { " prefer", -EINVAL },
+		{ "preferred", -EINVAL }, { "requir", -EINVAL },
+		{ "flag prefer", -EINVAL }, { "0", -EINVAL }, { "never", -EINVAL },
+	};
+	static const char *const shown[] = {
+		[UNMAPPED_POOL_GMEM_NONE] = "[flag] prefer require\n",
+		[UNMAPPED_POOL_GMEM_PREFER] = "flag [prefer] require\n",
+		[UNMAPPED_POOL_GMEM_REQUIRE] = "flag prefer [require]\n",
+	};
+	char *buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		KUNIT_EXPECT_EQ_MSG(test,
+				    unmapped_pool_gmem_mode_parse(words[i].word),
+				    words[i].mode, "word \"%s\"", words[i].word);
+	for (i = 0; i < ARRAY_SIZE(shown); i++) {
+		KUNIT_EXPECT_EQ(test, unmapped_pool_gmem_mode_show(buf, i),
+				strlen(shown[i]));
+		KUNIT_EXPECT_STREQ(test, buf, shown[i]);
 	}
 }
 
@@ -955,6 +1256,29 @@ static void unmapped_pool_compact_target(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cc.empty, 1);
 }
 
+/*
+ * What a new guest_memfd does, for every switch mode: a VM type the arch
+ * does not allow never draws from the pool; the flag requires the pool;
+ * without it the file does as the switch says.
+ */
+static void unmapped_pool_gmem_file_modes(struct kunit *test)
+{
+	enum unmapped_pool_gmem_mode mode;
+
+	for (mode = UNMAPPED_POOL_GMEM_NONE; mode <= UNMAPPED_POOL_GMEM_REQUIRE;
+	     mode++) {
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, false, false),
+				UNMAPPED_POOL_GMEM_NONE);
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, true, false),
+				mode);
+		KUNIT_EXPECT_EQ(test,
+				__unmapped_pool_gmem_file_mode(mode, true, true),
+				UNMAPPED_POOL_GMEM_REQUIRE);
+	}
+}
+
 static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_small_owners_share),
 	KUNIT_CASE(unmapped_pool_place_sharing_threshold),
@@ -967,14 +1291,20 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_place_block_maps),
 	KUNIT_CASE(unmapped_pool_place_owner_outlives_chunk),
 	KUNIT_CASE(unmapped_pool_place_poisoned),
+	KUNIT_CASE(unmapped_pool_place_leaked),
 	KUNIT_CASE(unmapped_pool_spare_watermark),
 	KUNIT_CASE(unmapped_pool_compact_emptiest),
 	KUNIT_CASE(unmapped_pool_compact_owner_affinity),
 	KUNIT_CASE(unmapped_pool_compact_unmovable),
 	KUNIT_CASE(unmapped_pool_compact_target),
+	KUNIT_CASE(unmapped_pool_gmem_mode_words),
+	KUNIT_CASE(unmapped_pool_gmem_file_modes),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
 	KUNIT_CASE(unmapped_pool_live_wipe_at_free),
-	KUNIT_CASE(unmapped_pool_live_init_on_alloc),
+	KUNIT_CASE(unmapped_pool_live_wipe_on_hand_out),
+	KUNIT_CASE(unmapped_pool_live_copy_user),
+	KUNIT_CASE(unmapped_pool_live_flush),
+	KUNIT_CASE(unmapped_pool_live_leak),
 	{}
 };
 

@@ -60,6 +60,7 @@ void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk)
 	bitmap_zero(chunk->full_map, UNMAPPED_POOL_CHUNK_BLOCKS);
 	chunk->used = 0;
 	chunk->poisoned = 0;
+	chunk->leaked = 0;
 	chunk->free_blocks = UNMAPPED_POOL_CHUNK_BLOCKS;
 	chunk->draining = false;
 }
@@ -398,33 +399,20 @@ void unmapped_pool_chunk_put(struct unmapped_pool *pool,
 	pool->used_pages -= nr;
 }
 
-/**
- * unmapped_pool_chunk_poison - take a page out of use for good
- * @pool: pool of the chunk
- * @chunk: chunk the page belongs to
- * @index: the page inside the chunk, free or handed out
- *
- * A page that a memory error hit must never be handed out again.  It keeps
- * (or gets) its bit in @chunk->used_map and its place in @chunk->used for
- * good, so that every placement rule skips it and no reclaim takes the
- * chunk; a page in use stays so until its user frees it, which does not
- * change that.  It counts as poisoned instead of used.  Its block can
- * never be free as a whole again, so it becomes nobody's to grow into.
- *
- * Return: false if the page was poisoned already.
+/*
+ * Keep page @index of @chunk out of placement for good: it keeps (or
+ * gets) its bit in @chunk->used_map and its place in @chunk->used, so that
+ * every placement rule skips it and no reclaim takes the chunk.  Its block
+ * can never be free as a whole again, so it becomes nobody's to grow into.
+ * Return: true if the page was handed out, and so counted as used.
  */
-bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
-				struct unmapped_pool_chunk *chunk,
-				unsigned long index)
+static bool chunk_retire(struct unmapped_pool_chunk *chunk,
+			 unsigned long index)
 {
 	unsigned int block = index / UNMAPPED_POOL_BLOCK_PAGES;
+	bool in_use = test_bit(index, chunk->used_map);
 
-	if (test_bit(index, chunk->poison_map))
-		return false;
-	__set_bit(index, chunk->poison_map);
-	if (test_bit(index, chunk->used_map)) {
-		pool->used_pages--;
-	} else {
+	if (!in_use) {
 		__set_bit(index, chunk->used_map);
 		if (!chunk->block_used[block]++) {
 			chunk->free_blocks--;
@@ -435,8 +423,63 @@ bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
 		chunk->used++;
 	}
 	block_set_owner(chunk, block, UNMAPPED_POOL_OWNER_SHARED);
+	return in_use;
+}
+
+/**
+ * unmapped_pool_chunk_poison - take a page out of use for good
+ * @pool: pool of the chunk
+ * @chunk: chunk the page belongs to
+ * @index: the page inside the chunk, free or handed out
+ *
+ * A page that a memory error hit must never be handed out again.  It stays
+ * out of placement for good; a page in use stays so until its user frees
+ * it, which does not change that.  It counts as poisoned instead of used,
+ * unless it was leaked already, which it stays counted as.
+ *
+ * Return: false if the page was poisoned already.
+ */
+bool unmapped_pool_chunk_poison(struct unmapped_pool *pool,
+				struct unmapped_pool_chunk *chunk,
+				unsigned long index)
+{
+	if (test_bit(index, chunk->poison_map))
+		return false;
+	__set_bit(index, chunk->poison_map);
+	if (test_bit(index, chunk->leak_map))
+		return true;
+	if (chunk_retire(chunk, index))
+		pool->used_pages--;
 	chunk->poisoned++;
 	pool->poisoned_pages++;
+	return true;
+}
+
+/**
+ * unmapped_pool_chunk_leak - count a page the firmware did not give back
+ * @pool: pool of the chunk
+ * @chunk: chunk the page belongs to
+ * @index: the page inside the chunk, normally handed out
+ *
+ * A page that the firmware of a confidential VM failed to return to the
+ * host must never be handed out again, nor its chunk go back to the direct
+ * map: the host would fault on its first access.  Like a poisoned page it
+ * stays out of placement for good, and counts as leaked instead of used.
+ *
+ * Return: false if the page was leaked or poisoned already.
+ */
+bool unmapped_pool_chunk_leak(struct unmapped_pool *pool,
+			      struct unmapped_pool_chunk *chunk,
+			      unsigned long index)
+{
+	if (test_bit(index, chunk->poison_map) ||
+	    test_bit(index, chunk->leak_map))
+		return false;
+	__set_bit(index, chunk->leak_map);
+	if (chunk_retire(chunk, index))
+		pool->used_pages--;
+	chunk->leaked++;
+	pool->leaked_pages++;
 	return true;
 }
 

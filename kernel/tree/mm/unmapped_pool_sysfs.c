@@ -3,8 +3,8 @@
  * sysfs of the unmapped page pool, in hugetlb's style:
  * /sys/kernel/mm/unmapped_pool/ for all nodes together and
  * /sys/devices/system/node/nodeN/unmapped_pool/ per node, each with a
- * writable nr_chunks and read-only counters, and a write-only settle in
- * the global directory.
+ * writable nr_chunks and read-only counters, and a write-only settle and
+ * guest_memfd's switch in the global directory.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -95,6 +95,53 @@ static struct kobj_attribute unmapped_pool_attr_dirty_pages =
 	__ATTR_RO(dirty_pages);
 
 /*
+ * Pages the node's pool (every pool, globally) handed to guest_memfd since
+ * boot.  It never goes down, so that a VM's memory can be shown to have
+ * come from the pool by its value before and after, without sampling
+ * used_pages while the VM runs.
+ */
+static ssize_t guest_memfd_pages_show(struct kobject *kobj,
+				      struct kobj_attribute *attr, char *buf)
+{
+	int want = kobj_to_nid(kobj), nid;
+	u64 pages = 0;
+
+	for_each_node(nid)
+		if (want == NUMA_NO_NODE || nid == want)
+			pages += unmapped_pool_gmem_pages(nid);
+	return sysfs_emit(buf, "%llu\n", pages);
+}
+
+static struct kobj_attribute unmapped_pool_attr_guest_memfd_pages =
+	__ATTR_RO(guest_memfd_pages);
+
+/*
+ * The operator's switch, host-wide: whether guest_memfds created without
+ * GUEST_MEMFD_FLAG_UNMAPPED_POOL draw from the pool (unmapped_pool_gmem.c).
+ */
+static ssize_t guest_memfd_show(struct kobject *kobj,
+				struct kobj_attribute *attr, char *buf)
+{
+	return unmapped_pool_gmem_mode_show(buf,
+					    unmapped_pool_gmem_get_switch());
+}
+
+static ssize_t guest_memfd_store(struct kobject *kobj,
+				 struct kobj_attribute *attr, const char *buf,
+				 size_t len)
+{
+	int mode = unmapped_pool_gmem_mode_parse(buf);
+
+	if (mode < 0)
+		return mode;
+	unmapped_pool_gmem_set_switch(mode);
+	return len;
+}
+
+static struct kobj_attribute unmapped_pool_attr_guest_memfd =
+	__ATTR_RW(guest_memfd);
+
+/*
  * Write-only, for CAP_SYS_ADMIN: drain every CPU's LRU batches, so that
  * the counters read next no longer count pages whose users are all gone
  * but that another CPU's batch still holds.  Reading a counter never does
@@ -157,6 +204,7 @@ UNMAPPED_POOL_STAT_ATTR(alloc_failures, 0444, NULL, alloc_failures);
 UNMAPPED_POOL_STAT_ATTR(fallbacks, 0444, NULL, fallbacks);
 UNMAPPED_POOL_STAT_ATTR(tlb_flushes, 0444, NULL, tlb_flushes);
 UNMAPPED_POOL_STAT_ATTR(poisoned_pages, 0444, NULL, poisoned_pages);
+UNMAPPED_POOL_STAT_ATTR(leaked_pages, 0444, NULL, leaked_pages);
 
 static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_nr_chunks.attr.attr,
@@ -169,8 +217,10 @@ static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_fallbacks.attr.attr,
 	&unmapped_pool_attr_tlb_flushes.attr.attr,
 	&unmapped_pool_attr_poisoned_pages.attr.attr,
+	&unmapped_pool_attr_leaked_pages.attr.attr,
 	&unmapped_pool_attr_resizing.attr,
 	&unmapped_pool_attr_dirty_pages.attr,
+	&unmapped_pool_attr_guest_memfd_pages.attr,
 	NULL,
 };
 
@@ -194,6 +244,13 @@ static int __init unmapped_pool_sysfs_init(void)
 				&unmapped_pool_attr_settle.attr);
 	if (err)
 		return err;
+	/* guest_memfd allocates on the faulting task's node: one switch. */
+	if (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM)) {
+		err = sysfs_create_file(unmapped_pool_kobj,
+					&unmapped_pool_attr_guest_memfd.attr);
+		if (err)
+			return err;
+	}
 
 	for_each_online_node(nid) {
 		if (!node_devices[nid] || !unmapped_pool_of_node(nid))

@@ -10,6 +10,8 @@
 #ifndef _LINUX_UNMAPPED_POOL_H
 #define _LINUX_UNMAPPED_POOL_H
 
+#include <linux/err.h>
+#include <linux/errno.h>
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
 #include <linux/mm_types.h>
@@ -28,10 +30,19 @@ void unmapped_pool_free_pages(struct page *page, unsigned int order);
 struct folio *unmapped_pool_alloc_folio(gfp_t gfp,
 					struct unmapped_pool_owner *owner);
 void unmapped_pool_count_fallback(void);
+enum unmapped_pool_gmem_mode unmapped_pool_gmem_file_mode(bool allowed,
+							  bool flagged);
+struct folio *unmapped_pool_gmem_alloc_folio(gfp_t gfp,
+					     enum unmapped_pool_gmem_mode mode,
+					     struct unmapped_pool_owner *owner);
 bool __unmapped_pool_has_page(const struct page *page);
 bool __unmapped_pool_return_page(struct page *page, unsigned int order);
 bool unmapped_pool_memory_failure(struct page *page);
 void unmapped_pool_report_meminfo(struct seq_file *m);
+int unmapped_pool_copy_from_user(struct page *page, const void __user *src);
+int unmapped_pool_copy_to_user(void __user *dst, struct page *page);
+void unmapped_pool_flush_pages(struct page *page, unsigned long nr);
+bool unmapped_pool_leak_page(struct page *page);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -105,6 +116,19 @@ static inline void unmapped_pool_count_fallback(void)
 {
 }
 
+static inline enum unmapped_pool_gmem_mode
+unmapped_pool_gmem_file_mode(bool allowed, bool flagged)
+{
+	return UNMAPPED_POOL_GMEM_NONE;
+}
+
+static inline struct folio *
+unmapped_pool_gmem_alloc_folio(gfp_t gfp, enum unmapped_pool_gmem_mode mode,
+			       struct unmapped_pool_owner *owner)
+{
+	return ERR_PTR(-ENOMEM);
+}
+
 static inline void unmapped_pool_report_meminfo(struct seq_file *m)
 {
 }
@@ -126,6 +150,28 @@ static inline bool unmapped_pool_return_page(struct page *page,
 }
 
 static inline bool unmapped_pool_memory_failure(struct page *page)
+{
+	return false;
+}
+
+static inline int unmapped_pool_copy_from_user(struct page *page,
+					       const void __user *src)
+{
+	return -EFAULT;
+}
+
+static inline int unmapped_pool_copy_to_user(void __user *dst,
+					     struct page *page)
+{
+	return -EFAULT;
+}
+
+static inline void unmapped_pool_flush_pages(struct page *page,
+					     unsigned long nr)
+{
+}
+
+static inline bool unmapped_pool_leak_page(struct page *page)
 {
 	return false;
 }

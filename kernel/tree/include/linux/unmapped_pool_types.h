@@ -44,4 +44,22 @@ struct unmapped_pool_owner {
 #endif
 };
 
+/**
+ * enum unmapped_pool_gmem_mode - how a guest_memfd draws from the pool
+ * @UNMAPPED_POOL_GMEM_NONE: not at all, as without the pool; as the
+ *	switch (shown as "flag"), only files created with the flag draw
+ * @UNMAPPED_POOL_GMEM_PREFER: from the pool, from ordinary pages when it
+ *	has no room
+ * @UNMAPPED_POOL_GMEM_REQUIRE: from the pool only: -ENOMEM when it has no
+ *	room
+ *
+ * Both the host-wide switch /sys/kernel/mm/unmapped_pool/guest_memfd and
+ * the mode a file fixes when it is created.
+ */
+enum unmapped_pool_gmem_mode {
+	UNMAPPED_POOL_GMEM_NONE,
+	UNMAPPED_POOL_GMEM_PREFER,
+	UNMAPPED_POOL_GMEM_REQUIRE,
+};
+
 #endif /* _LINUX_UNMAPPED_POOL_TYPES_H */
