@@ -61,15 +61,9 @@
 /* A Reserve runs a cycle of up to max_moves_per_cycle 1 GiB lends. */
 #define CTL_TIMEOUT_SEC 60
 
-enum kind { KIND_NONE, KIND_CONFIDENTIAL, KIND_ORDINARY };
-
-static const char *const kind_names[] = {
-	[KIND_CONFIDENTIAL] = "confidential",
-	[KIND_ORDINARY] = "ordinary",
-};
-
 struct domain {
-	enum kind kind;
+	bool reserve;		/* a domain gigapool holds memory for */
+	enum resv_kind kind;
 	uint64_t bytes;
 	int node;		/* host NUMA node, -1 when not exactly one */
 	char owner[256];	/* beyond the default max_owner_length */
@@ -264,22 +258,23 @@ static uint64_t default_hugepage_bytes(void)
 }
 
 /*
- * The kind from <memoryBacking><hugepages>: ordinary when every page size
- * it names, or the default one when it names none, is 1 GiB.
+ * Whether <memoryBacking><hugepages> makes the domain an ordinary VM of
+ * gigapool's: every page size it names, or the default one when it names
+ * none, is 1 GiB.
  */
-static enum kind hugepages_kind(xmlXPathContext *ctx)
+static bool hugepages_1g(xmlXPathContext *ctx)
 {
 	const char *pages = "/domain/memoryBacking/hugepages/page";
 	int n = (int)xpath_number(ctx, "count(/domain/memoryBacking/hugepages/page)");
 	char expr[128];
 
 	if (xpath_number(ctx, "count(/domain/memoryBacking/hugepages)") < 1)
-		return KIND_NONE;
+		return false;
 	if (n == 0) {
 		if (default_hugepage_bytes() == GIB)
-			return KIND_ORDINARY;
+			return true;
 		hook_log(LOG_INFO, "default huge pages are not 1 GiB here: left alone");
-		return KIND_NONE;
+		return false;
 	}
 	for (int i = 1; i <= n; i++) {
 		char *size, *unit;
@@ -295,10 +290,10 @@ static enum kind hugepages_kind(xmlXPathContext *ctx)
 		free(unit);
 		if (r < 0 || bytes != GIB) {
 			hook_log(LOG_INFO, "huge pages other than 1 GiB: left alone");
-			return KIND_NONE;
+			return false;
 		}
 	}
-	return KIND_ORDINARY;
+	return true;
 }
 
 /*
@@ -341,7 +336,7 @@ static void read_domain(const char *xml, size_t len, struct domain *ret)
 	xmlXPathContext *ctx = NULL;
 	xmlDoc *doc;
 
-	*ret = (struct domain){ .kind = KIND_NONE, .node = -1 };
+	*ret = (struct domain){ .node = -1 };
 	doc = xmlReadMemory(xml, (int)len, "domain.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if (!doc) {
@@ -355,12 +350,15 @@ static void read_domain(const char *xml, size_t len, struct domain *ret)
 	}
 	if (!ctx)
 		goto oom;
-	if (xpath_number(ctx, "count(/domain/launchSecurity)") > 0)
-		ret->kind = KIND_CONFIDENTIAL;
-	else
-		ret->kind = hugepages_kind(ctx);
-	if (ret->kind == KIND_NONE)
+	if (xpath_number(ctx, "count(/domain/launchSecurity)") > 0) {
+		ret->reserve = true;
+		ret->kind = RESV_CONFIDENTIAL;
+	} else if (hugepages_1g(ctx)) {
+		ret->reserve = true;
+		ret->kind = RESV_ORDINARY;
+	} else {
 		goto out;
+	}
 	memory = xpath_string(ctx, "string(/domain/memory)");
 	unit = xpath_string(ctx, "string(/domain/memory/@unit)");
 	nodeset = xpath_string(ctx, "string(/domain/numatune/memory/@nodeset)");
@@ -370,7 +368,7 @@ static void read_domain(const char *xml, size_t len, struct domain *ret)
 	if (owner_of(domain_name, uuid, ret->owner, sizeof(ret->owner)) < 0) {
 		hook_log(LOG_ERR, "neither the name nor the uuid '%s' makes a reservation name: "
 			 "left alone", uuid);
-		ret->kind = KIND_NONE;
+		ret->reserve = false;
 		goto out;
 	}
 	/* <memory> is what the guest's RAM is backed with; <currentMemory>
@@ -385,7 +383,7 @@ static void read_domain(const char *xml, size_t len, struct domain *ret)
 	goto out;
 oom:
 	hook_log(LOG_ERR, "out of memory reading the domain XML: left alone");
-	ret->kind = KIND_NONE;
+	ret->reserve = false;
 out:
 	free(memory);
 	free(unit);
@@ -477,7 +475,7 @@ int main(int argc, char **argv)
 	}
 	read_domain(xml, len, &d);
 	free(xml);
-	if (d.kind == KIND_NONE)
+	if (!d.reserve)
 		return 0;
 	if (release) {
 		char *release_args[] = { (char *)ctl, "release", d.owner, NULL };
@@ -498,7 +496,7 @@ int main(int argc, char **argv)
 		args[n++] = node;
 	}
 	args[n++] = "--kind";
-	args[n++] = (char *)kind_names[d.kind];
+	args[n++] = (char *)resv_kind_name(d.kind);
 	args[n] = NULL;
 	call_ctl(args, "the domain starts without a reservation");
 	return 0;
