@@ -471,6 +471,40 @@ start "$R" "$R/policy.json" || exit 1
 eq "a state file without kinds loads them as confidential" confidential "$(resv old '["kind"]')"
 stop
 
+echo "# the libvirt hook against the daemon"
+R=$W/libvirt
+make_root "$R" 2 pool
+make_node "$R" 0 16
+make_node "$R" 1 12
+cat >"$R/policy.json" <<EOF
+{
+	"defaults": { "keep_free_hugetlb": 1, "headroom_low": 1, "headroom_high": 2,
+		      "max_pool_chunks": 16, "max_moves": 16, "cooldown_sec": 3600 },
+	"interval_sec": 3600
+}
+EOF
+start "$R" "$R/policy.json" || exit 1
+cat >"$W/ctl-libvirt" <<CTL
+#!/bin/sh
+exec "$B/gigapoolctl" --socket "$R/S" "\$@"
+CTL
+chmod +x "$W/ctl-libvirt"
+# As libvirt runs it: DOMAIN OPERATION SUB-OPERATION EXTRA, the XML on stdin.
+hook() { GIGAPOOLCTL=$W/ctl-libvirt "$B/gigapool-libvirt-hook" "$@" 2>>"$R/hook.log"; }
+X=$TOP/tests/daemon/libvirt
+hook web-1 prepare begin - <"$X/ordinary-1g.xml"
+eq "the hook reserves an ordinary VM's 1 GiB pages on its node" "ordinary 0 True" \
+	"$(resv libvirt-web-1 '["kind"]') $(resv libvirt-web-1 '["node"]') $(resv libvirt-web-1 '["satisfied"]')"
+eq "node 0's chunks came back for it: 16 free 1 GiB pages" "16 0" \
+	"$(huge "$R" 0 free_hugepages) $(pool "$R" 0 nr_chunks)"
+hook cvm-snp prepare begin - <"$X/cvm-snp.xml"
+eq "and a confidential VM's chunks on its node" "confidential 1 True" \
+	"$(resv libvirt-cvm-snp '["kind"]') $(resv libvirt-cvm-snp '["node"]') $(resv libvirt-cvm-snp '["satisfied"]')"
+hook web-1 release end - <"$X/ordinary-1g.xml"
+hook cvm-snp release end - <"$X/cvm-snp.xml"
+eq "release end releases both" 0 "$(jq_num 'len(d["reservations"])' <<<"$(ctl --json list)")"
+stop
+
 echo "# sizes of a node as shares of it"
 R=$W/shares
 make_root "$R" 1 pool
