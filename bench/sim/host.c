@@ -56,7 +56,7 @@ struct host {
 	struct unmapped_pool_owner *owners;
 	unsigned long n_owners;
 	uint32_t *pinned;		/* per slot: pages that may not move */
-	struct unmapped_pool_move *moves;	/* a compaction plan, one chunk's blocks per source */
+	struct unmapped_pool_compact_move *moves;	/* a compaction plan, one chunk's blocks per source */
 	struct host_move *moved;		/* the same, by slot, for moved() */
 	unsigned max_moves;
 	host_moved_fn moved_fn;
@@ -430,7 +430,7 @@ static bool chunk_pinned(const struct unmapped_pool_chunk *chunk, void *data)
  * pages, the source pages are freed as their last user's free would.
  * The model follows page by page.
  */
-static void move_done(struct host *h, const struct unmapped_pool_move *mv)
+static void move_done(struct host *h, const struct unmapped_pool_compact_move *mv)
 {
 	unsigned long base = (unsigned long)mv->src_block * UNMAPPED_POOL_BLOCK_PAGES;
 	unsigned long dst = (unsigned long)mv->dst_block * UNMAPPED_POOL_BLOCK_PAGES;
@@ -464,7 +464,7 @@ int host_compact(struct host *h, uint64_t target, uint64_t max_pages, struct hos
 	unsigned want = (unsigned)(target < h->pool.nr_chunks ? target : h->pool.nr_chunks) * BLOCKS;
 
 	if (want > h->max_moves) {
-		struct unmapped_pool_move *m = realloc(h->moves, want * sizeof(*m));
+		struct unmapped_pool_compact_move *m = realloc(h->moves, want * sizeof(*m));
 		struct host_move *hm = m ? realloc(h->moved, want * sizeof(*hm)) : NULL;
 
 		if (m)

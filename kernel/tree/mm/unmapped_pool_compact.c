@@ -222,7 +222,7 @@ static bool find_dest(struct unmapped_pool *pool,
 
 /* Take the destination pages of a move: those of its source block. */
 static void move_take(struct unmapped_pool *pool,
-		      const struct unmapped_pool_move *move)
+		      const struct unmapped_pool_compact_move *move)
 {
 	const unsigned long *pages = block_map(move->src, move->src_block);
 	unsigned long base = (unsigned long)move->dst_block *
@@ -244,7 +244,7 @@ static void move_take(struct unmapped_pool *pool,
 
 /* Give the destination pages of a move back: its source keeps its pages. */
 static void move_undo(struct unmapped_pool *pool,
-		      const struct unmapped_pool_move *move)
+		      const struct unmapped_pool_compact_move *move)
 {
 	const unsigned long *pages = block_map(move->src, move->src_block);
 	unsigned long base = (unsigned long)move->dst_block *
@@ -266,7 +266,7 @@ static bool plan_source(struct unmapped_pool *pool,
 	unsigned int first = cc->nr_moves, block;
 	struct compact_dest last = { NULL, 0 }, dest;
 	unsigned long last_id = 0;
-	struct unmapped_pool_move *move;
+	struct unmapped_pool_compact_move *move;
 
 	for (block = 0; block < UNMAPPED_POOL_CHUNK_BLOCKS; block++) {
 		if (!src->block_used[block])
@@ -274,7 +274,7 @@ static bool plan_source(struct unmapped_pool *pool,
 		if (!find_dest(pool, src, block, &last, last_id, &dest))
 			goto undo;
 		move = &cc->moves[cc->nr_moves++];
-		*move = (struct unmapped_pool_move){
+		*move = (struct unmapped_pool_compact_move){
 			.src = src, .dst = dest.chunk, .src_block = block,
 			.dst_block = dest.block, .pages = src->block_used[block],
 		};

@@ -12,7 +12,7 @@
 #include "unmapped_pool.h"
 
 /**
- * struct unmapped_pool_move - the pages a compaction moves out of one block
+ * struct unmapped_pool_compact_move - the pages a compaction moves out of one block
  * @src: chunk the pages leave
  * @dst: chunk they go to
  * @src_block: block of @src whose pages in use all move
@@ -20,7 +20,7 @@
  *	block, so a folio of any order up to a block stays naturally aligned
  * @pages: pages that move
  */
-struct unmapped_pool_move {
+struct unmapped_pool_compact_move {
 	struct unmapped_pool_chunk *src;
 	struct unmapped_pool_chunk *dst;
 	unsigned int src_block;
@@ -54,7 +54,7 @@ struct unmapped_pool_compact {
 	unsigned long max_pages;
 	bool (*pinned)(const struct unmapped_pool_chunk *chunk, void *data);
 	void *data;
-	struct unmapped_pool_move *moves;
+	struct unmapped_pool_compact_move *moves;
 	unsigned int max_moves;
 	unsigned int nr_moves;
 	unsigned long pages_moved;

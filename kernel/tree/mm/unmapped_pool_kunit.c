@@ -829,7 +829,7 @@ static void compact_apply(struct unmapped_pool *pool,
 	unsigned int m;
 
 	for (m = 0; m < cc->nr_moves; m++) {
-		const struct unmapped_pool_move *move = &cc->moves[m];
+		const struct unmapped_pool_compact_move *move = &cc->moves[m];
 
 		base = (unsigned long)move->src_block *
 		       UNMAPPED_POOL_BLOCK_PAGES;
