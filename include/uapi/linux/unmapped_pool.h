@@ -48,6 +48,8 @@
 #define UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE	(1ULL << 6)
 /* unmapped_pool_node_stats.leaked_pages is filled in */
 #define UNMAPPED_POOL_FEAT_LEAKED	(1ULL << 7)
+/* UNMAPPED_POOL_IOC_COMPACT moves pages in use to empty chunks */
+#define UNMAPPED_POOL_FEAT_COMPACT	(1ULL << 8)
 
 struct unmapped_pool_info {
 	__u32 api_version;	/* out: UNMAPPED_POOL_API_VERSION */
@@ -159,6 +161,40 @@ struct unmapped_pool_watermark {
 	__u64 low_pages;
 };
 
+/*
+ * UNMAPPED_POOL_IOC_COMPACT: empty chunks of one node by moving the pages
+ * in use of the emptiest chunks into the free pages of fuller ones, until
+ * the node has target chunks with no page in use (those empty already
+ * count), max_pages pages moved, or nothing more can move.  Emptied chunks
+ * stay lent: UNMAPPED_POOL_IOC_RECLAIM gives them back.  Pages whose
+ * physical address is bound (SEV-SNP private memory, poisoned and leaked
+ * pages) never move, and a chunk holding one is never emptied.
+ * Returns 0 when target was reached, -EAGAIN when it was not (the out
+ * fields tell why), -ENODEV for a node without a pool and -EINVAL for
+ * non-zero flags or reserved fields; then nothing moved.
+ */
+struct unmapped_pool_compact_req {
+	__u32 node;		/* in */
+	__u32 flags;		/* in: zero */
+	__u64 target;		/* in: chunks with no page in use wanted */
+	__u64 max_pages;	/* in: pages to move at most; 0: no limit */
+	__u64 empty_chunks;	/* out: chunks with no page in use now */
+	__u64 chunks_emptied;	/* out: of those, emptied by this call */
+	__u64 pages_moved;	/* out */
+	/* out: pages in use of chunks not emptied because a page there is bound */
+	__u64 pages_pinned;
+	/* out: the same, because the other chunks had no room for them */
+	__u64 pages_no_room;
+	/* out: the same, because max_pages ran out */
+	__u64 pages_over_budget;
+	/*
+	 * out: pages whose move failed for the moment (another reference was
+	 * held, the owner was busy); a later call may move them
+	 */
+	__u64 pages_busy;
+	__u64 reserved[4];	/* in and out: zero */
+};
+
 #define UNMAPPED_POOL_IOC_MAGIC		0xB9
 #define UNMAPPED_POOL_IOC_INFO \
 	_IOR(UNMAPPED_POOL_IOC_MAGIC, 0x00, struct unmapped_pool_info)
@@ -170,5 +206,7 @@ struct unmapped_pool_watermark {
 	_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x03, struct unmapped_pool_move)
 #define UNMAPPED_POOL_IOC_SET_WATERMARK \
 	_IOW(UNMAPPED_POOL_IOC_MAGIC, 0x04, struct unmapped_pool_watermark)
+#define UNMAPPED_POOL_IOC_COMPACT \
+	_IOWR(UNMAPPED_POOL_IOC_MAGIC, 0x05, struct unmapped_pool_compact_req)
 
 #endif /* _UAPI_LINUX_UNMAPPED_POOL_H */
