@@ -2,7 +2,12 @@
 /*
  * The event loop of gigapoold.  A cycle takes a snapshot of the kernel,
  * asks the planner for moves, carries them out through the backend, reads
- * the result back and reports requested against achieved per node.
+ * the result back and reports requested against achieved per node.  The
+ * moves, each a kernel ioctl that may take a second per chunk, run on a
+ * worker thread (a batch): the loop goes on answering the socket and
+ * pinging the watchdog meanwhile, and a cycle asked for while a batch runs
+ * starts once it is done.  The worker gets the batch's moves and the
+ * backend's descriptor and nothing else; all state stays on the loop.
  * Cycles run when the pool device signals (free pages below the low
  * watermark, a failed allocation), on a safety timer, after a retry
  * backoff, shortly after a cycle that the move budget cut short, on SIGHUP
@@ -12,11 +17,13 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,7 +113,30 @@ static void replace_state(struct manager *m, struct system_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_RECLAIM };
+/* Carried out in this order, one ioctl each for all nodes. */
+enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_RECLAIM, KIND_MAX };
+
+/* The moves of one kind in a batch, and what the kernel said of them. */
+struct kind_moves {
+	struct move *moves;
+	size_t n;
+	int r;
+};
+
+/*
+ * A cycle's moves under way.  The worker reads backend and writes kinds[]
+ * between pthread_create() and its eventfd write; the loop thread keeps
+ * off both until it has joined the worker.  The rest is the loop's.
+ */
+struct batch {
+	struct backend *backend;
+	int done_fd;
+	pthread_t thread;
+	struct kind_moves kinds[KIND_MAX];
+	struct system_state before;
+	struct plan plan;
+	const char *why;
+};
 
 static uint64_t plan_count(const struct node_plan *np, enum move_kind k)
 {
@@ -148,45 +178,48 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 	log_node(LOG_WARNING, mv->node, pages, "node %u: %s", mv->node, h->failure);
 }
 
-/* Carry out one kind of move for every node of the plan in one ioctl. */
-static bool execute_kind(struct manager *m, const struct plan *plan, enum move_kind k)
+/* The moves of kind k the plan asks for, one per node; *ret is empty when none. */
+static int plan_moves(const struct plan *plan, enum move_kind k, struct kind_moves *ret)
 {
-	struct move *moves = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*moves));
-	bool shortfall = false;
-	size_t n = 0;
-	int r;
-
-	if (!moves) {
-		log_error("cannot plan moves: %s", strerror(ENOMEM));
-		return true;
-	}
+	ret->n = 0;
+	ret->r = 0;
+	ret->moves = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*ret->moves));
+	if (!ret->moves)
+		return -ENOMEM;
 	for (size_t i = 0; i < plan->n_nodes; i++)
 		if (plan_count(&plan->nodes[i], k) > 0) {
-			moves[n].node = plan->nodes[i].node;
-			moves[n++].count = plan_count(&plan->nodes[i], k);
+			ret->moves[ret->n].node = plan->nodes[i].node;
+			ret->moves[ret->n++].count = plan_count(&plan->nodes[i], k);
 		}
-	if (n == 0) {
-		free(moves);
-		return false;
-	}
-	if (!m->ready)
-		sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)EXTEND_TIMEOUT_USEC);
-	r = m->backend->ops->move(m->backend, k == KIND_RECLAIM ? MOVE_RECLAIM : MOVE_LEND,
-				  k == KIND_LEND_CMA, moves, n);
-	for (size_t i = 0; i < n; i++) {
+	return 0;
+}
+
+/* Carry out one kind of move for every node of the plan in one ioctl; on the worker. */
+static int execute_kind(struct backend *b, enum move_kind k, struct move *moves, size_t n)
+{
+	return b->ops->move(b, k == KIND_RECLAIM ? MOVE_RECLAIM : MOVE_LEND, k == KIND_LEND_CMA,
+			    moves, n);
+}
+
+/* What the kernel did of one kind of move, recorded per node; true when it fell short. */
+static bool record_kind(struct manager *m, const struct plan *plan, enum move_kind k,
+			struct kind_moves *km)
+{
+	bool shortfall = false;
+
+	for (size_t i = 0; i < km->n; i++) {
 		int64_t pi = -1;
 
-		if (r < 0 && r != -EAGAIN) {
-			moves[i].done = 0;
-			moves[i].error = r;
+		if (km->r < 0 && km->r != -EAGAIN) {
+			km->moves[i].done = 0;
+			km->moves[i].error = km->r;
 		}
 		for (size_t j = 0; j < plan->n_nodes && pi < 0; j++)
-			if (plan->nodes[j].node == moves[i].node)
+			if (plan->nodes[j].node == km->moves[i].node)
 				pi = j;
-		record_move(m, &moves[i], k, plan->nodes[pi].reason);
-		shortfall |= moves[i].done < moves[i].count;
+		record_move(m, &km->moves[i], k, plan->nodes[pi].reason);
+		shortfall |= km->moves[i].done < km->moves[i].count;
 	}
-	free(moves);
 	return shortfall;
 }
 
@@ -336,90 +369,272 @@ static void schedule_more(struct manager *m, uint64_t deferred, uint64_t moved, 
 	sd_event_source_set_enabled(m->more, SD_EVENT_OFF);
 }
 
-void manager_run_cycle(struct manager *m, const char *why)
+static void batch_free(struct batch *b)
 {
-	struct system_state before = { 0 }, after = { 0 };
-	struct plan plan = { 0 };
-	bool shortfall = false;
-	uint64_t deferred = 0, moved = 0;
+	if (!b)
+		return;
+	for (size_t k = 0; k < KIND_MAX; k++)
+		free(b->kinds[k].moves);
+	system_state_done(&b->before);
+	plan_done(&b->plan);
+	free(b);
+}
+
+static void batch_run(struct batch *b)
+{
+	for (size_t k = 0; k < KIND_MAX; k++)
+		if (b->kinds[k].n > 0)
+			b->kinds[k].r = execute_kind(b->backend, k, b->kinds[k].moves,
+						     b->kinds[k].n);
+}
+
+/* The worker: the batch's ioctls, then a word on the eventfd for the loop. */
+static void *batch_thread(void *userdata)
+{
+	struct batch *b = userdata;
+
+	batch_run(b);
+	while (eventfd_write(b->done_fd, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+/*
+ * Start the worker with every signal blocked, so that SIGTERM and SIGHUP
+ * reach the loop's signalfd and nothing interrupts an ioctl.
+ */
+static int batch_start(struct batch *b)
+{
+	sigset_t all, old;
 	int r;
 
-	m->cycles++;
-	r = take_snapshot(m, &before);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&b->thread, NULL, batch_thread, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* The socket is served once the initial policy has been applied. */
+static void start_serving(struct manager *m)
+{
+	int r = server_listen(m->server, m->opt.socket_path);
+
 	if (r < 0) {
-		snprintf(m->last_cycle, sizeof(m->last_cycle), "snapshot failed: %s", strerror(-r));
-		log_error("cycle (%s): %s", why, m->last_cycle);
-		schedule_retry(m, true);
-		publish(m);
+		sd_event_exit(m->event, r);
 		return;
 	}
-	for (size_t i = 0; i < before.n_nodes; i++) {
-		struct node_hist *h = &m->hist[before.nodes[i].node];
+	m->ready = true;
+	sd_notify(0, "READY=1");
+}
 
-		before.nodes[i].alloc_failed |= h->alloc_failed_pending;
-		h->alloc_failed_pending = false;
-		before.nodes[i].fell_back = before.nodes[i].fallbacks > h->fallbacks_seen;
-	}
-	r = planner_plan(&before, m->policy, m->resv.items, m->resv.n, &plan);
-	if (r < 0) {
-		system_state_done(&before);
-		log_error("cycle (%s): planner: %s", why, strerror(-r));
-		return;
-	}
-	for (size_t i = 0; i < before.n_nodes; i++) {
-		struct node_hist *h = &m->hist[before.nodes[i].node];
+/*
+ * Answer the calls that waited for the cycle just done, or all of them
+ * when the daemon stops.  They are taken off the list first: an answer
+ * may start the next cycle, whose end walks the list again.
+ */
+static void answer_waiting(struct manager *m)
+{
+	struct call *due = NULL, *c, *next;
 
-		h->lend_req = h->lend_done = h->reclaim_req = h->reclaim_done = 0;
-		if (before.nodes[i].alloc_failed)
-			log_node(LOG_WARNING, before.nodes[i].node, before.nodes[i].pool_free_pages,
-				 "node %u: the pool failed an allocation; refilling headroom",
-				 before.nodes[i].node);
-		if (before.nodes[i].fell_back)
-			log_node(LOG_WARNING, before.nodes[i].node,
-				 before.nodes[i].fallbacks - h->fallbacks_seen,
-				 "node %u: %" PRIu64 " allocations fell back to ordinary memory; "
-				 "refilling headroom", before.nodes[i].node,
-				 before.nodes[i].fallbacks - h->fallbacks_seen);
+	for (c = m->waiting; c; c = next) {
+		next = c->next;
+		if (c->tag <= m->cycles || m->stopping) {
+			call_unlink(c);
+			call_link(&due, c);
+		}
 	}
-	if (m->opt.dry_run) {
-		log_plan(&plan);
-	} else {
-		shortfall |= execute_kind(m, &plan, KIND_LEND);
-		shortfall |= execute_kind(m, &plan, KIND_LEND_CMA);
-		shortfall |= execute_kind(m, &plan, KIND_RECLAIM);
-	}
-	for (size_t i = 0; i < plan.n_nodes; i++) {
-		struct node_hist *h = &m->hist[plan.nodes[i].node];
+	while (due)
+		call_answer(due);
+}
+
+/* After the moves, or at once without any: record, read back, publish, what next. */
+static void cycle_end(struct manager *m, struct batch *b, bool shortfall)
+{
+	struct system_state after = { 0 };
+	uint64_t deferred = 0, moved = 0;
+	const char *wanted;
+	int r;
+
+	for (size_t k = 0; k < KIND_MAX; k++)
+		shortfall |= record_kind(m, &b->plan, k, &b->kinds[k]);
+	for (size_t i = 0; i < b->plan.n_nodes; i++) {
+		struct node_hist *h = &m->hist[b->plan.nodes[i].node];
 
 		/* A node left unplanned while resizing is planned again on retry. */
-		if (plan.nodes[i].resizing) {
-			h->alloc_failed_pending |= before.nodes[i].alloc_failed;
-			log_node(LOG_INFO, plan.nodes[i].node, 0,
+		if (b->plan.nodes[i].resizing) {
+			h->alloc_failed_pending |= b->before.nodes[i].alloc_failed;
+			log_node(LOG_INFO, b->plan.nodes[i].node, 0,
 				 "node %u: a chunk was on its way; planning it again shortly",
-				 plan.nodes[i].node);
+				 b->plan.nodes[i].node);
 			shortfall = true;
 		} else {
 			/* A resizing node's fallbacks are acted on when it is planned. */
-			h->fallbacks_seen = before.nodes[i].fallbacks;
+			h->fallbacks_seen = b->before.nodes[i].fallbacks;
 		}
-		deferred += plan.nodes[i].deferred;
+		deferred += b->plan.nodes[i].deferred;
 		moved += h->lend_done + h->reclaim_done;
 	}
 	r = take_snapshot(m, &after);
 	if (r >= 0) {
-		read_back(m, &before, &after);
+		read_back(m, &b->before, &after);
 		replace_state(m, &after);
-		system_state_done(&before);
 	} else {
-		replace_state(m, &before);
+		replace_state(m, &b->before);
 	}
-	update_watermarks(m, &plan);
-	plan_done(&plan);
-	snprintf(m->last_cycle, sizeof(m->last_cycle), "last cycle (%s) %s", why,
+	update_watermarks(m, &b->plan);
+	snprintf(m->last_cycle, sizeof(m->last_cycle), "last cycle (%s) %s", b->why,
 		 shortfall ? "fell short" : "ok");
+	batch_free(b);
 	schedule_retry(m, shortfall);
 	schedule_more(m, deferred, moved, shortfall);
 	publish(m);
+	answer_waiting(m);
+	if (!m->ready && !m->stopping)
+		start_serving(m);
+	if (m->stopping) {
+		sd_event_exit(m->event, 0);
+		return;
+	}
+	wanted = m->cycle_wanted;
+	m->cycle_wanted = NULL;
+	if (wanted)
+		manager_run_cycle(m, wanted);
+}
+
+/* The worker said it is done: take its batch back and finish the cycle. */
+static int on_batch_done(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct manager *m = userdata;
+	struct batch *b = m->batch;
+	eventfd_t n;
+
+	(void)s, (void)revents;
+	if (eventfd_read(fd, &n) < 0 || !b)
+		return 0;
+	pthread_join(b->thread, NULL);
+	m->batch = NULL;
+	if (m->pool_io)
+		sd_event_source_set_enabled(m->pool_io, SD_EVENT_ON);
+	cycle_end(m, b, false);
+	return 0;
+}
+
+/*
+ * Hand the batch's moves to the worker.  While they run, pool events
+ * wait (a cycle would only be put off until they are done) and the
+ * snapshot after the moves acknowledges them, as it always did.
+ */
+static void cycle_moves(struct manager *m, struct batch *b, size_t kinds)
+{
+	int r;
+
+	if (!m->ready)
+		sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu",
+			   (unsigned long long)(kinds * EXTEND_TIMEOUT_USEC));
+	b->backend = m->backend;
+	b->done_fd = m->batch_fd;
+	r = batch_start(b);
+	if (r < 0) {
+		/* No thread: the moves run here, as they did before workers. */
+		log_warning("cannot start the move worker: %s; moving on the event loop",
+			    strerror(-r));
+		batch_run(b);
+		cycle_end(m, b, false);
+		return;
+	}
+	m->batch = b;
+	if (m->pool_io)
+		sd_event_source_set_enabled(m->pool_io, SD_EVENT_OFF);
+}
+
+bool manager_run_cycle(struct manager *m, const char *why)
+{
+	struct batch *b;
+	size_t kinds = 0;
+	int r;
+
+	if (m->batch) {
+		if (!m->cycle_wanted)
+			log_info("cycle (%s) after the moves under way", why);
+		m->cycle_wanted = m->cycle_wanted ? m->cycle_wanted : why;
+		return false;
+	}
+	m->cycles++;
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		log_error("cycle (%s): %s", why, strerror(ENOMEM));
+		schedule_retry(m, true);
+		answer_waiting(m);
+		return true;
+	}
+	b->why = why;
+	r = take_snapshot(m, &b->before);
+	if (r < 0) {
+		snprintf(m->last_cycle, sizeof(m->last_cycle), "snapshot failed: %s", strerror(-r));
+		log_error("cycle (%s): %s", why, m->last_cycle);
+		batch_free(b);
+		schedule_retry(m, true);
+		publish(m);
+		answer_waiting(m);
+		return true;
+	}
+	for (size_t i = 0; i < b->before.n_nodes; i++) {
+		struct node_hist *h = &m->hist[b->before.nodes[i].node];
+
+		b->before.nodes[i].alloc_failed |= h->alloc_failed_pending;
+		h->alloc_failed_pending = false;
+		b->before.nodes[i].fell_back = b->before.nodes[i].fallbacks > h->fallbacks_seen;
+	}
+	r = planner_plan(&b->before, m->policy, m->resv.items, m->resv.n, &b->plan);
+	if (r < 0) {
+		log_error("cycle (%s): planner: %s", why, strerror(-r));
+		batch_free(b);
+		answer_waiting(m);
+		return true;
+	}
+	for (size_t i = 0; i < b->before.n_nodes; i++) {
+		const struct node_state *n = &b->before.nodes[i];
+		struct node_hist *h = &m->hist[n->node];
+
+		h->lend_req = h->lend_done = h->reclaim_req = h->reclaim_done = 0;
+		if (n->alloc_failed)
+			log_node(LOG_WARNING, n->node, n->pool_free_pages,
+				 "node %u: the pool failed an allocation; refilling headroom",
+				 n->node);
+		if (n->fell_back)
+			log_node(LOG_WARNING, n->node, n->fallbacks - h->fallbacks_seen,
+				 "node %u: %" PRIu64 " allocations fell back to ordinary memory; "
+				 "refilling headroom", n->node, n->fallbacks - h->fallbacks_seen);
+	}
+	if (m->opt.dry_run) {
+		log_plan(&b->plan);
+		cycle_end(m, b, false);
+		return true;
+	}
+	for (size_t k = 0; k < KIND_MAX; k++) {
+		if (plan_moves(&b->plan, k, &b->kinds[k]) < 0) {
+			log_error("cannot plan moves: %s", strerror(ENOMEM));
+			for (size_t j = 0; j <= k; j++)
+				b->kinds[j].n = 0;
+			cycle_end(m, b, true);
+			return true;
+		}
+		kinds += b->kinds[k].n > 0;
+	}
+	if (kinds == 0) {
+		cycle_end(m, b, false);
+		return true;
+	}
+	cycle_moves(m, b, kinds);
+	return !m->batch;
+}
+
+void manager_wait_cycle(struct manager *m, struct call *c)
+{
+	/* A cycle asked for while a batch runs is the one after it. */
+	c->tag = m->cycles + (m->cycle_wanted ? 1 : 0);
+	call_link(&m->waiting, c);
 }
 
 /* ---- reservations ---- */
@@ -516,13 +731,24 @@ static int on_more(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
+/*
+ * A batch under way is finished, not abandoned: the kernel completes its
+ * ioctl anyway, and the daemon reads the result back and publishes it
+ * before it exits (cycle_end()).
+ */
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct manager *m = userdata;
 
 	(void)s, (void)si;
-	sd_notify(0, "STOPPING=1");
-	return sd_event_exit(m->event, 0);
+	if (!m->stopping)
+		sd_notify(0, "STOPPING=1");
+	if (!m->batch)
+		return sd_event_exit(m->event, 0);
+	if (!m->stopping)
+		log_info("stopping once the moves under way are done");
+	m->stopping = true;
+	return 0;
 }
 
 /* The policy's limits section and control group, for the control socket. */
@@ -659,6 +885,7 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 		return -ENOMEM;
 	}
 	m->lock_fd = -1;
+	m->batch_fd = -1;
 	m->opt = *o;
 	m->policy = policy;
 	methods_service_init(&m->service, m);
@@ -717,6 +944,12 @@ static int setup_events(struct manager *m)
 	if (r >= 0 && m->backend->fd >= 0)
 		r = sd_event_add_io(m->event, &m->pool_io, m->backend->fd, EPOLLIN,
 				    on_pool_event, m);
+	if (r >= 0) {
+		m->batch_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		r = m->batch_fd < 0 ? -errno : 0;
+	}
+	if (r >= 0)
+		r = sd_event_add_io(m->event, &m->batch_io, m->batch_fd, EPOLLIN, on_batch_done, m);
 	return r;
 }
 
@@ -749,12 +982,9 @@ int manager_run(struct manager *m)
 	r = reconcile(m);
 	if (r < 0)
 		return r;
-	manager_run_cycle(m, "start");
-	r = server_listen(m->server, m->opt.socket_path);
-	if (r < 0)
-		return r;
-	m->ready = true;
-	sd_notify(0, "READY=1");
+	/* Without moves it is done here; with moves, once they are (cycle_end()). */
+	if (manager_run_cycle(m, "start"))
+		start_serving(m);
 	return sd_event_loop(m->event);
 }
 
@@ -763,6 +993,13 @@ void manager_free(struct manager *m)
 	if (!m)
 		return;
 	server_free(m->server);
+	if (m->batch) {
+		pthread_join(m->batch->thread, NULL);
+		batch_free(m->batch);
+	}
+	sd_event_source_unref(m->batch_io);
+	if (m->batch_fd >= 0)
+		close(m->batch_fd);
 	sd_event_source_unref(m->pool_io);
 	sd_event_source_unref(m->timer);
 	sd_event_source_unref(m->retry);

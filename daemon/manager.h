@@ -51,6 +51,12 @@ struct manager {
 	struct backend *backend;
 	sd_event *event;
 	sd_event_source *pool_io, *timer, *retry, *more;
+	sd_event_source *batch_io;	/* batch_fd: the worker is done */
+	int batch_fd;
+	struct batch *batch;		/* the moves under way on the worker, or NULL */
+	const char *cycle_wanted;	/* why a cycle was asked for during the batch */
+	struct call *waiting;		/* calls answered once a cycle is done */
+	bool stopping;			/* SIGTERM came during a batch */
 	struct server *server;
 	int lock_fd;			/* flock()ed lock file of the state directory */
 	bool ready;
@@ -73,8 +79,14 @@ int manager_new(const struct manager_options *o, struct policy *policy, struct m
 int manager_run(struct manager *m);
 void manager_free(struct manager *m);
 
-/* A cycle now: snapshot, plan, moves, read-back; why is logged. */
-void manager_run_cycle(struct manager *m, const char *why);
+/*
+ * A cycle: snapshot, plan, moves, read-back; why (a string literal) is
+ * logged.  True when it is done on return; false when its moves run on
+ * the worker, or a batch under way puts it off until that is done.
+ */
+bool manager_run_cycle(struct manager *m, const char *why);
+/* Answer c (struct call) once the cycle last asked for is done. */
+void manager_wait_cycle(struct manager *m, struct call *c);
 uint64_t manager_now_usec(const struct manager *m);
 /* Whether the daemon moves chunks on node: online, pool present, not excluded. */
 bool manager_node_managed(const struct manager *m, unsigned node);

@@ -169,6 +169,47 @@ static int method_plan(void *userdata, const cJSON *params, const struct peer *p
 	return ret->params ? 0 : -ENOMEM;
 }
 
+/*
+ * Run a cycle for why and answer with fn once it is done: at once when it
+ * moved nothing or peer waits for no reply, else when its moves are (or,
+ * when a batch was under way, those of the cycle after it).
+ */
+static int answer_after_cycle(struct manager *m, const struct peer *peer, const char *why,
+			      answer_fn fn, const char *arg, struct reply *ret)
+{
+	struct call *c;
+
+	if (manager_run_cycle(m, why) || !peer->defer)
+		return fn(m, arg, ret);
+	c = peer->defer(peer, fn, m, arg);
+	/* Out of memory: say what is done and pending now, as a oneway caller would get. */
+	if (!c)
+		return fn(m, arg, ret);
+	manager_wait_cycle(m, c);
+	return REPLY_LATER;
+}
+
+/* Reserve's reply: the reservation, satisfied or what it still lacks. */
+static int answer_reserve(void *userdata, const char *owner, struct reply *ret)
+{
+	struct manager *m = userdata;
+	const struct reservation *r = resv_find(&m->resv, owner);
+	uint64_t pending;
+
+	/* Released before its moves were done. */
+	if (!r)
+		return reply_error(ret, POOL_INTERFACE ".NoSuchReservation", "owner", owner);
+	/* Held until released: what the cycle could not get, later cycles keep asking for. */
+	pending = manager_node_pending(m, r->node, r->kind);
+	if (pending > 0)
+		log_node(LOG_NOTICE, r->node, pending * pages_per_chunk(&m->state),
+			 "node %d: %" PRIu64 " %s still pending for %s reservations", r->node, pending,
+			 r->kind == RESV_ORDINARY ? "free 1 GiB pages" : "free pool chunks",
+			 resv_kind_name(r->kind));
+	ret->params = reservation_json(m, r);
+	return ret->params ? 0 : -ENOMEM;
+}
+
 static bool json_uint(const cJSON *v, uint64_t max)
 {
 	return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= (double)max &&
@@ -184,7 +225,6 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	const cJSON *node = cJSON_GetObjectItemCaseSensitive(params, "node");
 	const cJSON *kind = cJSON_GetObjectItemCaseSensitive(params, "kind");
 	struct reservation r = { .any = !node || cJSON_IsNull(node), .kind = RESV_CONFIDENTIAL };
-	uint64_t pending;
 	int e;
 
 	if (!m->state.pool_available)
@@ -223,15 +263,13 @@ static int method_reserve(void *userdata, const cJSON *params, const struct peer
 	log_node(LOG_INFO, r.node, r.bytes / m->state.page_size, "uid %u reserved %" PRIu64
 		 " bytes (%s) on node %d for %s", peer->uid, r.bytes, resv_kind_name(r.kind),
 		 r.node, r.owner);
-	manager_run_cycle(m, "reserve");
-	/* Held until released: what the cycle could not get, later cycles keep asking for. */
-	pending = manager_node_pending(m, r.node, r.kind);
-	if (pending > 0)
-		log_node(LOG_NOTICE, r.node, pending * pages_per_chunk(&m->state),
-			 "node %d: %" PRIu64 " %s still pending for %s reservations", r.node, pending,
-			 r.kind == RESV_ORDINARY ? "free 1 GiB pages" : "free pool chunks",
-			 resv_kind_name(r.kind));
-	ret->params = reservation_json(m, resv_find(&m->resv, r.owner));
+	return answer_after_cycle(m, peer, "reserve", answer_reserve, r.owner, ret);
+}
+
+static int answer_release(void *userdata, const char *arg, struct reply *ret)
+{
+	(void)userdata, (void)arg;
+	ret->params = cJSON_CreateObject();
 	return ret->params ? 0 : -ENOMEM;
 }
 
@@ -265,9 +303,7 @@ static int method_release(void *userdata, const cJSON *params, const struct peer
 		 "uid %u released %" PRIu64 " bytes on node %d of %s", peer->uid, copy.bytes,
 		 copy.node, copy.owner);
 	free(copy.owner);
-	manager_run_cycle(m, "release");
-	ret->params = cJSON_CreateObject();
-	return ret->params ? 0 : -ENOMEM;
+	return answer_after_cycle(m, peer, "release", answer_release, NULL, ret);
 }
 
 static int method_list(void *userdata, const cJSON *params, const struct peer *peer,
@@ -284,15 +320,13 @@ static int method_list(void *userdata, const cJSON *params, const struct peer *p
 	return ret->params ? 0 : -ENOMEM;
 }
 
-static int method_rebalance(void *userdata, const cJSON *params, const struct peer *peer,
-			    struct reply *ret)
+/* Rebalance's reply: what the cycle asked for and did per node. */
+static int answer_rebalance(void *userdata, const char *arg, struct reply *ret)
 {
 	struct manager *m = userdata;
 	cJSON *nodes;
 
-	(void)params;
-	log_info("rebalance requested by uid %u", peer->uid);
-	manager_run_cycle(m, "rebalance");
+	(void)arg;
 	ret->params = cJSON_CreateObject();
 	cJSON_AddBoolToObject(ret->params, "dry_run", m->opt.dry_run);
 	cJSON_AddStringToObject(ret->params, "result", m->last_cycle);
@@ -309,6 +343,14 @@ static int method_rebalance(void *userdata, const cJSON *params, const struct pe
 		cJSON_AddNumberToObject(o, "reclaimed", (double)h->reclaim_done);
 	}
 	return ret->params ? 0 : -ENOMEM;
+}
+
+static int method_rebalance(void *userdata, const cJSON *params, const struct peer *peer,
+			    struct reply *ret)
+{
+	(void)params;
+	log_info("rebalance requested by uid %u", peer->uid);
+	return answer_after_cycle(userdata, peer, "rebalance", answer_rebalance, NULL, ret);
 }
 
 static const struct method pool_methods[] = {

@@ -387,43 +387,97 @@ char *json_print_exact(cJSON *item, bool formatted)
 }
 
 /*
+ * The text of a reply to send, NUL-terminated (the NUL is part of the
+ * framing), from what the method returned (r) and filled in; reply is
+ * consumed.  A method that failed gets InternalError.
+ */
+static int reply_text(int r, struct reply *reply, char **ret_text)
+{
+	cJSON *out;
+
+	*ret_text = NULL;
+	if (r < 0) {
+		cJSON_Delete(reply->params);
+		reply->params = NULL;
+		r = reply_error(reply, POOL_INTERFACE ".InternalError", "errno", strerror(-r));
+	}
+	out = cJSON_CreateObject();
+	if (r >= 0 && out) {
+		if (reply->error)
+			cJSON_AddStringToObject(out, "error", reply->error);
+		cJSON_AddItemToObject(out, "parameters", reply->params);
+		reply->params = NULL;
+		*ret_text = json_print_exact(out, false);
+	}
+	cJSON_Delete(reply->params);
+	cJSON_Delete(out);
+	return *ret_text ? 0 : -ENOMEM;
+}
+
+/*
  * Answer one message.  A message that is not a varlink call returns
  * -EBADMSG and the caller drops the connection; every call gets a reply
- * (unless oneway), errors included.  *ret_reply is NUL-terminated and the
- * NUL is part of the framing.
+ * (unless oneway, or deferred: see struct call), errors included.
+ * *ret_reply is NUL-terminated and the NUL is part of the framing.
  */
 int protocol_dispatch(const struct service *svc, const struct peer *peer,
 		      const char *msg, size_t len, char **ret_reply)
 {
 	struct reply reply = { 0 };
+	struct peer p = *peer;
 	struct request req;
-	cJSON *out;
 	int r;
 
 	*ret_reply = NULL;
 	r = protocol_parse_request(msg, len, &req);
 	if (r < 0)
 		return r;
-	r = call_method(svc, peer, &req, &reply);
-	if (r < 0) {
+	/* Nobody waits for the reply to a oneway call: it is never deferred. */
+	if (req.oneway)
+		p.defer = NULL;
+	r = call_method(svc, &p, &req, &reply);
+	if (r == REPLY_LATER || req.oneway) {
 		cJSON_Delete(reply.params);
-		reply.params = NULL;
-		r = reply_error(&reply, POOL_INTERFACE ".InternalError", "errno", strerror(-r));
+		r = 0;
+	} else {
+		r = reply_text(r, &reply, ret_reply);
 	}
-	out = cJSON_CreateObject();
-	if (r >= 0 && out && !req.oneway) {
-		if (reply.error)
-			cJSON_AddStringToObject(out, "error", reply.error);
-		cJSON_AddItemToObject(out, "parameters", reply.params);
-		reply.params = NULL;
-		*ret_reply = json_print_exact(out, false);
-		if (!*ret_reply)
-			r = -ENOMEM;
-	}
-	cJSON_Delete(reply.params);
-	cJSON_Delete(out);
 	cJSON_Delete(req.root);
-	return r < 0 ? r : 0;
+	return r;
+}
+
+void call_link(struct call **head, struct call *c)
+{
+	c->next = *head;
+	if (c->next)
+		c->next->pprev = &c->next;
+	c->pprev = head;
+	*head = c;
+}
+
+void call_unlink(struct call *c)
+{
+	if (!c->pprev)
+		return;
+	*c->pprev = c->next;
+	if (c->next)
+		c->next->pprev = c->pprev;
+	c->next = NULL;
+	c->pprev = NULL;
+}
+
+void call_answer(struct call *c)
+{
+	struct reply reply = { 0 };
+	char *text;
+
+	call_unlink(c);
+	/* Out of memory leaves text NULL: the server drops the connection. */
+	reply_text(c->answer(c->userdata, c->arg, &reply), &reply, &text);
+	c->deliver(c, text);
+	free(text);
+	free(c->arg);
+	free(c);
 }
 
 int varlink_connect(const char *path)

@@ -31,16 +31,52 @@ int framer_feed(struct framer *f, const void *data, size_t n);
 int framer_next(struct framer *f, const char **ret_msg, size_t *ret_len);
 bool framer_next_ready(const struct framer *f);
 
-struct peer {
-	uint32_t uid;
-	bool privileged;	/* may call mutating methods */
-};
-
 /* A method's answer: parameters on success, or an error name and its parameters. */
 struct reply {
 	const char *error;
 	cJSON *params;
 };
+
+/* Builds a reply as a method does, with the userdata and argument it was given. */
+typedef int (*answer_fn)(void *userdata, const char *arg, struct reply *ret);
+
+/*
+ * A call answered after its method returned, once slow work (the moves of
+ * a cycle) is done.  A method takes one from peer->defer(), hands it to
+ * whoever finishes the work and returns REPLY_LATER; that one calls
+ * call_answer() when it is done.  The server owns the call: while it waits,
+ * the client is given no other call to answer (replies keep their order),
+ * and a client that goes away takes its call off the list it waits on.
+ */
+struct call {
+	answer_fn answer;
+	void *userdata;
+	char *arg;		/* copied, freed with the call */
+	uint64_t tag;		/* the holder's: what the call waits for */
+	struct call *next, **pprev;	/* the holder's list */
+	void *conn;		/* the server's: the connection to answer on */
+	void (*deliver)(struct call *c, const char *reply);
+};
+
+#define REPLY_LATER 1	/* a method's return: its call was deferred */
+
+struct peer {
+	uint32_t uid;
+	bool privileged;	/* may call mutating methods */
+	/*
+	 * A call of this peer answered later with answer, or NULL (out of
+	 * memory).  NULL itself where nothing waits for a reply: a oneway
+	 * call, the tests and the fuzzer.
+	 */
+	struct call *(*defer)(const struct peer *peer, answer_fn answer, void *userdata,
+			      const char *arg);
+	void *conn;		/* the server's, for defer */
+};
+
+void call_link(struct call **head, struct call *c);
+void call_unlink(struct call *c);
+/* Build c's reply, deliver it to its connection and free c. */
+void call_answer(struct call *c);
 
 struct method {
 	const char *name;	/* without the interface prefix */

@@ -60,6 +60,7 @@ struct client {
 	size_t held;		/* in.cap + out_cap, counted in server.held */
 	bool eof;		/* the client shut down its sending side */
 	bool wait_mem;		/* not read from until client memory is freed */
+	struct call *call;	/* a call answered later (a cycle's moves), or NULL */
 	struct client *next, *prev;
 };
 
@@ -162,6 +163,12 @@ static void client_free(struct client *c)
 	s->n_clients--;
 	s->n_privileged -= c->peer.privileged;
 	set_wait_mem(c, false);
+	/* Whoever holds the call must not answer a client that is gone. */
+	if (c->call) {
+		call_unlink(c->call);
+		free(c->call->arg);
+		free(c->call);
+	}
 	sd_event_source_unref(c->io);
 	sd_event_source_unref(c->idle);
 	close(c->fd);
@@ -173,10 +180,11 @@ static void client_free(struct client *c)
 		wake_waiters(s);
 }
 
-/* Whether c may be given another message to answer. */
+/* Whether c may be given another message to answer: replies go out in order. */
 static bool may_process(const struct client *c)
 {
-	return output_pending(c) <= OUTPUT_PAUSE_BYTES && c->s->held <= memory_limit(c);
+	return !c->call && output_pending(c) <= OUTPUT_PAUSE_BYTES &&
+	       c->s->held <= memory_limit(c);
 }
 
 /* Whether c may be read from now; *ret_mem is set when only memory is short. */
@@ -198,7 +206,8 @@ static bool may_read(const struct client *c, bool *ret_mem)
 static void client_update(struct client *c)
 {
 	bool short_mem, read = may_read(c, &short_mem);
-	bool waiting = framer_next_ready(&c->in) && output_pending(c) <= OUTPUT_PAUSE_BYTES;
+	bool waiting = framer_next_ready(&c->in) && output_pending(c) <= OUTPUT_PAUSE_BYTES &&
+		       !c->call;
 
 	set_wait_mem(c, short_mem || (waiting && !may_process(c)));
 	sd_event_source_set_io_events(c->io, (read ? EPOLLIN : 0) |
@@ -274,6 +283,8 @@ static bool client_process(struct client *c)
 			r = protocol_dispatch(c->s->svc, &c->peer, msg, len, &reply);
 			if (r < 0)
 				break;
+			/* A client waiting for a deferred reply is not idle. */
+			sd_event_source_set_enabled(c->idle, c->call ? SD_EVENT_OFF : SD_EVENT_ONESHOT);
 			sd_event_source_set_time(c->idle,
 						 now_usec(c->s) + c->s->limits.idle_timeout_usec);
 			if (reply) {
@@ -294,7 +305,7 @@ static bool client_process(struct client *c)
 		/* The socket took the replies: answer the calls still buffered. */
 	} while (framer_next_ready(&c->in) && may_process(c));
 	/* At end of input, whatever was asked is answered before the close. */
-	if (c->eof && !framer_next_ready(&c->in) && !output_pending(c)) {
+	if (c->eof && !framer_next_ready(&c->in) && !output_pending(c) && !c->call) {
 		client_free(c);
 		return false;
 	}
@@ -347,6 +358,44 @@ static int on_client_io(sd_event_source *es, int fd, uint32_t revents, void *use
 	client_account(c);
 	client_process(c);
 	return 0;
+}
+
+/* struct call's deliver: queue the deferred reply and go on with c's calls. */
+static void client_deliver(struct call *call, const char *reply)
+{
+	struct client *c = call->conn;
+
+	c->call = NULL;
+	sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+	sd_event_source_set_time(c->idle, now_usec(c->s) + c->s->limits.idle_timeout_usec);
+	if (!reply || client_queue(c, reply) < 0) {
+		client_free(c);
+		return;
+	}
+	client_account(c);
+	client_process(c);
+}
+
+/* struct peer's defer: one call at a time, the one being answered. */
+static struct call *client_defer(const struct peer *peer, answer_fn answer, void *userdata,
+				 const char *arg)
+{
+	struct client *c = peer->conn;
+	struct call *call = calloc(1, sizeof(*call));
+
+	if (!call)
+		return NULL;
+	call->arg = strdup(arg ? arg : "");
+	if (!call->arg) {
+		free(call);
+		return NULL;
+	}
+	call->answer = answer;
+	call->userdata = userdata;
+	call->conn = c;
+	call->deliver = client_deliver;
+	c->call = call;
+	return call;
 }
 
 static int on_client_idle(sd_event_source *es, uint64_t usec, void *userdata)
@@ -428,6 +477,8 @@ static void accept_one(struct server *s, int fd)
 	c->cred = cred;
 	c->peer.uid = cred.uid;
 	c->peer.privileged = privileged;
+	c->peer.defer = client_defer;
+	c->peer.conn = c;
 	framer_init(&c->in, lim->max_message_bytes);
 	c->next = s->clients;
 	if (s->clients)

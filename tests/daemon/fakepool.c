@@ -11,6 +11,9 @@
  *     used_pages,lends,reclaims,alloc_failures,low_watermark}
  *   sys/devices/system/node/nodeN/unmapped_pool/fake_cma_chunks
  *     (test only: chunks the node's CMA area can still give; absent = no CMA)
+ *   sys/devices/system/node/nodeN/unmapped_pool/fake_lend_delay_ms
+ *     (test only: each chunk lent takes this long, as a 1 GiB clear or a CMA
+ *     migration does on a real host; absent = at once)
  *   sys/devices/system/node/nodeN/unmapped_pool/fake_alloc_failed
  *     (test only: 1 = an allocation failed; the next STATS reports and clears it)
  *   sys/devices/system/node/nodeN/unmapped_pool/empty_chunks
@@ -24,6 +27,8 @@
  *     (optional: the guest_memfd switch; if the test made the file, INFO
  *     announces it, and a write of flag, prefer or require shows as
  *     "flag [prefer] require" while any other write fails with EINVAL)
+ * A LEND or RECLAIM that starts while another runs (the daemon must never
+ * issue two at once) counts one in $FAKEPOOL_ROOT/fake_overlaps.
  * Writing a byte into the FIFO is a pool event (POLLIN); STATS drains it.
  * With FAKEPOOL_OLD_KERNEL set, INFO does not announce empty_chunks and
  * STATS leaves it 0, as a kernel from before the field does.
@@ -168,8 +173,10 @@ static void add_empty(unsigned node, int64_t delta)
 
 static int lend_one(unsigned node, bool cma_only)
 {
-	__u64 free_huge, cma;
+	__u64 free_huge, cma, delay_ms;
 
+	if (get(node, "fake_lend_delay_ms", &delay_ms) && delay_ms)
+		usleep(delay_ms * 1000);
 	get(node, HUGE_FREE, &free_huge);
 	if (!cma_only && free_huge > 0) {
 		add(node, HUGE_NR, -1);
@@ -199,7 +206,21 @@ static int reclaim_one(unsigned node)
 	return 0;
 }
 
-static int do_move(struct unmapped_pool_move *m, bool lend)
+/* Count a move that overlaps another; see the top of the file. */
+static void count_overlap(void)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/fake_overlaps", root());
+	f = fopen(path, "a");
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+}
+
+static int move_reqs(struct unmapped_pool_move *m, bool lend)
 {
 	struct unmapped_pool_node_req *reqs = (void *)(uintptr_t)m->reqs_ptr;
 	bool short_any = false;
@@ -221,6 +242,18 @@ static int do_move(struct unmapped_pool_move *m, bool lend)
 		short_any |= r->done < r->count;
 	}
 	return short_any ? -EAGAIN : 0;
+}
+
+static int do_move(struct unmapped_pool_move *m, bool lend)
+{
+	static int moving;
+	int r;
+
+	if (__atomic_fetch_add(&moving, 1, __ATOMIC_SEQ_CST) > 0)
+		count_overlap();
+	r = move_reqs(m, lend);
+	__atomic_fetch_sub(&moving, 1, __ATOMIC_SEQ_CST);
+	return r;
 }
 
 static int do_stats(int fd, struct unmapped_pool_stats *s)

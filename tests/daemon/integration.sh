@@ -651,6 +651,81 @@ out=$(ctl plan)
 check "plan prints the planned lend" grep -Eq '^0 +headroom +2 ' <<<"$out"
 stop
 
+echo "# moves run off the event loop"
+R=$W/async
+one_node "$R" 16 8 0
+python3 "$TOP/tests/daemon/notify-listen.py" "$R/notify" "$R/notes" 120 LISTENED &
+LPID=$!
+for _ in $(seq 100); do [ -S "$R/notify" ] && break; sleep 0.05; done
+NOTIFY_SOCKET=$R/notify WATCHDOG_USEC=400000 start "$R" "$R/policy.json" || exit 1
+eq "initial apply lends headroom_high" 2 "$(pool "$R" 0 nr_chunks)"
+# From here every chunk lent takes half a second, as a 1 GiB clear can.
+echo 500 >"$R/sys/devices/system/node/node0/unmapped_pool/fake_lend_delay_ms"
+# batch_started LENDS: wait until the fake pool has lent more than LENDS chunks.
+batch_started() {
+	for _ in $(seq 200); do
+		[ "$(pool "$R" 0 lends)" -gt "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+pings() { grep -c '^WATCHDOG=1$' "$R/notes"; }
+ctl --json reserve slow 8G --node 0 >"$R/slow.out" &
+RPID=$!
+check "a Reserve of 8 chunks starts lending" batch_started 2
+p0=$(pings)
+ctl --json status >"$R/status.out"
+lent=$(pool "$R" 0 lends)
+# 8 chunks take 4 s: Status must not wait for them.
+check "Status is answered while the slow lends run (lent $lent of 10)" \
+	[ "$lent" -lt 10 -a "$(jq_num 'd["mode"]' <"$R/status.out")" = pool ]
+check "and the Reserve is still waiting for them" kill -0 "$RPID"
+sleep 1
+p1=$(pings)
+lent=$(pool "$R" 0 lends)
+check "the watchdog is pinged while they run ($((p1 - p0)) pings in 1 s, lent $lent of 10)" \
+	[ "$((p1 - p0))" -ge 2 -a "$lent" -lt 10 ]
+# Reload and more mutating calls while the batch runs.
+kill -HUP "$DPID"
+ctl --json reserve second 2G --node 0 >"$R/second.out" &
+SPID=$!
+ctl --json rebalance >"$R/rebalance.out" &
+BPID=$!
+for _ in $(seq 40); do grep -q "reload: policy $R/policy.json applied" "$R/log" && break; sleep 0.05; done
+check "a reload is applied while they run" grep -q "reload: policy $R/policy.json applied" "$R/log"
+check "before the moves are done" kill -0 "$RPID"
+wait "$RPID"
+eq "the Reserve is answered once its moves are done" "True 0 10" \
+	"$(jq_num 'd["satisfied"], d["pending_bytes"]' <"$R/slow.out" | tr '\n' ' ')$(pool "$R" 0 nr_chunks)"
+wait "$SPID" "$BPID"
+eq "a Reserve during the moves is answered after the cycle that follows them" "True 0" \
+	"$(jq_num 'd["satisfied"], d["pending_bytes"]' <"$R/second.out" | tr '\n' ' ' | sed 's/ $//')"
+check "the Rebalance during the moves is answered too" grep -q '"result"' "$R/rebalance.out"
+check "the calls during the moves wait for one cycle after them" \
+	grep -q 'cycle (reload) after the moves under way' "$R/log"
+eq "no two moves ever overlap" 0 "$(cat "$R/fake_overlaps" 2>/dev/null | wc -l)"
+eq "every chunk lent is in the pool" "$(pool "$R" 0 lends)" "$(pool "$R" 0 nr_chunks)"
+# SIGTERM while chunks move: the moves finish, are read back and published.
+ctl --json reserve last 2G --node 0 >"$R/last.out" &
+RPID=$!
+before=$(pool "$R" 0 lends)
+check "another Reserve starts lending" batch_started "$before"
+kill -TERM "$DPID"
+wait "$DPID"
+eq "SIGTERM during the moves exits with status 0" 0 $?
+DPID=
+wait "$RPID"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM).sendto(b"LISTENED", sys.argv[1])' \
+	"$R/notify"
+check "after the moves, read back" grep -Eq 'node 0: lend [0-9]+ of [0-9]+ chunks' \
+	<(sed -n '/stopping once the moves under way are done/,$p' "$R/log")
+check "the Reserve under way got its reply" grep -q '"owner":[[:space:]]*"last"' "$R/last.out"
+wait "$LPID"
+last_status=$(grep '^STATUS=' "$R/notes" | tail -n1)
+check "the last STATUS= counts every chunk lent ($last_status)" \
+	grep -q "^STATUS=1 nodes, $(pool "$R" 0 nr_chunks) chunks lent" <<<"$last_status"
+check "STOPPING=1 is sent" grep -q '^STOPPING=1$' "$R/notes"
+
 echo "# systemd: socket activation and the notify protocol"
 R=$W/sd
 make_root "$R" 1 pool
