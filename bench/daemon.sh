@@ -6,6 +6,9 @@
 #     gigapoold on this host;
 #   - root's Status latency, and the daemon's peak RSS, while 256 hostile
 #     unprivileged connections fill every slot (bench/daemon/hostile.sh);
+#   - root's Status latency while the daemon lends 8 chunks, each made slow
+#     in the fake pool of the tests, against the idle daemon
+#     (bench/daemon/moving.sh);
 #   - wake-ups of an idle gigapoold per minute with the shipped policy;
 #   - time from a pool low-watermark event to the lend completing, in a QEMU
 #     guest on the patched kernel (bench/daemon/init.sh and lowwater.c).
@@ -230,6 +233,9 @@ latency
 load "hostile start"
 logged bench/daemon/hostile.sh "$out" "$latency_runs" >/dev/null
 load "hostile end"
+load "moving start"
+logged bench/daemon/moving.sh "$out" "$latency_runs" >/dev/null
+load "moving end"
 
 # The idle daemons sleep through the guest run: their wake-ups come from
 # their own timers, not from how busy the CPUs are.

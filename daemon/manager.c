@@ -448,6 +448,14 @@ static void answer_waiting(struct manager *m)
 		call_answer(due);
 }
 
+/* What follows every cycle, however it ended: its callers are answered, the socket served. */
+static void cycle_finished(struct manager *m)
+{
+	answer_waiting(m);
+	if (!m->ready && !m->stopping)
+		start_serving(m);
+}
+
 /* After the moves, or at once without any: record, read back, publish, what next. */
 static void cycle_end(struct manager *m, struct batch *b, bool shortfall)
 {
@@ -489,9 +497,7 @@ static void cycle_end(struct manager *m, struct batch *b, bool shortfall)
 	schedule_retry(m, shortfall);
 	schedule_more(m, deferred, moved, shortfall);
 	publish(m);
-	answer_waiting(m);
-	if (!m->ready && !m->stopping)
-		start_serving(m);
+	cycle_finished(m);
 	if (m->stopping) {
 		sd_event_exit(m->event, 0);
 		return;
@@ -565,7 +571,7 @@ bool manager_run_cycle(struct manager *m, const char *why)
 	if (!b) {
 		log_error("cycle (%s): %s", why, strerror(ENOMEM));
 		schedule_retry(m, true);
-		answer_waiting(m);
+		cycle_finished(m);
 		return true;
 	}
 	b->why = why;
@@ -576,7 +582,7 @@ bool manager_run_cycle(struct manager *m, const char *why)
 		batch_free(b);
 		schedule_retry(m, true);
 		publish(m);
-		answer_waiting(m);
+		cycle_finished(m);
 		return true;
 	}
 	for (size_t i = 0; i < b->before.n_nodes; i++) {
@@ -590,7 +596,7 @@ bool manager_run_cycle(struct manager *m, const char *why)
 	if (r < 0) {
 		log_error("cycle (%s): planner: %s", why, strerror(-r));
 		batch_free(b);
-		answer_waiting(m);
+		cycle_finished(m);
 		return true;
 	}
 	for (size_t i = 0; i < b->before.n_nodes; i++) {
@@ -982,9 +988,8 @@ int manager_run(struct manager *m)
 	r = reconcile(m);
 	if (r < 0)
 		return r;
-	/* Without moves it is done here; with moves, once they are (cycle_end()). */
-	if (manager_run_cycle(m, "start"))
-		start_serving(m);
+	/* The socket is served once this cycle is done (cycle_finished()). */
+	manager_run_cycle(m, "start");
 	return sd_event_loop(m->event);
 }
 

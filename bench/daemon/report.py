@@ -86,6 +86,27 @@ def plot_latency(lat, path, runs):
     fig.savefig(path)
 
 
+def moving_section(moving, mmeta, load):
+    """Root's Status while the daemon lends 8 slow chunks, against the idle daemon."""
+    md = ["### Status while chunks move", "",
+          "`bench/daemon/moving.sh`: gigapoold against the fake pool of the integration tests "
+          "(`daemon/build/fakepool.so` and a fake sysfs root), in which every chunk lent takes "
+          f"{mmeta['delay_ms']} ms, as a 1 GiB clear or a CMA migration can on a real host. Each "
+          "run: root's `gigapool-bench` with one client and 10,000 Status calls against the idle "
+          "daemon, then a Reserve of 8 GiB that makes the daemon lend 8 chunks "
+          f"({8 * int(mmeta['delay_ms']) / 1000:.0f} s on its worker thread) and the same bench, "
+          "started once the first chunk is lent and over before the last one is (a run where "
+          f"it is not fails). {len({r[0] for r in moving})} runs. Load average "
+          f"{load['moving start']} before, {load['moving end']} after.", "",
+          "| root's Status, 1 client | p50 median (range) | p99 median (range) | max median |",
+          "| --- | --- | --- | --- |"]
+    for state, label in (("idle", "idle daemon"), ("moving", "while it lends 8 chunks")):
+        r = [tuple(map(float, x[2:])) for x in moving if x[1] == state]
+        md.append(f"| {label} | {spread([x[0] for x in r], us)} | {spread([x[1] for x in r], us)} "
+                  f"| {us(statistics.median([x[2] for x in r]))} |")
+    return md + [""]
+
+
 def main():
     res, fragment, png = sys.argv[1:4]
     m = meta(os.path.join(res, "meta"))
@@ -137,6 +158,10 @@ def main():
            f"| 1 client, 256 hostile connections | {spread([x[1] for x in hostile], us)} "
            f"| {spread([x[2] for x in hostile], us)} "
            f"| {us(statistics.median([x[3] for x in hostile]))} |", ""]
+
+    moving = rows(os.path.join(res, "moving.txt"))
+    mmeta = meta(os.path.join(res, "moving-meta"))
+    md += moving_section(moving, mmeta, load)
 
     per_min = [(r[1] + r[2]) * 60000 / r[3] for r in idle]
     md += ["### Wake-ups per idle minute", "",

@@ -106,17 +106,23 @@ static bool get(unsigned node, const char *file, __u64 *ret)
 	return true;
 }
 
+/*
+ * Written aside and renamed into place: a test that reads the file while
+ * the daemon's worker lends never sees it empty.
+ */
 static void put(unsigned node, const char *file, __u64 v)
 {
-	char path[4096];
+	char path[4096], tmp[4200];
 	FILE *f;
 
 	node_file(path, sizeof(path), node, file);
-	f = fopen(path, "w");
-	if (f) {
-		fprintf(f, "%llu\n", (unsigned long long)v);
-		fclose(f);
-	}
+	snprintf(tmp, sizeof(tmp), "%s.fake-tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return;
+	fprintf(f, "%llu\n", (unsigned long long)v);
+	if (fclose(f) == 0)
+		rename(tmp, path);
 }
 
 static void add(unsigned node, const char *file, int64_t delta)

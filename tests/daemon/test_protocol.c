@@ -134,12 +134,39 @@ static int m_number(void *userdata, const cJSON *params, const struct peer *peer
 	return 0;
 }
 
+/* Later's answer, whenever it comes: the argument it was deferred with. */
+static int answer_later(void *userdata, const char *arg, struct reply *ret)
+{
+	(void)userdata;
+	ret->params = cJSON_CreateObject();
+	cJSON_AddStringToObject(ret->params, "later", arg);
+	return 0;
+}
+
+static struct call *waiting;	/* Later's deferred calls, as the manager holds them */
+
+/* Deferred when the peer can be answered later, as Reserve is during moves. */
+static int m_later(void *userdata, const cJSON *params, const struct peer *peer,
+		   struct reply *ret)
+{
+	struct call *c;
+
+	(void)params;
+	if (!peer->defer)
+		return answer_later(userdata, "now", ret);
+	c = peer->defer(peer, answer_later, userdata, "then");
+	assert_non_null(c);
+	call_link(&waiting, c);
+	return REPLY_LATER;
+}
+
 static const struct method methods[] = {
 	{ "Echo", false, m_echo, NULL },
 	{ "Mutate", true, m_echo, NULL },
 	{ "Fail", false, m_fail, NULL },
 	{ "Named", false, m_echo, "owner node" },
 	{ "Number", false, m_number, "n" },
+	{ "Later", false, m_later, NULL },
 	{ NULL }
 };
 
@@ -196,6 +223,62 @@ static void test_dispatch(void **state)
 	assert_int_equal(calls, 3);
 	assert_int_equal(protocol_dispatch(&svc, &user, "nope", 4, &reply), -EBADMSG);
 	assert_null(reply);
+}
+
+static char *delivered;	/* what the last deferred call delivered */
+
+static void deliver(struct call *c, const char *reply)
+{
+	(void)c;
+	free(delivered);
+	delivered = reply ? strdup(reply) : NULL;
+}
+
+/* What the server does: a call of its own, answered on the connection later. */
+static struct call *defer(const struct peer *peer, answer_fn answer, void *userdata,
+			  const char *arg)
+{
+	struct call *c = calloc(1, sizeof(*c));
+
+	c->answer = answer;
+	c->userdata = userdata;
+	c->arg = strdup(arg);
+	c->conn = peer->conn;
+	c->deliver = deliver;
+	return c;
+}
+
+static void test_deferred_reply(void **state)
+{
+	const struct peer later = { .uid = 1000, .defer = defer }, now = { .uid = 1000 };
+	struct call *a, *b;
+	char *reply;
+
+	(void)state;
+	/* A peer that cannot wait gets the answer at once. */
+	expect_reply(&now, "{\"method\":\"io.gigapool.Pool.Later\"}", "{\"parameters\":{\"later\":\"now\"}}");
+	/* Nor is a oneway call deferred: nobody waits for its reply. */
+	assert_null(call(&later, "{\"method\":\"io.gigapool.Pool.Later\",\"oneway\":true}"));
+	assert_null(waiting);
+	/* Deferred: no reply now, the same reply later, once. */
+	reply = call(&later, "{\"method\":\"io.gigapool.Pool.Later\"}");
+	assert_null(reply);
+	assert_non_null(waiting);
+	a = waiting;
+	assert_null(call(&later, "{\"method\":\"io.gigapool.Pool.Later\"}"));
+	b = waiting;
+	assert_ptr_equal(b->next, a);
+	/* A client that goes away takes its call off the list, wherever it is. */
+	call_unlink(a);
+	assert_ptr_equal(waiting, b);
+	assert_null(b->next);
+	free(a->arg);
+	free(a);
+	call_answer(b);
+	assert_null(waiting);
+	assert_string_equal(delivered, "{\"parameters\":{\"later\":\"then\"}}");
+	free(delivered);
+	delivered = NULL;
 }
 
 static void expect_bad(const char *msg)
@@ -339,6 +422,7 @@ int main(void)
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_parse_request),
 		cmocka_unit_test(test_dispatch),
+		cmocka_unit_test(test_deferred_reply),
 		cmocka_unit_test(test_null_parameters),
 		cmocka_unit_test(test_nul_and_utf8_refused),
 		cmocka_unit_test(test_exact_integers),
