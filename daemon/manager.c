@@ -745,8 +745,16 @@ static int on_more(sd_event_source *s, uint64_t usec, void *userdata)
 static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
 	struct manager *m = userdata;
+	char path[64], *comm = NULL;
 
-	(void)s, (void)si;
+	(void)s;
+	/* Who stopped the daemon, for an operator or a test that did not expect it. */
+	snprintf(path, sizeof(path), "/proc/%u/comm", si->ssi_pid);
+	if (read_file_str(path, &comm, 64) >= 0)
+		comm[strcspn(comm, "\n")] = '\0';
+	log_info("SIG%s from pid %u (%s), uid %u", sigabbrev_np(si->ssi_signo) ?: "?",
+		 si->ssi_pid, comm ? comm : "gone", si->ssi_uid);
+	free(comm);
 	if (!m->stopping)
 		sd_notify(0, "STOPPING=1");
 	if (!m->batch)

@@ -102,7 +102,12 @@ start() {
 
 stop() {	# stop: SIGTERM must end the daemon within a second
 	local t0=$(date +%s%N)
-	kill -TERM "$DPID"
+	# A daemon that is gone already failed the checks before: say so, and why.
+	if ! kill -0 "$DPID" 2>/dev/null; then
+		ko "the daemon was still running before SIGTERM; its log ends:"
+		tail -n 5 "$R/log"
+	fi
+	kill -TERM "$DPID" 2>/dev/null
 	wait "$DPID"
 	local rc=$? ms=$((($(date +%s%N) - t0) / 1000000))
 	DPID=
@@ -184,6 +189,7 @@ check "metrics prints Prometheus text" grep -q '^gigapool_hugetlb_1g_pages{node=
 "$B/gigapoolctl" --socket "$W/nonexistent" status 2>/dev/null
 eq "unreachable daemon exits 3" 3 $?
 stop
+check "SIGTERM is logged with its sender" grep -q "SIGTERM from pid $$ (.*), uid 0" "$R/log"
 
 # ------------------------------------------------------------------ pool mode
 echo "# pool mode with the fake device"
