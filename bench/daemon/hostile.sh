@@ -21,7 +21,7 @@ cd "$top"
 out=$1
 runs=${2:-5}
 B=daemon/build
-client=build/bench/client/gigapool-bench
+. bench/daemon/lib.sh
 seconds=$((runs * 3 + 6))
 
 make -s -C daemon build/gigapoold build/hostile
@@ -29,14 +29,8 @@ make -s -C bench/daemon
 rm -rf "$out/hostile" "$out/hostile.txt" "$out/hostile-meta"
 mkdir -p "$out/hostile"
 chmod 755 "$out/hostile"
-"$B/gigapoold" --policy config/policy.json --socket "$out/hostile/S" \
-	--state-dir "$out/hostile/state" 2>"$out/hostile/log" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	[ -S "$out/hostile/S" ] && break
-	sleep 0.05
-done
+spawn_daemon "$out/hostile/S" "$out/hostile/log" -- --policy config/policy.json \
+	--state-dir "$out/hostile/state"
 hostile=()
 for u in 65534 65533; do
 	setpriv --reuid=$u --regid=$u --clear-groups "$B/hostile" "$out/hostile/S" 128 "$seconds" \
@@ -45,10 +39,7 @@ for u in 65534 65533; do
 done
 sleep 3	# every connection made and the pipelines full
 for run in $(seq "$runs"); do
-	line=$("$client" --socket "$out/hostile/S" --clients 1 --requests 2000 | tail -n 1)
-	[[ $line =~ ^p50=([0-9.]+)us\ p99=([0-9.]+)us\ max=([0-9.]+)us\ throughput=([0-9]+)\ calls/s$ ]] ||
-		{ echo "hostile.sh: unexpected gigapool-bench output: $line" >&2; exit 1; }
-	echo "$run ${BASH_REMATCH[*]:1}" >>"$out/hostile.txt"
+	echo "$run $(bench_status "$out/hostile/S" 2000)" >>"$out/hostile.txt"
 done
 wait "${hostile[@]}"
 {

@@ -22,7 +22,7 @@ out=$1
 runs=${2:-5}
 delay_ms=${DELAY_MS:-500}
 B=daemon/build
-client=build/bench/client/gigapool-bench
+. bench/daemon/lib.sh
 dir=$out/moving
 root=$dir/root
 pool=$root/sys/devices/system/node/node0/unmapped_pool
@@ -47,14 +47,8 @@ cat >"$dir/policy.json" <<JSON
 	"interval_sec": 3600
 }
 JSON
-FAKEPOOL_ROOT=$root LD_PRELOAD=$B/fakepool.so "$B/gigapoold" --policy "$dir/policy.json" \
-	--socket "$dir/S" --state-dir "$dir/state" --sysfs-root "$root" 2>"$dir/log" &
-daemon=$!
-trap 'kill "$daemon" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-	[ -S "$dir/S" ] && break
-	sleep 0.05
-done
+spawn_daemon "$dir/S" "$dir/log" FAKEPOOL_ROOT="$root" LD_PRELOAD="$B/fakepool.so" -- \
+	--policy "$dir/policy.json" --state-dir "$dir/state" --sysfs-root "$root"
 ctl() { "$B/gigapoolctl" --socket "$dir/S" "$@"; }
 # wait_for FILE VALUE: until the fake pool's FILE reads VALUE (10 s at most).
 wait_for() {
@@ -66,12 +60,7 @@ wait_for() {
 	exit 1
 }
 bench() {	# bench RUN STATE: one gigapool-bench run, appended to moving.txt
-	local line
-
-	line=$("$client" --socket "$dir/S" --clients 1 --requests 10000 | tail -n 1)
-	[[ $line =~ ^p50=([0-9.]+)us\ p99=([0-9.]+)us\ max=([0-9.]+)us\ throughput=([0-9]+)\ calls/s$ ]] ||
-		{ echo "moving.sh: unexpected gigapool-bench output: $line" >&2; exit 1; }
-	echo "$1 $2 ${BASH_REMATCH[*]:1}" >>"$out/moving.txt"
+	echo "$1 $2 $(bench_status "$dir/S" 10000)" >>"$out/moving.txt"
 }
 wait_for nr_chunks 2
 echo "$delay_ms" >"$pool/fake_lend_delay_ms"
