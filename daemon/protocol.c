@@ -466,6 +466,13 @@ void call_unlink(struct call *c)
 	c->pprev = NULL;
 }
 
+void call_free(struct call *c)
+{
+	call_unlink(c);
+	free(c->arg);
+	free(c);
+}
+
 void call_answer(struct call *c)
 {
 	struct reply reply = { 0 };
@@ -476,8 +483,7 @@ void call_answer(struct call *c)
 	reply_text(c->answer(c->userdata, c->arg, &reply), &reply, &text);
 	c->deliver(c, text);
 	free(text);
-	free(c->arg);
-	free(c);
+	call_free(c);
 }
 
 int varlink_connect(const char *path)

@@ -77,6 +77,8 @@ void call_link(struct call **head, struct call *c);
 void call_unlink(struct call *c);
 /* Build c's reply, deliver it to its connection and free c. */
 void call_answer(struct call *c);
+/* Free c unanswered, off its list: its connection is gone. */
+void call_free(struct call *c);
 
 struct method {
 	const char *name;	/* without the interface prefix */

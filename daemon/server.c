@@ -164,11 +164,8 @@ static void client_free(struct client *c)
 	s->n_privileged -= c->peer.privileged;
 	set_wait_mem(c, false);
 	/* Whoever holds the call must not answer a client that is gone. */
-	if (c->call) {
-		call_unlink(c->call);
-		free(c->call->arg);
-		free(c->call);
-	}
+	if (c->call)
+		call_free(c->call);
 	sd_event_source_unref(c->io);
 	sd_event_source_unref(c->idle);
 	close(c->fd);

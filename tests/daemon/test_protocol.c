@@ -269,11 +269,9 @@ static void test_deferred_reply(void **state)
 	b = waiting;
 	assert_ptr_equal(b->next, a);
 	/* A client that goes away takes its call off the list, wherever it is. */
-	call_unlink(a);
+	call_free(a);
 	assert_ptr_equal(waiting, b);
 	assert_null(b->next);
-	free(a->arg);
-	free(a);
 	call_answer(b);
 	assert_null(waiting);
 	assert_string_equal(delivered, "{\"parameters\":{\"later\":\"then\"}}");
