@@ -711,6 +711,16 @@ check "the calls during the moves wait for one cycle after them" \
 	grep -q 'cycle (reload) after the moves under way' "$R/log"
 eq "no two moves ever overlap" 0 "$(cat "$R/fake_overlaps" 2>/dev/null | wc -l)"
 eq "every chunk lent is in the pool" "$(pool "$R" 0 lends)" "$(pool "$R" 0 nr_chunks)"
+# A reservation released while the moves it waits for run.
+before=$(pool "$R" 0 lends)
+ctl reserve gone 2G --node 0 >"$R/gone.out" 2>&1 &
+GPID=$!
+check "a Reserve of 2 more chunks starts lending" batch_started "$before"
+ctl release gone
+eq "a Release during the moves of its Reserve succeeds" 0 $?
+wait "$GPID"
+eq "and the Reserve answers NoSuchReservation (exit 7)" 7 $?
+check "naming it" grep -q 'NoSuchReservation' "$R/gone.out"
 # SIGTERM while chunks move: the moves finish, are read back and published.
 ctl --json reserve last 2G --node 0 >"$R/last.out" &
 RPID=$!
