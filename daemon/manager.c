@@ -106,14 +106,98 @@ static void replace_state(struct manager *m, struct system_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_RECLAIM };
+bool manager_can_compact(const struct manager *m)
+{
+	return backend_can_compact(m->backend) && m->policy->max_compact_pages_per_cycle > 0;
+}
+
+int manager_plan(const struct manager *m, const struct system_state *s, struct plan *ret)
+{
+	int r = planner_plan(s, m->policy, m->resv.items, m->resv.n, ret);
+
+	/* Without a kernel that compacts, the plan's free pages in chunks in use just wait. */
+	if (r >= 0 && manager_can_compact(m))
+		planner_compact(s, m->policy, ret);
+	return r;
+}
+
+/* KIND_COMPACT runs before KIND_RECLAIM, which gives back the chunks it emptied. */
+enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_COMPACT, KIND_RECLAIM };
 
 static uint64_t plan_count(const struct node_plan *np, enum move_kind k)
 {
-	return k == KIND_LEND ? np->lend : k == KIND_LEND_CMA ? np->lend_cma : np->reclaim;
+	return k == KIND_LEND ? np->lend : k == KIND_LEND_CMA ? np->lend_cma :
+	       k == KIND_COMPACT ? np->compact : np->reclaim;
 }
 
-static void record_move(struct manager *m, const struct move *mv, enum move_kind k,
+static enum move_dir move_dir_of(enum move_kind k)
+{
+	return k == KIND_RECLAIM ? MOVE_RECLAIM : k == KIND_COMPACT ? MOVE_COMPACT : MOVE_LEND;
+}
+
+/*
+ * The request of a node's compaction: as many empty chunks as the snapshot
+ * saw (the plan's reclaim takes those) and mv->count more, within the
+ * cycle's page budget.  False when the budget is spent: the chunks wait
+ * for the next cycle.
+ */
+static bool compact_request(const struct manager *m, const struct system_state *s, size_t i,
+			    struct node_plan *np, uint64_t *budget, struct move *mv)
+{
+	mv->compact.target = s->nodes[i].pool_empty_chunks + mv->count;
+	mv->compact.max_pages = cycle_compact_pages(budget, mv->count, pages_per_chunk(s));
+	if (mv->compact.max_pages)
+		return true;
+	np->deferred += mv->count;
+	log_node(LOG_DEBUG, np->node, mv->count,
+		 "node %u: the compaction budget (%" PRIu64 " pages) is spent; %" PRIu64
+		 " chunks to empty wait for the next cycle", np->node,
+		 m->policy->max_compact_pages_per_cycle, mv->count);
+	return false;
+}
+
+/*
+ * Count what a compaction did and hand the chunks it emptied to the
+ * cycle's reclaim; one line says what stuck and why.  Returns whether it
+ * fell short for a reason other than the page budget.
+ */
+static bool record_compact(struct manager *m, const struct move *mv, struct node_plan *np)
+{
+	const struct unmapped_pool_compact_req *c = &mv->compact;
+	struct node_hist *h = &m->hist[mv->node];
+	struct cycle_compacted out;
+	char why[160];
+
+	cycle_compacted(mv->count, mv->done, mv->error, c, &out);
+	np->reclaim += out.reclaim;
+	np->deferred += out.deferred;
+	h->compact_req += mv->count;
+	h->compact_done += mv->done;
+	if (mv->error == 0 || mv->error == -EAGAIN) {
+		h->compactions++;
+		counter_add(&h->compact_pages_moved, c->pages_moved);
+		counter_add(&h->compact_chunks_emptied, c->chunks_emptied);
+		counter_add(&h->compact_pinned, c->pages_pinned);
+		counter_add(&h->compact_no_room, c->pages_no_room);
+		counter_add(&h->compact_over_budget, c->pages_over_budget);
+		counter_add(&h->compact_busy, c->pages_busy);
+	}
+	h->action_time = time(NULL);
+	snprintf(h->action, sizeof(h->action), "compact %" PRIu64 " of %" PRIu64 " chunks, %"
+		 PRIu64 " pages moved (%s)", mv->done, mv->count, (uint64_t)c->pages_moved,
+		 plan_reason_name(np->reason));
+	if (mv->done == mv->count) {
+		log_node(LOG_INFO, mv->node, c->pages_moved, "node %u: %s", mv->node, h->action);
+		return false;
+	}
+	cycle_compact_why(mv->error, c, why, sizeof(why));
+	log_node(out.shortfall ? LOG_WARNING : LOG_NOTICE, mv->node, c->pages_moved,
+		 "node %u: %s; %" PRIu64 " chunks not emptied: %s", mv->node, h->action,
+		 mv->count - mv->done, why);
+	return out.shortfall;
+}
+
+static bool record_move(struct manager *m, const struct move *mv, enum move_kind k,
 			enum plan_reason reason)
 {
 	struct node_hist *h = &m->hist[mv->node];
@@ -136,7 +220,7 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 		 verb, mv->done, mv->count, plan_reason_name(reason));
 	if (mv->done == mv->count) {
 		log_node(LOG_INFO, mv->node, pages, "node %u: %s", mv->node, h->action);
-		return;
+		return false;
 	}
 	h->failures++;
 	h->failure_time = h->action_time;
@@ -146,12 +230,18 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 	snprintf(h->failure, sizeof(h->failure), "%s: requested %" PRIu64 ", achieved %" PRIu64 ": %s",
 		 verb, mv->count, mv->done, strerror(mv->error ? -mv->error : EIO));
 	log_node(LOG_WARNING, mv->node, pages, "node %u: %s", mv->node, h->failure);
+	return true;
 }
 
-/* Carry out one kind of move for every node of the plan in one ioctl. */
-static bool execute_kind(struct manager *m, const struct plan *plan, enum move_kind k)
+/*
+ * Carry out one kind of move for every node of plan, made from snapshot
+ * s, in one ioctl (compaction: one per node).
+ */
+static bool execute_kind(struct manager *m, const struct system_state *s, struct plan *plan,
+			 enum move_kind k)
 {
 	struct move *moves = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*moves));
+	uint64_t budget = m->policy->max_compact_pages_per_cycle;
 	bool shortfall = false;
 	size_t n = 0;
 	int r;
@@ -163,7 +253,10 @@ static bool execute_kind(struct manager *m, const struct plan *plan, enum move_k
 	for (size_t i = 0; i < plan->n_nodes; i++)
 		if (plan_count(&plan->nodes[i], k) > 0) {
 			moves[n].node = plan->nodes[i].node;
-			moves[n++].count = plan_count(&plan->nodes[i], k);
+			moves[n].count = plan_count(&plan->nodes[i], k);
+			if (k != KIND_COMPACT ||
+			    compact_request(m, s, i, &plan->nodes[i], &budget, &moves[n]))
+				n++;
 		}
 	if (n == 0) {
 		free(moves);
@@ -171,8 +264,7 @@ static bool execute_kind(struct manager *m, const struct plan *plan, enum move_k
 	}
 	if (!m->ready)
 		sd_notifyf(0, "EXTEND_TIMEOUT_USEC=%llu", (unsigned long long)EXTEND_TIMEOUT_USEC);
-	r = m->backend->ops->move(m->backend, k == KIND_RECLAIM ? MOVE_RECLAIM : MOVE_LEND,
-				  k == KIND_LEND_CMA, moves, n);
+	r = m->backend->ops->move(m->backend, move_dir_of(k), k == KIND_LEND_CMA, moves, n);
 	for (size_t i = 0; i < n; i++) {
 		int64_t pi = -1;
 
@@ -183,8 +275,8 @@ static bool execute_kind(struct manager *m, const struct plan *plan, enum move_k
 		for (size_t j = 0; j < plan->n_nodes && pi < 0; j++)
 			if (plan->nodes[j].node == moves[i].node)
 				pi = j;
-		record_move(m, &moves[i], k, plan->nodes[pi].reason);
-		shortfall |= moves[i].done < moves[i].count;
+		shortfall |= k == KIND_COMPACT ? record_compact(m, &moves[i], &plan->nodes[pi]) :
+			     record_move(m, &moves[i], k, plan->nodes[pi].reason);
 	}
 	free(moves);
 	return shortfall;
@@ -286,12 +378,13 @@ static void log_plan(const struct plan *plan)
 	for (size_t i = 0; i < plan->n_nodes; i++) {
 		const struct node_plan *np = &plan->nodes[i];
 
-		if (np->lend + np->lend_cma + np->reclaim == 0)
+		if (np->lend + np->lend_cma + np->reclaim + np->compact == 0)
 			continue;
-		log_node(LOG_INFO, np->node, np->lend + np->lend_cma + np->reclaim,
+		log_node(LOG_INFO, np->node, np->lend + np->lend_cma + np->reclaim + np->compact,
 			 "node %u: dry run: would lend %" PRIu64 " (+%" PRIu64 " from CMA), "
-			 "reclaim %" PRIu64 " chunks (%s)", np->node, np->lend, np->lend_cma,
-			 np->reclaim, plan_reason_name(np->reason));
+			 "reclaim %" PRIu64 " (+%" PRIu64 " emptied by compaction) chunks (%s)",
+			 np->node, np->lend, np->lend_cma, np->reclaim, np->compact,
+			 plan_reason_name(np->reason));
 	}
 }
 
@@ -360,7 +453,7 @@ void manager_run_cycle(struct manager *m, const char *why)
 		h->alloc_failed_pending = false;
 		before.nodes[i].fell_back = before.nodes[i].fallbacks > h->fallbacks_seen;
 	}
-	r = planner_plan(&before, m->policy, m->resv.items, m->resv.n, &plan);
+	r = manager_plan(m, &before, &plan);
 	if (r < 0) {
 		system_state_done(&before);
 		log_error("cycle (%s): planner: %s", why, strerror(-r));
@@ -370,6 +463,7 @@ void manager_run_cycle(struct manager *m, const char *why)
 		struct node_hist *h = &m->hist[before.nodes[i].node];
 
 		h->lend_req = h->lend_done = h->reclaim_req = h->reclaim_done = 0;
+		h->compact_req = h->compact_done = 0;
 		if (before.nodes[i].alloc_failed)
 			log_node(LOG_WARNING, before.nodes[i].node, before.nodes[i].pool_free_pages,
 				 "node %u: the pool failed an allocation; refilling headroom",
@@ -384,9 +478,10 @@ void manager_run_cycle(struct manager *m, const char *why)
 	if (m->opt.dry_run) {
 		log_plan(&plan);
 	} else {
-		shortfall |= execute_kind(m, &plan, KIND_LEND);
-		shortfall |= execute_kind(m, &plan, KIND_LEND_CMA);
-		shortfall |= execute_kind(m, &plan, KIND_RECLAIM);
+		shortfall |= execute_kind(m, &before, &plan, KIND_LEND);
+		shortfall |= execute_kind(m, &before, &plan, KIND_LEND_CMA);
+		shortfall |= execute_kind(m, &before, &plan, KIND_COMPACT);
+		shortfall |= execute_kind(m, &before, &plan, KIND_RECLAIM);
 	}
 	for (size_t i = 0; i < plan.n_nodes; i++) {
 		struct node_hist *h = &m->hist[plan.nodes[i].node];
