@@ -298,6 +298,25 @@ static void test_compact_why(void **state)
 	assert_int_equal(strlen(buf), 19);
 }
 
+/* The compaction counters Status carries stop at 2^53-1, exact in JSON. */
+static void test_counter_saturates(void **state)
+{
+	const uint64_t max = (1ULL << 53) - 1;
+	uint64_t c = 5;
+
+	(void)state;
+	counter_add(&c, 7);
+	assert_int_equal(c, 12);
+	c = max - 1;
+	counter_add(&c, 1);
+	assert_int_equal(c, max);
+	counter_add(&c, 1);
+	assert_int_equal(c, max);
+	c = 3;
+	counter_add(&c, UINT64_MAX);
+	assert_int_equal(c, max);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -316,6 +335,7 @@ int main(void)
 		cmocka_unit_test_setup(test_compact_pages_budget, setup),
 		cmocka_unit_test_setup(test_compacted, setup),
 		cmocka_unit_test_setup(test_compact_why, setup),
+		cmocka_unit_test_setup(test_counter_saturates, setup),
 	};
 
 	return cmocka_run_group_tests_name("cycle", tests, NULL, NULL);
