@@ -252,6 +252,44 @@ static int pool_snapshot(struct backend *b, struct system_state *ret)
 	return r;
 }
 
+bool backend_can_compact(const struct backend *b)
+{
+	return b->fd >= 0 && (b->features & UNMAPPED_POOL_FEAT_COMPACT);
+}
+
+/*
+ * One COMPACT ioctl per node: the kernel compacts a node at a time.  A
+ * node that fell short (-EAGAIN, with the report saying why) or failed
+ * (-ENODEV) does not stop the others, as in a lend or reclaim.  done is
+ * the chunks the call emptied; when the target was reached, all that were
+ * asked for, even if frees emptied some of them meanwhile.
+ */
+static int pool_compact(struct backend *b, struct move *moves, size_t n)
+{
+	bool short_any = false;
+
+	if (!backend_can_compact(b))
+		return -EOPNOTSUPP;
+	for (size_t i = 0; i < n; i++) {
+		struct unmapped_pool_compact_req req = {
+			.node = moves[i].node,
+			.target = moves[i].compact.target,
+			.max_pages = moves[i].compact.max_pages,
+		};
+		int r = ioctl(b->fd, UNMAPPED_POOL_IOC_COMPACT, &req) < 0 ? -errno : 0;
+
+		moves[i].error = r;
+		moves[i].done = 0;
+		if (r == 0 || r == -EAGAIN) {
+			moves[i].compact = req;
+			moves[i].done = r == 0 ? moves[i].count :
+				min_u64(moves[i].count, req.chunks_emptied);
+		}
+		short_any |= r < 0;
+	}
+	return short_any ? -EAGAIN : 0;
+}
+
 static int pool_move(struct backend *b, enum move_dir dir, bool cma_only,
 		     struct move *moves, size_t n)
 {
@@ -261,6 +299,8 @@ static int pool_move(struct backend *b, enum move_dir dir, bool cma_only,
 
 	if (n == 0 || n > UNMAPPED_POOL_MAX_NODES)
 		return -EINVAL;
+	if (dir == MOVE_COMPACT)
+		return pool_compact(b, moves, n);
 	reqs = calloc(n, sizeof(*reqs));
 	if (!reqs)
 		return -ENOMEM;

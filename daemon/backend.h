@@ -5,16 +5,24 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <linux/unmapped_pool.h>
+
 #include "planner.h"
 
-enum move_dir { MOVE_LEND, MOVE_RECLAIM };
+/* MOVE_COMPACT empties chunks that stay lent: a reclaim gives them back. */
+enum move_dir { MOVE_LEND, MOVE_RECLAIM, MOVE_COMPACT };
 
 /* One node's part of a move: what was asked and what the kernel did. */
 struct move {
 	unsigned node;
-	uint64_t count;
-	uint64_t done;
+	uint64_t count;		/* chunks to lend, to reclaim, or to empty */
+	uint64_t done;		/* chunks lent, reclaimed, or emptied */
 	int error;		/* 0 or negative errno why done < count */
+	/*
+	 * MOVE_COMPACT: target and max_pages in (node and the rest are
+	 * filled in), the kernel's report out.
+	 */
+	struct unmapped_pool_compact_req compact;
 };
 
 struct backend;
@@ -27,6 +35,11 @@ struct backend;
 struct backend_ops {
 	const char *mode;
 	int (*snapshot)(struct backend *b, struct system_state *ret);
+	/*
+	 * 0 when every request was met, -EAGAIN when any fell short (done and
+	 * error say which), another error when none could be made.
+	 * MOVE_COMPACT: -EOPNOTSUPP without backend_can_compact().
+	 */
 	int (*move)(struct backend *b, enum move_dir dir, bool cma_only,
 		    struct move *moves, size_t n);
 	int (*set_watermark)(struct backend *b, unsigned node, uint64_t low_pages);
@@ -47,6 +60,8 @@ struct backend {
 };
 
 int backend_open(const char *root, struct backend **ret);
+/* Whether the kernel can empty chunks by moving pages (UNMAPPED_POOL_FEAT_COMPACT). */
+bool backend_can_compact(const struct backend *b);
 void backend_close(struct backend *b);
 void system_state_done(struct system_state *s);
 

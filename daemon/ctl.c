@@ -143,6 +143,10 @@ static void print_status(const cJSON *p)
 	       cJSON_GetObjectItemCaseSensitive(p, "mode_reason") ? str(p, "mode_reason") : "");
 	if (cJSON_GetObjectItemCaseSensitive(p, "guest_memfd"))
 		printf("guest_memfd: %s\n", str(p, "guest_memfd"));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "compaction")))
+		printf("compaction: supported\n");
+	else
+		printf("compaction: not supported by the kernel\n");
 	if (cJSON_IsObject(h))
 		printf("1 GiB hugetlb: %.0f pages, %.0f free, %.0f reserved, %.0f surplus\n",
 		       num(h, "total"), num(h, "free"), num(h, "reserved"), num(h, "surplus"));
@@ -168,20 +172,32 @@ static void print_status(const cJSON *p)
 		       cJSON_IsObject(a) ? str(a, "text") : "-",
 		       cJSON_IsObject(f) ? " / FAILED " : "", cJSON_IsObject(f) ? str(f, "text") : "");
 	}
+	if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "compaction")))
+		return;
+	/* Pages of the chunks compactions left full, by why, summed over them. */
+	printf("\n%-4s %11s %11s %8s %10s %10s %10s %10s\n", "NODE", "COMPACTIONS", "PAGES_MOVED",
+	       "EMPTIED", "PINNED", "NO_ROOM", "BUDGET", "BUSY");
+	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes"))
+		printf("%-4.0f %11.0f %11.0f %8.0f %10.0f %10.0f %10.0f %10.0f\n", num(n, "node"),
+		       num(n, "compactions"), num(n, "compact_pages_moved"),
+		       num(n, "compact_chunks_emptied"), num(n, "compact_pages_pinned"),
+		       num(n, "compact_pages_no_room"), num(n, "compact_pages_over_budget"),
+		       num(n, "compact_pages_busy"));
 }
 
 static void print_plan(const cJSON *p)
 {
 	const cJSON *n;
 
-	printf("%-4s %-12s %6s %9s %8s %10s %9s %9s %8s %8s\n", "NODE", "REASON", "LEND",
-	       "LEND_CMA", "RECLAIM", "SHORTFALL", "RESERVED", "DEFERRED", "RESV_1G", "PENDING");
+	printf("%-4s %-12s %6s %9s %8s %8s %10s %9s %9s %8s %8s\n", "NODE", "REASON", "LEND",
+	       "LEND_CMA", "RECLAIM", "COMPACT", "SHORTFALL", "RESERVED", "DEFERRED", "RESV_1G",
+	       "PENDING");
 	cJSON_ArrayForEach(n, cJSON_GetObjectItemCaseSensitive(p, "nodes"))
-		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %10.0f %9.0f %9.0f %8.0f %8.0f\n",
+		printf("%-4.0f %-12s %6.0f %9.0f %8.0f %8.0f %10.0f %9.0f %9.0f %8.0f %8.0f\n",
 		       num(n, "node"), str(n, "reason"), num(n, "lend"), num(n, "lend_cma"),
-		       num(n, "reclaim"), num(n, "shortfall"), num(n, "reserved_chunks"),
-		       num(n, "deferred"), num(n, "ordinary_reserved_pages"),
-		       num(n, "ordinary_shortfall"));
+		       num(n, "reclaim"), num(n, "compact"), num(n, "shortfall"),
+		       num(n, "reserved_chunks"), num(n, "deferred"),
+		       num(n, "ordinary_reserved_pages"), num(n, "ordinary_shortfall"));
 }
 
 static void print_reservation_row(const cJSON *r)

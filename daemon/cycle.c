@@ -6,6 +6,11 @@
  * back.  Pure, without I/O or a clock, so that gigapoold, its unit tests
  * and the simulator (bench/sim) compile this one file unchanged.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
 #include "cycle.h"
 #include "util.h"
 
@@ -96,4 +101,72 @@ enum cycle_watermark cycle_watermark(bool is_set, uint64_t set_pages, uint64_t k
 	if (is_set && set_pages == want_pages)
 		return CYCLE_WATERMARK_KEEP;
 	return CYCLE_WATERMARK_SET;
+}
+
+/*
+ * The cycle's page budget (max_compact_pages_per_cycle) goes to the nodes
+ * in order, each taking at most a chunk's worth of pages per chunk it
+ * empties: a chunk that is to be emptied has fewer pages in use than
+ * that.  A node the budget cannot reach waits for the next cycle.  The
+ * shares are known before any ioctl, so the compactions need not wait for
+ * one another's results.
+ */
+uint64_t cycle_compact_pages(uint64_t *budget, uint64_t chunks, uint64_t pages_per_chunk)
+{
+	uint64_t want = pages_per_chunk && chunks > UINT64_MAX / pages_per_chunk ?
+			UINT64_MAX : chunks * pages_per_chunk;
+	uint64_t pages = min_u64(*budget, want);
+
+	*budget -= pages;
+	return pages;
+}
+
+/*
+ * Chunks emptied are given back at once.  Chunks that only the page
+ * budget kept full are work for the next cycle, as the move budget's are;
+ * chunks that pinned pages, a lack of room or busy pages kept full, or a
+ * failed ioctl, are a shortfall, retried with backoff: busy pages may move
+ * later, and frees may make room or unpin.
+ */
+void cycle_compacted(uint64_t count, uint64_t done, int error,
+		     const struct unmapped_pool_compact_req *report, struct cycle_compacted *ret)
+{
+	uint64_t rest = sub_sat(count, done);
+	bool budget_only = error == -EAGAIN && report->pages_over_budget > 0 &&
+			   report->pages_pinned + report->pages_no_room + report->pages_busy == 0;
+
+	*ret = (struct cycle_compacted){ .reclaim = min_u64(done, count) };
+	if (rest == 0)
+		return;
+	if (budget_only)
+		ret->deferred = rest;
+	else
+		ret->shortfall = true;
+}
+
+void cycle_compact_why(int error, const struct unmapped_pool_compact_req *report, char *buf,
+		       size_t size)
+{
+	const struct {
+		uint64_t pages;
+		const char *why;
+	} reasons[] = {
+		{ report->pages_pinned, "pinned" },
+		{ report->pages_no_room, "without room" },
+		{ report->pages_over_budget, "over the page budget" },
+		{ report->pages_busy, "busy" },
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (error && error != -EAGAIN) {
+		snprintf(buf, size, "%s", strerror(-error));
+		return;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(reasons) && len < size; i++)
+		if (reasons[i].pages)
+			len += snprintf(buf + len, size - len, "%s%" PRIu64 " pages %s",
+					len ? ", " : "", reasons[i].pages, reasons[i].why);
+	if (len == 0)
+		snprintf(buf, size, "the kernel gave no reason");
 }

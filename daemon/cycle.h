@@ -3,7 +3,10 @@
 #define GIGAPOOL_CYCLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include <linux/unmapped_pool.h>
 
 #include "policy.h"
 
@@ -42,6 +45,30 @@ enum cycle_next cycle_more(struct cycle_sched *c, uint64_t deferred, uint64_t mo
 			   bool shortfall, uint64_t *ret_delay_usec);
 /* The chunks a node must hold when a cycle's moves are read back. */
 uint64_t cycle_read_back_chunks(uint64_t before, uint64_t lent, uint64_t reclaimed);
+/* What one node's compaction leaves to the rest of the cycle and the next ones. */
+struct cycle_compacted {
+	uint64_t reclaim;	/* chunks it emptied: given back in this cycle */
+	uint64_t deferred;	/* chunks only the page budget left: the next cycle soon */
+	bool shortfall;		/* chunks stuck otherwise (pinned, no room, busy): retry */
+};
+
+/*
+ * The pages the compaction of chunks chunks on one node may move, taken
+ * from what the cycle's page budget has left; 0 when it is spent.
+ */
+uint64_t cycle_compact_pages(uint64_t *budget, uint64_t chunks, uint64_t pages_per_chunk);
+/*
+ * After a compaction asked to empty count chunks and emptied done of them:
+ * error is the ioctl's (0, -EAGAIN with report saying why, or another).
+ */
+void cycle_compacted(uint64_t count, uint64_t done, int error,
+		     const struct unmapped_pool_compact_req *report, struct cycle_compacted *ret);
+/*
+ * Why a compaction stopped short, for one log line: the report's pages per
+ * reason ("812 pages pinned, 3 busy"), or the error.
+ */
+void cycle_compact_why(int error, const struct unmapped_pool_compact_req *report, char *buf,
+		       size_t size);
 /*
  * The low watermark: is_set and set_pages, what the daemon last set;
  * kernel_pages, what the kernel reports; want_pages, what the plan asks.

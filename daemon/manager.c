@@ -113,8 +113,26 @@ static void replace_state(struct manager *m, struct system_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* Carried out in this order, one ioctl each for all nodes. */
-enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_RECLAIM, KIND_MAX };
+bool manager_can_compact(const struct manager *m)
+{
+	return backend_can_compact(m->backend) && m->policy->max_compact_pages_per_cycle > 0;
+}
+
+int manager_plan(const struct manager *m, const struct system_state *s, struct plan *ret)
+{
+	int r = planner_plan(s, m->policy, m->resv.items, m->resv.n, ret);
+
+	/* Without a kernel that compacts, the plan's free pages in chunks in use just wait. */
+	if (r >= 0 && manager_can_compact(m))
+		planner_compact(s, m->policy, ret);
+	return r;
+}
+
+/*
+ * Carried out in this order, one ioctl each for all nodes (compaction: one
+ * per node); KIND_RECLAIM after KIND_COMPACT gives back the chunks it emptied.
+ */
+enum move_kind { KIND_LEND, KIND_LEND_CMA, KIND_COMPACT, KIND_RECLAIM, KIND_MAX };
 
 /* The moves of one kind in a batch, and what the kernel said of them. */
 struct kind_moves {
@@ -140,10 +158,77 @@ struct batch {
 
 static uint64_t plan_count(const struct node_plan *np, enum move_kind k)
 {
-	return k == KIND_LEND ? np->lend : k == KIND_LEND_CMA ? np->lend_cma : np->reclaim;
+	return k == KIND_LEND ? np->lend : k == KIND_LEND_CMA ? np->lend_cma :
+	       k == KIND_COMPACT ? np->compact : np->reclaim;
 }
 
-static void record_move(struct manager *m, const struct move *mv, enum move_kind k,
+static enum move_dir move_dir_of(enum move_kind k)
+{
+	return k == KIND_RECLAIM ? MOVE_RECLAIM : k == KIND_COMPACT ? MOVE_COMPACT : MOVE_LEND;
+}
+
+/*
+ * The request of a node's compaction: as many empty chunks as the snapshot
+ * saw (the plan's reclaim takes those) and mv->count more, within the
+ * cycle's page budget.  False when the budget is spent: the chunks wait
+ * for the next cycle.
+ */
+static bool compact_request(const struct manager *m, const struct system_state *s, size_t i,
+			    struct node_plan *np, uint64_t *budget, struct move *mv)
+{
+	mv->compact.target = s->nodes[i].pool_empty_chunks + mv->count;
+	mv->compact.max_pages = cycle_compact_pages(budget, mv->count, pages_per_chunk(s));
+	if (mv->compact.max_pages)
+		return true;
+	np->deferred += mv->count;
+	log_node(LOG_DEBUG, np->node, mv->count,
+		 "node %u: the compaction budget (%" PRIu64 " pages) is spent; %" PRIu64
+		 " chunks to empty wait for the next cycle", np->node,
+		 m->policy->max_compact_pages_per_cycle, mv->count);
+	return false;
+}
+
+/*
+ * Count what a compaction did (reclaim_emptied() handed the chunks it
+ * emptied to the batch's reclaim); one line says what stuck and why.
+ * Returns whether it fell short for a reason other than the page budget.
+ */
+static bool record_compact(struct manager *m, const struct move *mv, struct node_plan *np)
+{
+	const struct unmapped_pool_compact_req *c = &mv->compact;
+	struct node_hist *h = &m->hist[mv->node];
+	struct cycle_compacted out;
+	char why[160];
+
+	cycle_compacted(mv->count, mv->done, mv->error, c, &out);
+	np->deferred += out.deferred;
+	h->compact_req += mv->count;
+	h->compact_done += mv->done;
+	if (mv->error == 0 || mv->error == -EAGAIN) {
+		h->compactions++;
+		counter_add(&h->compact_pages_moved, c->pages_moved);
+		counter_add(&h->compact_chunks_emptied, c->chunks_emptied);
+		counter_add(&h->compact_pinned, c->pages_pinned);
+		counter_add(&h->compact_no_room, c->pages_no_room);
+		counter_add(&h->compact_over_budget, c->pages_over_budget);
+		counter_add(&h->compact_busy, c->pages_busy);
+	}
+	h->action_time = time(NULL);
+	snprintf(h->action, sizeof(h->action), "compact %" PRIu64 " of %" PRIu64 " chunks, %"
+		 PRIu64 " pages moved (%s)", mv->done, mv->count, (uint64_t)c->pages_moved,
+		 plan_reason_name(np->reason));
+	if (mv->done == mv->count) {
+		log_node(LOG_INFO, mv->node, c->pages_moved, "node %u: %s", mv->node, h->action);
+		return false;
+	}
+	cycle_compact_why(mv->error, c, why, sizeof(why));
+	log_node(out.shortfall ? LOG_WARNING : LOG_NOTICE, mv->node, c->pages_moved,
+		 "node %u: %s; %" PRIu64 " chunks not emptied: %s", mv->node, h->action,
+		 mv->count - mv->done, why);
+	return out.shortfall;
+}
+
+static bool record_move(struct manager *m, const struct move *mv, enum move_kind k,
 			enum plan_reason reason)
 {
 	struct node_hist *h = &m->hist[mv->node];
@@ -166,7 +251,7 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 		 verb, mv->done, mv->count, plan_reason_name(reason));
 	if (mv->done == mv->count) {
 		log_node(LOG_INFO, mv->node, pages, "node %u: %s", mv->node, h->action);
-		return;
+		return false;
 	}
 	h->failures++;
 	h->failure_time = h->action_time;
@@ -176,11 +261,19 @@ static void record_move(struct manager *m, const struct move *mv, enum move_kind
 	snprintf(h->failure, sizeof(h->failure), "%s: requested %" PRIu64 ", achieved %" PRIu64 ": %s",
 		 verb, mv->count, mv->done, strerror(mv->error ? -mv->error : EIO));
 	log_node(LOG_WARNING, mv->node, pages, "node %u: %s", mv->node, h->failure);
+	return true;
 }
 
-/* The moves of kind k the plan asks for, one per node; *ret is empty when none. */
-static int plan_moves(const struct plan *plan, enum move_kind k, struct kind_moves *ret)
+/*
+ * The moves of kind k that plan, made from snapshot s, asks for, one per
+ * node; *ret is empty when none.  Room is made for one per node whatever
+ * the kind, so that reclaim_emptied() can add to the reclaims.
+ */
+static int plan_moves(const struct manager *m, const struct system_state *s, struct plan *plan,
+		      enum move_kind k, struct kind_moves *ret)
 {
+	uint64_t budget = m->policy->max_compact_pages_per_cycle;
+
 	ret->n = 0;
 	ret->r = 0;
 	ret->moves = calloc(plan->n_nodes ? plan->n_nodes : 1, sizeof(*ret->moves));
@@ -188,8 +281,13 @@ static int plan_moves(const struct plan *plan, enum move_kind k, struct kind_mov
 		return -ENOMEM;
 	for (size_t i = 0; i < plan->n_nodes; i++)
 		if (plan_count(&plan->nodes[i], k) > 0) {
-			ret->moves[ret->n].node = plan->nodes[i].node;
-			ret->moves[ret->n++].count = plan_count(&plan->nodes[i], k);
+			struct move *mv = &ret->moves[ret->n];
+
+			mv->node = plan->nodes[i].node;
+			mv->count = plan_count(&plan->nodes[i], k);
+			if (k != KIND_COMPACT ||
+			    compact_request(m, s, i, &plan->nodes[i], &budget, mv))
+				ret->n++;
 		}
 	return 0;
 }
@@ -197,8 +295,29 @@ static int plan_moves(const struct plan *plan, enum move_kind k, struct kind_mov
 /* Carry out one kind of move for every node of the plan in one ioctl; on the worker. */
 static int execute_kind(struct backend *b, enum move_kind k, struct move *moves, size_t n)
 {
-	return b->ops->move(b, k == KIND_RECLAIM ? MOVE_RECLAIM : MOVE_LEND, k == KIND_LEND_CMA,
-			    moves, n);
+	return b->ops->move(b, move_dir_of(k), k == KIND_LEND_CMA, moves, n);
+}
+
+/*
+ * The chunks the batch's compactions emptied go back to hugetlb with its
+ * reclaims, in the same batch; on the worker, between the two kinds.
+ */
+static void reclaim_emptied(struct kind_moves *reclaim, const struct kind_moves *compact)
+{
+	for (size_t i = 0; i < compact->n; i++) {
+		const struct move *c = &compact->moves[i];
+		struct cycle_compacted out;
+		size_t j = 0;
+
+		cycle_compacted(c->count, c->done, c->error, &c->compact, &out);
+		if (out.reclaim == 0)
+			continue;
+		while (j < reclaim->n && reclaim->moves[j].node != c->node)
+			j++;
+		if (j == reclaim->n)
+			reclaim->moves[reclaim->n++] = (struct move){ .node = c->node };
+		reclaim->moves[j].count += out.reclaim;
+	}
 }
 
 /* What the kernel did of one kind of move, recorded per node; true when it fell short. */
@@ -217,8 +336,9 @@ static bool record_kind(struct manager *m, const struct plan *plan, enum move_ki
 		for (size_t j = 0; j < plan->n_nodes && pi < 0; j++)
 			if (plan->nodes[j].node == km->moves[i].node)
 				pi = j;
-		record_move(m, &km->moves[i], k, plan->nodes[pi].reason);
-		shortfall |= km->moves[i].done < km->moves[i].count;
+		shortfall |= k == KIND_COMPACT ?
+			     record_compact(m, &km->moves[i], &plan->nodes[pi]) :
+			     record_move(m, &km->moves[i], k, plan->nodes[pi].reason);
 	}
 	return shortfall;
 }
@@ -319,12 +439,13 @@ static void log_plan(const struct plan *plan)
 	for (size_t i = 0; i < plan->n_nodes; i++) {
 		const struct node_plan *np = &plan->nodes[i];
 
-		if (np->lend + np->lend_cma + np->reclaim == 0)
+		if (np->lend + np->lend_cma + np->reclaim + np->compact == 0)
 			continue;
-		log_node(LOG_INFO, np->node, np->lend + np->lend_cma + np->reclaim,
+		log_node(LOG_INFO, np->node, np->lend + np->lend_cma + np->reclaim + np->compact,
 			 "node %u: dry run: would lend %" PRIu64 " (+%" PRIu64 " from CMA), "
-			 "reclaim %" PRIu64 " chunks (%s)", np->node, np->lend, np->lend_cma,
-			 np->reclaim, plan_reason_name(np->reason));
+			 "reclaim %" PRIu64 " (+%" PRIu64 " emptied by compaction) chunks (%s)",
+			 np->node, np->lend, np->lend_cma, np->reclaim, np->compact,
+			 plan_reason_name(np->reason));
 	}
 }
 
@@ -382,10 +503,13 @@ static void batch_free(struct batch *b)
 
 static void batch_run(struct batch *b)
 {
-	for (size_t k = 0; k < KIND_MAX; k++)
+	for (size_t k = 0; k < KIND_MAX; k++) {
+		if (k == KIND_RECLAIM)
+			reclaim_emptied(&b->kinds[KIND_RECLAIM], &b->kinds[KIND_COMPACT]);
 		if (b->kinds[k].n > 0)
 			b->kinds[k].r = execute_kind(b->backend, k, b->kinds[k].moves,
 						     b->kinds[k].n);
+	}
 }
 
 /* The worker: the batch's ioctls, then a word on the eventfd for the loop. */
@@ -592,7 +716,7 @@ bool manager_run_cycle(struct manager *m, const char *why)
 		h->alloc_failed_pending = false;
 		b->before.nodes[i].fell_back = b->before.nodes[i].fallbacks > h->fallbacks_seen;
 	}
-	r = planner_plan(&b->before, m->policy, m->resv.items, m->resv.n, &b->plan);
+	r = manager_plan(m, &b->before, &b->plan);
 	if (r < 0) {
 		log_error("cycle (%s): planner: %s", why, strerror(-r));
 		batch_free(b);
@@ -604,6 +728,7 @@ bool manager_run_cycle(struct manager *m, const char *why)
 		struct node_hist *h = &m->hist[n->node];
 
 		h->lend_req = h->lend_done = h->reclaim_req = h->reclaim_done = 0;
+		h->compact_req = h->compact_done = 0;
 		if (n->alloc_failed)
 			log_node(LOG_WARNING, n->node, n->pool_free_pages,
 				 "node %u: the pool failed an allocation; refilling headroom",
@@ -619,7 +744,7 @@ bool manager_run_cycle(struct manager *m, const char *why)
 		return true;
 	}
 	for (size_t k = 0; k < KIND_MAX; k++) {
-		if (plan_moves(&b->plan, k, &b->kinds[k]) < 0) {
+		if (plan_moves(m, &b->before, &b->plan, k, &b->kinds[k]) < 0) {
 			log_error("cannot plan moves: %s", strerror(ENOMEM));
 			for (size_t j = 0; j <= k; j++)
 				b->kinds[j].n = 0;

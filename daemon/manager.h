@@ -35,6 +35,14 @@ struct node_hist {
 	int fail_error;
 	/* The last cycle: requested and achieved per direction. */
 	uint64_t lend_req, lend_done, reclaim_req, reclaim_done;
+	/* The last cycle's compaction: chunks asked to empty, chunks emptied. */
+	uint64_t compact_req, compact_done;
+	/*
+	 * Compactions since start (ioctls that ran), what they moved and
+	 * emptied, and the pages in use of the chunks they left full, by why.
+	 */
+	uint64_t compactions, compact_pages_moved, compact_chunks_emptied;
+	uint64_t compact_pinned, compact_no_room, compact_over_budget, compact_busy;
 	/*
 	 * The snapshot acknowledged a failed allocation on a node the cycle
 	 * left unplanned while it was resizing: the next cycle still acts on it.
@@ -87,6 +95,13 @@ void manager_free(struct manager *m);
 bool manager_run_cycle(struct manager *m, const char *why);
 /* Answer c (struct call) once the cycle last asked for is done. */
 void manager_wait_cycle(struct manager *m, struct call *c);
+/*
+ * What a cycle on snapshot s would do: planner_plan(), then
+ * planner_compact() when manager_can_compact().
+ */
+int manager_plan(const struct manager *m, const struct system_state *s, struct plan *ret);
+/* The kernel can compact the pool and the policy lets the daemon ask it to. */
+bool manager_can_compact(const struct manager *m);
 uint64_t manager_now_usec(const struct manager *m);
 /* Whether the daemon moves chunks on node: online, pool present, not excluded. */
 bool manager_node_managed(const struct manager *m, unsigned node);

@@ -78,6 +78,13 @@ static cJSON *node_json(const struct manager *m, const struct node_state *n)
 	cJSON_AddNumberToObject(o, "lent_chunks", (double)h->lent);
 	cJSON_AddNumberToObject(o, "reclaimed_chunks", (double)h->reclaimed);
 	cJSON_AddNumberToObject(o, "failures", (double)h->failures);
+	cJSON_AddNumberToObject(o, "compactions", (double)h->compactions);
+	cJSON_AddNumberToObject(o, "compact_pages_moved", (double)h->compact_pages_moved);
+	cJSON_AddNumberToObject(o, "compact_chunks_emptied", (double)h->compact_chunks_emptied);
+	cJSON_AddNumberToObject(o, "compact_pages_pinned", (double)h->compact_pinned);
+	cJSON_AddNumberToObject(o, "compact_pages_no_room", (double)h->compact_no_room);
+	cJSON_AddNumberToObject(o, "compact_pages_over_budget", (double)h->compact_over_budget);
+	cJSON_AddNumberToObject(o, "compact_pages_busy", (double)h->compact_busy);
 	cJSON_AddItemToObject(o, "last_action", hist_json(h->action, h->action_time));
 	f = hist_json(h->failure, h->failure_time);
 	if (cJSON_IsObject(f)) {
@@ -101,6 +108,8 @@ cJSON *methods_status_json(const struct manager *m)
 	/* As the kernel says, not as the policy asks: someone may have changed it. */
 	if (m->state.guest_memfd[0])
 		cJSON_AddStringToObject(o, "guest_memfd", m->state.guest_memfd);
+	/* The kernel's, not the policy's: max_compact_pages_per_cycle 0 is the operator's. */
+	cJSON_AddBoolToObject(o, "compaction", backend_can_compact(m->backend));
 	cJSON_AddBoolToObject(o, "dry_run", m->opt.dry_run);
 	cJSON_AddStringToObject(o, "version", GIGAPOOL_VERSION);
 	cJSON_AddNumberToObject(o, "chunk_size", (double)m->state.chunk_size);
@@ -144,7 +153,7 @@ static int method_plan(void *userdata, const cJSON *params, const struct peer *p
 
 	(void)params, (void)peer;
 	m->state.now_usec = manager_now_usec(m);
-	r = planner_plan(&m->state, m->policy, m->resv.items, m->resv.n, &plan);
+	r = manager_plan(m, &m->state, &plan);
 	if (r < 0)
 		return r;
 	ret->params = cJSON_CreateObject();
@@ -159,6 +168,7 @@ static int method_plan(void *userdata, const cJSON *params, const struct peer *p
 		cJSON_AddNumberToObject(o, "lend", (double)np->lend);
 		cJSON_AddNumberToObject(o, "lend_cma", (double)np->lend_cma);
 		cJSON_AddNumberToObject(o, "reclaim", (double)np->reclaim);
+		cJSON_AddNumberToObject(o, "compact", (double)np->compact);
 		cJSON_AddNumberToObject(o, "shortfall", (double)np->shortfall);
 		cJSON_AddNumberToObject(o, "deferred", (double)np->deferred);
 		cJSON_AddNumberToObject(o, "reserved_chunks", (double)np->reserved_chunks);
@@ -341,6 +351,8 @@ static int answer_rebalance(void *userdata, const char *arg, struct reply *ret)
 		cJSON_AddNumberToObject(o, "lent", (double)h->lend_done);
 		cJSON_AddNumberToObject(o, "reclaim_requested", (double)h->reclaim_req);
 		cJSON_AddNumberToObject(o, "reclaimed", (double)h->reclaim_done);
+		cJSON_AddNumberToObject(o, "compact_requested", (double)h->compact_req);
+		cJSON_AddNumberToObject(o, "compacted", (double)h->compact_done);
 	}
 	return ret->params ? 0 : -ENOMEM;
 }
@@ -373,22 +385,26 @@ static const char pool_description[] =
 	"  pool_empty_chunks: int, reserved_bytes: int, reserved_chunks: int,\n"
 	"  ordinary_reserved_bytes: int, ordinary_reserved_pages: int,\n"
 	"  lent_chunks: int, reclaimed_chunks: int, failures: int, last_action: ?Event,\n"
-	"  last_failure: ?Failure)\n\n"
+	"  last_failure: ?Failure, compactions: int, compact_pages_moved: int,\n"
+	"  compact_chunks_emptied: int, compact_pages_pinned: int, compact_pages_no_room: int,\n"
+	"  compact_pages_over_budget: int, compact_pages_busy: int)\n\n"
 	"# confidential: free pool chunks held; ordinary: free 1 GiB hugetlb pages held.\n"
 	"type Kind (confidential, ordinary)\n\n"
 	"type Reservation (owner: string, kind: Kind, bytes: int, node: int, any: bool,\n"
 	"  created: int, satisfied: bool, pending_bytes: int)\n\n"
 	"type Hugetlb (total: int, free: int, reserved: int, surplus: int)\n\n"
+	"# compact: chunks to empty by moving their pages, then to reclaim.\n"
 	"type NodePlan (node: int, reason: string, lend: int, lend_cma: int, reclaim: int,\n"
-	"  shortfall: int, deferred: int, reserved_chunks: int, ordinary_reserved_pages: int,\n"
-	"  ordinary_shortfall: int)\n\n"
+	"  compact: int, shortfall: int, deferred: int, reserved_chunks: int,\n"
+	"  ordinary_reserved_pages: int, ordinary_shortfall: int)\n\n"
 	"type NodeResult (node: int, lend_requested: int, lent: int, reclaim_requested: int,\n"
-	"  reclaimed: int)\n\n"
+	"  reclaimed: int, compact_requested: int, compacted: int)\n\n"
 	"# guest_memfd: the kernel's guest_memfd switch (flag, prefer, require),\n"
-	"# absent when the kernel has none.\n"
+	"# absent when the kernel has none.  compaction: the kernel can compact the pool.\n"
 	"method Status() -> (mode: string, mode_reason: ?string, guest_memfd: ?string,\n"
-	"  dry_run: bool, version: string, chunk_size: int, page_size: int, cycles: int,\n"
-	"  last_cycle: string, reservations: int, hugetlb: ?Hugetlb, nodes: []Node)\n\n"
+	"  compaction: bool, dry_run: bool, version: string, chunk_size: int, page_size: int,\n"
+	"  cycles: int, last_cycle: string, reservations: int, hugetlb: ?Hugetlb,\n"
+	"  nodes: []Node)\n\n"
 	"method Plan() -> (nodes: []NodePlan)\n\n"
 	"method ListReservations() -> (reservations: []Reservation)\n\n"
 	"# node omitted or null: the daemon chooses; kind omitted or null: confidential.\n"

@@ -332,7 +332,7 @@ void planner_compact(const struct system_state *s, const struct policy *p, struc
 		const struct node_policy *pol = planner_node_policy(p, n, &pol_buf);
 		struct node_plan *np = &plan->nodes[i];
 		uint64_t moves = np->lend + np->lend_cma + np->reclaim;
-		uint64_t spare, want;
+		uint64_t spare, want, ordinary;
 
 		/* A node that lends wants more pool pages, not fewer. */
 		if (!node_plannable(s, n, p) || np->lend + np->lend_cma)
@@ -344,11 +344,14 @@ void planner_compact(const struct system_state *s, const struct policy *p, struc
 		 * chunks.
 		 */
 		spare = sub_sat(sub_sat(n->pool_free_pages / ppc, np->reserved_chunks), np->reclaim);
-		want = max_u64(sub_sat(hugetlb_wanted(s, n, pol, np), np->reclaim),
-			       min_u64(np->ordinary_shortfall, spare));
+		ordinary = min_u64(np->ordinary_shortfall, spare);
+		want = max_u64(sub_sat(hugetlb_wanted(s, n, pol, np), np->reclaim), ordinary);
 		np->compact = min_u64(want, min_u64(global, sub_sat(pol->max_moves, moves)));
 		np->deferred += want - np->compact;
 		global -= np->compact;
+		/* The reclaim of what it empties says why, as any reclaim does. */
+		if (np->compact && np->reason == REASON_NONE)
+			np->reason = ordinary ? REASON_RESERVATION : REASON_HUGETLB;
 	}
 }
 

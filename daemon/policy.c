@@ -23,6 +23,10 @@
 
 /* Bounds that keep every count far below anything that could overflow. */
 #define MAX_CHUNKS	(1ULL << 20)
+/* 16 TiB of 4 KiB pages: more than a cycle could ever copy. */
+#define MAX_COMPACT_PAGES (1ULL << 32)
+/* 1 GiB of 4 KiB pages: a chunk's worth, the most a stranded chunk holds. */
+#define DEF_COMPACT_PAGES (1ULL << 18)
 #define MAX_POLICY_BYTES (1U << 20)
 
 /*
@@ -102,6 +106,7 @@ static const struct policy_field top_fields[] = {
 	{ "defaults", POLICY_OBJECT, offsetof(struct policy, defaults), 0, 0, 0, node_fields },
 	U64(struct policy, interval_sec, 1, 86400, 60),
 	U64(struct policy, max_moves_per_cycle, 1, MAX_CHUNKS, 16),
+	U64(struct policy, max_compact_pages_per_cycle, 0, MAX_COMPACT_PAGES, DEF_COMPACT_PAGES),
 	{ "retry", POLICY_OBJECT, 0, 0, 0, 0, retry_fields },
 	{ "limits", POLICY_OBJECT, offsetof(struct policy, limits), 0, 0, 0, limit_fields },
 	{ "control_group", POLICY_STRING, offsetof(struct policy, control_group), 1, 64, 0, NULL },

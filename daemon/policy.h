@@ -66,6 +66,7 @@ struct policy {
 	size_t n_overrides;
 	uint64_t interval_sec;		/* safety timer between cycles */
 	uint64_t max_moves_per_cycle;	/* all nodes together */
+	uint64_t max_compact_pages_per_cycle;	/* pages compaction moves, all nodes; 0: none */
 	uint64_t retry_attempts;
 	uint64_t retry_backoff_ms;
 	uint64_t retry_backoff_max_ms;

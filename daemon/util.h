@@ -31,6 +31,17 @@ static inline uint64_t sub_sat(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
+/*
+ * A counter the protocol carries: it stops at 2^53-1, the largest integer
+ * below which a JSON number (a double) holds every integer exactly.
+ */
+static inline void counter_add(uint64_t *c, uint64_t v)
+{
+	const uint64_t max = (1ULL << 53) - 1;
+
+	*c = v > max - min_u64(*c, max) ? max : *c + v;
+}
+
 int write_all(int fd, const void *buf, size_t len);
 int read_file_str(const char *path, char **ret, size_t max);
 int write_file_atomic(const char *path, const char *data, size_t len, unsigned mode);

@@ -3,9 +3,10 @@
  * The daemon's cycle (daemon/manager.c, manager_run_cycle()) without its I/O:
  * snapshot, planner_plan(), lends taking free hugetlb pages, lends from
  * CMA, reclaims, compaction before a reclaim when planner_compact() asks
- * for it (the daemon does not compact yet; this is how it would), low
- * watermark, retry with backoff after a shortfall, and
- * the next cycle soon after one that the move budget cut short.  What to
+ * for it (gigapoold compacts before the plan's reclaim and gives back both
+ * in that one; the chunks given back are the same), low watermark, retry
+ * with backoff after a shortfall, and the next cycle soon after one that
+ * the move budget cut short.  What to
  * do after the moves is the daemon's own daemon/cycle.c.
  *
  * In the host model the CMA area holds nothing but the 1 GiB hugetlb

@@ -27,11 +27,28 @@
  *     (optional: the guest_memfd switch; if the test made the file, INFO
  *     announces it, and a write of flag, prefer or require shows as
  *     "flag [prefer] require" while any other write fails with EINVAL)
+ *   sys/devices/system/node/nodeN/unmapped_pool/fake_pinned_chunks
+ *     (optional: chunks in use that hold a page bound to its address, which
+ *     COMPACT never empties)
+ *   sys/devices/system/node/nodeN/unmapped_pool/fake_busy_pages
+ *     (optional: pages whose move fails for the moment; the next COMPACT
+ *     stops on them and clears the file)
+ *   sys/devices/system/node/nodeN/unmapped_pool/{compactions,compact_pages_moved}
+ *     (written by COMPACT, as the kernel's cumulative counters in sysfs)
+ *   sys/devices/system/node/nodeN/unmapped_pool/fake_compact_calls
+ *     (every COMPACT ioctl, whether the kernel has it or not)
  * A LEND or RECLAIM that starts while another runs (the daemon must never
  * issue two at once) counts one in $FAKEPOOL_ROOT/fake_overlaps.
  * Writing a byte into the FIFO is a pool event (POLLIN); STATS drains it.
  * With FAKEPOOL_OLD_KERNEL set, INFO does not announce empty_chunks and
- * STATS leaves it 0, as a kernel from before the field does.
+ * STATS leaves it 0, as a kernel from before the field does; such a kernel,
+ * and any with FAKEPOOL_NO_COMPACT set, has no COMPACT either (-ENOTTY).
+ *
+ * COMPACT models the pool's chunks by counts alone: the used pages are
+ * spread evenly over the chunks in use, so each source chunk holds
+ * ceil(used / chunks in use) pages.  It empties chunks one at a time,
+ * while one is not pinned, the others have room for every used page and
+ * the page budget allows, and says which of those stopped it.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -65,6 +82,11 @@ static const char *root(void)
 static bool old_kernel(void)
 {
 	return getenv("FAKEPOOL_OLD_KERNEL") != NULL;
+}
+
+static bool has_compact(void)
+{
+	return !old_kernel() && !getenv("FAKEPOOL_NO_COMPACT");
 }
 
 static void guest_memfd_path(char *buf, size_t size)
@@ -262,6 +284,69 @@ static int do_move(struct unmapped_pool_move *m, bool lend)
 	return r;
 }
 
+static bool compact_reserved_zero(const struct unmapped_pool_compact_req *c)
+{
+	for (size_t i = 0; i < sizeof(c->reserved) / sizeof(c->reserved[0]); i++)
+		if (c->reserved[i])
+			return false;
+	return true;
+}
+
+static int do_compact(struct unmapped_pool_compact_req *c)
+{
+	__u64 chunks, used, pinned, busy, empty, in_use, per_chunk, moved = 0, emptied = 0;
+	__u64 *stuck = NULL;
+
+	if (node_exists(c->node))
+		add(c->node, "fake_compact_calls", 1);
+	if (!has_compact())
+		return -ENOTTY;
+	if (c->flags || !compact_reserved_zero(c))
+		return -EINVAL;
+	if (!node_exists(c->node))
+		return -ENODEV;
+	get(c->node, "nr_chunks", &chunks);
+	get(c->node, "used_pages", &used);
+	get(c->node, "fake_pinned_chunks", &pinned);
+	get(c->node, "fake_busy_pages", &busy);
+	empty = empty_chunks(c->node);
+	in_use = chunks > empty ? chunks - empty : 0;
+	per_chunk = in_use ? (used + in_use - 1) / in_use : 0;
+	pinned = pinned < in_use ? pinned : in_use;
+	while (empty < c->target) {
+		if (busy) {
+			stuck = &c->pages_busy;
+			put(c->node, "fake_busy_pages", 0);
+			break;
+		}
+		if (in_use <= pinned) {
+			stuck = &c->pages_pinned;
+			break;
+		}
+		if ((in_use - 1) * PAGES_PER_CHUNK < used) {
+			stuck = &c->pages_no_room;
+			break;
+		}
+		if (c->max_pages && moved + per_chunk > c->max_pages) {
+			stuck = &c->pages_over_budget;
+			break;
+		}
+		moved += per_chunk;
+		in_use--;
+		empty++;
+		emptied++;
+	}
+	if (stuck)
+		*stuck = busy ? busy : (c->target - empty) * per_chunk;
+	c->empty_chunks = empty;
+	c->chunks_emptied = emptied;
+	c->pages_moved = moved;
+	put(c->node, "empty_chunks", empty);
+	add(c->node, "compactions", 1);
+	add(c->node, "compact_pages_moved", moved);
+	return empty >= c->target ? 0 : -EAGAIN;
+}
+
 static int do_stats(int fd, struct unmapped_pool_stats *s)
 {
 	struct unmapped_pool_node_stats *st = (void *)(uintptr_t)s->nodes_ptr;
@@ -326,6 +411,8 @@ static int emulate(int fd, unsigned long req, void *arg)
 			info->features |= UNMAPPED_POOL_FEAT_EMPTY_CHUNKS;
 		if (has_guest_memfd_mode())
 			info->features |= UNMAPPED_POOL_FEAT_GUEST_MEMFD_MODE;
+		if (has_compact())
+			info->features |= UNMAPPED_POOL_FEAT_COMPACT;
 		return 0;
 	case UNMAPPED_POOL_IOC_STATS:
 		return do_stats(fd, arg);
@@ -333,6 +420,8 @@ static int emulate(int fd, unsigned long req, void *arg)
 		return do_move(arg, true);
 	case UNMAPPED_POOL_IOC_RECLAIM:
 		return do_move(arg, false);
+	case UNMAPPED_POOL_IOC_COMPACT:
+		return do_compact(arg);
 	case UNMAPPED_POOL_IOC_SET_WATERMARK:
 		if (w->flags || !node_exists(w->node))
 			return -EINVAL;

@@ -118,6 +118,7 @@ stop() {	# stop: SIGTERM must end the daemon within a second
 ctl() { "$B/gigapoolctl" --socket "$R/S" "$@"; }
 nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
 jq_num() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+resv() { jq_num "[r for r in d['reservations'] if r['owner'] == '$1'][0]$2" <<<"$(ctl --json list)"; }
 
 # ---------------------------------------------------------------- hugetlb-only
 echo "# hugetlb-only mode (no pool device), shipped policy"
@@ -408,12 +409,112 @@ check "an older kernel: the reclaim falls short as before" \
 	grep -q 'node 0: reclaim: requested 3, achieved 0: Device or resource busy' "$R/log"
 stop
 
+echo "# compaction: chunks emptied by moving pages, then reclaimed"
+R=$W/compact
+# A page budget of 3/4 of a chunk: one half-full chunk fits a cycle, two do not.
+one_node "$R" 2 8 0 '"retry": { "attempts": 3, "backoff_ms": 50, "backoff_max_ms": 100 },
+	"max_compact_pages_per_cycle": 196608'
+# fragment: 6 chunks, three chunks' worth of pages in use spread over all
+# of them (half of each), so none is empty; 2 free 1 GiB pages.
+fragment() {
+	local d=$R/sys/devices/system/node/node0
+	echo 6 >"$d/unmapped_pool/nr_chunks"
+	echo $((3 * PPC)) >"$d/unmapped_pool/free_pages"
+	echo $((3 * PPC)) >"$d/unmapped_pool/used_pages"
+	echo 0 >"$d/unmapped_pool/empty_chunks"
+	echo 2 >"$d/hugepages/hugepages-1048576kB/nr_hugepages"
+	echo 2 >"$d/hugepages/hugepages-1048576kB/free_hugepages"
+}
+stat() { jq_num "d['nodes'][0]['$1']" <<<"$(ctl --json status)"; }
+fragment
+start "$R" "$R/policy.json" || exit 1
+eq "a pool inside its band with enough free 1 GiB pages is not compacted" \
+	"0 0" "$(pool "$R" 0 fake_compact_calls 2>/dev/null || echo 0) $(stat compactions)"
+eq "Status says the kernel can compact" True "$(jq_num 'd["compaction"]' <<<"$(ctl --json status)")"
+out=$(ctl --json plan)
+eq "nothing to compact in the plan" 0 "$(jq_num 'd["nodes"][0]["compact"]' <<<"$out")"
+# 4 pages for web, 2 free, no empty chunk: 2 chunks to empty, 1 a cycle.
+out=$(ctl --json reserve web 4G --kind ordinary --node 0)
+# The reply comes right after the reservation's cycle, before the next one.
+eq "the first cycle empties and reclaims the one chunk the page budget allows" \
+	"False $((1 << 30))" "$(jq_num 'd["satisfied"], d["pending_bytes"]' <<<"$out" | tr -d '(),')"
+check "what the budget left is logged once, with the pages" \
+	grep -q 'node 0: compact 1 of 2 chunks, 131072 pages moved (reservation); 1 chunks not emptied: 131072 pages over the page budget' "$R/log"
+eventually "the next cycle (100 ms later) empties the other: the reservation is satisfied" \
+	True resv web '["satisfied"]'
+eq "two chunks went back to hugetlb" "4 4" "$(pool "$R" 0 nr_chunks) $(huge "$R" 0 free_hugepages)"
+eq "Status counts both compactions" 2 "$(stat compactions)"
+eq "and the pages they moved, as the kernel counted them" "$(pool "$R" 0 compact_pages_moved)" \
+	"$(stat compact_pages_moved)"
+eq "and the chunks they emptied" 2 "$(stat compact_chunks_emptied)"
+eq "and the pages the budget left" 131072 "$(stat compact_pages_over_budget)"
+eq "a budget cut is no failure" 0 "$(stat failures)"
+out=$(ctl metrics)
+check "metrics count the compactions" grep -q '^gigapool_compactions_total{node="0"} 2$' <<<"$out"
+check "metrics count the pages moved" \
+	grep -q "^gigapool_compact_pages_moved_total{node=\"0\"} $(pool "$R" 0 compact_pages_moved)$" <<<"$out"
+check "metrics give the stuck pages by reason" \
+	grep -q '^gigapool_compact_stuck_pages_total{node="0",reason="over_budget"} 131072$' <<<"$out"
+check "metrics say the kernel can compact" grep -q '^gigapool_compaction_supported 1$' <<<"$out"
+out=$(ctl status)
+check "status says the kernel can compact" grep -q '^compaction: supported$' <<<"$out"
+check "status prints the compaction counters" grep -Eq '^0 +2 +[0-9]+ +2 +0 +0 +131072 +0$' <<<"$out"
+ctl release web >/dev/null
+# Every chunk in use holds a pinned page: nothing can be emptied.
+fragment
+echo 6 >"$R/sys/devices/system/node/node0/unmapped_pool/fake_pinned_chunks"
+before=$(stat compactions)
+ctl reserve web 4G --kind ordinary --node 0 >/dev/null
+sleep 0.6	# retries after 50, 100, 100 ms, then the daemon gives up
+n=$(($(stat compactions) - before))
+check "pinned pages: the compaction is retried with backoff ($n times)" [ "$n" -ge 2 ]
+eq "with one log line per compaction, not per page" "$n" \
+	"$(grep -c 'compact 0 of 2 chunks, 0 pages moved (reservation); 2 chunks not emptied: 262144 pages pinned' "$R/log")"
+eq "nothing is reclaimed" 2 "$(huge "$R" 0 free_hugepages)"
+eq "the reservation stays pending" $((2 << 30)) "$(resv web '["pending_bytes"]')"
+eq "Status sums the pinned pages" $((n * 262144)) "$(stat compact_pages_pinned)"
+# Pages busy for the moment: the retry moves them.
+echo 0 >"$R/sys/devices/system/node/node0/unmapped_pool/fake_pinned_chunks"
+echo 7 >"$R/sys/devices/system/node/node0/unmapped_pool/fake_busy_pages"
+ctl rebalance >/dev/null
+check "busy pages are logged as such" grep -q '2 chunks not emptied: 7 pages busy' "$R/log"
+eventually "and a retry moves them" True resv web '["satisfied"]'
+eq "Status counts the busy pages" 7 "$(stat compact_pages_busy)"
+ctl release web >/dev/null
+# keep_free_hugetlb alone: 3 free 1 GiB pages wanted, 2 free.
+fragment
+sed -i 's/"keep_free_hugetlb": 1/"keep_free_hugetlb": 3/' "$R/policy.json"
+kill -HUP "$DPID"
+eventually "keep_free_hugetlb: one chunk is emptied and given back" 3 huge "$R" 0 free_hugepages
+check "for hugetlb" grep -q 'node 0: compact 1 of 1 chunks, 131072 pages moved (hugetlb)' "$R/log"
+sed -i 's/"keep_free_hugetlb": 3/"keep_free_hugetlb": 1/' "$R/policy.json"
+stop
+# A kernel without UNMAPPED_POOL_FEAT_COMPACT: the shortfall as before.
+fragment
+echo 0 >"$R/sys/devices/system/node/node0/unmapped_pool/fake_compact_calls"
+FAKEPOOL_NO_COMPACT=1 start "$R" "$R/policy.json" || exit 1
+out=$(ctl --json reserve web2 4G --kind ordinary --node 0)
+eq "no compaction: the reservation is pending as before" $((2 << 30)) "$(jq_num 'd["pending_bytes"]' <<<"$out")"
+eq "no COMPACT ioctl was tried" 0 "$(pool "$R" 0 fake_compact_calls)"
+out=$(ctl --json plan)
+eq "the plan has the shortfall and nothing to compact" "2 0" \
+	"$(jq_num 'd["nodes"][0]["ordinary_shortfall"]' <<<"$out") $(jq_num 'd["nodes"][0]["compact"]' <<<"$out")"
+eq "Status says the kernel cannot compact" False "$(jq_num 'd["compaction"]' <<<"$(ctl --json status)")"
+check "status says so" grep -q '^compaction: not supported by the kernel$' <<<"$(ctl status)"
+check "metrics say so" grep -q '^gigapool_compaction_supported 0$' <<<"$(ctl metrics)"
+stop
+# The policy can turn it off on a kernel that has it.
+sed -i 's/"max_compact_pages_per_cycle": 196608/"max_compact_pages_per_cycle": 0/' "$R/policy.json"
+start "$R" "$R/policy.json" || exit 1
+ctl rebalance >/dev/null
+eq "max_compact_pages_per_cycle 0: no compaction either" 0 "$(pool "$R" 0 fake_compact_calls)"
+stop
+
 echo "# ordinary-VM reservations: free 1 GiB pages held"
 R=$W/ordinary
 # 20 pages, no CMA, band [1, 2]; the cooldown keeps reclaims of choice out.
 one_node "$R" 20 8 3600
 start "$R" "$R/policy.json" || exit 1
-resv() { jq_num "[r for r in d['reservations'] if r['owner'] == '$1'][0]$2" <<<"$(ctl --json list)"; }
 ctl reserve cvm 8G --node 0 >/dev/null
 eq "a confidential reservation is lent (from hugetlb)" 10 "$(pool "$R" 0 nr_chunks)"
 eq "leaving 10 free 1 GiB pages" 10 "$(huge "$R" 0 free_hugepages)"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests of the decisions after a cycle: the same cycle.c gigapoold and the simulator run. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -209,6 +210,113 @@ static void test_watermark(void **state)
 	assert_int_equal(cycle_watermark(true, 262144, 1, 524288), CYCLE_WATERMARK_RESET);
 }
 
+#define PPC 262144ULL
+
+/*
+ * The page budget goes to the nodes in order, at most a chunk's worth per
+ * chunk; a node it cannot reach gets 0 (it waits), and the budget never
+ * goes below 0 or wraps.
+ */
+static void test_compact_pages_budget(void **state)
+{
+	uint64_t budget = 3 * PPC;
+
+	(void)state;
+	assert_int_equal(cycle_compact_pages(&budget, 1, PPC), PPC);
+	assert_int_equal(budget, 2 * PPC);
+	assert_int_equal(cycle_compact_pages(&budget, 5, PPC), 2 * PPC);
+	assert_int_equal(budget, 0);
+	assert_int_equal(cycle_compact_pages(&budget, 1, PPC), 0);
+	assert_int_equal(budget, 0);
+	budget = 1000;
+	assert_int_equal(cycle_compact_pages(&budget, 2, PPC), 1000);
+	budget = UINT64_MAX;
+	assert_int_equal(cycle_compact_pages(&budget, UINT64_MAX, PPC), UINT64_MAX);
+	assert_int_equal(budget, 0);
+}
+
+static void expect_compacted(uint64_t count, uint64_t done, int error,
+			     const struct unmapped_pool_compact_req *report, uint64_t reclaim,
+			     uint64_t deferred, bool shortfall)
+{
+	struct cycle_compacted out;
+
+	cycle_compacted(count, done, error, report, &out);
+	assert_int_equal(out.reclaim, reclaim);
+	assert_int_equal(out.deferred, deferred);
+	assert_int_equal(out.shortfall, shortfall);
+}
+
+/*
+ * Chunks emptied go to the reclaim; what only the page budget left waits
+ * for the next cycle; what pinned, unplaceable or busy pages, or an
+ * error, left is a shortfall to retry.
+ */
+static void test_compacted(void **state)
+{
+	struct unmapped_pool_compact_req r = { 0 };
+
+	(void)state;
+	expect_compacted(2, 2, 0, &r, 2, 0, false);
+	r.pages_over_budget = 100;
+	expect_compacted(3, 1, -EAGAIN, &r, 1, 2, false);
+	expect_compacted(3, 0, -EAGAIN, &r, 0, 3, false);
+	r.pages_busy = 1;
+	expect_compacted(3, 1, -EAGAIN, &r, 1, 0, true);
+	r = (struct unmapped_pool_compact_req){ .pages_pinned = 5 };
+	expect_compacted(2, 1, -EAGAIN, &r, 1, 0, true);
+	r = (struct unmapped_pool_compact_req){ .pages_no_room = 5 };
+	expect_compacted(2, 0, -EAGAIN, &r, 0, 0, true);
+	/* Short without a reason, or another error: a shortfall too. */
+	r = (struct unmapped_pool_compact_req){ 0 };
+	expect_compacted(2, 0, -EAGAIN, &r, 0, 0, true);
+	r.pages_over_budget = 100;	/* not the kernel's word after -ENODEV */
+	expect_compacted(2, 0, -ENODEV, &r, 0, 0, true);
+	/* Never more chunks to reclaim than were asked for. */
+	expect_compacted(1, 3, 0, &r, 1, 0, false);
+}
+
+static void test_compact_why(void **state)
+{
+	struct unmapped_pool_compact_req r = { .pages_pinned = 812, .pages_busy = 3 };
+	char buf[160];
+
+	(void)state;
+	cycle_compact_why(-EAGAIN, &r, buf, sizeof(buf));
+	assert_string_equal(buf, "812 pages pinned, 3 pages busy");
+	r = (struct unmapped_pool_compact_req){ .pages_no_room = 1, .pages_over_budget = 2 };
+	cycle_compact_why(-EAGAIN, &r, buf, sizeof(buf));
+	assert_string_equal(buf, "1 pages without room, 2 pages over the page budget");
+	cycle_compact_why(-ENODEV, &r, buf, sizeof(buf));
+	assert_string_equal(buf, strerror(ENODEV));
+	r = (struct unmapped_pool_compact_req){ 0 };
+	cycle_compact_why(-EAGAIN, &r, buf, sizeof(buf));
+	assert_string_equal(buf, "the kernel gave no reason");
+	/* A short buffer is cut, never overrun. */
+	r.pages_pinned = r.pages_busy = 123456789;
+	cycle_compact_why(-EAGAIN, &r, buf, 20);
+	assert_int_equal(strlen(buf), 19);
+}
+
+/* The compaction counters Status carries stop at 2^53-1, exact in JSON. */
+static void test_counter_saturates(void **state)
+{
+	const uint64_t max = (1ULL << 53) - 1;
+	uint64_t c = 5;
+
+	(void)state;
+	counter_add(&c, 7);
+	assert_int_equal(c, 12);
+	c = max - 1;
+	counter_add(&c, 1);
+	assert_int_equal(c, max);
+	counter_add(&c, 1);
+	assert_int_equal(c, max);
+	c = 3;
+	counter_add(&c, UINT64_MAX);
+	assert_int_equal(c, max);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -224,6 +332,10 @@ int main(void)
 		cmocka_unit_test_setup(test_retry_and_more_independent, setup),
 		cmocka_unit_test_setup(test_read_back_chunks, setup),
 		cmocka_unit_test_setup(test_watermark, setup),
+		cmocka_unit_test_setup(test_compact_pages_budget, setup),
+		cmocka_unit_test_setup(test_compacted, setup),
+		cmocka_unit_test_setup(test_compact_why, setup),
+		cmocka_unit_test_setup(test_counter_saturates, setup),
 	};
 
 	return cmocka_run_group_tests_name("cycle", tests, NULL, NULL);

@@ -42,12 +42,23 @@ static int setup(void **state)
 	return 0;
 }
 
+/*
+ * A pool of node whose free pages fill free_chunks whole chunks, of which
+ * empty_chunks have no page in use; the others' free pages are spread over
+ * chunks in use.
+ */
+static void set_pool_on(unsigned node, uint64_t chunks, uint64_t free_chunks,
+			uint64_t empty_chunks)
+{
+	nodes[node].pool_chunks = chunks;
+	nodes[node].pool_free_pages = free_chunks * PPC;
+	nodes[node].pool_empty_chunks = empty_chunks;
+}
+
 /* A pool of node 0 whose free pages fill whole chunks, all of them empty. */
 static void set_pool(uint64_t chunks, uint64_t free_chunks)
 {
-	nodes[0].pool_chunks = chunks;
-	nodes[0].pool_free_pages = free_chunks * PPC;
-	nodes[0].pool_empty_chunks = free_chunks;
+	set_pool_on(0, chunks, free_chunks, free_chunks);
 }
 
 static struct plan run(const struct reservation *res, size_t n)
@@ -182,8 +193,7 @@ static void test_stranded_free_pages_not_reclaimed(void **state)
 	struct plan p;
 
 	(void)state;
-	set_pool(10, 8);
-	nodes[0].pool_empty_chunks = 0;
+	set_pool_on(0, 10, 8, 0);
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 0);
 	assert_int_equal(p.nodes[0].deferred, 0);
@@ -201,8 +211,7 @@ static void test_empty_chunks_bound_reclaim(void **state)
 
 	(void)state;
 	/* A surplus of 3 free chunks, of which one is empty. */
-	set_pool(8, 6);
-	nodes[0].pool_empty_chunks = 1;
+	set_pool_on(0, 8, 6, 1);
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 1);
 	assert_int_equal(p.nodes[0].reason, REASON_SURPLUS);
@@ -403,8 +412,7 @@ static void test_compact_for_hugetlb(void **state)
 	(void)state;
 	pol.defaults.keep_free_hugetlb = 4;
 	nodes[0].hugetlb_free = 1;
-	set_pool(8, 5);
-	nodes[0].pool_empty_chunks = 1;
+	set_pool_on(0, 8, 5, 1);
 	p = run(NULL, 0);
 	assert_int_equal(p.nodes[0].reclaim, 1);
 	assert_int_equal(p.nodes[0].compact, 0);
@@ -416,16 +424,17 @@ static void test_compact_for_hugetlb(void **state)
 	plan_done(&p);
 
 	/* The free pages make 2 chunks: one stays as headroom_low. */
-	set_pool(8, 2);
-	nodes[0].pool_empty_chunks = 0;
+	set_pool_on(0, 8, 2, 0);
 	p = run(NULL, 0);
+	assert_int_equal(p.nodes[0].reason, REASON_NONE);
 	planner_compact(&st, &pol, &p);
 	assert_int_equal(p.nodes[0].compact, 1);
+	/* No reclaim of empty chunks said why: the compaction's reclaim does. */
+	assert_int_equal(p.nodes[0].reason, REASON_HUGETLB);
 	plan_done(&p);
 
 	/* The move budget: what it leaves is deferred. */
-	set_pool(8, 5);
-	nodes[0].pool_empty_chunks = 1;
+	set_pool_on(0, 8, 5, 1);
 	pol.defaults.max_moves = 2;
 	p = run(NULL, 0);
 	planner_compact(&st, &pol, &p);
@@ -644,8 +653,7 @@ static void test_compact_for_ordinary(void **state)
 
 	(void)state;
 	nodes[0].hugetlb_free = 1;
-	set_pool(8, 3);
-	nodes[0].pool_empty_chunks = 0;
+	set_pool_on(0, 8, 3, 0);
 	nodes[0].last_lend_usec = st.now_usec - SEC;	/* inside the cooldown */
 	p = run(r, 1);
 	assert_int_equal(p.nodes[0].ordinary_shortfall, 3);
@@ -654,6 +662,7 @@ static void test_compact_for_ordinary(void **state)
 	/* All 3 free chunks' worth, headroom_low's included. */
 	assert_int_equal(p.nodes[0].compact, 3);
 	assert_int_equal(p.nodes[0].deferred, 0);
+	assert_int_equal(p.nodes[0].reason, REASON_RESERVATION);
 	plan_done(&p);
 
 	/* One empty chunk is reclaimed; the other 2 are emptied. */
@@ -691,13 +700,11 @@ static void test_place_ordinary(void **state)
 	st.n_nodes = 2;
 	/* Node 0: 8 free pages; node 1: 4 free pages and 6 empty chunks. */
 	nodes[1].hugetlb_free = 4;
-	nodes[1].pool_chunks = 6;
-	nodes[1].pool_free_pages = 6 * PPC;
-	nodes[1].pool_empty_chunks = 6;
+	set_pool_on(1, 6, 6, 6);
 	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_ORDINARY), 1);
 	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_ORDINARY), 0);
 	/* Node 1 without its pool: the pages held on node 0 are no one's to lend. */
-	nodes[1].pool_chunks = nodes[1].pool_free_pages = nodes[1].pool_empty_chunks = 0;
+	set_pool_on(1, 0, 0, 0);
 	r.node = 0;
 	assert_int_equal(planner_place(&st, &pol, NULL, 0, RESV_CONFIDENTIAL), 0);
 	assert_int_equal(planner_place(&st, &pol, &r, 1, RESV_CONFIDENTIAL), 1);
@@ -755,9 +762,7 @@ static void test_resizing_node_not_planned(void **state)
 	(void)state;
 	st.n_nodes = 2;
 	nodes[0].resizing = true;	/* empty pool: would lend 3 */
-	nodes[1].pool_chunks = 8;	/* 8 free chunks: would reclaim 5 */
-	nodes[1].pool_free_pages = 8 * PPC;
-	nodes[1].pool_empty_chunks = 8;
+	set_pool_on(1, 8, 8, 8);	/* 8 free chunks: would reclaim 5 */
 	nodes[1].resizing = true;
 	p = run(NULL, 0);
 	for (unsigned i = 0; i < 2; i++) {

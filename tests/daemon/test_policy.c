@@ -126,7 +126,26 @@ static void test_empty_is_builtin_defaults(void **state)
 	assert_false(p->defaults.excluded);
 	assert_null(p->textfile);
 	assert_false(p->has_control_group);
+	/* One chunk's worth of 4 KiB pages: enough to empty any one chunk. */
+	assert_int_equal(p->max_compact_pages_per_cycle, 262144);
 	policy_free(p);
+}
+
+/* 0 turns compaction off; up to 2^32 pages a cycle. */
+static void test_compact_pages(void **state)
+{
+	struct policy *p;
+
+	(void)state;
+	p = parse_ok("{\"max_compact_pages_per_cycle\": 0}");
+	assert_int_equal(p->max_compact_pages_per_cycle, 0);
+	policy_free(p);
+	p = parse_ok("{\"max_compact_pages_per_cycle\": 4294967296}");
+	assert_int_equal(p->max_compact_pages_per_cycle, 4294967296ULL);
+	policy_free(p);
+	parse_fails("{\"max_compact_pages_per_cycle\": 4294967297}",
+		    "$.max_compact_pages_per_cycle: must be an integer from 0 to 4294967296");
+	parse_fails("{\"max_compact_pages_per_cycle\": -1}", "$.max_compact_pages_per_cycle");
 }
 
 /* Absent or null leaves the kernel alone; each word maps to its mode; nothing else passes. */
@@ -272,6 +291,7 @@ int main(void)
 		cmocka_unit_test(test_shipped_policy),
 		cmocka_unit_test(test_shares),
 		cmocka_unit_test(test_empty_is_builtin_defaults),
+		cmocka_unit_test(test_compact_pages),
 		cmocka_unit_test(test_overrides_merge_defaults),
 		cmocka_unit_test(test_guest_memfd),
 		cmocka_unit_test(test_unknown_keys),
