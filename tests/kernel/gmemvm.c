@@ -675,7 +675,7 @@ struct secret_child {
 
 static bool secret_child_start(struct secret_child *c, size_t pages)
 {
-	int ready[2], release[2];
+	int ready[2], release[2], i;
 	struct region r;
 	bool ok;
 	char x;
@@ -691,8 +691,14 @@ static bool secret_child_start(struct secret_child *c, size_t pages)
 	}
 	c->pid = fork();
 	if (!c->pid) {
-		close(ready[0]);
-		close(release[1]);
+		/*
+		 * Only its own ends: another child holding a copy of this
+		 * one's release pipe would keep it from ever seeing EOF, and
+		 * copies of the VM's files would keep them open.
+		 */
+		for (i = 3; i < 1024; i++)
+			if (i != ready[1] && i != release[0])
+				close(i);
 		if (!region_map(&r, secret_create(), pages * PAGE_SIZE_4K) ||
 		    region_fault(&r) < 0 || write(ready[1], "x", 1) != 1)
 			_exit(1);
