@@ -41,8 +41,6 @@
 /* Half of the survivors stay mapped; the others keep only their fd. */
 #define MAPPED(i)	((i) % 8 == 0)
 #define BLOCK_PAGES	512ULL
-#define PM_PRESENT	(1ULL << 63)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 
 struct owner {
 	struct region r;
@@ -110,29 +108,6 @@ static long long survivors_bad(void)
 	return bad;
 }
 
-/* The page frames of a mapping, which /proc/self/pagemap shows root. */
-static bool mapping_pfns(const char *addr, unsigned long long *pfns)
-{
-	size_t len = OWNER_PAGES * sizeof(*pfns), done = 0, i;
-	off_t off = (uintptr_t)addr / PAGE_SIZE_4K * sizeof(*pfns);
-	int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	bool ok = f >= 0;
-	ssize_t n;
-
-	while (ok && done < len) {
-		n = pread(f, (char *)pfns + done, len - done, off + done);
-		ok = n > 0;
-		done += ok ? n : 0;
-	}
-	if (f >= 0)
-		close(f);
-	for (i = 0; ok && i < OWNER_PAGES; i++) {
-		ok = pfns[i] & PM_PRESENT;
-		pfns[i] &= PM_PFN_MASK;
-	}
-	return ok;
-}
-
 static int compact_ioctl(struct unmapped_pool_compact_req *req)
 {
 	return ioctl(fd, UNMAPPED_POOL_IOC_COMPACT, req) ? -errno : 0;
@@ -194,7 +169,7 @@ static bool record_pfns(void)
 		if (!owners[i].alive || owners[i].r.addr == MAP_FAILED)
 			continue;
 		owners[i].pfns = calloc(OWNER_PAGES, sizeof(*owners[i].pfns));
-		ok = owners[i].pfns && mapping_pfns(owners[i].r.addr, owners[i].pfns);
+		ok = owners[i].pfns && region_pfns(&owners[i].r, owners[i].pfns);
 	}
 	return ok;
 }
@@ -215,7 +190,7 @@ static void check_moves(void)
 	for (i = 0; i < OWNERS; i++) {
 		if (!owners[i].pfns)
 			continue;
-		if (!mapping_pfns(owners[i].r.addr, now)) {
+		if (!region_pfns(&owners[i].r, now)) {
 			tap_ok(false, "owner %d: page frames after compaction", i);
 			return;
 		}
