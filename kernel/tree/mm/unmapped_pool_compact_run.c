@@ -214,13 +214,11 @@ int unmapped_pool_compact_node(int nid, struct unmapped_pool_compact_req *req)
 	struct compact_run *run;
 	int err;
 
-	req->empty_chunks = 0;
-	req->chunks_emptied = 0;
-	req->pages_moved = 0;
-	req->pages_pinned = 0;
-	req->pages_no_room = 0;
-	req->pages_over_budget = 0;
-	req->pages_busy = 0;
+	/* The outcome starts from nothing; reserved fields are zero. */
+	*req = (struct unmapped_pool_compact_req){
+		.node = req->node, .flags = req->flags,
+		.target = req->target, .max_pages = req->max_pages,
+	};
 	if (!pool)
 		return -ENODEV;
 	run = kzalloc(sizeof(*run), GFP_KERNEL);

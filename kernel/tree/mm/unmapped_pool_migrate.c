@@ -111,6 +111,7 @@ static struct folio *unmapped_pool_move_dst(struct folio *src,
 	unsigned long off = folio_pfn(src) - block_pfn(move->src,
 							move->src_block);
 	unsigned long nr = folio_nr_pages(src);
+	struct folio *dst;
 
 	if (WARN_ON_ONCE(off + nr > UNMAPPED_POOL_BLOCK_PAGES ||
 			 find_next_zero_bit(bm->reserved, off + nr, off) <
@@ -121,10 +122,14 @@ static struct folio *unmapped_pool_move_dst(struct folio *src,
 		bm->shootdowns++;
 	bitmap_set(bm->handed, off, nr);
 	bm->moved += nr;
-	return unmapped_pool_hand_reserved(bm->pool, move->dst,
-					   (unsigned long)move->dst_block *
-					   UNMAPPED_POOL_BLOCK_PAGES + off,
-					   folio_order(src));
+	dst = unmapped_pool_hand_reserved(bm->pool, move->dst,
+					  (unsigned long)move->dst_block *
+					  UNMAPPED_POOL_BLOCK_PAGES + off,
+					  folio_order(src));
+	/* A large page cache folio is rmappable: so must its new place be. */
+	if (folio_test_large(src) && folio_test_large_rmappable(src))
+		folio_set_large_rmappable(dst);
+	return dst;
 }
 
 /*
