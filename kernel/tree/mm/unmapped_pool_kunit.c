@@ -1123,6 +1123,49 @@ static void unmapped_pool_live_compact_busy(struct kunit *test)
 }
 
 /*
+ * A planned destination handed out, freed by a failed try of its move and
+ * taken again for migration's next try: the bookkeeping counts it once
+ * either way, and a page in use is not taken again.
+ */
+static void unmapped_pool_live_hand_reserved(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct unmapped_pool_chunk *chunk;
+	struct folio *folio;
+	unsigned long used;
+
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	spin_lock_irq(&pool->lock);
+	used = pool->used_pages;
+	unmapped_pool_chunk_take_as(pool, chunk, 5, 1, OWNER_X);
+	spin_unlock_irq(&pool->lock);
+	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, 0);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	KUNIT_EXPECT_FALSE(test, test_bit(5, chunk->used_map));
+
+	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, OWNER_X);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	KUNIT_EXPECT_TRUE(test, test_bit(5, chunk->used_map));
+	KUNIT_EXPECT_EQ(test, chunk->block_owner[0], OWNER_X);
+	KUNIT_EXPECT_NULL(test, unmapped_pool_hand_reserved(pool, chunk, 5, 0,
+							    OWNER_X));
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	flush_work(&pool->wipe_work);
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
+			0);
+}
+
+/*
  * Take a leaked page back by hand, so that the test's chunk can go back to
  * hugetlb: nothing but this test ever does.
  */
@@ -1517,6 +1560,7 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_live_migrate_folio),
 	KUNIT_CASE(unmapped_pool_live_pinned_owner),
 	KUNIT_CASE(unmapped_pool_live_compact_busy),
+	KUNIT_CASE(unmapped_pool_live_hand_reserved),
 	KUNIT_CASE(unmapped_pool_live_leak),
 	{}
 };
