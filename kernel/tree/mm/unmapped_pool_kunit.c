@@ -953,6 +953,15 @@ static void unmapped_pool_live_flush(struct kunit *test)
 			0);
 }
 
+/* Give the @nr chunks a live test lent back: node 0 had @chunks with them. */
+static void live_give_back(struct kunit *test, unsigned long chunks,
+			   unsigned long nr)
+{
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - nr, &chunks),
+			0);
+}
+
 /* Fill a pool page through a temporary alias with bytes from @seed on. */
 static void live_fill(struct kunit *test, struct page *page, u8 seed)
 {
@@ -1026,9 +1035,7 @@ static void unmapped_pool_live_migrate_folio(struct kunit *test)
 	expect_direct_map_untouched(test, &dst->page, splits2, splits3);
 	folio_put(src);
 	folio_put(dst);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
-			0);
+	live_give_back(test, chunks, 1);
 }
 
 /*
@@ -1063,9 +1070,7 @@ static void unmapped_pool_live_pinned_owner(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, chunk->pinned, 0);
 	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_pinned(chunk, NULL));
 	put_page(other);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
-			0);
+	live_give_back(test, chunks, 1);
 }
 
 /*
@@ -1117,9 +1122,7 @@ static void unmapped_pool_live_compact_busy(struct kunit *test)
 	unmapped_pool_chunk_put(pool, dst, 0, UNMAPPED_POOL_BLOCK_ORDER);
 	spin_unlock_irq(&pool->lock);
 	put_page(page);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 2, &chunks),
-			0);
+	live_give_back(test, chunks, 2);
 }
 
 /*
@@ -1160,9 +1163,7 @@ static void unmapped_pool_live_hand_reserved(struct kunit *test)
 	folio_put(folio);
 	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
 	flush_work(&pool->wipe_work);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
-			0);
+	live_give_back(test, chunks, 1);
 }
 
 /*
