@@ -1163,24 +1163,37 @@ EXPORT_SYMBOL_GPL(unmapped_pool_alloc_pages);
  * @chunk: chunk of the pages, kept in the pool by the caller
  * @index: first page, of a range the plan took in @chunk's bookkeeping
  * @order: order of the folio to make of them
+ * @retake_id: 0 while the plan still holds the pages; else they went back
+ *	to the pool (an earlier try of the same move failed and freed them)
+ *	and are taken again for this owner id, if nobody took them meanwhile
  *
  * The destination of one folio's move: the pages leave the wipe worker's
  * reach, as any page handed out does, but are not wiped, since the copy
  * overwrites every byte of them before anybody can see them; should the
  * move fail first, they are freed as dirty pages and wiped then.
  *
- * Return: the folio, with one reference.
+ * Return: the folio, with one reference, or NULL if pages to take again
+ * are in use.
  */
 struct folio *unmapped_pool_hand_reserved(struct unmapped_pool *pool,
 					  struct unmapped_pool_chunk *chunk,
-					  unsigned long index,
-					  unsigned int order)
+					  unsigned long index, unsigned int order,
+					  unsigned long retake_id)
 {
 	DECLARE_BITMAP(wipe, UNMAPPED_POOL_BLOCK_PAGES);
 	struct page *page = pfn_to_page(chunk->pfn + index);
+	unsigned long nr = 1UL << order;
 
 	spin_lock_irq(&pool->lock);
-	unmapped_pool_hand_out(chunk, index, 1UL << order, wipe);
+	if (retake_id) {
+		if (find_next_bit(chunk->used_map, index + nr, index) <
+		    index + nr) {
+			spin_unlock_irq(&pool->lock);
+			return NULL;
+		}
+		unmapped_pool_chunk_take_as(pool, chunk, index, nr, retake_id);
+	}
+	unmapped_pool_hand_out(chunk, index, nr, wipe);
 	spin_unlock_irq(&pool->lock);
 	unmapped_pool_prep_pages(page, order, __GFP_COMP);
 	return page_folio(page);

@@ -147,8 +147,8 @@ struct unmapped_pool_chunk {
  * @compact_pages_moved: pages compaction moved since boot
  * @compact_pages_failed: pages whose move failed for the moment (another
  *	reference held, not isolable, the consumer refused)
- * @compact_shootdowns: moved folios that were mapped in processes, whose
- *	user mappings migration replaced by migration entries and flushed
+ * @compact_shootdowns: folios whose user mappings compaction replaced by
+ *	migration entries (and flushed), one per folio and try, moved or not
  * @wipe_work: wipes the pool's dirty free pages; queued by every free
  */
 struct unmapped_pool {
@@ -264,8 +264,8 @@ struct page;
 int unmapped_pool_copy_page(struct page *dst, struct page *src);
 struct folio *unmapped_pool_hand_reserved(struct unmapped_pool *pool,
 					  struct unmapped_pool_chunk *chunk,
-					  unsigned long index,
-					  unsigned int order);
+					  unsigned long index, unsigned int order,
+					  unsigned long retake_id);
 
 /* unmapped_pool_compact_run.c: compaction of a node's pool */
 struct unmapped_pool_compact_req;

@@ -77,9 +77,12 @@ void unmapped_pool_compact_plan(struct unmapped_pool *pool,
  * @reserved: pages of the destination block the plan took, at the offsets
  *	of the source block's pages in use when it was planned
  * @handed: of those, the ones handed out as a folio's destination
+ * @freed: of those, the ones a failed try of a move freed: no longer
+ *	reserved, taken again if migration tries the folio again
  * @moved: pages that moved
  * @failed: pages that could not move for the moment
- * @shootdowns: folios that were mapped in processes when they moved
+ * @shootdowns: folios that were mapped in processes when a try to move
+ *	them began, one per try
  *
  * Carried out by unmapped_pool_migrate.c; the compaction driver
  * (unmapped_pool_compact_run.c) holds one per move of a round.
@@ -89,6 +92,7 @@ struct unmapped_pool_block_move {
 	const struct unmapped_pool_compact_move *move;
 	DECLARE_BITMAP(reserved, UNMAPPED_POOL_BLOCK_PAGES);
 	DECLARE_BITMAP(handed, UNMAPPED_POOL_BLOCK_PAGES);
+	DECLARE_BITMAP(freed, UNMAPPED_POOL_BLOCK_PAGES);
 	unsigned long moved;
 	unsigned long failed;
 	unsigned long shootdowns;

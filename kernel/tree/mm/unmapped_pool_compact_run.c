@@ -37,7 +37,7 @@
 #include "unmapped_pool.h"
 #include "unmapped_pool_compact.h"
 
-/* Sources per round: 1,024 moves and their states, about 200 KiB. */
+/* Sources per round: 1,024 moves and their states, about 270 KiB. */
 #define UNMAPPED_POOL_COMPACT_ROUND_CHUNKS	2
 #define UNMAPPED_POOL_COMPACT_ROUND_MOVES \
 	(UNMAPPED_POOL_COMPACT_ROUND_CHUNKS * UNMAPPED_POOL_CHUNK_BLOCKS)

@@ -953,6 +953,15 @@ static void unmapped_pool_live_flush(struct kunit *test)
 			0);
 }
 
+/* Give the @nr chunks a live test lent back: node 0 had @chunks with them. */
+static void live_give_back(struct kunit *test, unsigned long chunks,
+			   unsigned long nr)
+{
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - nr, &chunks),
+			0);
+}
+
 /* Fill a pool page through a temporary alias with bytes from @seed on. */
 static void live_fill(struct kunit *test, struct page *page, u8 seed)
 {
@@ -1026,9 +1035,7 @@ static void unmapped_pool_live_migrate_folio(struct kunit *test)
 	expect_direct_map_untouched(test, &dst->page, splits2, splits3);
 	folio_put(src);
 	folio_put(dst);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
-			0);
+	live_give_back(test, chunks, 1);
 }
 
 /*
@@ -1063,9 +1070,7 @@ static void unmapped_pool_live_pinned_owner(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, chunk->pinned, 0);
 	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_pinned(chunk, NULL));
 	put_page(other);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 1, &chunks),
-			0);
+	live_give_back(test, chunks, 1);
 }
 
 /*
@@ -1117,9 +1122,48 @@ static void unmapped_pool_live_compact_busy(struct kunit *test)
 	unmapped_pool_chunk_put(pool, dst, 0, UNMAPPED_POOL_BLOCK_ORDER);
 	spin_unlock_irq(&pool->lock);
 	put_page(page);
-	KUNIT_ASSERT_EQ(test,
-			unmapped_pool_set_node_chunks(0, chunks - 2, &chunks),
-			0);
+	live_give_back(test, chunks, 2);
+}
+
+/*
+ * A planned destination handed out, freed by a failed try of its move and
+ * taken again for migration's next try: the bookkeeping counts it once
+ * either way, and a page in use is not taken again.
+ */
+static void unmapped_pool_live_hand_reserved(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct unmapped_pool_chunk *chunk;
+	struct folio *folio;
+	unsigned long used;
+
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	spin_lock_irq(&pool->lock);
+	used = pool->used_pages;
+	unmapped_pool_chunk_take_as(pool, chunk, 5, 1, OWNER_X);
+	spin_unlock_irq(&pool->lock);
+	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, 0);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	KUNIT_EXPECT_FALSE(test, test_bit(5, chunk->used_map));
+
+	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, OWNER_X);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	KUNIT_EXPECT_TRUE(test, test_bit(5, chunk->used_map));
+	KUNIT_EXPECT_EQ(test, chunk->block_owner[0], OWNER_X);
+	KUNIT_EXPECT_NULL(test, unmapped_pool_hand_reserved(pool, chunk, 5, 0,
+							    OWNER_X));
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	flush_work(&pool->wipe_work);
+	live_give_back(test, chunks, 1);
 }
 
 /*
@@ -1517,6 +1561,7 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_live_migrate_folio),
 	KUNIT_CASE(unmapped_pool_live_pinned_owner),
 	KUNIT_CASE(unmapped_pool_live_compact_busy),
+	KUNIT_CASE(unmapped_pool_live_hand_reserved),
 	KUNIT_CASE(unmapped_pool_live_leak),
 	{}
 };

@@ -93,6 +93,7 @@ void unmapped_pool_move_reserve(struct unmapped_pool_block_move *bm)
 			     UNMAPPED_POOL_BLOCK_PAGES),
 		    UNMAPPED_POOL_BLOCK_PAGES);
 	bitmap_zero(bm->handed, UNMAPPED_POOL_BLOCK_PAGES);
+	bitmap_zero(bm->freed, UNMAPPED_POOL_BLOCK_PAGES);
 	bm->moved = 0;
 	bm->failed = 0;
 	bm->shootdowns = 0;
@@ -101,7 +102,10 @@ void unmapped_pool_move_reserve(struct unmapped_pool_block_move *bm)
 /*
  * migrate_pages()'s get_new_folio: the reserved pages at the source
  * folio's offset in the destination block.  Pages keep their offset in
- * the block, so a folio of any order stays naturally aligned.
+ * the block, so a folio of any order stays naturally aligned.  Migration
+ * tries a folio again after a failure (asynchronously first, then
+ * synchronously, and on -EAGAIN): the destination an earlier try freed is
+ * taken again, with the source block's owner id, as the plan took it.
  */
 static struct folio *unmapped_pool_move_dst(struct folio *src,
 					    unsigned long private)
@@ -110,22 +114,27 @@ static struct folio *unmapped_pool_move_dst(struct folio *src,
 	const struct unmapped_pool_compact_move *move = bm->move;
 	unsigned long off = folio_pfn(src) - block_pfn(move->src,
 							move->src_block);
-	unsigned long nr = folio_nr_pages(src);
+	unsigned long nr = folio_nr_pages(src), retake_id = 0;
 	struct folio *dst;
 
 	if (WARN_ON_ONCE(off + nr > UNMAPPED_POOL_BLOCK_PAGES ||
 			 find_next_zero_bit(bm->reserved, off + nr, off) <
 			 off + nr))
 		return NULL;
-	/* Its user mappings are about to become migration entries. */
-	if (folio_mapped(src))
-		bm->shootdowns++;
-	bitmap_set(bm->handed, off, nr);
-	bm->moved += nr;
+	if (find_next_bit(bm->freed, off + nr, off) < off + nr)
+		retake_id = move->src->block_owner[move->src_block];
 	dst = unmapped_pool_hand_reserved(bm->pool, move->dst,
 					  (unsigned long)move->dst_block *
 					  UNMAPPED_POOL_BLOCK_PAGES + off,
-					  folio_order(src));
+					  folio_order(src), retake_id);
+	if (!dst)
+		return NULL;
+	bitmap_clear(bm->freed, off, nr);
+	bitmap_set(bm->handed, off, nr);
+	bm->moved += nr;
+	/* Its user mappings are about to become migration entries. */
+	if (folio_mapped(src))
+		bm->shootdowns++;
 	/* A large page cache folio is rmappable: so must its new place be. */
 	if (folio_test_large(src) && folio_test_large_rmappable(src))
 		folio_set_large_rmappable(dst);
@@ -134,14 +143,21 @@ static struct folio *unmapped_pool_move_dst(struct folio *src,
 
 /*
  * migrate_pages()'s put_new_folio, for a destination whose move failed:
- * it goes back to the pool like any freed page, as a dirty one.
+ * it goes back to the pool like any freed page, as a dirty one, and is
+ * no longer reserved; a later try takes it again.
  */
 static void unmapped_pool_move_put_dst(struct folio *dst,
 				       unsigned long private)
 {
 	struct unmapped_pool_block_move *bm = (void *)private;
+	const struct unmapped_pool_compact_move *move = bm->move;
+	unsigned long off = folio_pfn(dst) - block_pfn(move->dst,
+							move->dst_block);
+	unsigned long nr = folio_nr_pages(dst);
 
-	bm->moved -= folio_nr_pages(dst);
+	bitmap_clear(bm->handed, off, nr);
+	bitmap_set(bm->freed, off, nr);
+	bm->moved -= nr;
 	folio_put(dst);
 }
 
@@ -217,7 +233,8 @@ void unmapped_pool_move_block(struct unmapped_pool_block_move *bm)
  *
  * Gives back the reserved pages no folio came for: those whose source
  * page was freed or could not be isolated.  Destinations of failed moves
- * went back through the free path already.  Called under the pool lock.
+ * went back through the free path already (@bm->freed).  Called under the
+ * pool lock.
  */
 void unmapped_pool_move_release(struct unmapped_pool_block_move *bm)
 {
@@ -230,6 +247,7 @@ void unmapped_pool_move_release(struct unmapped_pool_block_move *bm)
 	lockdep_assert_held(&bm->pool->lock);
 	bitmap_andnot(unused, bm->reserved, bm->handed,
 		      UNMAPPED_POOL_BLOCK_PAGES);
+	bitmap_andnot(unused, unused, bm->freed, UNMAPPED_POOL_BLOCK_PAGES);
 	for_each_set_bit(i, unused, UNMAPPED_POOL_BLOCK_PAGES)
 		unmapped_pool_chunk_put(bm->pool, move->dst, base + i, 0);
 }
