@@ -66,7 +66,7 @@ check-sim: deps
 	bench/sim.sh --check
 
 # The debug kernel (KASAN, lockdep, DEBUG_VM) boots twice: the full
-# pooltest, gmemvm and pooltest's poison part (last, as it leaves a chunk
+# pooltest, compacttest, gmemvm and pooltest's poison part (last, as it leaves a chunk
 # lent for good) on one node, with init_on_alloc on as on Debian's hosts
 # (KUnit checks that the pool zeroes what it hands out then), then the
 # stress run and pooltest's per-node part on two nodes; the stress run is
@@ -75,7 +75,7 @@ STRESS_SECONDS ?= 600
 DEBUG_RUN = tests/kernel/run.sh --kernel build/kernel-debug/bzImage --mem 12G
 
 check-debug: kernel-debug
-	$(DEBUG_RUN) --name debug --append init_on_alloc=1 pooltest gmemvm pooltest-poison
+	$(DEBUG_RUN) --name debug --append init_on_alloc=1 pooltest compacttest gmemvm pooltest-poison
 	$(DEBUG_RUN) --name debug-numa --append "numa=fake=2 gpstress=60" stress pooltest-numa
 
 stress: kernel-debug

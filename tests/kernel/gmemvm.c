@@ -4,7 +4,7 @@
  *
  * Creates a KVM_X86_SW_PROTECTED_VM, gives it a guest_memfd created with
  * GUEST_MEMFD_FLAG_UNMAPPED_POOL as private memory, and runs a tiny
- * real-mode guest that writes one byte into every page of that memory.
+ * real-mode guest that writes a pattern over every byte of that memory.
  * Checks that the pages came from the pool (used_pages, guest_memfd_pages,
  * placement in the debugfs chunk map), that punching holes and closing the
  * VM give them back, that the chunk goes back to hugetlb whole, that a full
@@ -18,6 +18,11 @@
  * it with ENOMEM, counted as an allocation failure that poll() reports,
  * when the pool is full or has no chunk.  The switch is back at flag at
  * the end.
+ *
+ * Last, compaction: the VM's pages, scattered among memfd_secret pages of
+ * other processes in a chunk of their own, are moved into a hole of a
+ * fuller chunk, once with the vCPU stopped and once while it runs, and
+ * the guest reads back every byte it wrote (compact_vm()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,12 +31,14 @@
 #include <linux/kvm.h>
 #include <linux/unmapped_pool.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -42,19 +49,85 @@
 #define PRIV_SIZE	0x40000UL	/* 64 pages, all real mode can reach */
 #define PRIV_PAGES	(PRIV_SIZE / PAGE_SIZE_4K)
 
+/* The private memory as real-mode segments, one per 4 KiB page. */
+#define PRIV_SEG_FIRST	0x2000
+#define PRIV_SEG_END	0x6000
+_Static_assert(PRIV_SEG_FIRST * 16 == PRIV_GPA &&
+	       PRIV_SEG_END * 16 == PRIV_GPA + PRIV_SIZE, "segments of the private slot");
+
+/* What the guest does, in bl; the pattern's seed is in cl. */
+#define GUEST_WRITE	1	/* write the pattern over every private byte */
+#define GUEST_VERIFY	2	/* then read every byte back */
+#define GUEST_LOOP	4	/* then, until the stop byte is set, seed + 1, again */
+/* Bytes of the code slot, at these offsets of the code segment. */
+#define GUEST_STOP	0x800	/* set by the host: halt after this round */
+#define GUEST_ROUNDS	0x802	/* 16 bits: rounds the guest completed */
+/* The port of the guest's "out" when a byte read back is not the pattern. */
+#define GUEST_BAD_PORT	0xf1
+#define XSTR(x)		STR(x)
+#define STR(x)		#x
+
 /*
- * Real-mode guest: for ds = 0x2000 .. 0x5f00 step 0x100 (one 4 KiB page
- * each), write 0x5a at ds:0, then hlt.
+ * Real-mode guest, run from ip 0 of the code slot.  The pattern at offset
+ * si of segment ax is (si & 0xff) ^ (si >> 8) ^ (ax >> 8) ^ seed: every
+ * page differs from every other at each offset, so a page that was lost,
+ * left zero or swapped with another does not read back.  A byte that does
+ * not is reported by an "out" to GUEST_BAD_PORT, with ax:si its address,
+ * dl what was written and bh what was read.
  */
-static const unsigned char guest_code[] = {
-	0xb8, 0x00, 0x20,		/* mov ax, 0x2000 */
-	0x8e, 0xd8,			/* loop: mov ds, ax */
-	0xc6, 0x06, 0x00, 0x00, 0x5a,	/* mov byte [0], 0x5a */
-	0x05, 0x00, 0x01,		/* add ax, 0x100 */
-	0x3d, 0x00, 0x60,		/* cmp ax, 0x6000 */
-	0x75, 0xf1,			/* jne loop */
-	0xf4,				/* hlt */
-};
+extern const unsigned char guest_code[], guest_code_end[];
+asm(".pushsection .rodata\n"
+    "guest_code:\n"
+    ".code16\n"
+    ".intel_syntax noprefix\n"
+    "1:	test bl, " XSTR(GUEST_WRITE) "\n"
+    "	jz 4f\n"
+    "	mov ax, " XSTR(PRIV_SEG_FIRST) "\n"
+    "2:	mov ds, ax\n"
+    "	xor si, si\n"
+    "3:	mov dx, si\n"
+    "	xor dl, dh\n"
+    "	xor dl, ah\n"
+    "	xor dl, cl\n"
+    "	mov byte ptr [si], dl\n"
+    "	inc si\n"
+    "	cmp si, 0x1000\n"
+    "	jne 3b\n"
+    "	add ax, 0x100\n"
+    "	cmp ax, " XSTR(PRIV_SEG_END) "\n"
+    "	jne 2b\n"
+    "4:	test bl, " XSTR(GUEST_VERIFY) "\n"
+    "	jz 7f\n"
+    "	mov ax, " XSTR(PRIV_SEG_FIRST) "\n"
+    "5:	mov ds, ax\n"
+    "	xor si, si\n"
+    "6:	mov dx, si\n"
+    "	xor dl, dh\n"
+    "	xor dl, ah\n"
+    "	xor dl, cl\n"
+    "	cmp byte ptr [si], dl\n"
+    "	jne 9f\n"
+    "	inc si\n"
+    "	cmp si, 0x1000\n"
+    "	jne 6b\n"
+    "	add ax, 0x100\n"
+    "	cmp ax, " XSTR(PRIV_SEG_END) "\n"
+    "	jne 5b\n"
+    "7:	inc word ptr cs:[" XSTR(GUEST_ROUNDS) "]\n"
+    "	test bl, " XSTR(GUEST_LOOP) "\n"
+    "	jz 8f\n"
+    "	cmp byte ptr cs:[" XSTR(GUEST_STOP) "], 0\n"
+    "	jne 8f\n"
+    "	inc cl\n"
+    "	jmp 1b\n"
+    "8:	hlt\n"
+    "9:	mov bh, byte ptr [si]\n"
+    "	out " XSTR(GUEST_BAD_PORT) ", al\n"
+    "	hlt\n"
+    ".att_syntax prefix\n"
+    ".code64\n"
+    "guest_code_end:\n"
+    ".popsection\n");
 
 /*
  * The pool flag is for the VM types on the kernel's allow-list alone
@@ -127,7 +200,6 @@ static bool vm_create(struct vm *vm, unsigned long long gmem_flags)
 		.attributes = KVM_MEMORY_ATTRIBUTE_PRIVATE,
 	};
 	struct kvm_sregs sregs;
-	struct kvm_regs regs = { .rip = 0, .rflags = 2 };
 	int types;
 
 	vm->kvm = open("/dev/kvm", O_RDWR);
@@ -152,9 +224,9 @@ static bool vm_create(struct vm *vm, unsigned long long gmem_flags)
 	}
 	vm->code = mmap(NULL, CODE_SIZE, PROT_READ | PROT_WRITE,
 			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (vm->code == MAP_FAILED)
+	if (vm->code == MAP_FAILED || guest_code_end - guest_code > GUEST_STOP)
 		return false;
-	memcpy(vm->code, guest_code, sizeof(guest_code));
+	memcpy(vm->code, guest_code, guest_code_end - guest_code);
 	code.userspace_addr = (unsigned long)vm->code;
 	priv.guest_memfd = vm->gmem;
 	/* The private slot needs a shared alias too, which stays unused. */
@@ -180,8 +252,7 @@ static bool vm_create(struct vm *vm, unsigned long long gmem_flags)
 	/* Real mode, code segment based at the code slot. */
 	sregs.cs.base = CODE_GPA;
 	sregs.cs.selector = CODE_GPA >> 4;
-	return !ioctl(vm->vcpu, KVM_SET_SREGS, &sregs) &&
-	       !ioctl(vm->vcpu, KVM_SET_REGS, &regs);
+	return !ioctl(vm->vcpu, KVM_SET_SREGS, &sregs);
 }
 
 /* Drops every reference, so that the VM and its guest_memfd really go. */
@@ -221,30 +292,57 @@ static void kvm_exit_counters(void)
 }
 
 /*
- * Runs the guest to its hlt; false with the exit it took instead.  A
- * guest that does not get there in a minute (it takes well under a second)
- * is interrupted, so that a hang fails this check with KVM's counters
- * rather than the whole boot on its timeout.
+ * Runs the guest from its start to its hlt, doing what mode says with the
+ * pattern of seed; false with the exit it took instead.  A guest that does
+ * not get there in a minute (it takes about a second) is interrupted, so
+ * that a hang fails this check with KVM's counters rather than the whole
+ * boot on its timeout; with GUEST_LOOP, whoever sets the stop byte
+ * interrupts it (vcpu_thread_stop()).  The seed of the guest's last round
+ * goes to ret_seed if it is not NULL.
  */
-static bool vm_run(struct vm *vm)
+static bool vm_run_seed(struct vm *vm, unsigned int mode, unsigned int seed,
+			unsigned int *ret_seed)
 {
 	struct sigaction sa = { .sa_handler = on_alarm };
+	struct kvm_regs regs = { .rip = 0, .rflags = 2, .rbx = mode, .rcx = seed };
 	int r;
 
 	sigaction(SIGALRM, &sa, NULL);
-	alarm(60);
+	if (ioctl(vm->vcpu, KVM_SET_REGS, &regs)) {
+		tap_diag("KVM_SET_REGS: %s", strerror(errno));
+		return false;
+	}
+	if (!(mode & GUEST_LOOP))
+		alarm(60);
 	r = ioctl(vm->vcpu, KVM_RUN, 0);
-	alarm(0);
+	if (!(mode & GUEST_LOOP))
+		alarm(0);
 	if (r) {
 		tap_diag("KVM_RUN: %s", strerror(errno));
 		kvm_exit_counters();
+		return false;
+	}
+	if (ioctl(vm->vcpu, KVM_GET_REGS, &regs))
+		return false;
+	if (vm->run->exit_reason == KVM_EXIT_IO && vm->run->io.port == GUEST_BAD_PORT) {
+		tap_diag("guest read %#llx at %04llx:%04llx, wrote %#llx (seed %#llx)",
+			 (regs.rbx >> 8) & 0xff, regs.rax & 0xffff, regs.rsi & 0xffff,
+			 regs.rdx & 0xff, regs.rcx & 0xff);
 		return false;
 	}
 	if (vm->run->exit_reason != KVM_EXIT_HLT) {
 		tap_diag("guest exit reason %u", vm->run->exit_reason);
 		return false;
 	}
+	if (ret_seed)
+		*ret_seed = regs.rcx & 0xff;
 	return true;
+}
+
+/* The guest writes its pattern over every private byte, and halts. */
+static bool vm_run(struct vm *vm)
+{
+	return vm_run_seed(vm, GUEST_WRITE, 0x5a, NULL);
 }
 
 /*
@@ -526,6 +624,326 @@ static int pool_fill(void)
 	return gmem;
 }
 
+/* One chunk of node 0 in the debugfs chunk map. */
+struct chunk_use {
+	unsigned long long pfn;
+	long long used, free_blocks;
+};
+
+/*
+ * Node 0's chunks in the order of the map, exact (settled); their number,
+ * at most max.  Each is printed as a diagnostic line, headed by what.
+ */
+static int chunk_uses(struct chunk_use *c, int max, const char *what)
+{
+	FILE *f = fopen("/sys/kernel/debug/unmapped_pool/chunks", "r");
+	char line[256];
+	int node, n = 0;
+
+	pool_settle();
+	if (!f)
+		return 0;
+	while (n < max && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%d %llx %lld %lld", &node, &c[n].pfn, &c[n].used,
+			   &c[n].free_blocks) == 4 && node == 0) {
+			tap_diag("%s: chunk at pfn %#llx: %lld pages used, %lld free blocks",
+				 what, c[n].pfn, c[n].used, c[n].free_blocks);
+			n++;
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* Pages in use of the chunk at pfn, or -1 if it is not in the pool. */
+static long long chunk_used(unsigned long long pfn, const char *what)
+{
+	struct chunk_use c[4];
+	int i, n = chunk_uses(c, 4, what);
+
+	for (i = 0; i < n; i++)
+		if (c[i].pfn == pfn)
+			return c[i].used;
+	return -1;
+}
+
+/* A process that holds a memfd_secret, every page written, until stopped. */
+struct secret_child {
+	pid_t pid;
+	int release;	/* closing it lets the child exit */
+};
+
+static bool secret_child_start(struct secret_child *c, size_t pages)
+{
+	int ready[2], release[2], i;
+	struct region r;
+	bool ok;
+	char x;
+
+	c->pid = -1;
+	c->release = -1;
+	if (pipe(ready))
+		return false;
+	if (pipe(release)) {
+		close(ready[0]);
+		close(ready[1]);
+		return false;
+	}
+	c->pid = fork();
+	if (!c->pid) {
+		/*
+		 * Only its own ends: another child holding a copy of this
+		 * one's release pipe would keep it from ever seeing EOF, and
+		 * copies of the VM's files would keep them open.
+		 */
+		for (i = 3; i < 1024; i++)
+			if (i != ready[1] && i != release[0])
+				close(i);
+		if (!region_map(&r, secret_create(), pages * PAGE_SIZE_4K) ||
+		    region_fault(&r) < 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		/* EOF once the parent closes its end. */
+		if (read(release[0], &x, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(release[0]);
+	c->release = release[1];
+	ok = c->pid > 0 && read(ready[0], &x, 1) == 1;
+	close(ready[0]);
+	return ok;
+}
+
+/* Lets the child exit, which frees its secret; true if all went well. */
+static bool secret_child_stop(struct secret_child *c)
+{
+	int status;
+
+	if (c->release >= 0)
+		close(c->release);
+	c->release = -1;
+	return c->pid > 0 && waitpid(c->pid, &status, 0) == c->pid &&
+	       WIFEXITED(status) && !WEXITSTATUS(status);
+}
+
+/*
+ * UNMAPPED_POOL_IOC_COMPACT of node 0 towards one empty chunk, moving at
+ * most the VM's pages: 0, or the errno it failed with (EAGAIN: target not
+ * reached); what it did goes to req.  With that budget only the VM's
+ * chunk can be a source here, also when a vCPU's fault kept a page of it
+ * busy and the VM's chunk kept a page: the secret's chunk holds more.
+ */
+static int pool_compact(struct unmapped_pool_compact_req *req)
+{
+	int err;
+
+	*req = (struct unmapped_pool_compact_req){
+		.node = 0, .target = 1, .max_pages = PRIV_PAGES,
+	};
+	err = ioctl(dev, UNMAPPED_POOL_IOC_COMPACT, req) ? errno : 0;
+	tap_diag("compact to one empty chunk: %s; empty %llu, emptied %llu, moved %llu, "
+		 "pinned %llu, no room %llu, over budget %llu, busy %llu",
+		 err ? strerror(err) : "done", (unsigned long long)req->empty_chunks,
+		 (unsigned long long)req->chunks_emptied, (unsigned long long)req->pages_moved,
+		 (unsigned long long)req->pages_pinned, (unsigned long long)req->pages_no_room,
+		 (unsigned long long)req->pages_over_budget, (unsigned long long)req->pages_busy);
+	return err;
+}
+
+/* The vCPU of a VM running the guest in a loop on a thread of its own. */
+struct vcpu_thread {
+	struct vm *vm;
+	pthread_t tid;
+	unsigned int seed;	/* in: the first round's; out: the last round's */
+	bool ok;
+	volatile bool done;
+};
+
+static void *vcpu_thread_fn(void *arg)
+{
+	struct vcpu_thread *t = arg;
+
+	t->ok = vm_run_seed(t->vm, GUEST_WRITE | GUEST_VERIFY | GUEST_LOOP, t->seed,
+			    &t->seed);
+	t->done = true;
+	return NULL;
+}
+
+/* Rounds the guest completed, as it counts them in the code slot. */
+static unsigned int guest_rounds(struct vm *vm)
+{
+	return *(volatile unsigned short *)((char *)vm->code + GUEST_ROUNDS);
+}
+
+/* Waits up to a minute until the guest completed rounds rounds in all. */
+static bool guest_wait_rounds(struct vcpu_thread *t, unsigned int rounds)
+{
+	long long deadline = now_ns() + 60 * 1000000000LL;
+
+	while ((unsigned short)(guest_rounds(t->vm) - rounds) > 0x8000 && !t->done &&
+	       now_ns() < deadline)
+		usleep(1000);
+	return (unsigned short)(guest_rounds(t->vm) - rounds) <= 0x8000;
+}
+
+/*
+ * Sets the stop byte and waits for the guest to halt; after a minute the
+ * vCPU is interrupted.  True if the guest ran every round to its end.
+ */
+static bool vcpu_thread_stop(struct vcpu_thread *t)
+{
+	long long deadline = now_ns() + 60 * 1000000000LL;
+
+	*((volatile char *)t->vm->code + GUEST_STOP) = 1;
+	while (!t->done && now_ns() < deadline)
+		usleep(1000);
+	if (!t->done) {
+		tap_diag("the guest did not halt: interrupting its vCPU");
+		pthread_kill(t->tid, SIGALRM);
+	}
+	pthread_join(t->tid, NULL);
+	return t->ok;
+}
+
+/* Secrets of other processes around the VM's pages, and the hole punched. */
+#define SECRETS		3
+#define SECRET_PAGES	100LL
+#define HOLE_OFFSET	(512 * MIB)
+#define HOLE_SIZE	(16 * MIB)
+#define HOLE_PAGES	((long long)(HOLE_SIZE / PAGE_SIZE_4K))
+
+/*
+ * Compaction moves a SW_PROTECTED VM's private pages.  A filler
+ * guest_memfd takes all of chunk A; chunk B then gets the pages of three
+ * memfd_secret processes with the VM's guest_memfd pages between them, in
+ * the small owners' shared block, and the guest writes its pattern over
+ * them.  The processes exit and a hole is punched into the filler: B holds
+ * nothing but the VM's pages, and A has room for them.  Compacting node 0
+ * to one empty chunk must move them to A (B is the emptiest chunk), B ends
+ * empty and the guest reads back every byte.
+ *
+ * Then the filler goes and a new secret process takes B, so that A, with
+ * only the VM's pages, is the emptiest: compaction moves them back into B
+ * while the vCPU writes and reads its memory in a loop, refaulting every
+ * page the move invalidates.  Compaction may find a page busy while a
+ * fault holds it, so it is tried again, up to 20 times.  A is reclaimed as
+ * a free 1 GiB hugetlb page, and the guest reads its memory once more.
+ */
+static void compact_vm(const struct unmapped_pool_info *info)
+{
+	struct secret_child secrets[SECRETS], late;
+	struct unmapped_pool_compact_req req;
+	long long free_huge0, used, moved, busy;
+	unsigned long long a, b;
+	struct chunk_use c[4];
+	struct vcpu_thread t;
+	unsigned int rounds;
+	int i, err, filler, tries;
+	bool ok;
+	struct vm vm;
+
+	tap_ok(info->features & UNMAPPED_POOL_FEAT_COMPACT, "pool info advertises compaction");
+	if (!(info->features & UNMAPPED_POOL_FEAT_COMPACT))
+		return;
+	if (!pool_set_chunks(0, 0) || !hugetlb_reserve(0, 2))
+		tap_bail("cannot set up two 1 GiB hugetlb pages on node 0");
+	free_huge0 = hugetlb_read(0, "free_hugepages");
+	tap_ok(pool_set_chunks(0, 1), "compaction: lend chunk A");
+	filler = pool_fill();
+	tap_ok(pool_set_chunks(0, 2), "compaction: lend chunk B");
+	if (!vm_create(&vm, GUEST_MEMFD_FLAG_UNMAPPED_POOL))
+		tap_bail("cannot create a SW_PROTECTED VM with pool guest_memfd");
+
+	/* Secret, half the VM's pages, secret, the other half, secret. */
+	ok = true;
+	for (i = 0; i < SECRETS; i++) {
+		ok &= secret_child_start(&secrets[i], SECRET_PAGES);
+		if (i < 2)
+			ok &= !fallocate(vm.gmem, FALLOC_FL_KEEP_SIZE, i * PRIV_SIZE / 2,
+					 PRIV_SIZE / 2);
+	}
+	tap_ok(ok, "the VM's pages come between the secrets of %d processes", SECRETS);
+	tap_ok(vm_run_seed(&vm, GUEST_WRITE | GUEST_VERIFY, 0x11, NULL),
+	       "the guest wrote its pattern over every private byte and read it back");
+	if (chunk_uses(c, 4, "fragmented") != 2)
+		tap_bail("node 0 does not have two chunks");
+	i = c[0].used < c[1].used ? 0 : 1;
+	a = c[!i].pfn;
+	b = c[i].pfn;
+	tap_eq(c[!i].used, CHUNK_PAGES, "chunk A is the filler's, full");
+	tap_eq(c[i].used, PRIV_PAGES + SECRETS * SECRET_PAGES,
+	       "chunk B holds the VM's pages and the secrets");
+
+	ok = true;
+	for (i = 0; i < SECRETS; i++)
+		ok &= secret_child_stop(&secrets[i]);
+	tap_ok(ok, "the secrets' processes exit");
+	tap_eq(fallocate(filler, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, HOLE_OFFSET,
+			 HOLE_SIZE), 0, "punch a %lu MiB hole into the filler", HOLE_SIZE / MIB);
+	tap_eq(chunk_used(b, "holes"), PRIV_PAGES, "the VM's pages alone keep chunk B in use");
+	tap_eq(chunk_used(a, "holes"), CHUNK_PAGES - HOLE_PAGES, "chunk A has the hole");
+	tap_eq(pool_read(0, "empty_chunks"), 0, "no chunk is empty");
+
+	used = pool_read(0, "used_pages");
+	tap_eq(pool_compact(&req), 0,
+	       "compacting node 0 to one empty chunk, at most %lu pages, succeeds", PRIV_PAGES);
+	tap_eq(req.pages_moved, PRIV_PAGES, "it moved the VM's %lu pages", PRIV_PAGES);
+	tap_eq(req.chunks_emptied, 1, "it emptied one chunk");
+	tap_eq(chunk_used(b, "compacted"), 0, "chunk B, the VM's, is empty");
+	tap_eq(chunk_used(a, "compacted"), CHUNK_PAGES - HOLE_PAGES + PRIV_PAGES,
+	       "the VM's pages are in chunk A's hole");
+	tap_eq(pool_read(0, "used_pages"), used, "the pool has as many pages in use as before");
+	tap_eq(pool_read(0, "empty_chunks"), 1, "empty_chunks says one");
+	tap_ok(vm_run_seed(&vm, GUEST_VERIFY, 0x11, NULL),
+	       "the guest reads back every byte it wrote, from the pages they moved to");
+
+	/* The other way, while the guest runs. */
+	close(filler);
+	tap_ok(secret_child_start(&late, SECRET_PAGES), "another process takes a secret");
+	tap_eq(chunk_used(a, "refilled"), PRIV_PAGES,
+	       "with the filler closed, the VM's pages alone keep chunk A in use");
+	tap_eq(chunk_used(b, "refilled"), SECRET_PAGES, "the new secret is in chunk B");
+	memset(&t, 0, sizeof(t));
+	t.vm = &vm;
+	t.seed = 0x21;
+	rounds = guest_rounds(&vm);
+	if (pthread_create(&t.tid, NULL, vcpu_thread_fn, &t))
+		tap_bail("cannot start the vCPU thread");
+	tap_ok(guest_wait_rounds(&t, rounds + 1), "the guest loops over its memory");
+	moved = 0;
+	busy = 0;
+	err = EAGAIN;
+	for (tries = 0; tries < 20 && err == EAGAIN && !t.done; tries++) {
+		err = pool_compact(&req);
+		moved += req.pages_moved;
+		busy += req.pages_busy;
+	}
+	tap_eq(err, 0, "compaction empties a chunk while the vCPU runs (%d tries, %lld pages "
+	       "found busy)", tries, busy);
+	tap_eq(moved, PRIV_PAGES, "it moved the VM's %lu pages", PRIV_PAGES);
+	rounds = guest_rounds(&vm);
+	tap_ok(guest_wait_rounds(&t, rounds + 2),
+	       "the guest completes two more rounds after the move");
+	tap_ok(vcpu_thread_stop(&t),
+	       "every round the guest wrote read back whole, before, during and after the moves");
+	tap_eq(chunk_used(a, "compacted again"), 0, "chunk A is empty");
+	tap_eq(chunk_used(b, "compacted again"), SECRET_PAGES + PRIV_PAGES,
+	       "the VM's pages are in chunk B with the secret");
+	tap_ok(pool_set_chunks(0, 1), "reclaim the emptied chunk");
+	tap_eq(chunk_used(a, "reclaimed"), -1, "it is chunk A");
+	tap_eq(hugetlb_read(0, "free_hugepages"), free_huge0 - 1,
+	       "it is a free 1 GiB hugetlb page again");
+	tap_ok(vm_run_seed(&vm, GUEST_VERIFY, t.seed, NULL),
+	       "the guest reads back every byte of its last round (seed %#x)", t.seed);
+
+	tap_ok(secret_child_stop(&late), "the secret's process exits");
+	vm_destroy(&vm);
+	tap_ok(pool_set_chunks(0, 0), "give chunk B back");
+	tap_eq(hugetlb_read(0, "free_hugepages"), free_huge0,
+	       "both chunks are free 1 GiB hugetlb pages again");
+}
+
 int main(void)
 {
 	struct unmapped_pool_info info;
@@ -625,6 +1043,8 @@ int main(void)
 	switch_set("flag");
 	tap_ok(!strcmp(switch_text(), "[flag] prefer require"),
 	       "the switch is back at flag");
+
+	compact_vm(&info);
 
 	if (!mm_counters_read(&after))
 		tap_bail("kernel counters missing");

@@ -34,6 +34,7 @@ for suite in $suites; do
 	pooltest-numa)    pooltest ${cpus:+--cpus "$cpus"} --node 1 ;;
 	pooltest-poison)  pooltest ${cpus:+--cpus "$cpus"} --poison ;;
 	pooltest-hugetlb) pooltest ${cpus:+--cpus "$cpus"} --hugetlb 1 ;;
+	compacttest)      compacttest ;;
 	gmemvm)           gmemvm ;;
 	kbench)           kbench --rounds "${kbench_rounds:-3}" ;;
 	stress)           stress --seconds "${stress_seconds:-20}" ;;

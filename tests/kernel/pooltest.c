@@ -1066,8 +1066,6 @@ static void test_node(int node)
 
 #define CHUNK_MAP	"/sys/kernel/debug/unmapped_pool/chunks"
 #define CORRUPT_PFN	"/sys/kernel/debug/hwpoison/corrupt-pfn"
-#define PM_PRESENT	(1ULL << 63)
-#define PM_PFN_MASK	((1ULL << 55) - 1)
 
 /*
  * First pfn and poisoned pages of node's first chunk in the debugfs chunk
@@ -1095,30 +1093,6 @@ static bool chunk_of_node(int node, unsigned long long *ret_pfn, long long *ret_
 		*ret_poisoned = poisoned;
 	}
 	return found;
-}
-
-/* The page frame of every page of r, which /proc/self/pagemap shows root. */
-static bool region_pfns(const struct region *r, unsigned long long *pfns)
-{
-	size_t len = r->size / PAGE_SIZE_4K * sizeof(*pfns), done = 0;
-	off_t off = (uintptr_t)r->addr / PAGE_SIZE_4K * sizeof(*pfns);
-	int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	bool ok = f >= 0;
-	size_t i;
-	ssize_t n;
-
-	while (ok && done < len) {
-		n = pread(f, (char *)pfns + done, len - done, off + done);
-		ok = n > 0;
-		done += ok ? n : 0;
-	}
-	if (f >= 0)
-		close(f);
-	for (i = 0; ok && i < len / sizeof(*pfns); i++) {
-		ok = pfns[i] & PM_PRESENT;
-		pfns[i] &= PM_PFN_MASK;
-	}
-	return ok;
 }
 
 /* Whether the kernel log holds a line containing needle. */

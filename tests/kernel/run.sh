@@ -193,7 +193,7 @@ done
 mkdir -p "$out"
 if [ -z "$kernel" ] && [ ${#suites[@]} -eq 0 ] && [ -z "$append$name" ]; then
 	{
-		boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest gmemvm pooltest-poison
+		boot gigapool "$top/build/kernel/bzImage" "" "$smp" 8G secretfault-pool pooltest compacttest gmemvm pooltest-poison
 		# Two nodes, with HugeTLB vmemmap optimisation on: lending must undo it
 		# and reclaim redo it, through hugetlb's own paths, with hugetlb's
 		# counters right when surplus pages are about (pooltest-hugetlb,

@@ -21,6 +21,11 @@
  * kernel command line, HugeTLB vmemmap optimisation (HVO) must be in
  * effect; where it is, every lend of a hugetlb page must undo it and every
  * reclaim redo it, where it is not, the vmemmap must not change.
+ * A compactor thread meanwhile asks every node, in turn, for one more empty
+ * chunk, through sysfs and the ioctl, so that pages move while workers
+ * fault, fill, check and free them and the resizer lends and reclaims:
+ * a compaction may only fall short (EAGAIN), every one must be counted,
+ * and a worker's check after a pause sees its data wherever it moved.
  * Meant for the debug kernel (KASAN, lockdep, DEBUG_VM), whose console the
  * harness checks for reports.
  */
@@ -44,8 +49,13 @@
 
 #define MAX_NODES	8
 #define MAX_WORKERS	16
-/* Each worker holds at most this much at once: 2 x 16 MiB. */
-#define REGION_MAX	(16 * MIB)
+/*
+ * Each worker holds at most two regions of this size (one kept for a few
+ * rounds, see worker_fn()) and a guest_memfd of GMEM_SIZE at once.  A
+ * region of more than 16 MiB gets blocks of its own in another chunk than
+ * the small owners' one, which gives compaction pages to move.
+ */
+#define REGION_MAX	(24 * MIB)
 #define GMEM_SIZE	(16 * MIB)
 
 /*
@@ -67,6 +77,11 @@ static struct {
 	long unexpected;		/* failures with an errno not expected */
 	long hugetlb_mismatches;	/* checks that found hugetlb off */
 } moves;
+/* Written by the compactor only, read by main() once it has joined it. */
+static struct {
+	long runs, emptied, moved, busy;
+	long unexpected;		/* failures other than EAGAIN */
+} compacts;
 /* 1 GiB hugetlb pages each node must have, all free; by node index. */
 static long long expect_hugetlb[MAX_NODES];
 
@@ -82,37 +97,55 @@ static void fail(const char *what)
 	tap_diag("worker: %s: %s", what, strerror(errno));
 }
 
-/* Fault a region, check it came zeroed, fill it, check it kept its data. */
-static void secret_round(struct worker *w)
+/* Fault a region of size bytes, check it came zeroed and fill it. */
+static bool secret_fill(struct worker *w, struct region *r, size_t size)
 {
-	size_t size = ((rand_r(&w->seed) % (REGION_MAX / PAGE_SIZE_4K)) + 1) *
-		      PAGE_SIZE_4K;
-	struct region r;
 	size_t off;
 	int fd;
 
 	fd = secret_create();
-	if (fd < 0 || !region_map(&r, fd, size)) {
+	if (fd < 0 || !region_map(r, fd, size)) {
 		fail("memfd_secret");
-		return;
+		return false;
 	}
 	for (off = 0; off < size; off += PAGE_SIZE_4K) {
-		if (*(volatile long *)(r.addr + off)) {
+		if (*(volatile long *)(r->addr + off)) {
 			errno = EIO;
 			fail("memfd_secret page not zero");
 			break;
 		}
-		*(long *)(r.addr + off) = (long)off + w->node;
+		*(long *)(r->addr + off) = (long)off + w->node;
 	}
-	for (off = 0; off < size; off += PAGE_SIZE_4K) {
-		if (*(long *)(r.addr + off) != (long)off + w->node) {
+	return true;
+}
+
+/* Check a region secret_fill() filled kept its data, wherever it moved; free it. */
+static void secret_check(struct worker *w, struct region *r)
+{
+	size_t off;
+
+	for (off = 0; off < r->size; off += PAGE_SIZE_4K) {
+		if (*(long *)(r->addr + off) != (long)off + w->node) {
 			errno = EIO;
 			fail("memfd_secret lost data");
 			break;
 		}
 	}
-	region_unmap(&r);
+	region_unmap(r);
 	atomic_fetch_add(&secret_ops, 1);
+}
+
+/* A region of up to REGION_MAX, filled, checked after a pause and freed. */
+static void secret_round(struct worker *w)
+{
+	size_t size = ((rand_r(&w->seed) % (REGION_MAX / PAGE_SIZE_4K)) + 1) *
+		      PAGE_SIZE_4K;
+	struct region r;
+
+	if (!secret_fill(w, &r, size))
+		return;
+	usleep(rand_r(&w->seed) % 20000);
+	secret_check(w, &r);
 }
 
 /* One VM per worker; guest_memfd files come and go under it. */
@@ -143,9 +176,19 @@ static void gmem_round(struct worker *w, int vm)
 	atomic_fetch_add(&gmem_ops, 1);
 }
 
+/*
+ * A region of more than 16 MiB that a worker keeps for KEEP_ROUNDS rounds,
+ * with blocks of its own: pages that stay long enough for compaction to
+ * move them while they are mapped.
+ */
+#define KEEP_ROUNDS	8
+#define KEEP_MIN	(17 * MIB)
+
 static void *worker_fn(void *arg)
 {
 	struct worker *w = arg;
+	struct region keep = { .addr = MAP_FAILED };
+	long round;
 	int vm;
 
 	/* The pool serves the node of the memory policy; CPUs just follow. */
@@ -156,11 +199,19 @@ static void *worker_fn(void *arg)
 		return NULL;
 	}
 	vm = protected_vm_create();
-	while (!atomic_load(&stop)) {
+	for (round = 0; !atomic_load(&stop); round++) {
+		if (!(round % KEEP_ROUNDS)) {
+			if (keep.addr != MAP_FAILED)
+				secret_check(w, &keep);
+			secret_fill(w, &keep, KEEP_MIN + (rand_r(&w->seed) %
+					((REGION_MAX - KEEP_MIN) / PAGE_SIZE_4K)) * PAGE_SIZE_4K);
+		}
 		secret_round(w);
 		if (vm >= 0)
 			gmem_round(w, vm);
 	}
+	if (keep.addr != MAP_FAILED)
+		secret_check(w, &keep);
 	if (vm >= 0)
 		close(vm);
 	return NULL;
@@ -314,6 +365,45 @@ static void *resizer_fn(void *arg)
 	return NULL;
 }
 
+/* A compaction that failed for another reason than falling short. */
+static void compact_failed(const char *how, int node, int err)
+{
+	compacts.unexpected++;
+	tap_diag("compactor: %s on node %d failed with %s (%d)", how, node,
+		 strerror(err), err);
+}
+
+/*
+ * Ask a random node for one empty chunk more than it has, by the ioctl or
+ * through sysfs, until the run stops.
+ */
+static void *compactor_fn(void *arg)
+{
+	int dev = *(int *)arg;
+	unsigned int seed = 2;
+
+	while (!atomic_load(&stop)) {
+		int node = nodes[rand_r(&seed) % nr_nodes];
+		long long target = pool_read_raw(node, "empty_chunks") + 1;
+		struct unmapped_pool_compact_req req = {
+			.node = node, .target = target,
+		};
+
+		if (rand_r(&seed) & 1) {
+			if (ioctl(dev, UNMAPPED_POOL_IOC_COMPACT, &req) && errno != EAGAIN)
+				compact_failed("ioctl", node, errno);
+			compacts.emptied += req.chunks_emptied;
+			compacts.moved += req.pages_moved;
+			compacts.busy += req.pages_busy;
+		} else if (!node_write(node, POOL_DIR, "compact", target) && errno != EAGAIN) {
+			compact_failed("sysfs", node, errno);
+		}
+		compacts.runs++;
+		usleep(10000);
+	}
+	return NULL;
+}
+
 static long long counter_sum(const char *file)
 {
 	long long sum = 0;
@@ -400,11 +490,11 @@ int main(int argc, char **argv)
 	struct worker workers[MAX_WORKERS];
 	int seconds = 20, per_node = 2, nr_workers, dev, i;
 	long long fallbacks0, lends0, reclaims0, huge0, memmap0, hvo_pages;
-	long long final_reclaims = 0;
+	long long final_reclaims = 0, compactions0, moved0;
 	struct mm_counters before, after;
 	bool hvo;
 	uint64_t online;
-	pthread_t resizer;
+	pthread_t resizer, compactor;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (!strcmp(argv[i], "--seconds"))
@@ -419,7 +509,7 @@ int main(int argc, char **argv)
 	nr_workers = per_node * nr_nodes;
 	if (!nr_nodes || nr_workers > MAX_WORKERS)
 		tap_bail("bad node or worker count");
-	/* Every worker may hold 2 x 16 MiB; one chunk per node is plenty. */
+	/* Every worker may hold 2 x 24 + 16 MiB; one chunk per node is plenty. */
 	floor_chunks = 1;
 
 	dev = open(UNMAPPED_POOL_DEVICE, O_RDONLY);
@@ -447,6 +537,8 @@ int main(int argc, char **argv)
 	       memmap0);
 	lends0 = counter_sum("lends");
 	reclaims0 = counter_sum("reclaims");
+	compactions0 = counter_sum("compactions");
+	moved0 = counter_sum("compact_pages_moved");
 
 	for (i = 0; i < nr_nodes; i++) {
 		check_node_hugetlb(i, "before the floor lend");
@@ -468,11 +560,13 @@ int main(int argc, char **argv)
 		pthread_create(&workers[i].thread, NULL, worker_fn, &workers[i]);
 	}
 	pthread_create(&resizer, NULL, resizer_fn, &dev);
+	pthread_create(&compactor, NULL, compactor_fn, &dev);
 	sleep(seconds);
 	atomic_store(&stop, true);
 	for (i = 0; i < nr_workers; i++)
 		pthread_join(workers[i].thread, NULL);
 	pthread_join(resizer, NULL);
+	pthread_join(compactor, NULL);
 
 	tap_eq(atomic_load(&worker_errors), 0, "workers saw no error");
 	tap_ok(atomic_load(&secret_ops) > 0 && atomic_load(&gmem_ops) > 0,
@@ -485,6 +579,16 @@ int main(int argc, char **argv)
 	       moves.reclaims, moves.reclaim_failures);
 	tap_eq(moves.unexpected, 0,
 	       "every lend that fell short failed with ENOMEM, every reclaim with EBUSY");
+	tap_ok(compacts.runs > 0, "the compactor ran under load (%ld compactions)", compacts.runs);
+	tap_eq(compacts.unexpected, 0, "every compaction that fell short failed with EAGAIN");
+	tap_eq(counter_sum("compactions") - compactions0, compacts.runs,
+	       "compactions counts every compaction, no more");
+	tap_ok(counter_sum("compact_pages_moved") - moved0 >= compacts.moved,
+	       "compact_pages_moved counts the pages the ioctls reported moved (%ld)",
+	       compacts.moved);
+	tap_ok(counter_sum("compact_pages_moved") > moved0,
+	       "compaction moved pages under load (%lld)",
+	       counter_sum("compact_pages_moved") - moved0);
 	tap_eq(counter_sum("used_pages"), 0, "every pool page came back");
 	tap_eq(counter_sum("fallbacks") - fallbacks0, 0,
 	       "no allocation fell back outside the pool");
@@ -511,10 +615,13 @@ int main(int argc, char **argv)
 		tap_bail("kernel counters missing");
 	tap_eq(after.splits2 - before.splits2, 0, "no 2M direct-map splits");
 	tap_eq(after.splits3 - before.splits3, 0, "no 1G direct-map splits");
-	printf("# figure stress seconds=%d workers=%d secret_rounds=%ld gmem_rounds=%ld lent=%ld lends_short=%ld reclaimed=%ld reclaims_short=%ld hugetlb=%lld->%lld\n",
+	printf("# figure stress seconds=%d workers=%d secret_rounds=%ld gmem_rounds=%ld lent=%ld lends_short=%ld reclaimed=%ld reclaims_short=%ld hugetlb=%lld->%lld compactions=%ld compact_moved=%lld compact_emptied_ioctl=%ld compact_busy_ioctl=%ld\n",
 	       seconds, nr_workers, atomic_load(&secret_ops),
-	       atomic_load(&gmem_ops), moves.lends, moves.lend_failures,
-	       moves.reclaims, moves.reclaim_failures, huge0, expected_total());
+	       atomic_load(&gmem_ops), moves.lends,
+	       moves.lend_failures, moves.reclaims, moves.reclaim_failures, huge0,
+	       expected_total(), compacts.runs,
+	       counter_sum("compact_pages_moved") - moved0, compacts.emptied,
+	       compacts.busy);
 	close(dev);
 	return tap_done();
 }

@@ -21,6 +21,10 @@
 
 #include "util.h"
 
+/* Bits of a /proc/self/pagemap entry. */
+#define PM_PRESENT	(1ULL << 63)
+#define PM_PFN_MASK	((1ULL << 55) - 1)
+
 #ifndef __NR_memfd_secret
 #define __NR_memfd_secret	447	/* x86-64 */
 #endif
@@ -380,4 +384,27 @@ bool bind_memory(int node)
 	unsigned long nodemask = 1UL << node;
 
 	return !syscall(SYS_set_mempolicy, MPOL_BIND, &nodemask, sizeof(nodemask) * 8);
+}
+
+bool region_pfns(const struct region *r, unsigned long long *pfns)
+{
+	size_t len = r->size / PAGE_SIZE_4K * sizeof(*pfns), done = 0;
+	off_t off = (uintptr_t)r->addr / PAGE_SIZE_4K * sizeof(*pfns);
+	int f = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	bool ok = f >= 0;
+	size_t i;
+	ssize_t n;
+
+	while (ok && done < len) {
+		n = pread(f, (char *)pfns + done, len - done, off + done);
+		ok = n > 0;
+		done += ok ? n : 0;
+	}
+	if (f >= 0)
+		close(f);
+	for (i = 0; ok && i < len / sizeof(*pfns); i++) {
+		ok = pfns[i] & PM_PRESENT;
+		pfns[i] &= PM_PFN_MASK;
+	}
+	return ok;
 }

@@ -97,6 +97,11 @@ long long now_ns(void);
 /* Write every page once; returns the elapsed ns, or -1 if data got lost. */
 long long region_fault(struct region *r);
 void region_unmap(struct region *r);
+/*
+ * The page frame of every page of r, which /proc/self/pagemap shows root;
+ * false if a page is not present or the file cannot be read.
+ */
+bool region_pfns(const struct region *r, unsigned long long *pfns);
 
 /*
  * A KVM_X86_SW_PROTECTED_VM, the VM type with private memory that

@@ -74,10 +74,17 @@ static unsigned long unmapped_pool_nr_gib;
 /* Bumped whenever user space should look at the pools again. */
 static atomic64_t unmapped_pool_events;
 
+/*
+ * Two pages of kernel address space per CPU: the first maps the page being
+ * wiped, flushed or copied, the second the source of a copy between two
+ * pool pages (unmapped_pool_copy_page()).
+ */
+#define UNMAPPED_POOL_SLOT_PAGES	2
+
 struct unmapped_pool_wipe_slot {
 	struct vm_struct *area;
 	unsigned long addr;
-	pte_t *pte;
+	pte_t *pte[UNMAPPED_POOL_SLOT_PAGES];
 };
 
 static DEFINE_PER_CPU(struct unmapped_pool_wipe_slot, unmapped_pool_wipe_slot);
@@ -208,7 +215,9 @@ void unmapped_pool_node_snapshot(int nid,
 static int unmapped_pool_wipe_slot_pte(pte_t *pte, unsigned long addr,
 				       void *data)
 {
-	*(pte_t **)data = pte;
+	struct unmapped_pool_wipe_slot *slot = data;
+
+	slot->pte[(addr - slot->addr) >> PAGE_SHIFT] = pte;
 	return 0;
 }
 
@@ -236,15 +245,16 @@ static int __init unmapped_pool_wipe_init(void)
 
 	for_each_possible_cpu(cpu) {
 		slot = per_cpu_ptr(&unmapped_pool_wipe_slot, cpu);
-		slot->area = get_vm_area(PAGE_SIZE, VM_ALLOC);
+		slot->area = get_vm_area(UNMAPPED_POOL_SLOT_PAGES * PAGE_SIZE,
+					 VM_ALLOC);
 		if (!slot->area) {
 			err = -ENOMEM;
 			goto fail;
 		}
 		slot->addr = (unsigned long)slot->area->addr;
-		err = apply_to_page_range(&init_mm, slot->addr, PAGE_SIZE,
-					  unmapped_pool_wipe_slot_pte,
-					  &slot->pte);
+		err = apply_to_page_range(&init_mm, slot->addr,
+					  UNMAPPED_POOL_SLOT_PAGES * PAGE_SIZE,
+					  unmapped_pool_wipe_slot_pte, slot);
 		if (err)
 			goto fail;
 	}
@@ -269,7 +279,8 @@ static void *unmapped_pool_map_slot(struct page *page, unsigned long *flags)
 
 	local_irq_save(*flags);
 	slot = this_cpu_ptr(&unmapped_pool_wipe_slot);
-	set_pte_at(&init_mm, slot->addr, slot->pte, mk_pte(page, PAGE_KERNEL));
+	set_pte_at(&init_mm, slot->addr, slot->pte[0],
+		   mk_pte(page, PAGE_KERNEL));
 	return (void *)slot->addr;
 }
 
@@ -278,9 +289,39 @@ static void unmapped_pool_unmap_slot(unsigned long flags)
 	struct unmapped_pool_wipe_slot *slot =
 		this_cpu_ptr(&unmapped_pool_wipe_slot);
 
-	pte_clear(&init_mm, slot->addr, slot->pte);
+	pte_clear(&init_mm, slot->addr, slot->pte[0]);
 	flush_tlb_one_kernel(slot->addr);
 	local_irq_restore(flags);
+}
+
+/**
+ * unmapped_pool_copy_page - copy a pool page to another, off the direct map
+ * @dst: page of the unmapped pool, whose contents are replaced
+ * @src: page of the unmapped pool
+ *
+ * Both pages are mapped at this CPU's two slots for the copy only, with
+ * interrupts off, and each mapping is torn down with a local invalidation:
+ * the copy costs no cross-CPU TLB flush, and the chunks' direct-map
+ * entries stay absent and whole.  A memory error in @src ends the copy
+ * rather than the kernel (copy_mc_to_kernel(), as folio_mc_copy() does).
+ *
+ * Return: 0, or -EHWPOISON if @src could not be read whole.
+ */
+int unmapped_pool_copy_page(struct page *dst, struct page *src)
+{
+	struct unmapped_pool_wipe_slot *slot;
+	unsigned long flags, from, left;
+	void *to;
+
+	to = unmapped_pool_map_slot(dst, &flags);
+	slot = this_cpu_ptr(&unmapped_pool_wipe_slot);
+	from = slot->addr + PAGE_SIZE;
+	set_pte_at(&init_mm, from, slot->pte[1], mk_pte(src, PAGE_KERNEL));
+	left = copy_mc_to_kernel(to, (void *)from, PAGE_SIZE);
+	pte_clear(&init_mm, from, slot->pte[1]);
+	flush_tlb_one_kernel(from);
+	unmapped_pool_unmap_slot(flags);
+	return left ? -EHWPOISON : 0;
 }
 
 /* Zero a page that is not in the direct map. */
@@ -507,6 +548,17 @@ static void unmapped_pool_zero_chunk(struct unmapped_pool_chunk *chunk,
 	bitmap_fill(chunk->zeroed_map, UNMAPPED_POOL_CHUNK_PAGES);
 }
 
+static void unmapped_pool_chunk_free(struct unmapped_pool_chunk *chunk)
+{
+	kvfree(chunk->used_map);
+	kvfree(chunk->dirty_map);
+	kvfree(chunk->zeroed_map);
+	kvfree(chunk->poison_map);
+	kvfree(chunk->leak_map);
+	kvfree(chunk->pinned_map);
+	kfree(chunk);
+}
+
 static struct unmapped_pool_chunk *unmapped_pool_chunk_alloc(int nid)
 {
 	struct unmapped_pool_chunk *chunk;
@@ -520,29 +572,15 @@ static struct unmapped_pool_chunk *unmapped_pool_chunk_alloc(int nid)
 	chunk->zeroed_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	chunk->poison_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	chunk->leak_map = kvzalloc_node(map, GFP_KERNEL, nid);
+	chunk->pinned_map = kvzalloc_node(map, GFP_KERNEL, nid);
 	if (!chunk->used_map || !chunk->dirty_map || !chunk->zeroed_map ||
-	    !chunk->poison_map || !chunk->leak_map) {
-		kvfree(chunk->used_map);
-		kvfree(chunk->dirty_map);
-		kvfree(chunk->zeroed_map);
-		kvfree(chunk->poison_map);
-		kvfree(chunk->leak_map);
-		kfree(chunk);
+	    !chunk->poison_map || !chunk->leak_map || !chunk->pinned_map) {
+		unmapped_pool_chunk_free(chunk);
 		return NULL;
 	}
 	chunk->nid = nid;
 	unmapped_pool_chunk_init(chunk);
 	return chunk;
-}
-
-static void unmapped_pool_chunk_free(struct unmapped_pool_chunk *chunk)
-{
-	kvfree(chunk->used_map);
-	kvfree(chunk->dirty_map);
-	kvfree(chunk->zeroed_map);
-	kvfree(chunk->poison_map);
-	kvfree(chunk->leak_map);
-	kfree(chunk);
 }
 
 /* Give the first @nr frozen pages of a chunk their one reference back. */
@@ -1011,6 +1049,49 @@ void unmapped_pool_owner_init(struct unmapped_pool_owner *owner)
 }
 EXPORT_SYMBOL_GPL(unmapped_pool_owner_init);
 
+/* Documented in include/linux/unmapped_pool.h, next to its callers' API. */
+void unmapped_pool_owner_set_pinned(struct unmapped_pool_owner *owner)
+{
+	WRITE_ONCE(owner->pinned, true);
+}
+EXPORT_SYMBOL_GPL(unmapped_pool_owner_set_pinned);
+
+/*
+ * Record pages handed to an owner whose pages never move, under the pool
+ * lock, so that compaction does not take their chunk as a source.
+ */
+static void unmapped_pool_pin(struct unmapped_pool_chunk *chunk,
+			      unsigned long index, unsigned long nr)
+{
+	bitmap_set(chunk->pinned_map, index, nr);
+	chunk->pinned += nr;
+}
+
+/* Forget freed pages among those unmapped_pool_pin() recorded. */
+static void unmapped_pool_unpin(struct unmapped_pool_chunk *chunk,
+				unsigned long index, unsigned long nr)
+{
+	unsigned long i = index;
+
+	for_each_set_bit_from(i, chunk->pinned_map, index + nr) {
+		__clear_bit(i, chunk->pinned_map);
+		chunk->pinned--;
+	}
+}
+
+/*
+ * Give pages leaving the pool what the page allocator gives its pages:
+ * one reference, page table check's record, and a compound head if asked.
+ */
+static void unmapped_pool_prep_pages(struct page *page, unsigned int order,
+				     gfp_t gfp)
+{
+	set_page_refcounted(page);
+	page_table_check_alloc(page, order);
+	if (order && (gfp & __GFP_COMP))
+		prep_compound_page(page, order);
+}
+
 /**
  * unmapped_pool_alloc_pages - allocate pages that are not in the direct map
  * @nid: node to allocate from, NUMA_NO_NODE for the local one
@@ -1038,7 +1119,7 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	unsigned long index = 0, i, nr = 1UL << order;
 	unsigned long flags;
 	struct page *page;
-	bool raise;
+	bool raise, pinned = false;
 
 	if (!unmapped_pool_active() || order > UNMAPPED_POOL_MAX_ORDER)
 		return NULL;
@@ -1049,14 +1130,19 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 		return NULL;
 
 	spin_lock_irqsave(&pool->lock, flags);
-	if (owner)
+	if (owner) {
 		spin_lock(&owner->lock);
+		pinned = READ_ONCE(owner->pinned);
+	}
 	chunk = unmapped_pool_place(pool, owner, order, &index);
 	raise = unmapped_pool_account(pool, chunk, index, order, owner);
 	if (owner)
 		spin_unlock(&owner->lock);
-	if (chunk)
+	if (chunk) {
 		unmapped_pool_hand_out(chunk, index, nr, wipe);
+		if (pinned)
+			unmapped_pool_pin(chunk, index, nr);
+	}
 	spin_unlock_irqrestore(&pool->lock, flags);
 	if (raise)
 		unmapped_pool_raise_event();
@@ -1066,13 +1152,52 @@ struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
 	page = pfn_to_page(chunk->pfn + index);
 	for_each_set_bit(i, wipe, nr)
 		unmapped_pool_wipe_page(page + i);
-	set_page_refcounted(page);
-	page_table_check_alloc(page, order);
-	if (order && (gfp & __GFP_COMP))
-		prep_compound_page(page, order);
+	unmapped_pool_prep_pages(page, order, gfp);
 	return page;
 }
 EXPORT_SYMBOL_GPL(unmapped_pool_alloc_pages);
+
+/**
+ * unmapped_pool_hand_reserved - hand out pages a compaction plan reserved
+ * @pool: pool of @chunk
+ * @chunk: chunk of the pages, kept in the pool by the caller
+ * @index: first page, of a range the plan took in @chunk's bookkeeping
+ * @order: order of the folio to make of them
+ * @retake_id: 0 while the plan still holds the pages; else they went back
+ *	to the pool (an earlier try of the same move failed and freed them)
+ *	and are taken again for this owner id, if nobody took them meanwhile
+ *
+ * The destination of one folio's move: the pages leave the wipe worker's
+ * reach, as any page handed out does, but are not wiped, since the copy
+ * overwrites every byte of them before anybody can see them; should the
+ * move fail first, they are freed as dirty pages and wiped then.
+ *
+ * Return: the folio, with one reference, or NULL if pages to take again
+ * are in use.
+ */
+struct folio *unmapped_pool_hand_reserved(struct unmapped_pool *pool,
+					  struct unmapped_pool_chunk *chunk,
+					  unsigned long index, unsigned int order,
+					  unsigned long retake_id)
+{
+	DECLARE_BITMAP(wipe, UNMAPPED_POOL_BLOCK_PAGES);
+	struct page *page = pfn_to_page(chunk->pfn + index);
+	unsigned long nr = 1UL << order;
+
+	spin_lock_irq(&pool->lock);
+	if (retake_id) {
+		if (find_next_bit(chunk->used_map, index + nr, index) <
+		    index + nr) {
+			spin_unlock_irq(&pool->lock);
+			return NULL;
+		}
+		unmapped_pool_chunk_take_as(pool, chunk, index, nr, retake_id);
+	}
+	unmapped_pool_hand_out(chunk, index, nr, wipe);
+	spin_unlock_irq(&pool->lock);
+	unmapped_pool_prep_pages(page, order, __GFP_COMP);
+	return page_folio(page);
+}
 
 /**
  * unmapped_pool_free_pages - free pages from unmapped_pool_alloc_pages()
@@ -1212,6 +1337,8 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 	pool = node_pools[nid];
 	index = pfn - chunk->pfn;
 	spin_lock_irqsave(&pool->lock, flags);
+	if (unlikely(chunk->pinned))
+		unmapped_pool_unpin(chunk, index, 1UL << order);
 	if (likely(!chunk->poisoned && !chunk->leaked)) {
 		unmapped_pool_chunk_put(pool, chunk, index, order);
 		bitmap_set(chunk->dirty_map, index, 1UL << order);

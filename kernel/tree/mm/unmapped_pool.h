@@ -60,8 +60,12 @@
  * @poisoned: pages a memory error took out of use for good
  * @leaked: pages the firmware of a confidential VM failed to give back to
  *	the host, out of use for good
+ * @pinned: pages in use of owners whose pages never move
+ *	(unmapped_pool_owner_set_pinned()), set in @pinned_map
  * @free_blocks: blocks with no page handed out or poisoned
- * @draining: being given back; no new allocations
+ * @draining: being given back, or emptied by compaction; no new allocations
+ * @compact_busy: a page of the chunk failed to move in the compaction
+ *	under way, which takes it as a source no more
  * @used_map: one bit per page handed out
  * @dirty_map: free pages that held a consumer's data since they were
  *	last wiped; the pool's wipe worker wipes them soon after they are
@@ -72,6 +76,9 @@
  *	@used_map for good, so that placement never picks them again
  * @leak_map: pages leaked by unmapped_pool_leak_page(); like poisoned
  *	ones, they keep their bit in @used_map for good
+ * @pinned_map: pages in use that must never move; their chunk is no
+ *	compaction source.  The free path clears their bit, as it cannot
+ *	know the page's owner
  * @block_owner: id of each block's owner (0: none), so that one owner's
  *	pages stay together and leave whole blocks behind when it goes
  * @block_used: pages handed out per block
@@ -94,13 +101,16 @@ struct unmapped_pool_chunk {
 	unsigned long dirty;
 	unsigned long poisoned;
 	unsigned long leaked;
+	unsigned long pinned;
 	unsigned int free_blocks;
 	bool draining;
+	bool compact_busy;
 	unsigned long *used_map;
 	unsigned long *dirty_map;
 	unsigned long *zeroed_map;
 	unsigned long *poison_map;
 	unsigned long *leak_map;
+	unsigned long *pinned_map;
 	unsigned long block_owner[UNMAPPED_POOL_CHUNK_BLOCKS];
 	u16 block_used[UNMAPPED_POOL_CHUNK_BLOCKS];
 	DECLARE_BITMAP(free_block_map, UNMAPPED_POOL_CHUNK_BLOCKS);
@@ -133,6 +143,12 @@ struct unmapped_pool_chunk {
  * @fallbacks: consumer allocations served outside the pool (atomic)
  * @gmem_pages: pages handed to guest_memfd since boot (atomic)
  * @tlb_flushes: cross-CPU TLB flushes done for this pool
+ * @compactions: compactions of this pool since boot
+ * @compact_pages_moved: pages compaction moved since boot
+ * @compact_pages_failed: pages whose move failed for the moment (another
+ *	reference held, not isolable, the consumer refused)
+ * @compact_shootdowns: folios whose user mappings compaction replaced by
+ *	migration entries (and flushed), one per folio and try, moved or not
  * @wipe_work: wipes the pool's dirty free pages; queued by every free
  */
 struct unmapped_pool {
@@ -154,6 +170,10 @@ struct unmapped_pool {
 	atomic64_t fallbacks;
 	atomic64_t gmem_pages;
 	u64 tlb_flushes;
+	u64 compactions;
+	u64 compact_pages_moved;
+	u64 compact_pages_failed;
+	u64 compact_shootdowns;
 	struct work_struct wipe_work;
 };
 
@@ -236,5 +256,24 @@ enum unmapped_pool_gmem_mode
 __unmapped_pool_gmem_file_mode(enum unmapped_pool_gmem_mode mode, bool allowed,
 			       bool flagged);
 u64 unmapped_pool_gmem_pages(int nid);
+
+/* unmapped_pool.c: what moving pages needs of the pool's core */
+struct folio;
+struct page;
+
+int unmapped_pool_copy_page(struct page *dst, struct page *src);
+struct folio *unmapped_pool_hand_reserved(struct unmapped_pool *pool,
+					  struct unmapped_pool_chunk *chunk,
+					  unsigned long index, unsigned int order,
+					  unsigned long retake_id);
+
+/* unmapped_pool_compact_run.c: compaction of a node's pool */
+struct unmapped_pool_compact_req;
+
+bool unmapped_pool_chunk_pinned(const struct unmapped_pool_chunk *chunk,
+				void *data);
+int unmapped_pool_compact_node(int nid,
+			       struct unmapped_pool_compact_req *req);
+u64 unmapped_pool_compact_stat(int nid, size_t offset);
 
 #endif /* _MM_UNMAPPED_POOL_H */

@@ -7,6 +7,7 @@
 #ifndef _MM_UNMAPPED_POOL_COMPACT_H
 #define _MM_UNMAPPED_POOL_COMPACT_H
 
+#include <linux/bitmap.h>
 #include <linux/types.h>
 
 #include "unmapped_pool.h"
@@ -68,5 +69,37 @@ struct unmapped_pool_compact {
 
 void unmapped_pool_compact_plan(struct unmapped_pool *pool,
 				struct unmapped_pool_compact *cc);
+
+/**
+ * struct unmapped_pool_block_move - a planned move being carried out
+ * @pool: pool of the move's chunks
+ * @move: the move, from the plan
+ * @reserved: pages of the destination block the plan took, at the offsets
+ *	of the source block's pages in use when it was planned
+ * @handed: of those, the ones handed out as a folio's destination
+ * @freed: of those, the ones a failed try of a move freed: no longer
+ *	reserved, taken again if migration tries the folio again
+ * @moved: pages that moved
+ * @failed: pages that could not move for the moment
+ * @shootdowns: folios that were mapped in processes when a try to move
+ *	them began, one per try
+ *
+ * Carried out by unmapped_pool_migrate.c; the compaction driver
+ * (unmapped_pool_compact_run.c) holds one per move of a round.
+ */
+struct unmapped_pool_block_move {
+	struct unmapped_pool *pool;
+	const struct unmapped_pool_compact_move *move;
+	DECLARE_BITMAP(reserved, UNMAPPED_POOL_BLOCK_PAGES);
+	DECLARE_BITMAP(handed, UNMAPPED_POOL_BLOCK_PAGES);
+	DECLARE_BITMAP(freed, UNMAPPED_POOL_BLOCK_PAGES);
+	unsigned long moved;
+	unsigned long failed;
+	unsigned long shootdowns;
+};
+
+void unmapped_pool_move_reserve(struct unmapped_pool_block_move *bm);
+void unmapped_pool_move_block(struct unmapped_pool_block_move *bm);
+void unmapped_pool_move_release(struct unmapped_pool_block_move *bm);
 
 #endif /* _MM_UNMAPPED_POOL_COMPACT_H */

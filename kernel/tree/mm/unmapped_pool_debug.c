@@ -4,7 +4,9 @@
  * pool, with its use, its free blocks, how many owners share it and how
  * many of its pages a memory error or a confidential VM's firmware took
  * out of use (poisoned, leaked: either keeps the chunk from ever being
- * reclaimed), for debugging placement.
+ * reclaimed) and how many in use must never move (pinned: the chunk is no
+ * compaction source while they are), for debugging placement and
+ * compaction.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -46,7 +48,7 @@ static unsigned int count_owners(unsigned long *owners,
 
 static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 {
-	unsigned long *owners, used, dirty, poisoned, leaked;
+	unsigned long *owners, used, dirty, poisoned, leaked, pinned;
 	struct unmapped_pool_chunk *chunk;
 	struct unmapped_pool *pool;
 	unsigned int nr_owners, shared, free_blocks;
@@ -56,7 +58,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			       GFP_KERNEL);
 	if (!owners)
 		return -ENOMEM;
-	seq_puts(m, "node pfn used_pages free_blocks owners shared_blocks dirty_pages poisoned_pages leaked_pages\n");
+	seq_puts(m, "node pfn used_pages free_blocks owners shared_blocks dirty_pages poisoned_pages leaked_pages pinned_pages\n");
 	/* Chunks only come and go under the resize lock. */
 	mutex_lock(&unmapped_pool_resize_lock);
 	for_each_node(nid) {
@@ -71,6 +73,7 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 					      UNMAPPED_POOL_CHUNK_PAGES);
 			poisoned = chunk->poisoned;
 			leaked = chunk->leaked;
+			pinned = chunk->pinned;
 			memcpy(owners, chunk->block_owner,
 			       sizeof(chunk->block_owner));
 			spin_unlock_irq(&pool->lock);
@@ -79,9 +82,9 @@ static int unmapped_pool_chunks_show(struct seq_file *m, void *v)
 			 * the order arguments are evaluated in is unspecified.
 			 */
 			nr_owners = count_owners(owners, &shared);
-			seq_printf(m, "%d %#lx %lu %u %u %u %lu %lu %lu\n", nid,
-				   chunk->pfn, used, free_blocks, nr_owners,
-				   shared, dirty, poisoned, leaked);
+			seq_printf(m, "%d %#lx %lu %u %u %u %lu %lu %lu %lu\n",
+				   nid, chunk->pfn, used, free_blocks, nr_owners,
+				   shared, dirty, poisoned, leaked, pinned);
 		}
 	}
 	mutex_unlock(&unmapped_pool_resize_lock);

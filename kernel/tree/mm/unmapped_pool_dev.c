@@ -60,6 +60,7 @@ static long unmapped_pool_ioc_info(void __user *uarg)
 			    UNMAPPED_POOL_FEAT_RESIZING |
 			    UNMAPPED_POOL_FEAT_POISONED |
 			    UNMAPPED_POOL_FEAT_LEAKED |
+			    UNMAPPED_POOL_FEAT_COMPACT |
 			    (IS_ENABLED(CONFIG_SECRETMEM) ?
 			     UNMAPPED_POOL_FEAT_MEMFD_SECRET : 0) |
 			    (IS_ENABLED(CONFIG_KVM_PRIVATE_MEM) ?
@@ -202,6 +203,25 @@ static long unmapped_pool_ioc_watermark(void __user *uarg)
 	return 0;
 }
 
+static long unmapped_pool_ioc_compact(void __user *uarg)
+{
+	struct unmapped_pool_compact_req req;
+	long err;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&req, uarg, sizeof(req)))
+		return -EFAULT;
+	if (req.flags || memchr_inv(req.reserved, 0, sizeof(req.reserved)))
+		return -EINVAL;
+	if (req.node >= nr_node_ids || !unmapped_pool_of_node(req.node))
+		return -ENODEV;
+	err = unmapped_pool_compact_node(req.node, &req);
+	if (copy_to_user(uarg, &req, sizeof(req)))
+		return -EFAULT;
+	return err;
+}
+
 static long unmapped_pool_dev_ioctl(struct file *file, unsigned int cmd,
 				    unsigned long arg)
 {
@@ -218,6 +238,8 @@ static long unmapped_pool_dev_ioctl(struct file *file, unsigned int cmd,
 		return unmapped_pool_ioc_move(uarg, false);
 	case UNMAPPED_POOL_IOC_SET_WATERMARK:
 		return unmapped_pool_ioc_watermark(uarg);
+	case UNMAPPED_POOL_IOC_COMPACT:
+		return unmapped_pool_ioc_compact(uarg);
 	default:
 		return -ENOTTY;
 	}

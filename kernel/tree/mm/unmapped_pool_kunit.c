@@ -10,8 +10,10 @@
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
 #include <kunit/test.h>
+#include <linux/migrate.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/pagemap.h>
 #include <linux/set_memory.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -951,6 +953,219 @@ static void unmapped_pool_live_flush(struct kunit *test)
 			0);
 }
 
+/* Give the @nr chunks a live test lent back: node 0 had @chunks with them. */
+static void live_give_back(struct kunit *test, unsigned long chunks,
+			   unsigned long nr)
+{
+	KUNIT_ASSERT_EQ(test,
+			unmapped_pool_set_node_chunks(0, chunks - nr, &chunks),
+			0);
+}
+
+/* Fill a pool page through a temporary alias with bytes from @seed on. */
+static void live_fill(struct kunit *test, struct page *page, u8 seed)
+{
+	u8 *alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+	int i;
+
+	KUNIT_ASSERT_NOT_NULL(test, alias);
+	for (i = 0; i < PAGE_SIZE; i++)
+		alias[i] = seed + i * 13;
+	vunmap(alias);
+}
+
+/* Whether a pool page holds what live_fill() put there with @seed. */
+static bool live_holds(struct page *page, u8 seed)
+{
+	u8 *alias = vmap(&page, 1, VM_MAP, PAGE_KERNEL);
+	bool same = alias;
+	int i;
+
+	for (i = 0; same && i < PAGE_SIZE; i++)
+		same = alias[i] == (u8)(seed + i * 13);
+	if (alias)
+		vunmap(alias);
+	return same;
+}
+
+/*
+ * The pool's migrate_folio: contents and flags reach the destination pool
+ * folio through the pool's temporary mappings, the direct map stays absent
+ * and whole, and a destination outside the pool is refused untouched, as
+ * one CMA would pick.
+ */
+static void unmapped_pool_live_migrate_folio(struct kunit *test)
+{
+	unsigned long splits2 = vm_event(DIRECT_MAP_LEVEL2_SPLIT);
+	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
+	unsigned long chunks = live_lend(test);
+	struct folio *src, *dst, *plain;
+	struct page *page;
+
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	src = page_folio(page);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	dst = page_folio(page);
+	plain = folio_alloc(GFP_KERNEL | __GFP_ZERO, 0);
+	KUNIT_ASSERT_NOT_NULL(test, plain);
+	live_fill(test, &src->page, 0x3c);
+	folio_mark_uptodate(src);
+
+	folio_lock(src);
+	folio_lock(plain);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_migrate_folio(NULL, plain, src,
+							  MIGRATE_SYNC),
+			-EBUSY);
+	KUNIT_EXPECT_NULL(test, memchr_inv(folio_address(plain), 0,
+					   PAGE_SIZE));
+	folio_unlock(plain);
+	folio_put(plain);
+
+	folio_lock(dst);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_migrate_folio(NULL, dst, src,
+							  MIGRATE_SYNC),
+			MIGRATEPAGE_SUCCESS);
+	folio_unlock(dst);
+	folio_unlock(src);
+	KUNIT_EXPECT_TRUE(test, live_holds(&dst->page, 0x3c));
+	KUNIT_EXPECT_TRUE(test, folio_test_uptodate(dst));
+	expect_direct_map_untouched(test, &src->page, splits2, splits3);
+	expect_direct_map_untouched(test, &dst->page, splits2, splits3);
+	folio_put(src);
+	folio_put(dst);
+	live_give_back(test, chunks, 1);
+}
+
+/*
+ * Pages of an owner set pinned are counted per chunk while in use, which
+ * makes their chunk no compaction source, and forgotten when freed.
+ */
+static void unmapped_pool_live_pinned_owner(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct unmapped_pool_owner *owner;
+	struct unmapped_pool_chunk *chunk;
+	struct page *page, *other;
+
+	owner = kunit_kzalloc(test, sizeof(*owner), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, owner);
+	unmapped_pool_owner_init(owner);
+	unmapped_pool_owner_set_pinned(owner);
+	page = unmapped_pool_alloc_pages(0, 2, GFP_KERNEL, owner);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	other = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	KUNIT_EXPECT_EQ(test, chunk->pinned, 4);
+	KUNIT_EXPECT_TRUE(test, test_bit(page_to_pfn(page) - chunk->pfn,
+					 chunk->pinned_map));
+	KUNIT_EXPECT_FALSE(test, test_bit(page_to_pfn(other) - chunk->pfn,
+					  chunk->pinned_map));
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_pinned(chunk, NULL));
+	__free_pages(page, 2);
+	KUNIT_EXPECT_EQ(test, chunk->pinned, 0);
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_pinned(chunk, NULL));
+	put_page(other);
+	live_give_back(test, chunks, 1);
+}
+
+/*
+ * Compaction of a real pool whose only source page cannot move (no
+ * consumer's folio, not on the LRU): the page stays, with its contents,
+ * its chunk is not emptied, the page counts as busy, and the destination
+ * pages the plan reserved are given back.  The destination chunk's pages
+ * in use are taken in the bookkeeping only.
+ */
+static void unmapped_pool_live_compact_busy(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	struct unmapped_pool_compact_req req = { .node = 0, .target = 1 };
+	struct unmapped_pool_chunk *src, *dst;
+	unsigned long chunks, used, failed;
+	struct page *page;
+
+	live_lend(test);
+	chunks = live_lend(test);
+	page = unmapped_pool_alloc_pages(0, 0, GFP_KERNEL, NULL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	live_fill(test, page, 0x77);
+	src = list_first_entry(&pool->chunks, struct unmapped_pool_chunk, list);
+	dst = list_next_entry(src, list);
+	if (page_to_pfn(page) - dst->pfn < UNMAPPED_POOL_CHUNK_PAGES)
+		swap(src, dst);
+	spin_lock_irq(&pool->lock);
+	unmapped_pool_chunk_take_as(pool, dst, 0, UNMAPPED_POOL_BLOCK_PAGES,
+				    OWNER_X);
+	used = pool->used_pages;
+	failed = pool->compact_pages_failed;
+	spin_unlock_irq(&pool->lock);
+
+	KUNIT_EXPECT_EQ(test, unmapped_pool_compact_node(0, &req), -EAGAIN);
+	KUNIT_EXPECT_EQ(test, req.pages_moved, 0);
+	KUNIT_EXPECT_EQ(test, req.pages_busy, 1);
+	KUNIT_EXPECT_EQ(test, req.chunks_emptied, 0);
+	KUNIT_EXPECT_EQ(test, req.empty_chunks, 0);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	KUNIT_EXPECT_EQ(test, dst->used, UNMAPPED_POOL_BLOCK_PAGES);
+	KUNIT_EXPECT_EQ(test, src->used, 1);
+	KUNIT_EXPECT_FALSE(test, src->draining);
+	KUNIT_EXPECT_FALSE(test, src->compact_busy);
+	KUNIT_EXPECT_EQ(test, pool->compact_pages_failed, failed + 1);
+	KUNIT_EXPECT_EQ(test, page_ref_count(page), 1);
+	KUNIT_EXPECT_TRUE(test, live_holds(page, 0x77));
+
+	spin_lock_irq(&pool->lock);
+	unmapped_pool_chunk_put(pool, dst, 0, UNMAPPED_POOL_BLOCK_ORDER);
+	spin_unlock_irq(&pool->lock);
+	put_page(page);
+	live_give_back(test, chunks, 2);
+}
+
+/*
+ * A planned destination handed out, freed by a failed try of its move and
+ * taken again for migration's next try: the bookkeeping counts it once
+ * either way, and a page in use is not taken again.
+ */
+static void unmapped_pool_live_hand_reserved(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct unmapped_pool_chunk *chunk;
+	struct folio *folio;
+	unsigned long used;
+
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	spin_lock_irq(&pool->lock);
+	used = pool->used_pages;
+	unmapped_pool_chunk_take_as(pool, chunk, 5, 1, OWNER_X);
+	spin_unlock_irq(&pool->lock);
+	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, 0);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	KUNIT_EXPECT_FALSE(test, test_bit(5, chunk->used_map));
+
+	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, OWNER_X);
+	KUNIT_ASSERT_NOT_NULL(test, folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	KUNIT_EXPECT_TRUE(test, test_bit(5, chunk->used_map));
+	KUNIT_EXPECT_EQ(test, chunk->block_owner[0], OWNER_X);
+	KUNIT_EXPECT_NULL(test, unmapped_pool_hand_reserved(pool, chunk, 5, 0,
+							    OWNER_X));
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used + 1);
+	folio_put(folio);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	flush_work(&pool->wipe_work);
+	live_give_back(test, chunks, 1);
+}
+
 /*
  * Take a leaked page back by hand, so that the test's chunk can go back to
  * hugetlb: nothing but this test ever does.
@@ -1200,6 +1415,44 @@ static void unmapped_pool_compact_unmovable(struct kunit *test)
 }
 
 /*
+ * What the pool tells the planner: a chunk with a page of an owner whose
+ * pages never move, or with a leaked page, is no source; the next
+ * emptiest chunk is emptied instead.
+ */
+static void unmapped_pool_compact_pinned_chunks(struct kunit *test)
+{
+	struct place_ctx *ctx = place_ctx_init(test, 3);
+	struct unmapped_pool_compact cc = { .pinned = unmapped_pool_chunk_pinned };
+
+	fill(ctx, 0, 0, 0, UNMAPPED_POOL_BLOCK_PAGES, OWNER_X);
+	fill(ctx, 1, 0, 0, 4, OWNER_Y);
+	ctx->chunks[1].pinned = 1;
+	fill(ctx, 2, 0, 0, 8, OWNER_Y);
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_chunk_pinned(&ctx->chunks[2],
+							    NULL));
+
+	compact_plan(test, ctx, &cc, 1);
+	KUNIT_EXPECT_EQ(test, cc.stuck_pinned, 4);
+	KUNIT_EXPECT_EQ(test, cc.emptied, 1);
+	KUNIT_ASSERT_EQ(test, cc.nr_moves, 1);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].src, &ctx->chunks[2]);
+	compact_apply(&ctx->pool, &cc);
+
+	/* Without pinned pages but with a leaked one, still no source. */
+	ctx->chunks[1].pinned = 0;
+	unmapped_pool_chunk_leak(&ctx->pool, &ctx->chunks[1], 0);
+	KUNIT_EXPECT_TRUE(test, unmapped_pool_chunk_pinned(&ctx->chunks[1],
+							   NULL));
+	cc = (struct unmapped_pool_compact){ .pinned = unmapped_pool_chunk_pinned };
+	compact_plan(test, ctx, &cc, 2);
+	KUNIT_EXPECT_EQ(test, cc.stuck_pinned, 4);
+	KUNIT_ASSERT_GT(test, cc.nr_moves, 0);
+	/* The fuller chunk is emptied into it instead. */
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].src, &ctx->chunks[0]);
+	KUNIT_EXPECT_PTR_EQ(test, cc.moves[0].dst, &ctx->chunks[1]);
+}
+
+/*
  * A target the holes can meet is met; one they cannot is not, and the
  * chunk that did not fit keeps its pages, with no destination page taken.
  * The page budget stops a plan the same way.
@@ -1297,6 +1550,7 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_compact_owner_affinity),
 	KUNIT_CASE(unmapped_pool_compact_unmovable),
 	KUNIT_CASE(unmapped_pool_compact_target),
+	KUNIT_CASE(unmapped_pool_compact_pinned_chunks),
 	KUNIT_CASE(unmapped_pool_gmem_mode_words),
 	KUNIT_CASE(unmapped_pool_gmem_file_modes),
 	KUNIT_CASE(unmapped_pool_live_lend_alloc_reclaim),
@@ -1304,6 +1558,10 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_live_wipe_on_hand_out),
 	KUNIT_CASE(unmapped_pool_live_copy_user),
 	KUNIT_CASE(unmapped_pool_live_flush),
+	KUNIT_CASE(unmapped_pool_live_migrate_folio),
+	KUNIT_CASE(unmapped_pool_live_pinned_owner),
+	KUNIT_CASE(unmapped_pool_live_compact_busy),
+	KUNIT_CASE(unmapped_pool_live_hand_reserved),
 	KUNIT_CASE(unmapped_pool_live_leak),
 	{}
 };

@@ -61,6 +61,7 @@ void unmapped_pool_chunk_init(struct unmapped_pool_chunk *chunk)
 	chunk->used = 0;
 	chunk->poisoned = 0;
 	chunk->leaked = 0;
+	chunk->pinned = 0;
 	chunk->free_blocks = UNMAPPED_POOL_CHUNK_BLOCKS;
 	chunk->draining = false;
 }
@@ -97,13 +98,15 @@ static bool place_shared(const struct unmapped_pool *pool,
 
 /*
  * The chunk of the block of its own the owner filled last, if it is still
- * in the pool: no chunk left the pool since it was recorded.
+ * in the pool (no chunk left the pool since it was recorded) and not being
+ * emptied by compaction.
  */
 static struct unmapped_pool_chunk *
 owner_chunk(const struct unmapped_pool *pool,
 	    const struct unmapped_pool_owner *owner)
 {
-	if (owner->pool != pool || owner->gen != pool->chunk_gen)
+	if (owner->pool != pool || owner->gen != pool->chunk_gen ||
+	    owner->chunk->draining)
 		return NULL;
 	return owner->chunk;
 }
@@ -203,7 +206,8 @@ static struct unmapped_pool_chunk *place_small(struct unmapped_pool *pool,
 	struct unmapped_pool_chunk *chunk = pool->shared_chunk;
 	long index;
 
-	if (chunk) {
+	/* Compaction is emptying it: small owners go elsewhere meanwhile. */
+	if (chunk && !chunk->draining) {
 		if (test_bit(pool->shared_block, chunk->shared_map)) {
 			index = block_find(chunk, pool->shared_block, order);
 			if (index >= 0) {

@@ -3,8 +3,9 @@
  * sysfs of the unmapped page pool, in hugetlb's style:
  * /sys/kernel/mm/unmapped_pool/ for all nodes together and
  * /sys/devices/system/node/nodeN/unmapped_pool/ per node, each with a
- * writable nr_chunks and read-only counters, and a write-only settle and
- * guest_memfd's switch in the global directory.
+ * writable nr_chunks and read-only counters, a write-only compact per
+ * node, and a write-only settle and guest_memfd's switch in the global
+ * directory.
  */
 #define pr_fmt(fmt) "unmapped_pool: " fmt
 
@@ -15,6 +16,7 @@
 #include <uapi/linux/unmapped_pool.h>
 
 #include "unmapped_pool.h"
+#include "unmapped_pool_compact.h"
 
 static struct kobject *unmapped_pool_kobj;
 static struct kobject *unmapped_pool_node_kobjs[MAX_NUMNODES];
@@ -29,8 +31,13 @@ static int kobj_to_nid(struct kobject *kobj)
 	return NUMA_NO_NODE;
 }
 
+/*
+ * A counter: @get reads it for one node, given @offset, the counter's
+ * place in whatever structure @get reads it from.
+ */
 struct unmapped_pool_stat_attr {
 	struct kobj_attribute attr;
+	u64 (*get)(int nid, size_t offset);
 	size_t offset;
 };
 
@@ -41,16 +48,41 @@ static ssize_t unmapped_pool_stat_show(struct kobject *kobj,
 	struct unmapped_pool_stat_attr *sa =
 		container_of(attr, struct unmapped_pool_stat_attr, attr);
 	int want = kobj_to_nid(kobj), nid;
-	struct unmapped_pool_node_stats st;
 	u64 sum = 0;
 
-	for_each_node(nid) {
-		if (want != NUMA_NO_NODE && nid != want)
-			continue;
-		unmapped_pool_node_snapshot(nid, &st);
-		sum += *(u64 *)((char *)&st + sa->offset);
-	}
+	for_each_node(nid)
+		if (want == NUMA_NO_NODE || nid == want)
+			sum += sa->get(nid, sa->offset);
 	return sysfs_emit(buf, "%llu\n", sum);
+}
+
+/* A field of struct unmapped_pool_node_stats, as STATS reports it. */
+static u64 unmapped_pool_snapshot_get(int nid, size_t offset)
+{
+	struct unmapped_pool_node_stats st;
+
+	unmapped_pool_node_snapshot(nid, &st);
+	return *(u64 *)((char *)&st + offset);
+}
+
+/*
+ * Free pages of the node (of every node, globally) that still hold what a
+ * consumer left in them, until the pool's wipe worker gets to them.
+ */
+static u64 unmapped_pool_dirty_get(int nid, size_t offset)
+{
+	return unmapped_pool_dirty_pages(nid);
+}
+
+/*
+ * Pages the node's pool (every pool, globally) handed to guest_memfd since
+ * boot.  It never goes down, so that a VM's memory can be shown to have
+ * come from the pool by its value before and after, without sampling
+ * used_pages while the VM runs.
+ */
+static u64 unmapped_pool_gmem_get(int nid, size_t offset)
+{
+	return unmapped_pool_gmem_pages(nid);
 }
 
 /*
@@ -74,46 +106,6 @@ static ssize_t resizing_show(struct kobject *kobj, struct kobj_attribute *attr,
 }
 
 static struct kobj_attribute unmapped_pool_attr_resizing = __ATTR_RO(resizing);
-
-/*
- * Free pages of the node (of every node, globally) that still hold what a
- * consumer left in them, until the pool's wipe worker gets to them.
- */
-static ssize_t dirty_pages_show(struct kobject *kobj,
-				struct kobj_attribute *attr, char *buf)
-{
-	int want = kobj_to_nid(kobj), nid;
-	unsigned long dirty = 0;
-
-	for_each_node(nid)
-		if (want == NUMA_NO_NODE || nid == want)
-			dirty += unmapped_pool_dirty_pages(nid);
-	return sysfs_emit(buf, "%lu\n", dirty);
-}
-
-static struct kobj_attribute unmapped_pool_attr_dirty_pages =
-	__ATTR_RO(dirty_pages);
-
-/*
- * Pages the node's pool (every pool, globally) handed to guest_memfd since
- * boot.  It never goes down, so that a VM's memory can be shown to have
- * come from the pool by its value before and after, without sampling
- * used_pages while the VM runs.
- */
-static ssize_t guest_memfd_pages_show(struct kobject *kobj,
-				      struct kobj_attribute *attr, char *buf)
-{
-	int want = kobj_to_nid(kobj), nid;
-	u64 pages = 0;
-
-	for_each_node(nid)
-		if (want == NUMA_NO_NODE || nid == want)
-			pages += unmapped_pool_gmem_pages(nid);
-	return sysfs_emit(buf, "%llu\n", pages);
-}
-
-static struct kobj_attribute unmapped_pool_attr_guest_memfd_pages =
-	__ATTR_RO(guest_memfd_pages);
 
 /*
  * The operator's switch, host-wide: whether guest_memfds created without
@@ -188,11 +180,54 @@ static ssize_t nr_chunks_store(struct kobject *kobj,
 	return len;
 }
 
-#define UNMAPPED_POOL_STAT_ATTR(_name, _mode, _store, _field)			\
+/*
+ * Write-only, for CAP_SYS_ADMIN, per node: compact until the node has the
+ * number of empty chunks written (those empty already count), moving the
+ * pages in use of its emptiest chunks into the holes of fuller ones.
+ * Like nr_chunks, a write that achieved nothing fails with the reason
+ * (EAGAIN: no chunk could be emptied); empty_chunks and the compact_*
+ * counters tell what one did.
+ */
+static ssize_t compact_store(struct kobject *kobj, struct kobj_attribute *attr,
+			     const char *buf, size_t len)
+{
+	struct unmapped_pool_compact_req req = {};
+	int nid = kobj_to_nid(kobj), err;
+	unsigned long target;
+
+	if (!capable(CAP_SYS_ADMIN))
+		return -EPERM;
+	err = kstrtoul(buf, 10, &target);
+	if (err)
+		return err;
+	req.node = nid;
+	req.target = target;
+	err = unmapped_pool_compact_node(nid, &req);
+	if (err && (err == -EINTR || !req.chunks_emptied))
+		return err;
+	return len;
+}
+
+static struct kobj_attribute unmapped_pool_attr_compact = __ATTR_WO(compact);
+
+#define UNMAPPED_POOL_COUNTER_ATTR(_name, _mode, _store, _get, _offset)	\
 static struct unmapped_pool_stat_attr unmapped_pool_attr_##_name = {		\
 	.attr = __ATTR(_name, _mode, unmapped_pool_stat_show, _store),	\
-	.offset = offsetof(struct unmapped_pool_node_stats, _field),	\
+	.get = _get,							\
+	.offset = _offset,						\
 }
+
+#define UNMAPPED_POOL_STAT_ATTR(_name, _mode, _store, _field)			\
+	UNMAPPED_POOL_COUNTER_ATTR(_name, _mode, _store,			\
+				   unmapped_pool_snapshot_get,			\
+				   offsetof(struct unmapped_pool_node_stats,	\
+					    _field))
+
+/* A counter of compaction, which STATS does not report. */
+#define UNMAPPED_POOL_COMPACT_ATTR(_name, _field)				\
+	UNMAPPED_POOL_COUNTER_ATTR(_name, 0444, NULL,				\
+				   unmapped_pool_compact_stat,			\
+				   offsetof(struct unmapped_pool, _field))
 
 UNMAPPED_POOL_STAT_ATTR(nr_chunks, 0644, nr_chunks_store, nr_chunks);
 UNMAPPED_POOL_STAT_ATTR(empty_chunks, 0444, NULL, empty_chunks);
@@ -205,6 +240,13 @@ UNMAPPED_POOL_STAT_ATTR(fallbacks, 0444, NULL, fallbacks);
 UNMAPPED_POOL_STAT_ATTR(tlb_flushes, 0444, NULL, tlb_flushes);
 UNMAPPED_POOL_STAT_ATTR(poisoned_pages, 0444, NULL, poisoned_pages);
 UNMAPPED_POOL_STAT_ATTR(leaked_pages, 0444, NULL, leaked_pages);
+UNMAPPED_POOL_COUNTER_ATTR(dirty_pages, 0444, NULL, unmapped_pool_dirty_get, 0);
+UNMAPPED_POOL_COUNTER_ATTR(guest_memfd_pages, 0444, NULL,
+			   unmapped_pool_gmem_get, 0);
+UNMAPPED_POOL_COMPACT_ATTR(compactions, compactions);
+UNMAPPED_POOL_COMPACT_ATTR(compact_pages_moved, compact_pages_moved);
+UNMAPPED_POOL_COMPACT_ATTR(compact_pages_failed, compact_pages_failed);
+UNMAPPED_POOL_COMPACT_ATTR(compact_shootdowns, compact_shootdowns);
 
 static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_nr_chunks.attr.attr,
@@ -218,9 +260,13 @@ static struct attribute *unmapped_pool_attrs[] = {
 	&unmapped_pool_attr_tlb_flushes.attr.attr,
 	&unmapped_pool_attr_poisoned_pages.attr.attr,
 	&unmapped_pool_attr_leaked_pages.attr.attr,
+	&unmapped_pool_attr_dirty_pages.attr.attr,
+	&unmapped_pool_attr_guest_memfd_pages.attr.attr,
+	&unmapped_pool_attr_compactions.attr.attr,
+	&unmapped_pool_attr_compact_pages_moved.attr.attr,
+	&unmapped_pool_attr_compact_pages_failed.attr.attr,
+	&unmapped_pool_attr_compact_shootdowns.attr.attr,
 	&unmapped_pool_attr_resizing.attr,
-	&unmapped_pool_attr_dirty_pages.attr,
-	&unmapped_pool_attr_guest_memfd_pages.attr,
 	NULL,
 };
 
@@ -260,6 +306,10 @@ static int __init unmapped_pool_sysfs_init(void)
 		if (!kobj)
 			return -ENOMEM;
 		err = sysfs_create_group(kobj, &unmapped_pool_attr_group);
+		/* Compaction is per node: the file is only in node directories. */
+		if (!err)
+			err = sysfs_create_file(kobj,
+						&unmapped_pool_attr_compact.attr);
 		if (err) {
 			kobject_put(kobj);
 			return err;

@@ -14,9 +14,11 @@
 #include <linux/errno.h>
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
+#include <linux/migrate_mode.h>
 #include <linux/mm_types.h>
 #include <linux/unmapped_pool_types.h>
 
+struct address_space;
 struct seq_file;
 
 #ifdef CONFIG_UNMAPPED_POOL
@@ -43,6 +45,47 @@ int unmapped_pool_copy_from_user(struct page *page, const void __user *src);
 int unmapped_pool_copy_to_user(void __user *dst, struct page *page);
 void unmapped_pool_flush_pages(struct page *page, unsigned long nr);
 bool unmapped_pool_leak_page(struct page *page);
+
+/**
+ * unmapped_pool_owner_set_pinned - keep an owner's pages where they are
+ * @owner: placement state of a consumer's file, before its first page
+ *
+ * For memory whose physical address is bound by hardware (SEV-SNP private
+ * memory, which the RMP ties to its address) or pinned for as long as the
+ * file lives: pages this owner gets from now on never move, and a chunk
+ * holding one is not a compaction source until the page is freed.  Call
+ * it before the owner's first allocation; pages it has already are not
+ * marked.  It cannot be undone.
+ */
+void unmapped_pool_owner_set_pinned(struct unmapped_pool_owner *owner);
+
+/**
+ * unmapped_pool_migrate_folio - move a pool folio's contents and mapping
+ * @mapping: address space of @src
+ * @dst: locked folio of the unmapped pool, of @src's order, that compaction
+ *	handed out as @src's new place
+ * @src: locked folio of the unmapped pool, unmapped from every process
+ * @mode: migration mode
+ *
+ * The pool's filemap_migrate_folio(), for a consumer's
+ * address_space_operations.migrate_folio when both folios are the pool's:
+ * neither is in the direct map, so the generic copy, which reaches pages
+ * through it, would fault.  The contents are copied page by page through
+ * this CPU's temporary mappings, each torn down with a local TLB
+ * invalidation, so the direct map stays whole and no other CPU is
+ * flushed; then the page cache entry and the folio's flags move as
+ * folio_migrate_mapping() and folio_migrate_flags() move them.  A consumer
+ * with mappings of its own (KVM's of guest_memfd) invalidates them around
+ * the call.  Nothing is changed when it fails.
+ *
+ * Context: may be called with interrupts on only; does not sleep.
+ * Return: MIGRATEPAGE_SUCCESS, -EAGAIN if @src has references beyond the
+ * page cache's and the migration's, -EBUSY if either folio is no pool
+ * folio, or -EHWPOISON if a page of @src could not be read.
+ */
+int unmapped_pool_migrate_folio(struct address_space *mapping,
+				struct folio *dst, struct folio *src,
+				enum migrate_mode mode);
 
 /**
  * unmapped_pool_active - tell whether any chunk is lent to the unmapped pool
@@ -110,6 +153,19 @@ static inline struct folio *
 unmapped_pool_alloc_folio(gfp_t gfp, struct unmapped_pool_owner *owner)
 {
 	return NULL;
+}
+
+static inline void
+unmapped_pool_owner_set_pinned(struct unmapped_pool_owner *owner)
+{
+}
+
+static inline int unmapped_pool_migrate_folio(struct address_space *mapping,
+					      struct folio *dst,
+					      struct folio *src,
+					      enum migrate_mode mode)
+{
+	return -EBUSY;
 }
 
 static inline void unmapped_pool_count_fallback(void)

@@ -26,6 +26,7 @@ struct unmapped_pool_chunk;
  *	while @gen is @pool's chunk generation
  * @gen: chunk generation of @pool when @chunk was recorded
  * @block: that block's index in @chunk
+ * @pinned: the owner's pages never move (unmapped_pool_owner_set_pinned())
  *
  * A consumer embeds one per file whose pages it takes from the pool and
  * sets it up with unmapped_pool_owner_init().  Nothing refers to it once
@@ -41,6 +42,7 @@ struct unmapped_pool_owner {
 	struct unmapped_pool_chunk *chunk;
 	unsigned long gen;
 	unsigned int block;
+	bool pinned;
 #endif
 };
 
