@@ -172,7 +172,7 @@ def report(data, meta, plot_name):
         out.append(f"| MemFree drop on lend, `hugetlb_free_vmemmap=on` (undone on lend) | "
                    f"{spread(col(hvo, 'memfree_kb_per_chunk'), lambda v: f'{v:,.0f} KiB')} |")
     if meta.get("chunk_bytes"):
-        out.append(f"| struct unmapped_pool_chunk + used/dirty/zeroed bitmaps | "
+        out.append(f"| struct unmapped_pool_chunk + its per-page bitmaps | "
                    f"{int(meta['chunk_bytes']) / 1024:,.1f} KiB "
                    f"({int(meta['chunk_bytes']) / 2**30 * 100:.4f}% of the chunk) |")
     out.append("")

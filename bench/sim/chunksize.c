@@ -2,7 +2,7 @@
 /*
  * chunk-size - the bookkeeping the pool keeps per 1 GiB chunk, in bytes:
  * struct unmapped_pool_chunk as the kernel's own header lays it out, plus its
- * used, dirty and zeroed bitmaps (one bit per 4 KiB page each), which
+ * UNMAPPED_POOL_CHUNK_PAGE_MAPS bitmaps (one bit per 4 KiB page each), which
  * unmapped_pool.c allocates separately.  bench/kernel.sh quotes it next
  * to the memory a lend was measured to cost.
  */
@@ -16,6 +16,7 @@ int main(void)
 {
 	size_t bitmap = BITS_TO_LONGS(UNMAPPED_POOL_CHUNK_PAGES) * sizeof(long);
 
-	printf("%zu\n", sizeof(struct unmapped_pool_chunk) + 3 * bitmap);
+	printf("%zu\n", sizeof(struct unmapped_pool_chunk) +
+	       UNMAPPED_POOL_CHUNK_PAGE_MAPS * bitmap);
 	return 0;
 }

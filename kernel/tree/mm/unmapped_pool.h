@@ -50,6 +50,13 @@
  */
 #define UNMAPPED_POOL_SHARED_RESERVE	(UNMAPPED_POOL_CHUNK_BLOCKS / 8)
 
+/*
+ * Bitmaps of one bit per page that a chunk has, allocated apart from its
+ * struct: the *_map pointers of struct unmapped_pool_chunk.  bench/sim's
+ * chunk-size counts the bookkeeping per chunk with it.
+ */
+#define UNMAPPED_POOL_CHUNK_PAGE_MAPS	6
+
 /**
  * struct unmapped_pool_chunk - one PUD-sized page lent to the pool
  * @list: entry in the pool's list of chunks
