@@ -1081,11 +1081,27 @@ static void unmapped_pool_unpin(struct unmapped_pool_chunk *chunk,
 
 /*
  * Give pages leaving the pool what the page allocator gives its pages:
- * one reference, page table check's record, and a compound head if asked.
+ * one reference, no ->private (post_alloc_hook() clears it), page table
+ * check's record, and a compound head if asked.
+ *
+ * A free pool page may still hold a stale ->private from before it was
+ * lent: restoring a hugetlb page's vmemmap copies the head's struct page,
+ * hugetlb's flags in ->private included, into every 64th struct page, and
+ * freeing the gigantic folio clears ->private of its head only.  Page
+ * cache code reads a non-NULL ->private as the folio's private data:
+ * migration (unmapped_pool_migrate_folio(), as filemap_migrate_folio())
+ * would attach it to the destination, with a reference and PG_private
+ * that no consumer of the pool ever drops, and that page would never
+ * come back.  Every page is cleared, before prep_compound_page() stores
+ * the folio's fields in the struct pages of the first tails.
  */
 static void unmapped_pool_prep_pages(struct page *page, unsigned int order,
 				     gfp_t gfp)
 {
+	unsigned long i;
+
+	for (i = 0; i < 1UL << order; i++)
+		set_page_private(page + i, 0);
 	set_page_refcounted(page);
 	page_table_check_alloc(page, order);
 	if (order && (gfp & __GFP_COMP))

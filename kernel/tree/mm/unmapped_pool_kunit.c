@@ -1167,6 +1167,52 @@ static void unmapped_pool_live_hand_reserved(struct kunit *test)
 }
 
 /*
+ * A free page with a stale ->private, as restoring a hugetlb page's
+ * vmemmap leaves one in every 64th struct page, leaves the pool without
+ * it; else moving it gave its destination a reference and PG_private that
+ * nobody drops, and the destination never came back to the pool.
+ */
+static void unmapped_pool_live_stale_private(struct kunit *test)
+{
+	struct unmapped_pool *pool = unmapped_pool_of_node(0);
+	unsigned long chunks = live_lend(test);
+	struct unmapped_pool_chunk *chunk;
+	struct folio *src, *dst;
+	unsigned long used;
+
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	spin_lock_irq(&pool->lock);
+	used = pool->used_pages;
+	unmapped_pool_chunk_take_as(pool, chunk, 64, 2, OWNER_X);
+	spin_unlock_irq(&pool->lock);
+	set_page_private(pfn_to_page(chunk->pfn + 64), 0x10);
+	src = unmapped_pool_hand_reserved(pool, chunk, 64, 0, 0);
+	dst = unmapped_pool_hand_reserved(pool, chunk, 65, 0, 0);
+	KUNIT_ASSERT_NOT_NULL(test, src);
+	KUNIT_ASSERT_NOT_NULL(test, dst);
+	KUNIT_EXPECT_NULL(test, folio_get_private(src));
+
+	folio_lock(src);
+	folio_lock(dst);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_migrate_folio(NULL, dst, src,
+							  MIGRATE_SYNC),
+			MIGRATEPAGE_SUCCESS);
+	folio_unlock(dst);
+	folio_unlock(src);
+	KUNIT_EXPECT_FALSE(test, folio_test_private(dst));
+	KUNIT_EXPECT_EQ(test, folio_ref_count(dst), 1);
+	/* Undo what a failed check found, so that the chunk can go back. */
+	if (folio_test_private(dst))
+		folio_detach_private(dst);
+	folio_put(src);
+	folio_put(dst);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, used);
+	flush_work(&pool->wipe_work);
+	live_give_back(test, chunks, 1);
+}
+
+/*
  * Take a leaked page back by hand, so that the test's chunk can go back to
  * hugetlb: nothing but this test ever does.
  */
@@ -1559,6 +1605,7 @@ static struct kunit_case unmapped_pool_cases[] = {
 	KUNIT_CASE(unmapped_pool_live_copy_user),
 	KUNIT_CASE(unmapped_pool_live_flush),
 	KUNIT_CASE(unmapped_pool_live_migrate_folio),
+	KUNIT_CASE(unmapped_pool_live_stale_private),
 	KUNIT_CASE(unmapped_pool_live_pinned_owner),
 	KUNIT_CASE(unmapped_pool_live_compact_busy),
 	KUNIT_CASE(unmapped_pool_live_hand_reserved),
