@@ -988,6 +988,17 @@ static bool live_holds(struct page *page, u8 seed)
 	return same;
 }
 
+/* Move @src, which the caller locked, to @dst; unlocks both. */
+static void live_move(struct kunit *test, struct folio *dst, struct folio *src)
+{
+	folio_lock(dst);
+	KUNIT_EXPECT_EQ(test, unmapped_pool_migrate_folio(NULL, dst, src,
+							  MIGRATE_SYNC),
+			MIGRATEPAGE_SUCCESS);
+	folio_unlock(dst);
+	folio_unlock(src);
+}
+
 /*
  * The pool's migrate_folio: contents and flags reach the destination pool
  * folio through the pool's temporary mappings, the direct map stays absent
@@ -1023,12 +1034,7 @@ static void unmapped_pool_live_migrate_folio(struct kunit *test)
 	folio_unlock(plain);
 	folio_put(plain);
 
-	folio_lock(dst);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_migrate_folio(NULL, dst, src,
-							  MIGRATE_SYNC),
-			MIGRATEPAGE_SUCCESS);
-	folio_unlock(dst);
-	folio_unlock(src);
+	live_move(test, dst, src);
 	KUNIT_EXPECT_TRUE(test, live_holds(&dst->page, 0x3c));
 	KUNIT_EXPECT_TRUE(test, folio_test_uptodate(dst));
 	expect_direct_map_untouched(test, &src->page, splits2, splits3);
@@ -1126,6 +1132,27 @@ static void unmapped_pool_live_compact_busy(struct kunit *test)
 }
 
 /*
+ * Take @nr pages from @index on of the chunk live_lend() lent last (the
+ * first of the list) for OWNER_X, as a compaction plan takes the pages it
+ * moves to; *@ret_used is the pool's used_pages before.
+ */
+static struct unmapped_pool_chunk *live_reserve(struct unmapped_pool *pool,
+						unsigned long index,
+						unsigned long nr,
+						unsigned long *ret_used)
+{
+	struct unmapped_pool_chunk *chunk;
+
+	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
+				 list);
+	spin_lock_irq(&pool->lock);
+	*ret_used = pool->used_pages;
+	unmapped_pool_chunk_take_as(pool, chunk, index, nr, OWNER_X);
+	spin_unlock_irq(&pool->lock);
+	return chunk;
+}
+
+/*
  * A planned destination handed out, freed by a failed try of its move and
  * taken again for migration's next try: the bookkeeping counts it once
  * either way, and a page in use is not taken again.
@@ -1138,12 +1165,7 @@ static void unmapped_pool_live_hand_reserved(struct kunit *test)
 	struct folio *folio;
 	unsigned long used;
 
-	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
-				 list);
-	spin_lock_irq(&pool->lock);
-	used = pool->used_pages;
-	unmapped_pool_chunk_take_as(pool, chunk, 5, 1, OWNER_X);
-	spin_unlock_irq(&pool->lock);
+	chunk = live_reserve(pool, 5, 1, &used);
 	folio = unmapped_pool_hand_reserved(pool, chunk, 5, 0, 0);
 	KUNIT_ASSERT_NOT_NULL(test, folio);
 	KUNIT_EXPECT_EQ(test, folio_ref_count(folio), 1);
@@ -1180,12 +1202,7 @@ static void unmapped_pool_live_stale_private(struct kunit *test)
 	struct folio *src, *dst;
 	unsigned long used;
 
-	chunk = list_first_entry(&pool->chunks, struct unmapped_pool_chunk,
-				 list);
-	spin_lock_irq(&pool->lock);
-	used = pool->used_pages;
-	unmapped_pool_chunk_take_as(pool, chunk, 64, 2, OWNER_X);
-	spin_unlock_irq(&pool->lock);
+	chunk = live_reserve(pool, 64, 2, &used);
 	set_page_private(pfn_to_page(chunk->pfn + 64), 0x10);
 	src = unmapped_pool_hand_reserved(pool, chunk, 64, 0, 0);
 	dst = unmapped_pool_hand_reserved(pool, chunk, 65, 0, 0);
@@ -1194,12 +1211,7 @@ static void unmapped_pool_live_stale_private(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, folio_get_private(src));
 
 	folio_lock(src);
-	folio_lock(dst);
-	KUNIT_EXPECT_EQ(test, unmapped_pool_migrate_folio(NULL, dst, src,
-							  MIGRATE_SYNC),
-			MIGRATEPAGE_SUCCESS);
-	folio_unlock(dst);
-	folio_unlock(src);
+	live_move(test, dst, src);
 	KUNIT_EXPECT_FALSE(test, folio_test_private(dst));
 	KUNIT_EXPECT_EQ(test, folio_ref_count(dst), 1);
 	/* Undo what a failed check found, so that the chunk can go back. */
