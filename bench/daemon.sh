@@ -236,10 +236,10 @@ lend() {
 	load "guest start"
 	# tsc=reliable: TCG's vCPUs look unsynchronised to the TSC check, and
 	# without HPET or ACPI the fallback clock, jiffies, ticks every 4 ms.
-	# 10 GiB of CMA: 5 chunks a node, for 4 reserved and 1 free.  Node 0
-	# holds the 3 GiB below QEMU's PCI hole, and a CMA area is contiguous:
-	# 9 GiB a node leaves it 6 GiB above the hole.
-	logged timeout "$lend_timeout" tests/lib/qemu.sh --mem 18G --cma 10G --kernel "$out/bzImage" \
+	# 12 GiB of CMA: 6 chunks a node, for lend8's 4 reserved and 1 free and
+	# one to spare.  Node 0 holds the 3 GiB below QEMU's PCI hole, and a CMA
+	# area is contiguous: 10 GiB a node leaves it 7 GiB above the hole.
+	logged timeout "$lend_timeout" tests/lib/qemu.sh --mem 20G --cma 12G --kernel "$out/bzImage" \
 		--initrd "$out/initramfs.cpio.gz" \
 		--append "numa=fake=2 tsc=reliable gplend_runs=$lend_runs gplend8_runs=$lend8_runs gplend8_seconds=$lend8_seconds" \
 		</dev/null >"$out/console.log" 2>&1 || rc=$?

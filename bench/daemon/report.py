@@ -212,8 +212,8 @@ def main():
     md += ["", f"Median {statistics.median(per_min):.1f} wake-ups per idle minute.", ""]
 
     md += ["### Low watermark to lend", "",
-           f"The patched kernel ({guest[2].split('=')[1]}) in QEMU (TCG, 2 vCPUs, 18 GiB, "
-           "`hugetlb_cma=10G numa=fake=2`: 5 GiB of CMA per node), gigapoold with "
+           f"The patched kernel ({guest[2].split('=')[1]}) in QEMU (TCG, 2 vCPUs, 20 GiB, "
+           "`hugetlb_cma=12G numa=fake=2`: 6 GiB of CMA per node), gigapoold with "
            "`bench/daemon/policy.json`: a headroom band of exactly one free chunk, no cooldown, "
            "no timer cycle during the run, so only the pool's event makes it lend. "
            "`bench/daemon/lowwater.c` faults `memfd_secret` pages on node 0 until the next "
