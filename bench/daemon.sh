@@ -16,15 +16,22 @@
 #     chunks of the real pool, against the same idle daemon
 #     (bench/daemon/lend8.sh).
 #
-#   bench/daemon.sh
+#   bench/daemon.sh [--guest-only]
 #
 # Writes build/bench/daemon.md and docs/bench/daemon-latency.png; raw
 # results and the guest's console stay in build/bench/daemon/.  Environment:
 # LATENCY_RUNS (7) runs per client count, IDLE_RUNS (3) idle daemons,
 # LEND_RUNS (11) low-watermark runs and LEND8_RUNS (5) runs of 8 lends, each
 # with LEND8_SECONDS (4) s of Status calls, in the guest.  Exits non-zero,
-# and leaves no fragment, when a measurement failed.
+# and leaves no fragment, when a measurement failed.  --guest-only runs the
+# guest alone, prints its Status figures and writes no fragment.
 set -euo pipefail
+guest_only=
+case ${1-} in
+--guest-only) guest_only=1 ;;
+'') ;;
+*) echo "usage: bench/daemon.sh [--guest-only]" >&2; exit 2 ;;
+esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 # The command lines the fragment quotes are relative to the top of the tree.
@@ -194,13 +201,14 @@ guest_image() {
 # daemon answered the Reserves, that is before the last lend was done.
 lend8_check() {
 	"$python" - "$out/console.txt" "$lend8_runs" >"$out/lend8.txt" <<-'PY'
-	import re, sys
+	import re, statistics, sys
 	text, runs = open(sys.argv[1]).read(), int(sys.argv[2])
 	lat = re.compile(r"^# lend8 run=(\d+) state=(idle|lending) p50=([0-9.]+)us "
 	                 r"p99=([0-9.]+)us max=([0-9.]+)us throughput=\d+ calls/s$", re.M)
 	done = re.compile(r"^# lend8 run=(\d+) (calls_idle=.*)$", re.M)
 	b = {(int(m[1]), m[2]): m.groups()[2:] for m in lat.finditer(text)}
 	w = {int(m[1]): dict(kv.split("=") for kv in m[2].split()) for m in done.finditer(text)}
+	rows = []
 	for r in range(1, runs + 1):
 	    if (r, "idle") not in b or (r, "lending") not in b or r not in w:
 	        sys.exit(f"run {r}: lines missing")
@@ -218,6 +226,13 @@ lend8_check() {
 	    print(r, *b[(r, "idle")], v["calls_idle"], *b[(r, "lending")], v["calls_lending"],
 	          round((t["t_lent"] - t["t_reserve"]) * 1000), n["bench_end"] - n["bench_start"],
 	          round((t["t_bench_end"] - t["t_bench_start"]) * 1000))
+	    rows.append((b[(r, "idle")], b[(r, "lending")], t["t_lent"] - t["t_reserve"]))
+	med = lambda v: statistics.median(float(x) for x in v)
+	for i, state in ((0, "idle"), (1, "lending 8 chunks")):
+	    print(f"guest Status {state}: p50 {med(x[i][0] for x in rows):.1f} us, "
+	          f"p99 {med(x[i][1] for x in rows):.1f} us (worst {max(float(x[i][1]) for x in rows):.1f}), "
+	          f"max {med(x[i][2] for x in rows):.1f} us (medians of {runs} runs)", file=sys.stderr)
+	print(f"guest lends: 8 chunks in {med(x[2] for x in rows):.2f} s (median)", file=sys.stderr)
 	PY
 }
 
@@ -278,6 +293,11 @@ t_start=$(date +%s)
 	echo "qemu $(qemu-system-x86_64 --version | head -n 1)"
 } >"$out/meta"
 
+if [ -n "$guest_only" ]; then
+	lend
+	echo "== $out/lend.txt, $out/lend8.txt ($(($(date +%s) - t_start)) s), no fragment"
+	exit 0
+fi
 latency
 load "hostile start"
 logged bench/daemon/hostile.sh "$out" "$latency_runs" >/dev/null
