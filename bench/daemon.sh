@@ -22,7 +22,7 @@
 # results and the guest's console stay in build/bench/daemon/.  Environment:
 # LATENCY_RUNS (7) runs per client count, IDLE_RUNS (3) idle daemons,
 # LEND_RUNS (11) low-watermark runs and LEND8_RUNS (5) runs of 8 lends, each
-# with LEND8_SECONDS (4) s of Status calls, in the guest.  Exits non-zero,
+# with LEND8_SECONDS (8) s of Status calls, in the guest.  Exits non-zero,
 # and leaves no fragment, when a measurement failed.  --guest-only runs the
 # guest alone, prints its Status figures and writes no fragment.
 set -euo pipefail
@@ -47,7 +47,7 @@ latency_runs=${LATENCY_RUNS:-7}
 idle_runs=${IDLE_RUNS:-3}
 lend_runs=${LEND_RUNS:-11}
 lend8_runs=${LEND8_RUNS:-5}
-lend8_seconds=${LEND8_SECONDS:-4}
+lend8_seconds=${LEND8_SECONDS:-8}
 idle_seconds=60
 calls=10000		# Status calls per latency run, over all its clients
 # TCG boots in seconds and a lend takes milliseconds; this only catches a hang.

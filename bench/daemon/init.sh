@@ -21,7 +21,7 @@ mkdir -p /run/gigapool /var/lib/gigapool
 
 runs=1
 lend8_runs=1
-lend8_seconds=4
+lend8_seconds=8
 read -r cmdline </proc/cmdline
 for word in $cmdline; do
 	case $word in
