@@ -196,7 +196,7 @@ guest_image() {
 
 # lend8_check: lend8.txt from the guest's "# lend8" lines, one line a run:
 # "run idle_p50 idle_p99 idle_max idle_calls p50 p99 max calls lend_ms
-# lends_in_window" (us); fails unless every run lent exactly 8 chunks and
+# lends_in_window window_ms" (latencies in us); fails unless every run lent exactly 8 chunks and
 # its bench started after the first lend was done and ended before the
 # daemon answered the Reserves, that is before the last lend was done.
 lend8_check() {
