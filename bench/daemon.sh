@@ -11,16 +11,27 @@
 #     (bench/daemon/moving.sh);
 #   - wake-ups of an idle gigapoold per minute with the shipped policy;
 #   - time from a pool low-watermark event to the lend completing, in a QEMU
-#     guest on the patched kernel (bench/daemon/init.sh and lowwater.c).
+#     guest on the patched kernel (bench/daemon/init.sh and lowwater.c);
+#   - in the same guest, root's Status latency while gigapoold lends 8
+#     chunks of the real pool, against the same idle daemon
+#     (bench/daemon/lend8.sh).
 #
-#   bench/daemon.sh
+#   bench/daemon.sh [--guest-only]
 #
 # Writes build/bench/daemon.md and docs/bench/daemon-latency.png; raw
 # results and the guest's console stay in build/bench/daemon/.  Environment:
 # LATENCY_RUNS (7) runs per client count, IDLE_RUNS (3) idle daemons,
-# LEND_RUNS (11) runs in the guest.  Exits non-zero, and leaves no fragment,
-# when a measurement failed.
+# LEND_RUNS (11) low-watermark runs and LEND8_RUNS (5) runs of 8 lends, each
+# with LEND8_SECONDS (8) s of Status calls, in the guest.  Exits non-zero,
+# and leaves no fragment, when a measurement failed.  --guest-only runs the
+# guest alone, prints its Status figures and writes no fragment.
 set -euo pipefail
+guest_only=
+case ${1-} in
+--guest-only) guest_only=1 ;;
+'') ;;
+*) echo "usage: bench/daemon.sh [--guest-only]" >&2; exit 2 ;;
+esac
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 # The command lines the fragment quotes are relative to the top of the tree.
@@ -35,6 +46,8 @@ plot=docs/bench/daemon-latency.png
 latency_runs=${LATENCY_RUNS:-7}
 idle_runs=${IDLE_RUNS:-3}
 lend_runs=${LEND_RUNS:-11}
+lend8_runs=${LEND8_RUNS:-5}
+lend8_seconds=${LEND8_SECONDS:-8}
 idle_seconds=60
 calls=10000		# Status calls per latency run, over all its clients
 # TCG boots in seconds and a lend takes milliseconds; this only catches a hang.
@@ -158,7 +171,8 @@ idle_window() {
 	done
 }
 
-# The guest: busybox, gigapoold with its libraries, lowwater, init.sh as /init.
+# The guest: busybox, gigapoold, gigapoolctl and gigapool-bench with their
+# libraries, lowwater, lend8, init.sh as /init.
 guest_image() {
 	local root=$out/root lib
 
@@ -166,20 +180,64 @@ guest_image() {
 	cp /bin/busybox "$root/bin/busybox"
 	# The kernel opens /dev/console for init before init can mount devtmpfs.
 	mknod -m 600 "$root/dev/console" c 5 1
-	install -m 755 "$B/gigapoold" "$root/bin/gigapoold"
-	ldd "$B/gigapoold" | grep -o '/[^ ]*\.so[.0-9]*' | sort -u |
+	install -m 755 "$B/gigapoold" "$B/gigapoolctl" "$client" "$root/bin/"
+	ldd "$B/gigapoold" "$B/gigapoolctl" "$client" | grep -o '/[^ ]*\.so[.0-9]*' | sort -u |
 		while read -r lib; do
 			install -D -m 755 "$lib" "$root$lib"
 		done
 	logged gcc -static -O2 -Wall -Wextra -Werror -I include/uapi -I build/kernel/headers/include \
 		-I tests/lib -o "$root/bin/lowwater" "$src/lowwater.c" tests/lib/util.c
 	install -m 755 "$src/init.sh" "$root/init"
-	install -m 644 "$src/policy.json" "$root/etc/gigapool/policy.json"
+	install -m 755 "$src/lend8.sh" "$root/bin/lend8"
+	install -m 644 "$src/policy.json" "$src/lend8.json" "$root/etc/gigapool/"
 	(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) |
 		gzip -1 >"$out/initramfs.cpio.gz"
 }
 
-# Low watermark to lend: lend.txt has "source via run ms" lines.
+# lend8_check: lend8.txt from the guest's "# lend8" lines, one line a run:
+# "run idle_p50 idle_p99 idle_max idle_calls p50 p99 max calls lend_ms
+# lends_in_window window_ms" (latencies in us); fails unless every run lent exactly 8 chunks and
+# its bench started after the first lend was done and ended before the
+# daemon answered the Reserves, that is before the last lend was done.
+lend8_check() {
+	"$python" - "$out/console.txt" "$lend8_runs" >"$out/lend8.txt" <<-'PY'
+	import re, statistics, sys
+	text, runs = open(sys.argv[1]).read(), int(sys.argv[2])
+	lat = re.compile(r"^# lend8 run=(\d+) state=(idle|lending) p50=([0-9.]+)us "
+	                 r"p99=([0-9.]+)us max=([0-9.]+)us throughput=\d+ calls/s$", re.M)
+	done = re.compile(r"^# lend8 run=(\d+) (calls_idle=.*)$", re.M)
+	b = {(int(m[1]), m[2]): m.groups()[2:] for m in lat.finditer(text)}
+	w = {int(m[1]): dict(kv.split("=") for kv in m[2].split()) for m in done.finditer(text)}
+	rows = []
+	for r in range(1, runs + 1):
+	    if (r, "idle") not in b or (r, "lending") not in b or r not in w:
+	        sys.exit(f"run {r}: lines missing")
+	    v = w[r]
+	    n = {k: int(v[k]) for k in ("lends_before", "bench_start", "bench_end", "after")}
+	    t = {k: float(v[k]) for k in ("t_reserve", "t_bench_start", "t_bench_end", "t_lent")}
+	    if v["reserve_status"] != "0,0":
+	        sys.exit(f"run {r}: a Reserve failed ({v['reserve_status']})")
+	    if n["after"] - n["lends_before"] != 8:
+	        sys.exit(f"run {r}: {n['after'] - n['lends_before']} chunks lent, not 8")
+	    if n["bench_start"] == n["lends_before"]:
+	        sys.exit(f"run {r}: the bench started before the first lend was done")
+	    if t["t_bench_end"] >= t["t_lent"]:
+	        sys.exit(f"run {r}: the lends ended before the bench did; lower LEND8_SECONDS")
+	    print(r, *b[(r, "idle")], v["calls_idle"], *b[(r, "lending")], v["calls_lending"],
+	          round((t["t_lent"] - t["t_reserve"]) * 1000), n["bench_end"] - n["bench_start"],
+	          round((t["t_bench_end"] - t["t_bench_start"]) * 1000))
+	    rows.append((b[(r, "idle")], b[(r, "lending")], t["t_lent"] - t["t_reserve"]))
+	med = lambda v: statistics.median(float(x) for x in v)
+	for i, state in ((0, "idle"), (1, "lending 8 chunks")):
+	    print(f"guest Status {state}: p50 {med(x[i][0] for x in rows):.1f} us, "
+	          f"p99 {med(x[i][1] for x in rows):.1f} us (worst {max(float(x[i][1]) for x in rows):.1f}), "
+	          f"max {med(x[i][2] for x in rows):.1f} us (medians of {runs} runs)", file=sys.stderr)
+	print(f"guest lends: 8 chunks in {med(x[2] for x in rows):.2f} s (median)", file=sys.stderr)
+	PY
+}
+
+# Low watermark to lend: lend.txt has "source via run ms" lines; then Status
+# while 8 chunks are lent (lend8_check).
 lend() {
 	local kernel=build/kernel/bzImage rc=0 want=$((lend_runs * 4)) got
 
@@ -193,9 +251,12 @@ lend() {
 	load "guest start"
 	# tsc=reliable: TCG's vCPUs look unsynchronised to the TSC check, and
 	# without HPET or ACPI the fallback clock, jiffies, ticks every 4 ms.
-	logged timeout "$lend_timeout" tests/lib/qemu.sh --mem 12G --kernel "$out/bzImage" \
+	# 12 GiB of CMA: 6 chunks a node, for lend8's 4 reserved and 1 free and
+	# one to spare.  Node 0 holds the 3 GiB below QEMU's PCI hole, and a CMA
+	# area is contiguous: 10 GiB a node leaves it 7 GiB above the hole.
+	logged timeout "$lend_timeout" tests/lib/qemu.sh --mem 20G --cma 12G --kernel "$out/bzImage" \
 		--initrd "$out/initramfs.cpio.gz" \
-		--append "numa=fake=2 tsc=reliable gplend_runs=$lend_runs" \
+		--append "numa=fake=2 tsc=reliable gplend_runs=$lend_runs gplend8_runs=$lend8_runs gplend8_seconds=$lend8_seconds" \
 		</dev/null >"$out/console.log" 2>&1 || rc=$?
 	load "guest end"
 	tr -d '\r' <"$out/console.log" >"$out/console.txt"
@@ -212,10 +273,13 @@ lend() {
 		"$out/console.txt" >"$out/lend.txt"
 	got=$(wc -l <"$out/lend.txt")
 	[ "$got" -eq "$want" ] || fail "$got lends measured, $want expected, see $out/console.txt"
+	grep -q '^# exit lend8 0$' "$out/console.txt" ||
+		fail "lend8 failed in the guest, see $out/console.txt"
+	lend8_check || fail "Status while lending 8 chunks: see $out/console.txt"
 	grep '^# guest ' "$out/console.txt" | head -n 1 >"$out/guest"
 }
 
-make -s -C daemon build/gigapoold
+make -s -C daemon build/gigapoold build/gigapoolctl
 make -s -C bench/daemon
 t_start=$(date +%s)
 {
@@ -229,6 +293,11 @@ t_start=$(date +%s)
 	echo "qemu $(qemu-system-x86_64 --version | head -n 1)"
 } >"$out/meta"
 
+if [ -n "$guest_only" ]; then
+	lend
+	echo "== $out/lend.txt, $out/lend8.txt ($(($(date +%s) - t_start)) s), no fragment"
+	exit 0
+fi
 latency
 load "hostile start"
 logged bench/daemon/hostile.sh "$out" "$latency_runs" >/dev/null

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gigapool-bench: query latency of gigapoold.  N clients connect at once,
- * each sends M calls one after another on its own connection, and the
- * latencies of all calls are reported as percentiles.
+ * each sends M calls one after another on its own connection (or as many
+ * as fit in --seconds S, if that ends first), and the latencies of all
+ * calls are reported as percentiles.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +21,7 @@ struct worker {
 	pthread_t thread;
 	const char *socket, *method;
 	unsigned requests;
+	double deadline_us;	/* no call starts after it; 0: none */
 	double *lat_us;		/* requests entries */
 	int error;
 };
@@ -44,7 +46,11 @@ static void *work(void *arg)
 	for (unsigned i = 0; i < w->requests; i++) {
 		double t0 = now_us();
 		cJSON *reply;
-		int r = varlink_call(fd, w->method, NULL, 64 << 20, &reply);
+		int r;
+
+		if (w->deadline_us && t0 >= w->deadline_us)
+			break;
+		r = varlink_call(fd, w->method, NULL, 64 << 20, &reply);
 
 		if (r < 0 || cJSON_GetObjectItemCaseSensitive(reply, "error")) {
 			w->error = r < 0 ? r : -EPROTO;
@@ -73,12 +79,13 @@ int main(int argc, char **argv)
 		{ "clients", required_argument, NULL, 'c' },
 		{ "requests", required_argument, NULL, 'n' },
 		{ "method", required_argument, NULL, 'm' },
+		{ "seconds", required_argument, NULL, 't' },
 		{ NULL }
 	};
 	const char *socket = POOL_SOCKET, *method = POOL_INTERFACE ".Status";
 	unsigned clients = 1, requests = 1000;
 	struct worker *w;
-	double *all, t0, elapsed;
+	double *all, t0, elapsed, seconds = 0;
 	size_t n = 0;
 	int c, failed = 0;
 
@@ -89,13 +96,14 @@ int main(int argc, char **argv)
 		case 'c': clients = strtoul(optarg, NULL, 10); break;
 		case 'n': requests = strtoul(optarg, NULL, 10); break;
 		case 'm': method = optarg; break;
+		case 't': seconds = strtod(optarg, NULL); break;
 		default:
 			fprintf(stderr, "usage: gigapool-bench [--socket S] [--clients N] "
-				"[--requests M] [--method NAME]\n");
+				"[--requests M] [--seconds S] [--method NAME]\n");
 			return 2;
 		}
 	}
-	if (clients == 0 || requests == 0 || clients > 10000)
+	if (clients == 0 || requests == 0 || clients > 10000 || !(seconds >= 0))
 		return 2;
 	w = calloc(clients, sizeof(*w));
 	all = calloc((size_t)clients * requests, sizeof(*all));
@@ -104,6 +112,7 @@ int main(int argc, char **argv)
 	t0 = now_us();
 	for (unsigned i = 0; i < clients; i++) {
 		w[i] = (struct worker){ .socket = socket, .method = method, .requests = requests,
+					.deadline_us = seconds ? t0 + seconds * 1e6 : 0,
 					.lat_us = all + (size_t)i * requests };
 		if (pthread_create(&w[i].thread, NULL, work, &w[i]) != 0)
 			return 1;
