@@ -556,7 +556,8 @@ def fragment(runs, plots_rel, commands):
         lines += [
             "### Compaction: 1 GiB pages back for ordinary VMs",
             "",
-            "The kernel cannot move pool pages yet; this models what it would decide. Every VM "
+            "The kernel moves pool pages (docs/kernel.md, Compaction); this models its decisions "
+            "with the same code, a migration costing its pages. Every VM "
             "reserves before start as above: an ordinary VM's reservation (`--kind ordinary`) "
             "holds its 1 GiB pages, its cycles reclaim empty chunks for them, and the VM takes "
             "its pages once the cycles the reservation needs have run. With compaction, when "
