@@ -488,7 +488,7 @@ static long long memmap_pages(void)
 int main(int argc, char **argv)
 {
 	struct worker workers[MAX_WORKERS];
-	int seconds = 20, per_node = 2, nr_workers, dev, i;
+	int seconds = 20, per_node = 2, nr_workers, dev, i, extra;
 	long long fallbacks0, lends0, reclaims0, huge0, memmap0, hvo_pages;
 	long long final_reclaims = 0, compactions0, moved0;
 	struct mm_counters before, after;
@@ -562,6 +562,17 @@ int main(int argc, char **argv)
 	pthread_create(&resizer, NULL, resizer_fn, &dev);
 	pthread_create(&compactor, NULL, compactor_fn, &dev);
 	sleep(seconds);
+	/*
+	 * Whether a compaction finds pages to move depends on the moment: its
+	 * node needs two chunks in use, one with room for the other's pages,
+	 * while the resizer lends and reclaims.  Run on, up to three times as
+	 * long in all, until pages have moved under load.
+	 */
+	for (extra = 0; extra < 2 * seconds &&
+	     counter_sum("compact_pages_moved") == moved0; extra++)
+		sleep(1);
+	if (extra)
+		tap_diag("ran %d s longer until compaction moved pages", extra);
 	atomic_store(&stop, true);
 	for (i = 0; i < nr_workers; i++)
 		pthread_join(workers[i].thread, NULL);
