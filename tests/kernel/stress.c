@@ -26,6 +26,8 @@
  * fault, fill, check and free them and the resizer lends and reclaims:
  * a compaction may only fall short (EAGAIN), every one must be counted,
  * and a worker's check after a pause sees its data wherever it moved.
+ * Last, with the resizer stopped, every node gets a mapped fixture that
+ * the compactor must move under the workers' load (see compact_fixtures()).
  * Meant for the debug kernel (KASAN, lockdep, DEBUG_VM), whose console the
  * harness checks for reports.
  */
@@ -66,7 +68,7 @@
  */
 #define HVO_PAGES	(CHUNK_PAGES * 64 / PAGE_SIZE_4K - 1)
 
-static atomic_bool stop;
+static atomic_bool stop, stop_resizer;
 static atomic_long secret_ops, gmem_ops, worker_errors;
 static int nodes[MAX_NODES], nr_nodes;
 static long long floor_chunks;
@@ -119,20 +121,26 @@ static bool secret_fill(struct worker *w, struct region *r, size_t size)
 	return true;
 }
 
-/* Check a region secret_fill() filled kept its data, wherever it moved; free it. */
-static void secret_check(struct worker *w, struct region *r)
+/*
+ * Check a region secret_fill() filled kept its data, wherever it moved;
+ * free it.  Returns whether the data was intact.
+ */
+static bool secret_check(struct worker *w, struct region *r)
 {
+	bool intact = true;
 	size_t off;
 
 	for (off = 0; off < r->size; off += PAGE_SIZE_4K) {
 		if (*(long *)(r->addr + off) != (long)off + w->node) {
 			errno = EIO;
 			fail("memfd_secret lost data");
+			intact = false;
 			break;
 		}
 	}
 	region_unmap(r);
 	atomic_fetch_add(&secret_ops, 1);
+	return intact;
 }
 
 /* A region of up to REGION_MAX, filled, checked after a pause and freed. */
@@ -332,7 +340,7 @@ static void *resizer_fn(void *arg)
 	unsigned int seed = 1;
 	long turn;
 
-	for (turn = 0; !atomic_load(&stop); turn++) {
+	for (turn = 0; !atomic_load(&stop_resizer); turn++) {
 		long long chunks[MAX_NODES], room, done;
 		int i, n, candidates[MAX_NODES], nr = 0;
 		bool lend = !(turn & 1);
@@ -415,6 +423,119 @@ static long long counter_sum(const char *file)
 }
 
 /*
+ * The fixture of the last phase, one per node: a region of more than the
+ * small owners' share, whose further pages take blocks of their own in
+ * another chunk than the small owners' one (unmapped_pool_place()).
+ */
+#define FIXTURE_MIB	24
+#define FIXTURE_SIZE	(FIXTURE_MIB * MIB)
+#define FIXTURE_PAGES	(FIXTURE_SIZE / PAGE_SIZE_4K)
+/* Seconds the compactor gets to move pages of every fixture. */
+#define FIXTURE_WAIT	60
+/* Tries at a lend that falls short under load, a second apart. */
+#define LEND_TRIES	10
+
+static struct fixture {
+	struct worker owner;	/* the node and data pattern, as a worker's */
+	struct region r;
+	bool filled;
+	unsigned long long pfns[FIXTURE_PAGES];	/* page frames when filled */
+	long moved;		/* pages found on other frames since */
+	int seconds;		/* waited until then */
+} fixtures[MAX_NODES];
+
+/*
+ * The page frames of a fixture, which a page being moved (under a
+ * migration entry, so not present) may hide for a moment.
+ */
+static bool fixture_pfns(struct fixture *f, unsigned long long *pfns)
+{
+	int try;
+
+	for (try = 0; try < 100; try++) {
+		if (region_pfns(&f->r, pfns))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+/*
+ * Whether node index i has at least two chunks, lending the missing one;
+ * a lend may fall short under load (see move_failed()), so it is tried
+ * again.  The resizer is stopped: the moves are main's to count.
+ */
+static bool fixture_chunks(int i)
+{
+	long long chunks = pool_read(nodes[i], "nr_chunks"), done;
+	int try;
+
+	for (try = 0; chunks < 2 && try < LEND_TRIES; try++) {
+		if (try)
+			sleep(1);
+		done = move_sysfs(nodes[i], chunks, true);
+		moves.lends += done;
+		expect_move(i, true, done);
+		chunks += done;
+	}
+	return chunks >= 2;
+}
+
+/*
+ * Whether a compaction finds pages to move under the free-running load
+ * depends on the moment: its node needs two chunks in use at once, which
+ * the resizer's lends and reclaims seldom leave for long, least of all on
+ * the slow debug kernel.  So, with the resizer stopped and the workers and
+ * the compactor still running, every node gets a second chunk and a
+ * fixture with blocks of its own in it: two chunks in use, the fixture's
+ * the emptier one (the small owners' chunk holds the first 16 MiB of every
+ * region and guest_memfd file), and room in the other for its pages.
+ * Within FIXTURE_WAIT seconds the compactor must have moved pages of every
+ * fixture while they were mapped, and each must read back unchanged.
+ */
+static void compact_fixtures(void)
+{
+	static unsigned long long now[FIXTURE_PAGES];
+	int i, p, waited, left = nr_nodes;
+
+	for (i = 0; i < nr_nodes; i++) {
+		struct fixture *f = &fixtures[i];
+
+		f->owner.node = nodes[i];
+		tap_ok(fixture_chunks(i), "node %d: a second chunk for the fixture",
+		       nodes[i]);
+		f->filled = bind_memory(nodes[i]) &&
+			    secret_fill(&f->owner, &f->r, FIXTURE_SIZE);
+		tap_ok(f->filled && fixture_pfns(f, f->pfns),
+		       "node %d: a fixture of %d MiB filled", nodes[i],
+		       FIXTURE_MIB);
+		left -= !f->filled;
+	}
+	for (waited = 1; left && waited <= FIXTURE_WAIT; waited++) {
+		sleep(1);
+		for (i = 0; i < nr_nodes; i++) {
+			struct fixture *f = &fixtures[i];
+
+			if (!f->filled || f->moved || !fixture_pfns(f, now))
+				continue;
+			for (p = 0; p < FIXTURE_PAGES; p++)
+				f->moved += now[p] != f->pfns[p];
+			f->seconds = waited;
+			left -= f->moved > 0;
+		}
+	}
+	for (i = 0; i < nr_nodes; i++) {
+		struct fixture *f = &fixtures[i];
+
+		tap_ok(f->moved > 0,
+		       "node %d: compaction moved pages of the mapped fixture under load (%ld of %lu, in %d s)",
+		       nodes[i], f->moved, (unsigned long)FIXTURE_PAGES, f->seconds);
+		tap_ok(f->filled && secret_check(&f->owner, &f->r),
+		       "node %d: the fixture reads back unchanged", nodes[i]);
+	}
+}
+
+/*
  * Whether the kernel command line turns HugeTLB vmemmap optimisation on:
  * its last hugetlb_free_vmemmap= word, as the kernel reads it.
  */
@@ -488,7 +609,7 @@ static long long memmap_pages(void)
 int main(int argc, char **argv)
 {
 	struct worker workers[MAX_WORKERS];
-	int seconds = 20, per_node = 2, nr_workers, dev, i, extra;
+	int seconds = 20, per_node = 2, nr_workers, dev, i;
 	long long fallbacks0, lends0, reclaims0, huge0, memmap0, hvo_pages;
 	long long final_reclaims = 0, compactions0, moved0;
 	struct mm_counters before, after;
@@ -562,21 +683,12 @@ int main(int argc, char **argv)
 	pthread_create(&resizer, NULL, resizer_fn, &dev);
 	pthread_create(&compactor, NULL, compactor_fn, &dev);
 	sleep(seconds);
-	/*
-	 * Whether a compaction finds pages to move depends on the moment: its
-	 * node needs two chunks in use, one with room for the other's pages,
-	 * while the resizer lends and reclaims.  Run on, up to three times as
-	 * long in all, until pages have moved under load.
-	 */
-	for (extra = 0; extra < 2 * seconds &&
-	     counter_sum("compact_pages_moved") == moved0; extra++)
-		sleep(1);
-	if (extra)
-		tap_diag("ran %d s longer until compaction moved pages", extra);
+	atomic_store(&stop_resizer, true);
+	pthread_join(resizer, NULL);
+	compact_fixtures();
 	atomic_store(&stop, true);
 	for (i = 0; i < nr_workers; i++)
 		pthread_join(workers[i].thread, NULL);
-	pthread_join(resizer, NULL);
 	pthread_join(compactor, NULL);
 
 	tap_eq(atomic_load(&worker_errors), 0, "workers saw no error");
