@@ -124,7 +124,7 @@ if $check_mode; then
 		# still compacts (chunks that fit it), never more than it a cycle.
 		for cap in 0 65536; do
 			policy=$out/host-1.5t.compact$cap.json
-			sed "1a\\\t\"max_compact_pages_per_cycle\": $cap," \
+			sed "1a \"max_compact_pages_per_cycle\": $cap," \
 				bench/sim/policies/host-1.5t.json >"$policy"
 			check_run "compaction.cap$cap" --policy "$policy" --reserve
 			if [ "$cap" -eq 0 ]; then
