@@ -22,9 +22,11 @@ sim=build/bench/sim/gigapool-sim
 python=/usr/bin/python3
 events=${SIM_EVENTS:-100000}
 check_events=15000
-# Pages compaction may move per daemon cycle: one chunk's worth.  A cap
-# below what the emptiest stranded chunks hold moves nothing at all.
-compact_pages=262144
+# Compaction moves at most the policy's max_compact_pages_per_cycle pages
+# per daemon cycle, as gigapoold does; host-1.5t.json leaves it at the
+# default, 262144 (one chunk's worth).  The runs without compaction model
+# a kernel that does not announce UNMAPPED_POOL_FEAT_COMPACT
+# (--no-feat-compact).
 # Static splits tried, 1 GiB pages kept for ordinary VMs; the best one in
 # hindsight (fewest VMs failed) is the one reported.
 splits=$(seq 1000 25 1250)
@@ -63,6 +65,7 @@ if $check_mode; then
 		n=$((n + 1))
 		echo "${1/#ok -/ok $n -}" | sed "s/^not ok -/not ok $n -/"
 	}
+	# check_run LABEL ARGS...: one run's TAP lines; its result line stays in $result.
 	check_run() {
 		local label=$1 output status=0
 		shift
@@ -71,6 +74,20 @@ if $check_mode; then
 			case "$line" in "ok -"* | "not ok -"*) tap_line "$line" ;; esac
 		done <<<"$output"
 		[ "$status" -eq 0 ] || tap_line "not ok - $label: gigapool-sim exited with status $status"
+		result=$(grep '^result ' <<<"$output" || true)
+	}
+	# expect WHAT [FIELD OP VALUE]...: one TAP line on the last run's result
+	# fields, each compared with test(1)'s OP; a field missing fails.
+	expect() {
+		local what=$1 ok=ok got
+		shift
+		while [ $# -ge 3 ]; do
+			got=$(tr ' ' '\n' <<<"$result" | sed -n "s/^$1=//p")
+			[[ "$got" =~ ^[0-9]+$ ]] && test "$got" "$2" "$3" || ok="not ok"
+			what+=" $1=${got:-missing} ($2 $3)"
+			shift 3
+		done
+		tap_line "$ok - $what"
 	}
 	{
 		echo "# placement simulator: $check_events VM creates and destroys per run, invariants only"
@@ -91,12 +108,34 @@ if $check_mode; then
 			--max-per-owner 8.5 --max-over-goal 422
 		check_run "planner" --placement owner-affine \
 			--policy bench/sim/policies/host-1.5t.json --reserve \
-			--max-per-owner 6.3 --max-over-goal 103
+			--max-per-owner 6.3 --max-over-goal 103 --no-feat-compact
+		expect "planner: a kernel without UNMAPPED_POOL_FEAT_COMPACT: no compaction:" \
+			compact_pages -eq 0 compactions -eq 0 compact_pages_moved -eq 0
 		# Compaction's goal, met at 15,000 events: no ordinary VM fails
 		# while free hugetlb + pool pages cover it (13 fail without
 		# compaction); every move is checked against the model.
 		check_run "compaction" --policy bench/sim/policies/host-1.5t.json \
-			--reserve --compact-pages "$compact_pages" --max-covered 0
+			--reserve --max-covered 0
+		expect "compaction: at most the policy's default max_compact_pages_per_cycle per cycle:" \
+			compact_pages -eq 262144 compact_pages_cycle_max -le 262144 \
+			compact_pages_moved -gt 0
+		# The same run with the policy's max_compact_pages_per_cycle set:
+		# 0 turns compaction off; a cap below what the stranded chunks hold
+		# still compacts (chunks that fit it), never more than it a cycle.
+		for cap in 0 65536; do
+			policy=$out/host-1.5t.compact$cap.json
+			sed "1a \"max_compact_pages_per_cycle\": $cap," \
+				bench/sim/policies/host-1.5t.json >"$policy"
+			check_run "compaction.cap$cap" --policy "$policy" --reserve
+			if [ "$cap" -eq 0 ]; then
+				expect "compaction.cap0: max_compact_pages_per_cycle 0: no compaction:" \
+					compact_pages -eq 0 compactions -eq 0 compact_pages_moved -eq 0
+			else
+				expect "compaction.cap$cap: at most max_compact_pages_per_cycle $cap per cycle:" \
+					compact_pages -eq "$cap" compact_pages_cycle_max -le "$cap" \
+					compact_pages_moved -gt 0
+			fi
+		done
 		echo "1..$n"
 	} | tap_summary --plan
 	exit
@@ -120,14 +159,15 @@ for p in first-fit fullest-first owner-affine; do
 	run "place.$p" --placement "$p" --series "build/bench/sim/runs/place.$p.csv"
 	run "nosecrets.$p" --placement "$p" --secrets 0
 done
-run policy.shipped --policy config/policy.json
-run policy.shipped.reserve --policy config/policy.json --reserve
+# The daemon's policies without compaction.
+run policy.shipped --policy config/policy.json --no-feat-compact
+run policy.shipped.reserve --policy config/policy.json --reserve --no-feat-compact
 for name in host-1.5t wide-band; do
-	run "policy.$name" --policy "bench/sim/policies/$name.json"
-	run "policy.$name.reserve" --policy "bench/sim/policies/$name.json" --reserve
+	run "policy.$name" --policy "bench/sim/policies/$name.json" --no-feat-compact
+	run "policy.$name.reserve" --policy "bench/sim/policies/$name.json" --reserve --no-feat-compact
 done
 for mib in 0 1024; do
-	run "react.$mib" --policy bench/sim/policies/host-1.5t.json --react-mib "$mib"
+	run "react.$mib" --policy bench/sim/policies/host-1.5t.json --react-mib "$mib" --no-feat-compact
 done
 # Giving 1 GiB pages back to ordinary VMs: today's static split, and
 # the daemon with every VM reserving before start (an ordinary VM's
@@ -137,11 +177,10 @@ done
 for n in $splits; do
 	run "split.$n" --static-split "$n"
 done
-run compact --policy bench/sim/policies/host-1.5t.json --reserve \
-	--compact-pages "$compact_pages"
+run compact --policy bench/sim/policies/host-1.5t.json --reserve
 for share in 0.5 1; do
 	run "compact.pinned$share" --policy bench/sim/policies/host-1.5t.json --reserve \
-		--compact-pages "$compact_pages" --pinned "$share"
+		--pinned "$share"
 done
 
 mkdir -p docs/bench

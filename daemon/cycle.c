@@ -104,6 +104,16 @@ enum cycle_watermark cycle_watermark(bool is_set, uint64_t set_pages, uint64_t k
 }
 
 /*
+ * A kernel without compaction leaves the plan's free pages in chunks in
+ * use where they are; a policy can turn compaction off with a budget of 0.
+ * gigapoold and the simulator's model of it decide this here alike.
+ */
+bool cycle_can_compact(bool feat_compact, const struct policy *p)
+{
+	return feat_compact && p->max_compact_pages_per_cycle > 0;
+}
+
+/*
  * The cycle's page budget (max_compact_pages_per_cycle) goes to the nodes
  * in order, each taking at most a chunk's worth of pages per chunk it
  * empties: a chunk that is to be emptied has fewer pages in use than

@@ -53,6 +53,12 @@ struct cycle_compacted {
 };
 
 /*
+ * Whether a cycle asks for compaction at all (planner_compact()): the
+ * kernel announces UNMAPPED_POOL_FEAT_COMPACT (feat_compact) and the
+ * policy's max_compact_pages_per_cycle is not 0.
+ */
+bool cycle_can_compact(bool feat_compact, const struct policy *p);
+/*
  * The pages the compaction of chunks chunks on one node may move, taken
  * from what the cycle's page budget has left; 0 when it is spent.
  */

@@ -115,7 +115,7 @@ static void replace_state(struct manager *m, struct system_state *s)
 
 bool manager_can_compact(const struct manager *m)
 {
-	return backend_can_compact(m->backend) && m->policy->max_compact_pages_per_cycle > 0;
+	return cycle_can_compact(backend_can_compact(m->backend), m->policy);
 }
 
 int manager_plan(const struct manager *m, const struct system_state *s, struct plan *ret)

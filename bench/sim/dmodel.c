@@ -43,11 +43,11 @@ struct dmodel {
 	uint64_t retry_at;		/* 0: no retry pending */
 	uint64_t more_at;		/* 0: no cycle pending for moves the budget left */
 	uint64_t next_timer;
-	uint64_t compact_pages;		/* per cycle; 0: no compaction */
+	bool feat_compact;		/* the kernel announces UNMAPPED_POOL_FEAT_COMPACT */
 	struct dmodel_stats stats;
 };
 
-int dmodel_new(const char *policy_path, struct host *h, uint64_t compact_pages,
+int dmodel_new(const char *policy_path, struct host *h, bool feat_compact,
 	       struct dmodel **ret, char **ret_error)
 {
 	struct dmodel *d = calloc(1, sizeof(*d));
@@ -62,7 +62,7 @@ int dmodel_new(const char *policy_path, struct host *h, uint64_t compact_pages,
 		return r;
 	}
 	d->host = h;
-	d->compact_pages = compact_pages;
+	d->feat_compact = feat_compact;
 	*ret = d;
 	return 0;
 }
@@ -140,27 +140,33 @@ static void schedule(struct dmodel *d, uint64_t deferred, uint64_t moved, bool s
 
 /*
  * Empty np->compact chunks more than are empty after the cycle's reclaims,
- * moving at most compact_pages, and give back those it emptied; returns
- * the chunks given back.  Chunks left for the page cap are left to the
- * next cycle, as the move budget's are (*deferred); chunks that found no
- * room, or only pinned ones, are a shortfall.
+ * moving at most the pages the policy's max_compact_pages_per_cycle gives
+ * the node (cycle_compact_pages(), as gigapoold shares it out; the one
+ * node has it all), and give back those it emptied; returns the chunks
+ * given back.  Chunks left for the page cap are left to the next cycle,
+ * as the move budget's are (*deferred); chunks that found no room, or
+ * only pinned ones, are a shortfall.
  */
-static uint64_t compact(struct dmodel *d, const struct node_plan *np, uint64_t *deferred,
-			bool *shortfall)
+static uint64_t compact(struct dmodel *d, const struct system_state *s,
+			const struct node_plan *np, uint64_t *deferred, bool *shortfall)
 {
+	uint64_t budget = d->policy->max_compact_pages_per_cycle;
 	struct host_compact hc;
 	struct host_stats st;
-	uint64_t returned;
+	uint64_t returned, max_pages;
 
 	if (!np->compact)
 		return 0;
+	max_pages = cycle_compact_pages(&budget, np->compact, pages_per_chunk(s));
 	host_stats(d->host, &st);
-	if (host_compact(d->host, st.empty_chunks + np->compact, d->compact_pages, &hc) < 0) {
+	if (host_compact(d->host, st.empty_chunks + np->compact, max_pages, &hc) < 0) {
 		*shortfall = true;
 		return 0;
 	}
 	d->stats.compactions++;
 	d->stats.compact_pages_moved += hc.pages_moved;
+	if (hc.pages_moved > d->stats.compact_pages_cycle_max)
+		d->stats.compact_pages_cycle_max = hc.pages_moved;
 	d->stats.compact_short += hc.emptied < np->compact;
 	d->stats.compact_stuck_pinned += hc.stuck_pinned;
 	d->stats.compact_stuck_no_room += hc.stuck_no_room;
@@ -191,7 +197,8 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	r = planner_plan(&s, d->policy, d->resv, d->n_resv, &plan);
 	if (r < 0)
 		return r;
-	if (d->compact_pages)
+	/* gigapoold's manager_plan(), with the model's kernel's INFO features. */
+	if (cycle_can_compact(d->feat_compact, d->policy))
 		planner_compact(&s, d->policy, &plan);
 	np = &plan.nodes[0];
 	lent = move(d->host, host_lend, np->lend);
@@ -199,7 +206,7 @@ static int cycle(struct dmodel *d, uint64_t now_us)
 	reclaimed = move(d->host, host_reclaim, np->reclaim);
 	shortfall = lent < np->lend || lent_cma < np->lend_cma || reclaimed < np->reclaim;
 	deferred = np->deferred;
-	compacted = compact(d, np, &deferred, &shortfall);
+	compacted = compact(d, &s, np, &deferred, &shortfall);
 	if (lent + lent_cma)
 		d->last_lend_us = s.now_usec;
 	/* Only this sets the model's watermark: the cycle's snapshot reads back the last one set. */
@@ -335,6 +342,12 @@ uint64_t dmodel_settle_us(const struct dmodel *d)
 {
 	return (policy_node(d->policy, 0)->cooldown_sec + 2 * d->policy->interval_sec) *
 	       USEC_PER_SEC;
+}
+
+uint64_t dmodel_compact_pages(const struct dmodel *d)
+{
+	return cycle_can_compact(d->feat_compact, d->policy) ?
+	       d->policy->max_compact_pages_per_cycle : 0;
 }
 
 void dmodel_stats(const struct dmodel *d, struct dmodel_stats *ret)

@@ -26,6 +26,7 @@ struct dmodel_stats {
 	uint64_t more_capped;		/* chains of those ended by MORE_CYCLES_MAX */
 	uint64_t compactions;		/* compactions the planner asked for */
 	uint64_t compact_pages_moved;
+	uint64_t compact_pages_cycle_max;	/* the most pages one cycle's compaction moved */
 	uint64_t compact_returned;	/* chunks they emptied and the reclaim after gave back */
 	uint64_t compact_short;		/* compactions that emptied fewer chunks than asked */
 	uint64_t compact_stuck_pinned, compact_stuck_no_room, compact_stuck_budget;
@@ -35,10 +36,14 @@ struct dmodel;
 
 /*
  * The policy file is parsed with policy_parse(); errors come back in
- * ret_error.  compact_pages: pages a cycle may move when the planner asks
- * for compaction (planner_compact()); 0: the daemon never compacts.
+ * ret_error.  feat_compact: the model's kernel announces
+ * UNMAPPED_POOL_FEAT_COMPACT in INFO.  With it, and the policy's
+ * max_compact_pages_per_cycle not 0, cycles ask for compaction when the
+ * planner wants it (planner_compact()) and move at most that many pages;
+ * otherwise the daemon never compacts, as gigapoold decides
+ * (cycle_can_compact()).
  */
-int dmodel_new(const char *policy_path, struct host *h, uint64_t compact_pages,
+int dmodel_new(const char *policy_path, struct host *h, bool feat_compact,
 	       struct dmodel **ret, char **ret_error);
 void dmodel_free(struct dmodel *d);
 
@@ -68,6 +73,8 @@ int dmodel_release(struct dmodel *d, const char *owner, uint64_t now_us);
 uint64_t dmodel_headroom_high(const struct dmodel *d);
 /* The time after which the policy would have given back any surplus. */
 uint64_t dmodel_settle_us(const struct dmodel *d);
+/* The pages a cycle's compaction may move; 0 when the daemon never compacts. */
+uint64_t dmodel_compact_pages(const struct dmodel *d);
 void dmodel_stats(const struct dmodel *d, struct dmodel_stats *ret);
 
 #endif

@@ -229,7 +229,8 @@ def compaction_reading(runs):
             f"ordinary VMs failed without compaction, "
             f"{none['ordinary_failed_covered']} of them while free hugetlb and pool pages covered "
             f"their request: the pool's free pages sat in chunks that other pages kept in use. "
-            f"With compaction (at most {int(comp['compact_pages']):,} pages moved per cycle) "
+            f"With compaction (at most {int(comp['compact_pages']):,} pages moved per cycle, "
+            f"the policy's `max_compact_pages_per_cycle`) "
             f"{comp['ordinary_failed']} failed, {comp['ordinary_failed_covered']} of them while "
             f"the host had the memory, and {comp['confidential_failed']} confidential VMs failed. "
             f"The cost: {int(comp['compactions']):,} compactions moved "
@@ -536,7 +537,10 @@ def fragment(runs, plots_rel, commands):
         "1 GiB pages are free at its start. \"Reserve before start\" is the flow of "
         "`docs/daemon.md` for both kinds of VM: reserve the VM's size (a confidential VM's in "
         "free pool chunks, an ordinary VM's in free 1 GiB pages with `--kind ordinary`), start "
-        "it, release once it runs. The daemon is "
+        "it, release once it runs. These runs model a kernel without compaction "
+        "(`--no-feat-compact`: it does not announce `UNMAPPED_POOL_FEAT_COMPACT`, so the "
+        "daemon never compacts, as gigapoold decides in `cycle_can_compact()`); the next "
+        "section compacts. The daemon is "
         "taken to answer an event after the VMs fault 256 MiB more (the table after shows how "
         "much that choice matters); while a VM faults, the cycle after one cut short comes the "
         "same way, since the model's clock stands still within an event.",
@@ -570,7 +574,9 @@ def fragment(runs, plots_rel, commands):
             "the daemon reclaims the chunks emptied. A static split lends the pool all but N "
             "1 GiB pages at start and never moves a chunk; N is chosen in hindsight as the one "
             "with the fewest VMs failed. The daemon rows are host-1.5t's runs above, and "
-            "the compaction runs use that policy too.",
+            "the compaction runs use that policy too, on a kernel that announces "
+            "`UNMAPPED_POOL_FEAT_COMPACT`: each cycle moves at most the policy's "
+            "`max_compact_pages_per_cycle` pages (host-1.5t.json leaves the default, 262,144).",
             "",
             f"![VM failures per strategy]({plots_rel}/sim-compaction.png)",
             "",

@@ -56,7 +56,12 @@ struct options {
 	 */
 	bool split;
 	uint64_t static_split;
-	uint64_t compact_pages;		/* with a policy: pages compaction may move per cycle */
+	/*
+	 * With a policy: the kernel does not announce UNMAPPED_POOL_FEAT_COMPACT,
+	 * so the daemon never compacts; otherwise it compacts as the policy's
+	 * max_compact_pages_per_cycle lets it.
+	 */
+	bool no_feat_compact;
 	double pinned_share;		/* of confidential VMs whose pages may not move */
 	/*
 	 * The regression bound of check mode on the missed per-owner goal:
@@ -496,6 +501,7 @@ static void print_result(const struct sim *s)
 	       " static_split=%" PRId64 " compact_pages=%" PRIu64
 	       " pinned_share=%.2f ordinary_failed_covered=%" PRIu64
 	       " compactions=%" PRIu64 " compact_pages_moved=%" PRIu64
+	       " compact_pages_cycle_max=%" PRIu64
 	       " compact_returned=%" PRIu64 " compact_short=%" PRIu64
 	       " compact_stuck_pinned=%" PRIu64 " compact_stuck_no_room=%" PRIu64
 	       " compact_stuck_budget=%" PRIu64 " sim_hours=%.1f\n",
@@ -513,8 +519,9 @@ static void print_result(const struct sim *s)
 	       ds.lend_requested - ds.lent, ds.reclaim_requested - ds.reclaimed,
 	       ds.reclaim_short_cycles, ds.event_storms, ds.more_cycles, ds.more_capped,
 	       s->opt->split ? (int64_t)s->opt->static_split : (int64_t)-1,
-	       s->opt->compact_pages, s->opt->pinned_share, m->ordinary_failed_covered,
-	       ds.compactions, ds.compact_pages_moved, ds.compact_returned, ds.compact_short,
+	       s->dm ? dmodel_compact_pages(s->dm) : 0, s->opt->pinned_share,
+	       m->ordinary_failed_covered, ds.compactions, ds.compact_pages_moved,
+	       ds.compact_pages_cycle_max, ds.compact_returned, ds.compact_short,
 	       ds.compact_stuck_pinned, ds.compact_stuck_no_room, ds.compact_stuck_budget,
 	       span / USEC_PER_HOUR);
 }
@@ -655,8 +662,10 @@ static void usage(FILE *f)
 		"                      with --kind ordinary)\n"
 		"  --react-mib N       with --policy: MiB the VMs fault between a pool event and\n"
 		"                      the daemon's answer (256)\n"
-		"  --compact-pages N   with --policy: the planner may ask to compact, moving at\n"
-		"                      most N pages per cycle (0: never, the default)\n"
+		"  --no-feat-compact   with --policy: the kernel does not announce\n"
+		"                      UNMAPPED_POOL_FEAT_COMPACT, so the daemon never compacts;\n"
+		"                      otherwise it compacts at most the policy's\n"
+		"                      max_compact_pages_per_cycle pages per cycle (0: never)\n"
 		"  --pinned F          share of confidential VMs whose pages may not move (0)\n"
 		"  --static-split N    no daemon: N 1 GiB pages for ordinary VMs, the rest lent\n"
 		"                      to the pool at start, for good\n"
@@ -689,7 +698,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 		{ "check", no_argument, NULL, 'C' },
 		{ "max-per-owner", required_argument, NULL, 'B' },
 		{ "max-over-goal", required_argument, NULL, 'O' },
-		{ "compact-pages", required_argument, NULL, 'K' },
+		{ "no-feat-compact", no_argument, NULL, 'K' },
 		{ "pinned", required_argument, NULL, 'N' },
 		{ "static-split", required_argument, NULL, 'T' },
 		{ "max-covered", required_argument, NULL, 'V' },
@@ -760,7 +769,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 			bounds |= 2;
 			break;
 		case 'K':
-			r = parse_u64(optarg, 0, UINT32_MAX, &ret->compact_pages);
+			ret->no_feat_compact = true;
 			break;
 		case 'N':
 			r = parse_double(optarg, 0, 1, &ret->pinned_share);
@@ -782,7 +791,7 @@ static int parse_options(int argc, char **argv, struct options *ret)
 	}
 	if (r == 0 && (optind < argc || (ret->reserve && !ret->policy)))
 		r = -EINVAL;
-	if (r == 0 && !ret->policy && ret->compact_pages)
+	if (r == 0 && !ret->policy && ret->no_feat_compact)
 		r = -EINVAL;
 	if (r == 0 && ret->max_covered >= 0 && (!ret->check || !ret->policy))
 		r = -EINVAL;
@@ -812,7 +821,7 @@ static int run(const struct options *opt, const struct workload *wl, struct sim 
 	if (r == 0)
 		host_on_move(s->host, blocks_moved, s);
 	if (r == 0 && opt->policy)
-		r = dmodel_new(opt->policy, s->host, opt->compact_pages, &s->dm, ret_error);
+		r = dmodel_new(opt->policy, s->host, !opt->no_feat_compact, &s->dm, ret_error);
 	for (uint64_t k = 0; r == 0 && opt->split && k < opt->wp.host_gib - opt->static_split; k++)
 		r = host_lend(s->host);
 	if (r == 0 && opt->series) {

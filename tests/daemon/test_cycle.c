@@ -235,6 +235,23 @@ static void test_compact_pages_budget(void **state)
 	assert_int_equal(budget, 0);
 }
 
+/*
+ * Compaction needs both the kernel's UNMAPPED_POOL_FEAT_COMPACT and a
+ * policy budget above 0; either alone leaves it off.
+ */
+static void test_can_compact(void **state)
+{
+	(void)state;
+	pol.max_compact_pages_per_cycle = 262144;
+	assert_true(cycle_can_compact(true, &pol));
+	assert_false(cycle_can_compact(false, &pol));
+	pol.max_compact_pages_per_cycle = 1;
+	assert_true(cycle_can_compact(true, &pol));
+	pol.max_compact_pages_per_cycle = 0;
+	assert_false(cycle_can_compact(true, &pol));
+	assert_false(cycle_can_compact(false, &pol));
+}
+
 static void expect_compacted(uint64_t count, uint64_t done, int error,
 			     const struct unmapped_pool_compact_req *report, uint64_t reclaim,
 			     uint64_t deferred, bool shortfall)
@@ -333,6 +350,7 @@ int main(void)
 		cmocka_unit_test_setup(test_read_back_chunks, setup),
 		cmocka_unit_test_setup(test_watermark, setup),
 		cmocka_unit_test_setup(test_compact_pages_budget, setup),
+		cmocka_unit_test_setup(test_can_compact, setup),
 		cmocka_unit_test_setup(test_compacted, setup),
 		cmocka_unit_test_setup(test_compact_why, setup),
 		cmocka_unit_test_setup(test_counter_saturates, setup),
