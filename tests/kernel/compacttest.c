@@ -4,15 +4,16 @@
  *
  *   compacttest
  *
- * Fragments node 0's pool over two chunks with many memfd_secret owners,
- * each filled with a pattern of its own, frees most of them so that a
- * chunk's worth of pages is free but no chunk is empty, and checks that
- * a reclaim fails; then compacts through sysfs (echo 1 > .../compact),
- * reclaims a chunk and checks that a free 1 GiB hugetlb page came back,
- * that every byte of the surviving owners, mapped in this process or not,
- * reads back unchanged, that mapped pages moved to the same offset of a
- * 2 MiB block with an owner's block kept together, that the direct map
- * was never split, and that the user-mapping shootdowns were counted.
+ * Fragments node 0's pool over two chunks with many memfd_secret owners
+ * (frag_fault() and frag_free_most() of tests/lib/util.c), the survivors
+ * each filled with a pattern of its own, so that a chunk's worth of pages
+ * is free but no chunk is empty, and checks that a reclaim fails; then
+ * compacts through sysfs (echo 1 > .../compact), reclaims a chunk and
+ * checks that a free 1 GiB hugetlb page came back, that every byte of the
+ * surviving owners, mapped in this process or not, reads back unchanged,
+ * that mapped pages moved to the same offset of a 2 MiB block with an
+ * owner's block kept together, that the direct map was never split, and
+ * that the user-mapping shootdowns were counted.
  * The ioctl's refusals and limits (bad input, page budget, no room) are
  * checked on the way.
  */
@@ -30,25 +31,12 @@
 #include "util.h"
 
 #define NODE		0
-#define OWNERS		40
-/*
- * 24 MiB each: the first 16 MiB of an owner go to the blocks small owners
- * share, in one chunk, the rest to blocks of its own, in the other.
- */
-#define OWNER_SIZE	(24 * MIB)
-#define OWNER_PAGES	(OWNER_SIZE / PAGE_SIZE_4K)
-#define SURVIVOR(i)	((i) % 4 == 0)
-/* Half of the survivors stay mapped; the others keep only their fd. */
-#define MAPPED(i)	((i) % 8 == 0)
+#define OWNER_PAGES	(FRAG_OWNER_SIZE / PAGE_SIZE_4K)
 #define BLOCK_PAGES	512ULL
 
-struct owner {
-	struct region r;
-	bool alive;
-	unsigned long long *pfns;	/* mapped survivors: before compaction */
-};
-
-static struct owner owners[OWNERS];
+static struct frag_owner owners[FRAG_OWNERS];
+/* Page frames of the mapped survivors before compaction. */
+static unsigned long long *pfns[FRAG_OWNERS];
 static int fd;
 static struct mm_counters start;
 
@@ -57,7 +45,7 @@ static unsigned long long pattern(int id, size_t word)
 	return ((unsigned long long)id << 48) ^ (word * 0x9e3779b97f4a7c15ULL);
 }
 
-static void fill(struct owner *o, int id)
+static void fill(struct frag_owner *o, int id)
 {
 	unsigned long long *w = (unsigned long long *)o->r.addr;
 	size_t i;
@@ -89,21 +77,21 @@ static long long survivors_bad(void)
 	char *addr;
 	int i;
 
-	for (i = 0; i < OWNERS; i++) {
+	for (i = 0; i < FRAG_OWNERS; i++) {
 		if (!owners[i].alive)
 			continue;
 		if (owners[i].r.addr != MAP_FAILED) {
 			bad += bad_pages(owners[i].r.addr, i);
 			continue;
 		}
-		addr = mmap(NULL, OWNER_SIZE, PROT_READ, MAP_SHARED, owners[i].r.fd, 0);
+		addr = mmap(NULL, FRAG_OWNER_SIZE, PROT_READ, MAP_SHARED, owners[i].r.fd, 0);
 		if (addr == MAP_FAILED) {
 			tap_diag("owner %d: mmap again: %s", i, strerror(errno));
 			bad += OWNER_PAGES;
 			continue;
 		}
 		bad += bad_pages(addr, i);
-		munmap(addr, OWNER_SIZE);
+		munmap(addr, FRAG_OWNER_SIZE);
 	}
 	return bad;
 }
@@ -125,51 +113,16 @@ static void test_bad_input(void)
 	tap_eq(compact_ioctl(&req), -ENODEV, "COMPACT of a node that does not exist: ENODEV");
 }
 
-/* Fault every owner in turn; survivors get their pattern, the others a touch. */
-static bool make_owners(void)
-{
-	int i;
-
-	for (i = 0; i < OWNERS; i++) {
-		if (!region_map(&owners[i].r, secret_create(), OWNER_SIZE)) {
-			tap_diag("owner %d: memfd_secret: %s", i, strerror(errno));
-			return false;
-		}
-		owners[i].alive = true;
-		if (SURVIVOR(i))
-			fill(&owners[i], i);
-		else if (region_fault(&owners[i].r) < 0)
-			return false;
-	}
-	return true;
-}
-
-/* Free the owners that do not survive; unmap the survivors not kept mapped. */
-static void free_most(void)
-{
-	int i;
-
-	for (i = 0; i < OWNERS; i++) {
-		if (!SURVIVOR(i)) {
-			region_unmap(&owners[i].r);
-			owners[i].alive = false;
-		} else if (!MAPPED(i)) {
-			munmap(owners[i].r.addr, OWNER_SIZE);
-			owners[i].r.addr = MAP_FAILED;
-		}
-	}
-}
-
 static bool record_pfns(void)
 {
 	bool ok = true;
 	int i;
 
-	for (i = 0; i < OWNERS && ok; i++) {
+	for (i = 0; i < FRAG_OWNERS && ok; i++) {
 		if (!owners[i].alive || owners[i].r.addr == MAP_FAILED)
 			continue;
-		owners[i].pfns = calloc(OWNER_PAGES, sizeof(*owners[i].pfns));
-		ok = owners[i].pfns && region_pfns(&owners[i].r, owners[i].pfns);
+		pfns[i] = calloc(OWNER_PAGES, sizeof(*pfns[i]));
+		ok = pfns[i] && region_pfns(&owners[i].r, pfns[i]);
 	}
 	return ok;
 }
@@ -187,8 +140,8 @@ static void check_moves(void)
 	size_t p;
 	int i;
 
-	for (i = 0; i < OWNERS; i++) {
-		if (!owners[i].pfns)
+	for (i = 0; i < FRAG_OWNERS; i++) {
+		if (!pfns[i])
 			continue;
 		if (!region_pfns(&owners[i].r, now)) {
 			tap_ok(false, "owner %d: page frames after compaction", i);
@@ -196,14 +149,14 @@ static void check_moves(void)
 		}
 		nr = 0;
 		for (p = 0; p < OWNER_PAGES; p++) {
-			if (now[p] == owners[i].pfns[p])
+			if (now[p] == pfns[i][p])
 				continue;
 			moved++;
-			offset += (now[p] ^ owners[i].pfns[p]) % BLOCK_PAGES != 0;
-			for (k = 0; k < nr && from[k] != owners[i].pfns[p] / BLOCK_PAGES; k++)
+			offset += (now[p] ^ pfns[i][p]) % BLOCK_PAGES != 0;
+			for (k = 0; k < nr && from[k] != pfns[i][p] / BLOCK_PAGES; k++)
 				;
 			if (k == nr && nr < 64) {
-				from[nr] = owners[i].pfns[p] / BLOCK_PAGES;
+				from[nr] = pfns[i][p] / BLOCK_PAGES;
 				to[nr++] = now[p] / BLOCK_PAGES;
 			} else if (k < nr) {
 				split += to[k] != now[p] / BLOCK_PAGES;
@@ -221,10 +174,11 @@ static void test_compact(void)
 	long long hp_free, compactions, moved, failed, shootdowns, used, err;
 	struct mm_counters now;
 
-	tap_ok(make_owners(), "%d memfd_secret owners of %lu MiB faulted, %d with a pattern",
-	       OWNERS, OWNER_SIZE / MIB, (OWNERS + 3) / 4);
+	tap_ok(frag_fault(owners, fill) >= 0,
+	       "%d memfd_secret owners of %lu MiB faulted, %d with a pattern",
+	       FRAG_OWNERS, FRAG_OWNER_SIZE / MIB, (FRAG_OWNERS + 3) / 4);
 	tap_eq(pool_read(NODE, "empty_chunks"), 0, "both chunks hold pages");
-	free_most();
+	frag_free_most(owners);
 	used = pool_read(NODE, "used_pages");
 	tap_ok(pool_read(NODE, "free_pages") >= CHUNK_PAGES,
 	       "three owners in four freed: a chunk's worth of pages is free (%lld used)", used);
@@ -304,14 +258,9 @@ int main(void)
 	if (!mm_counters_read(&start))
 		tap_bail("direct-map counters unreadable");
 	test_compact();
-	for (i = 0; i < OWNERS; i++) {
-		if (!owners[i].alive)
-			continue;
-		if (owners[i].r.addr != MAP_FAILED)
-			munmap(owners[i].r.addr, OWNER_SIZE);
-		close(owners[i].r.fd);
-		free(owners[i].pfns);
-	}
+	frag_release(owners);
+	for (i = 0; i < FRAG_OWNERS; i++)
+		free(pfns[i]);
 	tap_ok(pool_set_chunks(NODE, 0), "every chunk back once the survivors are gone");
 	return tap_done();
 }

@@ -16,6 +16,13 @@
  * memory lending costs (MemFree before and after); on both kernels it times
  * clearing 1 GiB, by faulting a 1 GiB hugetlb page and by memset().
  *
+ * Compaction (gigapool): two chunks fragmented as compacttest fragments
+ * them (frag_fault() in tests/lib/util.c), the time to give a 1 GiB page
+ * back by compaction to one empty chunk and the reclaim of that chunk, the
+ * pages moved and the user-mapping shootdowns by the pool's own counters,
+ * against faulting as many memfd_secret pages as compaction moved, fresh,
+ * in the same boot.
+ *
  * The free-path figure times freeing ordinary anonymous pages, which every
  * host does all the time: the pool's hook in the page allocator's free
  * path must cost nothing measurable, with no chunk lent (the hook is a
@@ -54,11 +61,11 @@
 static bool has_pool;
 
 /* Time of one step in ns, or -1 when it failed. */
-static long long timed_chunks(long long chunks)
+static long long timed_chunks(int node, long long chunks)
 {
 	long long start = now_ns();
 
-	return pool_set_chunks(-1, chunks) ? now_ns() - start : -1;
+	return pool_set_chunks(node, chunks) ? now_ns() - start : -1;
 }
 
 /*
@@ -127,18 +134,100 @@ static void lend_figures(void)
 
 	huge = hugetlb_read(-1, "nr_hugepages");
 	free0 = proc_value(MEMINFO, "MemFree:");
-	from_huge = timed_chunks(2);
+	from_huge = timed_chunks(-1, 2);
 	free1 = proc_value(MEMINFO, "MemFree:");
-	reclaim_clean = timed_chunks(0);
+	reclaim_clean = timed_chunks(-1, 0);
 	tap_ok(from_huge >= 0 && reclaim_clean >= 0, "lend 2 chunks from hugetlb and reclaim them");
 	/* With no free 1 GiB hugetlb page the pool takes chunks from CMA. */
 	tap_ok(node_write(-1, HUGETLB_DIR, "nr_hugepages", 0), "free every 1 GiB hugetlb page");
-	from_cma = timed_chunks(1);
+	from_cma = timed_chunks(-1, 1);
 	tap_ok(from_cma >= 0 && pool_set_chunks(-1, 0), "lend 1 chunk from CMA and reclaim it");
 	tap_ok(hugetlb_reserve(-1, huge), "restore %lld 1 GiB hugetlb pages", huge);
 	printf("# figure kbench-lend lend_huge_ns_per_gib=%lld lend_cma_ns_per_gib=%lld "
 	       "reclaim_clean_ns_per_gib=%lld memfree_kb_per_chunk=%lld\n",
 	       from_huge / 2, from_cma, reclaim_clean / 2, (free0 - free1) / 2);
+}
+
+#define COMPACT_NODE	0
+/* The wipe worker clears a fragmented pool's freed pages in well under this. */
+#define WIPE_TIMEOUT_MS	(120 * 1000)
+
+/* Time of a compaction of COMPACT_NODE to one empty chunk, -1 on failure. */
+static long long timed_compact(void)
+{
+	long long start = now_ns();
+
+	return node_write(COMPACT_NODE, POOL_DIR, "compact", 1) ? now_ns() - start : -1;
+}
+
+/* Time to fault that many fresh pages of memfd_secret, -1 on failure. */
+static long long timed_secret_fault(long long pages)
+{
+	struct region r;
+	long long ns;
+
+	if (pages <= 0 || !region_map(&r, secret_create(), pages * PAGE_SIZE_4K))
+		return -1;
+	ns = region_fault(&r);
+	region_unmap(&r);
+	return ns;
+}
+
+/*
+ * Giving back a 1 GiB page by compaction, printed as one figure line: two
+ * chunks lent, fragmented by FRAG_OWNERS owners of which three in four are
+ * freed (a chunk's worth free, no chunk empty); once the wipe worker has
+ * cleared the freed pages, `compact` to one empty chunk and the reclaim of
+ * that chunk, which returns a free 1 GiB hugetlb page, are timed.  The
+ * fill figures are the owners' faults into the fresh chunks and, after
+ * the reclaim, a fault of exactly as many pages as compaction moved.
+ */
+static void compact_figures(void)
+{
+	struct frag_owner owners[FRAG_OWNERS];
+	long long lend, frag, used, moved, failed, shootdowns, compact, reclaim;
+	long long huge, fallbacks, fill;
+
+	lend = timed_chunks(COMPACT_NODE, 2);
+	if (lend < 0)
+		tap_bail("cannot lend two chunks to fragment");
+	frag = frag_fault(owners, NULL);
+	tap_ok(frag >= 0 && pool_read(COMPACT_NODE, "empty_chunks") == 0,
+	       "compaction: %d owners of %lu MiB faulted over two chunks",
+	       FRAG_OWNERS, FRAG_OWNER_SIZE / MIB);
+	frag_free_most(owners);
+	tap_eq(pool_wait_wiped(COMPACT_NODE, WIPE_TIMEOUT_MS), 0,
+	       "compaction: three in four owners freed, their pages wiped");
+	used = pool_read(COMPACT_NODE, "used_pages");
+	tap_ok(pool_read(COMPACT_NODE, "free_pages") >= CHUNK_PAGES &&
+	       pool_read(COMPACT_NODE, "empty_chunks") == 0,
+	       "compaction: a chunk's worth free, no chunk empty (%lld pages used)", used);
+
+	moved = pool_read_raw(COMPACT_NODE, "compact_pages_moved");
+	failed = pool_read_raw(COMPACT_NODE, "compact_pages_failed");
+	shootdowns = pool_read_raw(COMPACT_NODE, "compact_shootdowns");
+	compact = timed_compact();
+	moved = pool_read_raw(COMPACT_NODE, "compact_pages_moved") - moved;
+	failed = pool_read_raw(COMPACT_NODE, "compact_pages_failed") - failed;
+	shootdowns = pool_read_raw(COMPACT_NODE, "compact_shootdowns") - shootdowns;
+	tap_ok(compact >= 0 && pool_read(COMPACT_NODE, "empty_chunks") == 1 && moved > 0 &&
+	       !failed, "compaction: one chunk emptied, %lld pages moved, %lld failed",
+	       moved, failed);
+	huge = hugetlb_read(COMPACT_NODE, "free_hugepages");
+	reclaim = timed_chunks(COMPACT_NODE, 1);
+	tap_ok(reclaim >= 0 && hugetlb_read(COMPACT_NODE, "free_hugepages") == huge + 1,
+	       "compaction: the emptied chunk reclaimed, a free 1 GiB hugetlb page back");
+
+	fallbacks = pool_read_raw(COMPACT_NODE, "fallbacks");
+	fill = timed_secret_fault(moved);
+	tap_ok(fill >= 0 && pool_read_raw(COMPACT_NODE, "fallbacks") == fallbacks,
+	       "compaction: %lld pages of memfd_secret faulted from the pool", moved);
+	frag_release(owners);
+	tap_ok(pool_set_chunks(COMPACT_NODE, 0), "compaction: the last chunk reclaimed");
+	printf("# figure kbench-compact lend2_ns=%lld frag_pages=%lld frag_ns=%lld "
+	       "used_pages=%lld moved=%lld shootdowns=%lld compact_ns=%lld reclaim_ns=%lld "
+	       "fill_ns=%lld\n", lend, FRAG_OWNERS * (long long)(FRAG_OWNER_SIZE / PAGE_SIZE_4K),
+	       frag, used, moved, shootdowns, compact, reclaim, fill);
 }
 
 #define FREE_BYTES	(64 * MIB)
@@ -244,7 +333,7 @@ static void round_figures(int round)
 	}
 	tap_ok(mm_counters_read(&c0), "round %d: counters readable", round);
 	if (has_pool)
-		lend = timed_chunks(1);
+		lend = timed_chunks(-1, 1);
 	mm_counters_read(&cl);
 	fd = secret_create();
 	if (!region_map(&r, fd, GIB))
@@ -253,7 +342,7 @@ static void round_figures(int round)
 	mm_counters_read(&c1);
 	region_unmap(&r);
 	if (has_pool) {
-		reclaim = timed_chunks(0);
+		reclaim = timed_chunks(-1, 0);
 		fallbacks1 = pool_read(-1, "fallbacks");
 		flushes1 = pool_read(-1, "tlb_flushes");
 	}
@@ -336,7 +425,9 @@ int main(int argc, char **argv)
 	free_figures();
 	for (i = 1; i <= rounds; i++)
 		round_figures(i);
-	if (has_pool)
+	if (has_pool) {
+		compact_figures();
 		lend_figures();
+	}
 	return tap_done();
 }

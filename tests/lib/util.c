@@ -335,6 +335,68 @@ void region_unmap(struct region *r)
 	r->fd = -1;
 }
 
+long long frag_fault(struct frag_owner *owners,
+		     void (*fill)(struct frag_owner *owner, int id))
+{
+	long long total = 0, ns;
+	int i;
+
+	for (i = 0; i < FRAG_OWNERS; i++) {
+		if (!region_map(&owners[i].r, secret_create(), FRAG_OWNER_SIZE)) {
+			tap_diag("owner %d: memfd_secret: %s", i, strerror(errno));
+			return -1;
+		}
+		owners[i].alive = true;
+		if (fill && FRAG_SURVIVOR(i)) {
+			fill(&owners[i], i);
+			continue;
+		}
+		ns = region_fault(&owners[i].r);
+		if (ns < 0)
+			return -1;
+		total += ns;
+	}
+	return total;
+}
+
+void frag_free_most(struct frag_owner *owners)
+{
+	int i;
+
+	for (i = 0; i < FRAG_OWNERS; i++) {
+		if (!FRAG_SURVIVOR(i)) {
+			region_unmap(&owners[i].r);
+			owners[i].alive = false;
+		} else if (!FRAG_MAPPED(i)) {
+			munmap(owners[i].r.addr, FRAG_OWNER_SIZE);
+			owners[i].r.addr = MAP_FAILED;
+		}
+	}
+}
+
+void frag_release(struct frag_owner *owners)
+{
+	int i;
+
+	for (i = 0; i < FRAG_OWNERS; i++) {
+		if (!owners[i].alive)
+			continue;
+		if (owners[i].r.addr != MAP_FAILED)
+			munmap(owners[i].r.addr, FRAG_OWNER_SIZE);
+		close(owners[i].r.fd);
+		owners[i].alive = false;
+	}
+}
+
+long long pool_wait_wiped(int node, long long timeout_ms)
+{
+	long long deadline = now_ns() + timeout_ms * 1000000, dirty;
+
+	while ((dirty = pool_read(node, "dirty_pages")) > 0 && now_ns() < deadline)
+		usleep(10 * 1000);
+	return dirty;
+}
+
 int protected_vm_create(void)
 {
 	int kvm, vm, err;

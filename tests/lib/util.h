@@ -104,6 +104,44 @@ void region_unmap(struct region *r);
 bool region_pfns(const struct region *r, unsigned long long *pfns);
 
 /*
+ * Two chunks of a node's pool fragmented the way departed owners leave
+ * them (compacttest checks compaction on it, kbench times it): FRAG_OWNERS
+ * memfd_secret owners of FRAG_OWNER_SIZE faulted one after another into
+ * two lent chunks, then three in four freed, so that a chunk's worth of
+ * pages is free but no chunk is empty.  24 MiB each: the first 16 MiB of
+ * an owner go to the blocks small owners share, in one chunk, the rest to
+ * blocks of its own, in the other.
+ */
+#define FRAG_OWNERS		40
+#define FRAG_OWNER_SIZE		(24 * MIB)
+#define FRAG_SURVIVOR(i)	((i) % 4 == 0)
+/* Half of the survivors stay mapped; the others keep only their fd. */
+#define FRAG_MAPPED(i)		((i) % 8 == 0)
+
+struct frag_owner {
+	struct region r;
+	bool alive;
+};
+
+/*
+ * Create and fault the FRAG_OWNERS owners in turn.  fill, if not NULL,
+ * writes each survivor (its id is its index); every other owner is faulted
+ * with region_fault().  Returns the ns those region_fault() calls took, or
+ * -1 on error.
+ */
+long long frag_fault(struct frag_owner *owners,
+		     void (*fill)(struct frag_owner *owner, int id));
+/* Free the owners that do not survive; unmap the survivors not kept mapped. */
+void frag_free_most(struct frag_owner *owners);
+/* Unmap and close the owners still alive. */
+void frag_release(struct frag_owner *owners);
+/*
+ * Wait up to timeout_ms for the wipe worker to clear the node's freed
+ * pages; returns how many are left dirty (0: all wiped), or -1.
+ */
+long long pool_wait_wiped(int node, long long timeout_ms);
+
+/*
  * A KVM_X86_SW_PROTECTED_VM, the VM type with private memory that
  * guest_memfd from the pool needs, or -1 with errno set.
  */
