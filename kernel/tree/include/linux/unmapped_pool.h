@@ -113,7 +113,7 @@ int unmapped_pool_migrate_folio(struct address_space *mapping,
  *
  * Return: true while at least one chunk is lent.
  */
-static inline bool unmapped_pool_active(void)
+static __always_inline bool unmapped_pool_active(void)
 {
 	return static_branch_unlikely(&unmapped_pool_lent);
 }
@@ -132,7 +132,7 @@ static inline bool unmapped_pool_active(void)
  *
  * Return: the chunk, or NULL if @pfn lies in no chunk lent to the pool.
  */
-static inline struct unmapped_pool_chunk *
+static __always_inline struct unmapped_pool_chunk *
 unmapped_pool_chunk_of_pfn(unsigned long pfn)
 {
 	unsigned long gib = pfn >> UNMAPPED_POOL_CHUNK_ORDER;
@@ -167,11 +167,13 @@ static inline bool unmapped_pool_has_page(const struct page *page)
  * so that pool pages never reach the buddy allocator.  Costs a patched-out
  * branch while no chunk is lent, and a load from the pool's index of its
  * chunks for any other page while one is: only pool pages make a call.
+ * Always inline, as with -Os (CONFIG_CC_OPTIMIZE_FOR_SIZE) GCC otherwise
+ * makes a copy of it in page_alloc.c and calls that for every free.
  *
  * Return: true if the pool took the page, false if it is not a pool page.
  */
-static inline bool unmapped_pool_return_page(struct page *page,
-					     unsigned int order)
+static __always_inline bool unmapped_pool_return_page(struct page *page,
+						      unsigned int order)
 {
 	struct unmapped_pool_chunk *chunk;
 
