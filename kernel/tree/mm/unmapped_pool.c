@@ -63,13 +63,19 @@ static struct unmapped_pool *node_pools[MAX_NUMNODES];
  * pfn >> UNMAPPED_POOL_CHUNK_ORDER, or NULL.  Every page freed while a
  * chunk is lent asks it whether the page is the pool's, so the answer is
  * one load from an array of one pointer per GiB (8 KiB for 1 TiB), not a
- * tree walk.  It covers the memory present at boot, which is where the
- * hugetlb CMA areas that chunks come from were reserved.  Written under
- * unmapped_pool_resize_lock, read locklessly: a page's chunk is published
- * before any of its pages is handed out and cleared only once none is.
+ * tree walk, made inline in the free path by unmapped_pool_chunk_of_pfn().
+ * It covers the memory present at boot, which is where the hugetlb CMA
+ * areas that chunks come from were reserved.  Its entries are written
+ * under unmapped_pool_resize_lock, read locklessly: a page's chunk is
+ * published before any of its pages is handed out and cleared only once
+ * none is.  Where the array is and its size are set at boot and read-only
+ * after it.  Both are exported, as mem_section is, for
+ * unmapped_pool_has_page() in modules (KVM's guest_memfd).
  */
-static struct unmapped_pool_chunk **unmapped_pool_chunk_of;
-static unsigned long unmapped_pool_nr_gib;
+struct unmapped_pool_chunk **unmapped_pool_chunk_of __ro_after_init;
+EXPORT_SYMBOL_GPL(unmapped_pool_chunk_of);
+unsigned long unmapped_pool_nr_gib __ro_after_init;
+EXPORT_SYMBOL_GPL(unmapped_pool_nr_gib);
 
 /* Bumped whenever user space should look at the pools again. */
 static atomic64_t unmapped_pool_events;
@@ -117,15 +123,6 @@ static void unmapped_pool_raise_event(void)
 {
 	atomic64_inc(&unmapped_pool_events);
 	wake_up_interruptible_all(&unmapped_pool_event_wait);
-}
-
-static struct unmapped_pool_chunk *unmapped_pool_find_chunk(unsigned long pfn)
-{
-	unsigned long gib = pfn >> UNMAPPED_POOL_CHUNK_ORDER;
-
-	if (gib >= unmapped_pool_nr_gib)
-		return NULL;
-	return READ_ONCE(unmapped_pool_chunk_of[gib]);
 }
 
 /* Make @chunk, or no chunk if NULL, the one of the GiB at @pfn. */
@@ -1292,12 +1289,6 @@ void unmapped_pool_count_unserved(void)
 		unmapped_pool_raise_event();
 }
 
-bool __unmapped_pool_has_page(const struct page *page)
-{
-	return unmapped_pool_find_chunk(page_to_pfn(page));
-}
-EXPORT_SYMBOL_GPL(__unmapped_pool_has_page);
-
 /* Say which chunk of which node a memory error took a page from. */
 static void unmapped_pool_report_poison(struct unmapped_pool_chunk *chunk,
 					unsigned long pfn, const char *state)
@@ -1337,21 +1328,28 @@ static void unmapped_pool_put_unpoisoned(struct unmapped_pool *pool,
 	}
 }
 
-bool __unmapped_pool_return_page(struct page *page, unsigned int order)
+/**
+ * __unmapped_pool_return_page - take a freed block back into its chunk
+ * @chunk: chunk that unmapped_pool_chunk_of_pfn() found @page in
+ * @page: first page of a block whose last reference is gone
+ * @order: order of the block
+ *
+ * The part of unmapped_pool_return_page() for pool pages, out of line as
+ * the free path calls it for no other page.  Marks the block dirty and has
+ * the wipe worker clear it; pages a memory error hit or the firmware
+ * leaked stay out of use.
+ *
+ * Context: any, as the page allocator's free path.
+ */
+void __unmapped_pool_return_page(struct unmapped_pool_chunk *chunk,
+				 struct page *page, unsigned int order)
 {
-	unsigned long pfn = page_to_pfn(page);
-	struct unmapped_pool_chunk *chunk;
-	struct unmapped_pool *pool;
-	unsigned long flags, index;
-	int nid;
-
-	chunk = unmapped_pool_find_chunk(pfn);
-	if (!chunk)
-		return false;
 	/* Once the pages are free, the chunk may be reclaimed and freed. */
-	nid = chunk->nid;
-	pool = node_pools[nid];
-	index = pfn - chunk->pfn;
+	int nid = chunk->nid;
+	struct unmapped_pool *pool = node_pools[nid];
+	unsigned long index = page_to_pfn(page) - chunk->pfn;
+	unsigned long flags;
+
 	spin_lock_irqsave(&pool->lock, flags);
 	if (unlikely(chunk->pinned))
 		unmapped_pool_unpin(chunk, index, 1UL << order);
@@ -1368,7 +1366,6 @@ bool __unmapped_pool_return_page(struct page *page, unsigned int order)
 	 * wiping up to 512 pages would take too long: the worker does it.
 	 */
 	queue_work_node(nid, system_unbound_wq, &pool->wipe_work);
-	return true;
 }
 
 /**
@@ -1401,7 +1398,7 @@ bool unmapped_pool_memory_failure(struct page *page)
 	 * its list, and may be freed under us: wait until it is in or out.
 	 */
 	mutex_lock(&unmapped_pool_resize_lock);
-	chunk = unmapped_pool_find_chunk(pfn);
+	chunk = unmapped_pool_chunk_of_pfn(pfn);
 	if (!chunk) {
 		mutex_unlock(&unmapped_pool_resize_lock);
 		return false;
@@ -1444,7 +1441,7 @@ bool unmapped_pool_leak_page(struct page *page)
 
 	if (!unmapped_pool_active())
 		return false;
-	chunk = unmapped_pool_find_chunk(pfn);
+	chunk = unmapped_pool_chunk_of_pfn(pfn);
 	if (!chunk)
 		return false;
 	pool = node_pools[chunk->nid];
@@ -1574,6 +1571,7 @@ static int __init unmapped_pool_init(void)
 {
 	struct shrinker *shrinker;
 	struct unmapped_pool *pool;
+	unsigned long nr_gib;
 	int nid, err;
 
 	/* Without its wipe slots there is no pool: every node has none. */
@@ -1582,12 +1580,14 @@ static int __init unmapped_pool_init(void)
 		pr_err("no wipe slots (%d), the pool is disabled\n", err);
 		return err;
 	}
-	unmapped_pool_nr_gib = DIV_ROUND_UP(max_pfn, UNMAPPED_POOL_CHUNK_PAGES);
-	unmapped_pool_chunk_of = kvcalloc(unmapped_pool_nr_gib,
+	nr_gib = DIV_ROUND_UP(max_pfn, UNMAPPED_POOL_CHUNK_PAGES);
+	unmapped_pool_chunk_of = kvcalloc(nr_gib,
 					  sizeof(*unmapped_pool_chunk_of),
 					  GFP_KERNEL);
 	if (!unmapped_pool_chunk_of)
 		return -ENOMEM;
+	/* Only now: unmapped_pool_chunk_of_pfn() trusts it. */
+	unmapped_pool_nr_gib = nr_gib;
 	for_each_online_node(nid) {
 		pool = kzalloc(sizeof(*pool), GFP_KERNEL);
 		if (!pool)

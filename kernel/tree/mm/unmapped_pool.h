@@ -14,11 +14,13 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
+#include <linux/unmapped_pool.h>
 #include <linux/unmapped_pool_types.h>
 
-/* A chunk is one PUD of memory, served in pages of up to one PMD. */
-#define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
-#define UNMAPPED_POOL_CHUNK_PAGES	BIT(UNMAPPED_POOL_CHUNK_ORDER)
+/*
+ * A chunk (UNMAPPED_POOL_CHUNK_ORDER, <linux/unmapped_pool.h>) is served in
+ * pages of up to one PMD.
+ */
 #define UNMAPPED_POOL_BLOCK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define UNMAPPED_POOL_BLOCK_PAGES	BIT(UNMAPPED_POOL_BLOCK_ORDER)
 #define UNMAPPED_POOL_CHUNK_BLOCKS \

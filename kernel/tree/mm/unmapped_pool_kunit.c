@@ -607,7 +607,7 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	unsigned long splits3 = vm_event(DIRECT_MAP_LEVEL3_SPLIT);
 	struct unmapped_pool *pool = unmapped_pool_of_node(0);
 	unsigned long chunks = live_lend(test);
-	struct page *page, *big;
+	struct page *page, *big, *other;
 	unsigned int level;
 	unsigned long base;
 	u8 *alias;
@@ -627,6 +627,15 @@ static void unmapped_pool_live_lend_alloc_reclaim(struct kunit *test)
 	if (pfn_valid(base + UNMAPPED_POOL_CHUNK_PAGES))
 		KUNIT_EXPECT_FALSE(test, unmapped_pool_has_page(pfn_to_page(base +
 					UNMAPPED_POOL_CHUNK_PAGES)));
+	/* Past the memory present at boot it reads nothing. */
+	KUNIT_EXPECT_NULL(test, unmapped_pool_chunk_of_pfn(unmapped_pool_nr_gib <<
+					UNMAPPED_POOL_CHUNK_ORDER));
+	/* The free path leaves pages of the buddy allocator to it. */
+	other = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, other);
+	KUNIT_EXPECT_FALSE(test, unmapped_pool_return_page(other, 0));
+	__free_page(other);
+	KUNIT_EXPECT_EQ(test, pool->used_pages, 1);
 	KUNIT_EXPECT_FALSE(test, direct_map_present(page, &level));
 	KUNIT_EXPECT_EQ(test, level, PG_LEVEL_1G);
 

@@ -10,20 +10,35 @@
 #ifndef _LINUX_UNMAPPED_POOL_H
 #define _LINUX_UNMAPPED_POOL_H
 
+#include <linux/bits.h>
+#include <linux/compiler.h>
 #include <linux/err.h>
 #include <linux/errno.h>
 #include <linux/gfp_types.h>
 #include <linux/jump_label.h>
 #include <linux/migrate_mode.h>
 #include <linux/mm_types.h>
+#include <linux/pgtable.h>
 #include <linux/unmapped_pool_types.h>
 
 struct address_space;
 struct seq_file;
 
+/* A chunk is one PUD of memory, aligned to its size. */
+#define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
+#define UNMAPPED_POOL_CHUNK_PAGES	BIT(UNMAPPED_POOL_CHUNK_ORDER)
+
 #ifdef CONFIG_UNMAPPED_POOL
 
 DECLARE_STATIC_KEY_FALSE(unmapped_pool_lent);
+
+/*
+ * The chunk lent from each GiB of physical memory, indexed by
+ * pfn >> UNMAPPED_POOL_CHUNK_ORDER, or NULL; unmapped_pool_nr_gib entries.
+ * Read through unmapped_pool_chunk_of_pfn() only.
+ */
+extern struct unmapped_pool_chunk **unmapped_pool_chunk_of;
+extern unsigned long unmapped_pool_nr_gib;
 
 void unmapped_pool_owner_init(struct unmapped_pool_owner *owner);
 struct page *unmapped_pool_alloc_pages(int nid, unsigned int order, gfp_t gfp,
@@ -37,8 +52,8 @@ enum unmapped_pool_gmem_mode unmapped_pool_gmem_file_mode(bool allowed,
 struct folio *unmapped_pool_gmem_alloc_folio(gfp_t gfp,
 					     enum unmapped_pool_gmem_mode mode,
 					     struct unmapped_pool_owner *owner);
-bool __unmapped_pool_has_page(const struct page *page);
-bool __unmapped_pool_return_page(struct page *page, unsigned int order);
+void __unmapped_pool_return_page(struct unmapped_pool_chunk *chunk,
+				 struct page *page, unsigned int order);
 bool unmapped_pool_memory_failure(struct page *page);
 void unmapped_pool_report_meminfo(struct seq_file *m);
 int unmapped_pool_copy_from_user(struct page *page, const void __user *src);
@@ -98,16 +113,41 @@ int unmapped_pool_migrate_folio(struct address_space *mapping,
  *
  * Return: true while at least one chunk is lent.
  */
-static inline bool unmapped_pool_active(void)
+static __always_inline bool unmapped_pool_active(void)
 {
 	return static_branch_unlikely(&unmapped_pool_lent);
+}
+
+/**
+ * unmapped_pool_chunk_of_pfn - the lent chunk a page frame lies in
+ * @pfn: any page frame number
+ *
+ * One bounds check and one load from the pool's index of its chunks, read
+ * without a lock: a chunk is in the index before any of its pages is handed
+ * out and leaves it only once none is.  Inline, so that the page
+ * allocator's free path, which asks for every page it frees while a chunk
+ * is lent, makes no call for the pages that are not the pool's.  Ask
+ * unmapped_pool_active() first, or hold a reference to a page of the chunk
+ * or the pool's resize lock, for the chunk to stay lent.
+ *
+ * Return: the chunk, or NULL if @pfn lies in no chunk lent to the pool.
+ */
+static __always_inline struct unmapped_pool_chunk *
+unmapped_pool_chunk_of_pfn(unsigned long pfn)
+{
+	unsigned long gib = pfn >> UNMAPPED_POOL_CHUNK_ORDER;
+
+	if (gib >= unmapped_pool_nr_gib)
+		return NULL;
+	return READ_ONCE(unmapped_pool_chunk_of[gib]);
 }
 
 /**
  * unmapped_pool_has_page - tell whether a page belongs to the unmapped pool
  * @page: any page
  *
- * Costs a patched-out branch while no chunk is lent.
+ * Costs a patched-out branch while no chunk is lent, and a load from the
+ * pool's index of its chunks while one is.
  *
  * Return: true if @page lies in a chunk lent to the unmapped pool.
  */
@@ -115,7 +155,7 @@ static inline bool unmapped_pool_has_page(const struct page *page)
 {
 	if (!unmapped_pool_active())
 		return false;
-	return __unmapped_pool_has_page(page);
+	return unmapped_pool_chunk_of_pfn(page_to_pfn(page));
 }
 
 /**
@@ -124,16 +164,26 @@ static inline bool unmapped_pool_has_page(const struct page *page)
  * @order: order of the block
  *
  * Called by the page allocator's free path once the page has been reset,
- * so that pool pages never reach the buddy allocator.
+ * so that pool pages never reach the buddy allocator.  Costs a patched-out
+ * branch while no chunk is lent, and a load from the pool's index of its
+ * chunks for any other page while one is: only pool pages make a call.
+ * Always inline, as with -Os (CONFIG_CC_OPTIMIZE_FOR_SIZE) GCC otherwise
+ * makes a copy of it in page_alloc.c and calls that for every free.
  *
  * Return: true if the pool took the page, false if it is not a pool page.
  */
-static inline bool unmapped_pool_return_page(struct page *page,
-					     unsigned int order)
+static __always_inline bool unmapped_pool_return_page(struct page *page,
+						      unsigned int order)
 {
+	struct unmapped_pool_chunk *chunk;
+
 	if (!unmapped_pool_active())
 		return false;
-	return __unmapped_pool_return_page(page, order);
+	chunk = unmapped_pool_chunk_of_pfn(page_to_pfn(page));
+	if (likely(!chunk))
+		return false;
+	__unmapped_pool_return_page(chunk, page, order);
+	return true;
 }
 
 #else /* !CONFIG_UNMAPPED_POOL */
