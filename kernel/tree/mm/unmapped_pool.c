@@ -1467,8 +1467,9 @@ bool unmapped_pool_leak_page(struct page *page)
  * Only these can be reclaimed; the free pages of chunks in use cannot,
  * and a chunk with a poisoned page is never empty again.
  * They are counted when asked rather than kept in a counter next to
- * @used: the snapshots and the shrinker that ask are rare next to the
- * allocations and frees that would have to keep such a counter right.
+ * each chunk's used count: the snapshots and the shrinker that ask are
+ * rare next to the allocations and frees that would have to keep such a
+ * counter right.
  *
  * Return: the number of empty chunks in @pool.
  */
