@@ -132,8 +132,9 @@ def report(data, meta, plot_name):
             "`__unmapped_pool_return_page()`, the rest other wakeups. The reclaim "
             "sent the pool's one shootdown (`set_memory_p()`), two from HugeTLB's "
             "vmemmap optimisation of the page given back, one for an expedited RCU "
-            "grace period and 5 wakeups: the traced sends match the CAL counts of "
-            "both phases. The debug "
+            "grace period and 5 wakeups. The traced sends match the CAL counts read "
+            "between the phases (936 and 929 while freeing; reclaim 9 and 9 against 9 "
+            "and 8, the phase mark coming just after the count). The debug "
             "kernel (KASAN, lockdep) frees far slower, so its tick-driven count is "
             "larger than the bench kernel's; the shares in the bench kernel are not "
             "traced.", ""]
