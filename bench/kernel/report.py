@@ -113,6 +113,31 @@ def report(data, meta, plot_name):
     fallbacks = int(sum(col(gp["round"], "fallbacks")))
     out.append(f"| allocations that fell back outside the pool | – | {fallbacks} |")
     out.append("")
+    # What the CAL count of the free phase is made of, traced once on the
+    # debug kernel: the bench kernel has no event tracing.
+    out += ["Where gigapool's IPIs while freeing come from is not in these counters: "
+            "CAL counts every function-call IPI, and in this guest (2 vCPUs on 2 "
+            "sockets, which share no cache) every wakeup of a task on the other CPU is "
+            "one, sent through the scheduler's wake list (`ttwu_queue_wakelist()` → "
+            "`sched_ttwu_pending()`). Traced with the `ipi` and `csd` tracepoints on the "
+            "debug kernel (`make kernel-debug`, then `tests/kernel/run.sh --kernel "
+            "build/kernel-debug/bzImage --mem 12G --append tsc=reliable ipitrace`, "
+            "which runs kbench's memfd_secret steps and sums the trace per phase by "
+            "the stack that sent each IPI), on 2026-11-28 at commit 1b711e2: of the 936 "
+            "function-call IPIs of round 1 while the GiB was freed (929 in round 2), "
+            "none was a TLB shootdown; 908 (911) woke RCU's grace-period kthread from "
+            "`rcu_core()`, in the softirq of a timer tick that interrupted the free or "
+            "the wipe worker, 25 (17) "
+            "woke the pool's wipe worker from `queue_work_node()` in "
+            "`__unmapped_pool_return_page()`, the rest other wakeups. The reclaim "
+            "sent the pool's one shootdown (`set_memory_p()`), two from HugeTLB's "
+            "vmemmap optimisation of the page given back, one for an expedited RCU "
+            "grace period and 5 wakeups. The traced sends match the CAL counts read "
+            "between the phases (936 and 929 while freeing; reclaim 9 and 9 against 9 "
+            "and 8, the phase mark coming just after the count). The debug "
+            "kernel (KASAN, lockdep) frees far slower, so its tick-driven count is "
+            "larger than the bench kernel's; the shares in the bench kernel are not "
+            "traced.", ""]
 
     out += ["### Fault throughput, 1 GiB in 4 KiB pages", "",
             "memfd_secret and plain memfd are faulted by touching every page; "

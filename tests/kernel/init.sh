@@ -37,6 +37,41 @@ for suite in $suites; do
 	compacttest)      compacttest ;;
 	gmemvm)           gmemvm ;;
 	kbench)           kbench --rounds "${kbench_rounds:-3}" ;;
+	ipitrace)
+		# Needs CONFIG_EVENT_TRACING (the debug kernel).  Every IPI
+		# sent, with the stack that sent it, and the csd queued with
+		# it and the work queued, summed per round and phase:
+		# "# ipisum COUNT ROUND PHASE EVENT CALLSITE -> CALLBACK" and
+		# "# ipistack COUNT ROUND PHASE STACK < caller < ...".
+		t=/sys/kernel/tracing
+		mount -t tracefs tracefs $t
+		echo 16384 > $t/buffer_size_kb
+		for e in ipi/ipi_send_cpu ipi/ipi_send_cpumask csd/csd_queue_cpu \
+			workqueue/workqueue_queue_work; do
+			echo 1 > $t/events/$e/enable || echo "# no event $e"
+		done
+		echo stacktrace > $t/events/ipi/ipi_send_cpu/trigger
+		echo stacktrace > $t/events/ipi/ipi_send_cpumask/trigger
+		cat /proc/interrupts
+		ipitrace; rc=$?
+		echo 0 > $t/tracing_on
+		cat /proc/interrupts
+		echo "# trace lines $(wc -l < $t/trace)"
+		awk '
+		function fn(s) { sub(/^[a-z_]+=/, "", s); sub(/\+0x.*/, "", s); return s }
+		/tracing_mark_write: phase / { ph = $NF; if (ph == "lend") rnd++; stk = ""; next }
+		/<stack trace>/ { instk = 1; stk = ""; next }
+		instk && /^ => / { if (nf < 14) stk = stk " < " fn($2); nf++; next }
+		instk { st[rnd " " ph " STACK" stk]++; instk = 0; nf = 0 }
+		/ ipi_send_cpu: / { k = "ipi_send_cpu"; for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^callback=/) k = k " -> " fn($i) } c[rnd " " ph " " k]++ }
+		/ ipi_send_cpumask: / { k = "ipi_send_cpumask"; for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^callback=/) k = k " -> " fn($i) } c[rnd " " ph " " k]++ }
+		/ csd_queue_cpu: / { k = "csd_queue_cpu"; for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^func=/) k = k " func=" fn($i) } c[rnd " " ph " " k]++ }
+		/ workqueue_queue_work: / { k = "workqueue_queue_work"; for (i = 1; i <= NF; i++) { if ($i ~ /^function=/ || $i ~ /^workqueue=/ || $i ~ /^cpu=/) k = k " " $i } c[rnd " " ph " " k]++ }
+		END { if (instk) st[rnd " " ph " STACK" stk]++
+			for (k in c) print "# ipisum " c[k] " " k
+			for (k in st) print "# ipistack " st[k] " " k }
+		' $t/trace | sort -k4,4n -k5,5 -k2,2 -k3,3nr
+		(exit $rc) ;;
 	stress)           stress --seconds "${stress_seconds:-20}" ;;
 	*)                echo "Bail out! unknown suite $suite"; false ;;
 	esac
