@@ -14,12 +14,11 @@
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
-#include <linux/unmapped_pool.h>
 #include <linux/unmapped_pool_types.h>
 
 /*
- * A chunk (UNMAPPED_POOL_CHUNK_ORDER, <linux/unmapped_pool.h>) is served in
- * pages of up to one PMD.
+ * A chunk (UNMAPPED_POOL_CHUNK_ORDER, <linux/unmapped_pool_types.h>) is
+ * served in pages of up to one PMD.
  */
 #define UNMAPPED_POOL_BLOCK_ORDER	(PMD_SHIFT - PAGE_SHIFT)
 #define UNMAPPED_POOL_BLOCK_PAGES	BIT(UNMAPPED_POOL_BLOCK_ORDER)

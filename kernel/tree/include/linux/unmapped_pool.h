@@ -10,7 +10,6 @@
 #ifndef _LINUX_UNMAPPED_POOL_H
 #define _LINUX_UNMAPPED_POOL_H
 
-#include <linux/bits.h>
 #include <linux/compiler.h>
 #include <linux/err.h>
 #include <linux/errno.h>
@@ -23,10 +22,6 @@
 
 struct address_space;
 struct seq_file;
-
-/* A chunk is one PUD of memory, aligned to its size. */
-#define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
-#define UNMAPPED_POOL_CHUNK_PAGES	BIT(UNMAPPED_POOL_CHUNK_ORDER)
 
 #ifdef CONFIG_UNMAPPED_POOL
 

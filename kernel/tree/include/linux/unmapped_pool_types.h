@@ -6,7 +6,17 @@
 #ifndef _LINUX_UNMAPPED_POOL_TYPES_H
 #define _LINUX_UNMAPPED_POOL_TYPES_H
 
+#include <linux/bits.h>
 #include <linux/spinlock.h>
+
+/*
+ * A chunk is one PUD of memory, aligned to its size.  Here rather than in
+ * <linux/unmapped_pool.h> because the pool's bookkeeping (mm/unmapped_pool.h)
+ * needs it and is compiled into the placement simulator, which cannot take
+ * the interface's kernel headers; expanded where <linux/pgtable.h> is.
+ */
+#define UNMAPPED_POOL_CHUNK_ORDER	(PUD_SHIFT - PAGE_SHIFT)
+#define UNMAPPED_POOL_CHUNK_PAGES	BIT(UNMAPPED_POOL_CHUNK_ORDER)
 
 struct unmapped_pool;
 struct unmapped_pool_chunk;
