@@ -63,8 +63,7 @@ for suite in $suites; do
 		/<stack trace>/ { instk = 1; stk = ""; next }
 		instk && /^ => / { if (nf < 14) stk = stk " < " fn($2); nf++; next }
 		instk { st[rnd " " ph " STACK" stk]++; instk = 0; nf = 0 }
-		/ ipi_send_cpu: / { k = "ipi_send_cpu"; for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^callback=/) k = k " -> " fn($i) } c[rnd " " ph " " k]++ }
-		/ ipi_send_cpumask: / { k = "ipi_send_cpumask"; for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^callback=/) k = k " -> " fn($i) } c[rnd " " ph " " k]++ }
+		match($0, / ipi_send_cpu(mask)?: /) { k = substr($0, RSTART + 1, RLENGTH - 3); for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^callback=/) k = k " -> " fn($i) } c[rnd " " ph " " k]++ }
 		/ csd_queue_cpu: / { k = "csd_queue_cpu"; for (i = 1; i <= NF; i++) { if ($i ~ /^callsite=/) k = k " " fn($i); if ($i ~ /^func=/) k = k " func=" fn($i) } c[rnd " " ph " " k]++ }
 		/ workqueue_queue_work: / { k = "workqueue_queue_work"; for (i = 1; i <= NF; i++) { if ($i ~ /^function=/ || $i ~ /^workqueue=/ || $i ~ /^cpu=/) k = k " " $i } c[rnd " " ph " " k]++ }
 		END { if (instk) st[rnd " " ph " STACK" stk]++
