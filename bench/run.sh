@@ -8,7 +8,8 @@
 # QEMU), bench/sim.sh (host-scale placement simulation), bench/daemon.sh
 # (gigapoold latency, idle wake-ups, watermark-to-lend time).  The plots go
 # to docs/bench/.  A part that fails stops the run and leaves
-# docs/BENCHMARKS.md as it was.
+# docs/BENCHMARKS.md as it was.  Comparisons with earlier code, which no
+# run can remake, live in bench/PART/history.md and go in after the part.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,9 +41,15 @@ mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo
 	echo "Each section says how to run it alone."
 	echo
+	# A part's history.md keeps figures of code that is gone from the
+	# tree, which no run can make again, after the part's own.
 	for part in kernel sim daemon; do
 		cat "build/bench/$part.md"
 		echo
+		if [ -r "bench/$part/history.md" ]; then
+			cat "bench/$part/history.md"
+			echo
+		fi
 	done
 } >"$doc.tmp"
 mv "$doc.tmp" "$doc"

@@ -1,4 +1,4 @@
-"""The one way the benchmark reports print repeated measurements."""
+"""The one way the benchmark reports print repeated measurements and goals."""
 import statistics
 
 
@@ -7,3 +7,8 @@ def spread(values, fmt):
     if len(values) == 1:
         return fmt(values[0])
     return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
+def verdict(ok, text, miss):
+    """A goal's line: "**met**: TEXT", or "**missed**: TEXT; MISS"."""
+    return f"**met**: {text}" if ok else f"**missed**: {text}; {miss}"

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 (needs the backend chosen first)
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from spread import spread  # noqa: E402 (bench/spread.py, shared by the reports)
+from spread import spread, verdict  # noqa: E402 (bench/spread.py, shared by the reports)
 
 PAGES_PER_GIB = 262144
 # The goals of issue 6, checked below against the medians.
@@ -61,10 +61,6 @@ def col(rows, key, scale=1.0):
 
 def per_page_us(rows, key):
     return [r[key] / PAGES_PER_GIB / 1000 for r in rows]
-
-
-def verdict(ok, text, miss):
-    return f"**met**: {text}" if ok else f"**missed**: {text}; {miss}"
 
 
 def report(data, meta, plot_name):
