@@ -284,7 +284,7 @@ make -s -C bench/daemon
 t_start=$(date +%s)
 {
 	echo "date $(date -u '+%Y-%m-%d %H:%M UTC')"
-	echo "commit $(git rev-parse --short HEAD)"
+	echo "commit ${BENCH_COMMIT:-$(git describe --always --dirty)}"
 	echo "cpu $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 	echo "cores $(nproc)"
 	echo "calls $calls"

@@ -48,7 +48,7 @@ run kbench-hvo-1 build/kernel/bzImage "tsc=reliable gprounds=1 hugetlb_free_vmem
 	echo "boots=$boots"
 	echo "rounds=$rounds"
 	echo "command=KBENCH_BOOTS=$boots KBENCH_ROUNDS=$rounds bench/kernel.sh"
-	echo "when=$(date -u '+%Y-%m-%d %H:%M UTC') at commit $(git describe --always --dirty)"
+	echo "when=$(date -u '+%Y-%m-%d %H:%M UTC') at commit ${BENCH_COMMIT:-$(git describe --always --dirty)}"
 	# The chunk's bookkeeping as the kernel's own header lays it out.
 	if [ -x build/bench/sim/chunk-size ]; then
 		echo "chunk_bytes=$(build/bench/sim/chunk-size)"

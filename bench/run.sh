@@ -8,14 +8,20 @@
 # QEMU), bench/sim.sh (host-scale placement simulation), bench/daemon.sh
 # (gigapoold latency, idle wake-ups, watermark-to-lend time).  The plots go
 # to docs/bench/.  A part that fails stops the run and leaves
-# docs/BENCHMARKS.md as it was.  Comparisons with earlier code, which no
-# run can remake, live in bench/PART/history.md and go in after the part.
+# docs/BENCHMARKS.md as it was.  Figures no run remakes (comparisons with
+# code gone from the tree, experiments run by hand) live in
+# bench/PART/notes.md, each with its commit, and go in after the part.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 doc=docs/BENCHMARKS.md
 start=$(date +%s)
+# The tree as measured, for this page and every part's section: the parts
+# rewrite the plots in docs/bench/, which would make it look modified by
+# the time a later part or the page is written.
+BENCH_COMMIT=$(git describe --always --dirty)
+export BENCH_COMMIT
 
 bench/kernel.sh
 bench/sim.sh
@@ -33,7 +39,7 @@ mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo "| --- | --- |"
 	echo "| machine | $(nproc) CPUs ($cpu), $mem, load average at the end $(cut -d' ' -f1-3 /proc/loadavg) |"
 	echo "| host | $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r) |"
-	echo "| gigapool | $(git describe --always --dirty) |"
+	echo "| gigapool | $BENCH_COMMIT |"
 	echo "| guest kernel | Debian linux-source-6.12 $(dpkg-query -W -f='${Version}' linux-source-6.12), tinyconfig + kernel/config/gigapool.config |"
 	echo "| QEMU | $(qemu-system-x86_64 --version | head -n 1), TCG (no KVM on this host), -cpu max, 2 vCPUs |"
 	echo "| compiler | $(gcc --version | head -n 1) |"
@@ -41,13 +47,11 @@ mem=$(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 	echo
 	echo "Each section says how to run it alone."
 	echo
-	# A part's history.md keeps figures of code that is gone from the
-	# tree, which no run can make again, after the part's own.
 	for part in kernel sim daemon; do
 		cat "build/bench/$part.md"
 		echo
-		if [ -r "bench/$part/history.md" ]; then
-			cat "bench/$part/history.md"
+		if [ -r "bench/$part/notes.md" ]; then
+			cat "bench/$part/notes.md"
 			echo
 		fi
 	done
