@@ -47,6 +47,8 @@ progress_objects "building the Debian packages" "$obj"
 make -C "$src" O="$obj" -j"$(nproc)" DPKG_FLAGS=-j"$(nproc)" LOCALVERSION=-gigapool KDEB_PKGVERSION="$(make -s -C "$src" kernelversion)-1gigapool" bindeb-pkg
 progress_stop
 echo "== packages built in $(elapsed $(($(date +%s) - start)))"
+# Only this build's packages: make check-deb takes the one image there is.
 mkdir -p "$top/build/deb"
+rm -f "$top"/build/deb/*.deb
 mv "$top"/build/kernel-obj/*.deb "$top/build/deb/"
 ls -l "$top/build/deb/"
