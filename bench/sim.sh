@@ -184,6 +184,9 @@ for share in 0.5 1; do
 done
 
 mkdir -p docs/bench
-"$python" bench/sim/report.py --runs "$runs" --md build/bench/sim.md --plots docs/bench
+# The tree as measured, named before the report rewrites the tracked plots
+# (make bench names it before any part runs).
+BENCH_COMMIT=${BENCH_COMMIT:-$(git describe --always --dirty)} \
+	"$python" bench/sim/report.py --runs "$runs" --md build/bench/sim.md --plots docs/bench
 echo "wrote build/bench/sim.md, docs/bench/sim-stranded.png, docs/bench/sim-planner.png," \
 	"docs/bench/sim-compaction.png"

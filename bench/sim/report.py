@@ -472,8 +472,8 @@ def planner_reading(runs):
 
 def fragment(runs, plots_rel, commands):
     oa = runs["place.owner-affine"]
-    # make bench names the tree as it was before its parts rewrote the plots.
-    commit = os.environ.get("BENCH_COMMIT") or tool_version(["git", "describe", "--always", "--dirty"])
+    # Named by bench/sim.sh before this report rewrites the plots.
+    commit = os.environ["BENCH_COMMIT"]
     lines = [
         "## Placement simulation",
         "",
